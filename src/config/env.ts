@@ -1,0 +1,196 @@
+import { z } from 'zod';
+import { ConfigError } from '../core/errors.js';
+import { parseStoreUrl } from '../store/store.js';
+
+/**
+ * The one place that reads the environment. Everything else receives the typed `Config`.
+ * Each variable is validated on its own so an error names it and says what is expected.
+ */
+
+export const DEFAULT_SYSTEM_PROMPT =
+  'You are Parley, a helpful customer-support assistant in a team chat. Answer clearly and concisely in Markdown. ' +
+  'If you are not sure of an answer, say so instead of guessing.';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .regex(/^\d+$/, { message: 'expected a whole number' })
+    .transform(Number)
+    .pipe(z.number().min(min, { message: `expected at least ${min}` }).max(max, { message: `expected at most ${max}` }));
+const num = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^-?\d+(\.\d+)?$/, { message: 'expected a number' })
+    .transform(Number)
+    .pipe(z.number().min(min, { message: `expected at least ${min}` }).max(max, { message: `expected at most ${max}` }));
+const httpUrl = z
+  .string()
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+    } catch {
+      return false;
+    }
+  }, { message: 'expected an http(s) URL such as https://api.openai.com/v1' })
+  .transform((v) => v.replace(/\/+$/, ''));
+const prefixed = (prefix: string, what: string) =>
+  z.string().min(1).refine((v) => v.startsWith(prefix), { message: `expected ${what} starting with "${prefix}"` });
+const list = z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+const name = z.string().regex(/^[a-z0-9_-]{1,32}$/, { message: 'expected a lowercase command name without the slash, e.g. ask' });
+
+const schema = {
+  OPENAI_BASE_URL: httpUrl.default('https://api.openai.com/v1'),
+  OPENAI_API_KEY: z.string().min(1).optional(),
+  OPENAI_MODEL: z.string().min(1).optional(),
+  OPENAI_FALLBACK_MODELS: list.optional(),
+  OPENAI_CONTEXT_WINDOW: int(256).default(128_000),
+  OPENAI_MAX_OUTPUT_TOKENS: int(16).default(1024),
+  OPENAI_TEMPERATURE: num(0, 2).optional(),
+  LLM_CONNECT_TIMEOUT_MS: int(100).default(15_000),
+  LLM_IDLE_TIMEOUT_MS: int(100).default(60_000),
+  LLM_MAX_RETRIES: int(0, 10).default(3),
+  SYSTEM_PROMPT: z.string().min(1).optional(),
+  HISTORY_TTL_DAYS: num(0, 3650).default(30),
+  HISTORY_MAX_TURNS: int(2, 1000).default(40),
+  STORE_URL: z
+    .string()
+    .default('sqlite://data/parley.sqlite')
+    .superRefine((v, ctx) => {
+      try {
+        parseStoreUrl(v);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: e instanceof ConfigError ? e.message.replace(/^STORE_URL: /, '') : String(e) });
+      }
+    }),
+  PORT: int(0, 65535).default(3000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_CONTENT: bool.default(false),
+  SLACK_BOT_TOKEN: prefixed('xoxb-', 'a bot token').optional(),
+  SLACK_SIGNING_SECRET: z.string().min(1).optional(),
+  SLACK_APP_TOKEN: prefixed('xapp-', 'an app-level token').optional(),
+  SLACK_API_URL: httpUrl.optional(),
+  SLACK_COMMAND: name.default('ask'),
+  DISCORD_TOKEN: z.string().min(20, { message: 'expected a Discord bot token' }).optional(),
+  DISCORD_API_URL: httpUrl.optional(),
+  DISCORD_GUILD_ID: z.string().regex(/^\d{17,20}$/, { message: 'expected a Discord guild id (a snowflake)' }).optional(),
+  DISCORD_COMMAND: name.default('ask'),
+  DISCORD_REPLY_MODE: z.enum(['reply', 'thread']).default('reply'),
+  ADMIN_TOKEN: z.string().min(16, { message: 'expected at least 16 characters' }).optional(),
+  PARLEY_CONFIG: z.string().min(1).optional(),
+  KNOWLEDGE_DIR: z.string().min(1).optional(),
+} as const;
+
+type Schema = typeof schema;
+type Env = { [K in keyof Schema]: z.output<Schema[K]> };
+
+export interface LlmSettings {
+  baseURL: string;
+  apiKey?: string;
+  /** Unset when no model is configured at all. */
+  model?: string;
+  fallbackModels: string[];
+  contextWindow: number;
+  maxOutputTokens: number;
+  temperature?: number;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+  maxRetries: number;
+}
+
+export interface SlackSettings {
+  botToken: string;
+  signingSecret?: string;
+  appToken?: string;
+  apiUrl?: string;
+  command: string;
+}
+
+export interface DiscordSettings {
+  token: string;
+  apiUrl?: string;
+  guildId?: string;
+  command: string;
+  replyMode: 'reply' | 'thread';
+}
+
+export interface Config {
+  llm: LlmSettings;
+  assistant: { systemPrompt: string; historyTtlMs?: number; historyMaxTurns: number };
+  store: { url: string };
+  http: { port: number };
+  log: { level: string; content: boolean };
+  slack?: SlackSettings;
+  discord?: DiscordSettings;
+  adminToken?: string;
+  configFile?: string;
+  knowledgeDir?: string;
+}
+
+/** Problems found in the environment, one per variable. */
+export class EnvError extends ConfigError {
+  readonly problems: { key: string; message: string }[];
+  constructor(problems: { key: string; message: string }[]) {
+    super(problems[0]!.key, problems[0]!.message);
+    this.problems = problems;
+    this.message = problems.map((p) => `${p.key}: ${p.message}`).join('\n');
+  }
+}
+
+/** Reads and validates `env` (pass `process.env`). Throws EnvError listing every bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const problems: { key: string; message: string }[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [key, type] of Object.entries(schema)) {
+    const raw = env[key];
+    const value = raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+    const r = (type as z.ZodType).safeParse(value);
+    if (r.success) out[key] = r.data;
+    else {
+      const shown = value === undefined ? 'it is not set' : key.match(/TOKEN|KEY|SECRET/) ? 'got a value that does not fit' : `got "${value}"`;
+      problems.push({ key, message: `${r.error.issues[0]?.message ?? 'invalid'} (${shown})` });
+    }
+  }
+  const e = out as Env;
+  if (e.SLACK_BOT_TOKEN && !e.SLACK_SIGNING_SECRET && !e.SLACK_APP_TOKEN)
+    problems.push({ key: 'SLACK_SIGNING_SECRET', message: 'required with SLACK_BOT_TOKEN for HTTP mode; or set SLACK_APP_TOKEN for Socket Mode' });
+  if (!e.SLACK_BOT_TOKEN && (e.SLACK_APP_TOKEN || e.SLACK_SIGNING_SECRET))
+    problems.push({ key: 'SLACK_BOT_TOKEN', message: 'required when SLACK_APP_TOKEN or SLACK_SIGNING_SECRET is set (the bot token, xoxb-…)' });
+  if (problems.length) throw new EnvError(problems);
+
+  const model = e.OPENAI_MODEL ?? (e.OPENAI_API_KEY ? 'gpt-4o-mini' : undefined);
+  return {
+    llm: {
+      baseURL: e.OPENAI_BASE_URL,
+      apiKey: e.OPENAI_API_KEY,
+      model,
+      fallbackModels: e.OPENAI_FALLBACK_MODELS ?? [],
+      contextWindow: e.OPENAI_CONTEXT_WINDOW,
+      maxOutputTokens: e.OPENAI_MAX_OUTPUT_TOKENS,
+      temperature: e.OPENAI_TEMPERATURE,
+      connectTimeoutMs: e.LLM_CONNECT_TIMEOUT_MS,
+      idleTimeoutMs: e.LLM_IDLE_TIMEOUT_MS,
+      maxRetries: e.LLM_MAX_RETRIES,
+    },
+    assistant: {
+      systemPrompt: e.SYSTEM_PROMPT ?? DEFAULT_SYSTEM_PROMPT,
+      historyTtlMs: e.HISTORY_TTL_DAYS > 0 ? e.HISTORY_TTL_DAYS * 86_400_000 : undefined,
+      historyMaxTurns: e.HISTORY_MAX_TURNS,
+    },
+    store: { url: e.STORE_URL },
+    http: { port: e.PORT },
+    log: { level: e.LOG_LEVEL, content: e.LOG_CONTENT },
+    slack: e.SLACK_BOT_TOKEN
+      ? { botToken: e.SLACK_BOT_TOKEN, signingSecret: e.SLACK_SIGNING_SECRET, appToken: e.SLACK_APP_TOKEN, apiUrl: e.SLACK_API_URL, command: e.SLACK_COMMAND }
+      : undefined,
+    discord: e.DISCORD_TOKEN
+      ? { token: e.DISCORD_TOKEN, apiUrl: e.DISCORD_API_URL, guildId: e.DISCORD_GUILD_ID, command: e.DISCORD_COMMAND, replyMode: e.DISCORD_REPLY_MODE }
+      : undefined,
+    adminToken: e.ADMIN_TOKEN,
+    configFile: e.PARLEY_CONFIG,
+    knowledgeDir: e.KNOWLEDGE_DIR,
+  };
+}

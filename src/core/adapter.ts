@@ -1,0 +1,99 @@
+import type { IncomingMessage, PlatformName } from './types.js';
+
+/**
+ * The contract between the engine and a platform. Required members are few; optional
+ * capabilities (native streaming, typing) are checked by the engine and the renderer,
+ * which fall back when they are absent.
+ */
+export interface PlatformAdapter {
+  readonly platform: PlatformName;
+  /** Connects and starts delivering normalized messages to `deliver`. Resolves once ready. */
+  start(deliver: Deliver): Promise<void>;
+  /** Stops taking new messages and disconnects. */
+  stop(): Promise<void>;
+  /** Opens the place where the answer to `message` is written. */
+  openReply(message: IncomingMessage): Promise<ReplySurface>;
+}
+
+/** Hands a message to the engine. Resolves when the message has been accepted (queued), not answered. */
+export type Deliver = (message: IncomingMessage) => Promise<void>;
+
+/** An opaque reference to one posted message (Slack `ts`, Discord snowflake, a console line). */
+export interface MessageRef {
+  id: string;
+}
+
+/**
+ * Content of an outgoing request. A function is read when the request actually leaves the
+ * pacer, so an edit that waited in the queue still carries the newest text.
+ */
+export type Content = string | (() => string);
+
+export function resolveContent(c: Content): string {
+  return typeof c === 'function' ? c() : c;
+}
+
+export interface SendOptions {
+  /** The last update of this message: paced ahead of progress updates. */
+  final: boolean;
+}
+
+/**
+ * Where one answer is written. The renderer drives it: `post` creates the first message and
+ * any continuation past `maxLength`, `edit` replaces a message's text. Text is Markdown as the
+ * model wrote it; the surface converts it to the platform's format and makes mentions inert.
+ * Implementations send through the platform's paced client and turn 429s into RateLimitError.
+ */
+export interface ReplySurface {
+  /** Longest text one message can hold, in source characters (leave room for formatting). */
+  readonly maxLength: number;
+  post(content: Content, options: SendOptions): Promise<MessageRef>;
+  edit(ref: MessageRef, content: Content, options: SendOptions): Promise<void>;
+  /** Optional: removes a message no longer needed (when the final text needs fewer messages). */
+  remove?(ref: MessageRef): Promise<void>;
+  /** Optional: shows that the bot is working (typing indicator, "thinking" status) until the first text. */
+  showTyping?(): Promise<void>;
+  /** Optional: a platform-native stream (Slack chat.startStream, the terminal). */
+  openStream?(): Promise<NativeStream>;
+  /** Optional: a private note to the asker only (refusals, notices), where the platform allows. */
+  notify?(text: string): Promise<void>;
+  /** Optional: called once with the exact final text and the answer's metadata after delivery. */
+  complete?(final: FinalReply, refs: MessageRef[]): Promise<void>;
+}
+
+export interface FinalReply {
+  text: string;
+  /** Where the answer came from, for labels and analytics. */
+  source: 'model' | 'faq' | 'knowledge' | 'declined' | 'error' | (string & {});
+  citations?: Citation[];
+}
+
+export interface Citation {
+  id: string;
+  title: string;
+  /** A link or a path. */
+  location: string;
+}
+
+/**
+ * A platform-native stream. `append` adds text; `stop` ends the stream with `finalText` as
+ * the message's exact content. When the platform refuses or loses the stream, methods throw
+ * StreamUnavailableError and the renderer continues with post/edit on `ref` (if the stream
+ * already shows a message) so no text is lost or repeated.
+ */
+export interface NativeStream {
+  /** Longest text the stream's message can hold. */
+  readonly maxLength: number;
+  /** The streamed message, once it exists. */
+  readonly ref?: MessageRef;
+  append(text: string): Promise<void>;
+  stop(finalText: string): Promise<void>;
+}
+
+/** What every adapter factory receives besides its own settings. */
+export interface AdapterDeps {
+  log: import('./logger.js').Logger;
+  store: import('../store/store.js').Store;
+  /** The bot's one HTTP server (Slack HTTP mode mounts `POST /slack/events` here). */
+  http: import('../server/http.js').HttpServer;
+}

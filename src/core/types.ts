@@ -1,0 +1,66 @@
+/** Platform-neutral shapes shared by every adapter and the engine. No platform SDK type appears here. */
+
+export type PlatformName = 'slack' | 'discord' | 'console' | (string & {});
+
+/** Why a message reached the bot. */
+export type Trigger = 'mention' | 'direct_message' | 'thread_follow_up' | 'slash_command';
+
+export interface Attachment {
+  name: string;
+  /** MIME type as the platform reports it, e.g. `text/plain`, `image/png`. */
+  contentType: string;
+  sizeBytes: number;
+  url?: string;
+  /** Loads the bytes (with the platform's auth); adapters supply it where they can. */
+  load?: () => Promise<Buffer>;
+}
+
+export interface IncomingMessage {
+  platform: PlatformName;
+  /** Slack team id, Discord guild id (or `@dm`), `local` for the console. */
+  workspace: string;
+  channel: string;
+  /** Thread root id; the same as `id` when the message starts a new thread. */
+  thread: string;
+  /** Platform message id (Slack `ts`, Discord snowflake). */
+  id: string;
+  user: { id: string; name?: string; roles?: string[] };
+  text: string;
+  attachments: Attachment[];
+  trigger: Trigger;
+  /** Slash command name without the slash, when `trigger` is `slash_command`. */
+  command?: string;
+  /** Platform event time (ms since epoch). */
+  receivedAt: number;
+  /** Whether replies to this message can be private to the asker. */
+  ephemeral?: boolean;
+}
+
+/**
+ * Conversations are keyed by platform + workspace + channel + thread, so two workspaces
+ * never share history even when their channel ids collide.
+ * Example: `slack:T01:C02:1712345678.000100`.
+ */
+export type ConversationKey = string & { readonly __brand: 'ConversationKey' };
+
+export function conversationKey(m: Pick<IncomingMessage, 'platform' | 'workspace' | 'channel' | 'thread'>): ConversationKey {
+  const part = (s: string) => s.replaceAll('%', '%25').replaceAll(':', '%3A');
+  return [m.platform, m.workspace, m.channel, m.thread].map(part).join(':') as ConversationKey;
+}
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** One stored turn of a conversation. */
+export interface Turn {
+  role: 'user' | 'assistant';
+  content: string;
+  at: number;
+  /** The asker, for user turns. */
+  user?: string;
+  /** Model and usage, for assistant turns. */
+  model?: string;
+  usage?: Usage;
+}

@@ -1,0 +1,108 @@
+import Bottleneck from 'bottleneck';
+import { RateLimitError } from '../core/errors.js';
+
+/**
+ * Pacing for one platform's outgoing requests, in the shape of grammY's throttler: one
+ * global limiter, chained behind a Bottleneck.Group per bucket keyed by rate-limit scope
+ * (a Slack workspace for chat.update, a channel for chat.postMessage, a Discord channel…).
+ * Adapters wrap their client once with a Pacer; handlers never pace.
+ */
+export interface PaceRule {
+  /** Minimum milliseconds between two requests in one scope. */
+  minTimeMs?: number;
+  /** Requests in flight at once in one scope (default 1, so a scope's requests leave in order). */
+  maxConcurrent?: number;
+  /** A refilling budget: `amount` requests per `intervalMs` in one scope. */
+  perInterval?: { amount: number; intervalMs: number };
+}
+
+export interface PacerSettings {
+  /** Applies to every request of the platform (e.g. Discord's 50 requests/s per bot). */
+  global?: PaceRule;
+  /** Named buckets, e.g. `{ update: {...}, post: {...} }`. */
+  buckets: Record<string, PaceRule>;
+  /** Extra Bottleneck options (e.g. `datastore: 'ioredis'` and `clientOptions` for clustering). */
+  bottleneck?: Bottleneck.ConstructorOptions;
+}
+
+/** `final` updates (the exact last text) leave before `progress` updates. */
+export type Priority = 'final' | 'normal' | 'progress';
+const PRIORITY: Record<Priority, number> = { final: 1, normal: 4, progress: 7 };
+
+export interface PacerObserver {
+  /** Called after each request with its outcome. */
+  onRequest?(bucket: string, outcome: 'ok' | 'rate_limited' | 'error', retryAfterMs?: number): void;
+}
+
+function toBottleneck(rule: PaceRule | undefined, extra: Bottleneck.ConstructorOptions | undefined): Bottleneck.ConstructorOptions {
+  const o: Bottleneck.ConstructorOptions = { ...extra, maxConcurrent: rule?.maxConcurrent ?? 1, minTime: rule?.minTimeMs ?? 0 };
+  if (rule?.perInterval) {
+    o.reservoir = rule.perInterval.amount;
+    o.reservoirRefreshAmount = rule.perInterval.amount;
+    o.reservoirRefreshInterval = rule.perInterval.intervalMs;
+  }
+  return o;
+}
+
+export class Pacer {
+  private readonly global?: Bottleneck;
+  private readonly groups = new Map<string, Bottleneck.Group>();
+  /** Scopes told to wait by a 429, until this time (ms since epoch). */
+  private readonly cooldownUntil = new Map<string, number>();
+
+  constructor(settings: PacerSettings, private readonly observer: PacerObserver = {}) {
+    const extra = settings.bottleneck;
+    if (settings.global) this.global = new Bottleneck({ ...toBottleneck(settings.global, extra), maxConcurrent: settings.global.maxConcurrent ?? null });
+    for (const [bucket, rule] of Object.entries(settings.buckets)) {
+      const group = new Bottleneck.Group(toBottleneck(rule, extra));
+      if (this.global) {
+        const global = this.global;
+        group.on('created', (limiter) => limiter.chain(global));
+      }
+      this.groups.set(bucket, group);
+    }
+  }
+
+  /**
+   * Runs `fn` when `bucket`/`scope` (and the global limit) allow. When `fn` throws a
+   * RateLimitError the scope waits `retryAfterMs` before its next request; the error is
+   * rethrown so the caller decides whether the request is still worth sending.
+   */
+  schedule<T>(bucket: string, scope: string, fn: () => Promise<T>, priority: Priority = 'normal'): Promise<T> {
+    const group = this.groups.get(bucket);
+    if (!group) throw new Error(`unknown pacing bucket "${bucket}"`);
+    const key = `${bucket}:${scope}`;
+    return group.key(scope).schedule({ priority: PRIORITY[priority] }, async () => {
+      const wait = (this.cooldownUntil.get(key) ?? 0) - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      this.cooldownUntil.delete(key);
+      try {
+        const result = await fn();
+        this.observer.onRequest?.(bucket, 'ok');
+        return result;
+      } catch (err) {
+        if (err instanceof RateLimitError) {
+          this.cooldownUntil.set(key, Date.now() + err.retryAfterMs);
+          this.observer.onRequest?.(bucket, 'rate_limited', err.retryAfterMs);
+        } else {
+          this.observer.onRequest?.(bucket, 'error');
+        }
+        throw err;
+      }
+    });
+  }
+
+  /** Requests waiting across all scopes (for the queue-depth metric). */
+  queued(): number {
+    let n = 0;
+    for (const group of this.groups.values()) for (const limiter of group.limiters()) n += limiter.limiter.queued();
+    return n;
+  }
+
+  async stop(): Promise<void> {
+    const all: Promise<unknown>[] = [];
+    for (const group of this.groups.values()) for (const { limiter } of group.limiters()) all.push(limiter.disconnect());
+    if (this.global) all.push(this.global.disconnect());
+    await Promise.allSettled(all);
+  }
+}

@@ -1,0 +1,178 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import Keyv, { type KeyvStoreAdapter } from 'keyv';
+import KeyvSqlite from '@keyv/sqlite';
+import KeyvRedis, { createClient, type RedisClientType } from '@keyv/redis';
+import { ConfigError } from '../core/errors.js';
+
+/**
+ * Storage for everything Parley keeps: history, dedupe records, locks, and what later
+ * features add. Each feature takes a Keyv namespace; the few operations Keyv cannot do
+ * atomically (claim a key once across instances) are here, implemented per backend.
+ *
+ * Outages: every Keyv here throws on store errors (`throwOnErrors`), so callers decide
+ * what an outage means instead of reading `undefined` as "empty".
+ */
+export interface Store {
+  readonly kind: StoreKind;
+  /** A Keyv scoped to `name`; values are JSON. Calling twice with one name returns the same Keyv. */
+  namespace<T = unknown>(name: string): Keyv<T>;
+  /**
+   * Sets `key` to `owner` for `ttlMs` only if it is not set: true if this caller got it.
+   * Atomic across every instance sharing the store (Redis `SET NX PX`).
+   */
+  claim(key: string, ttlMs: number, owner?: string): Promise<boolean>;
+  /** Extends a claim held by `owner`; false if it expired or belongs to someone else. */
+  renew(key: string, ttlMs: number, owner: string): Promise<boolean>;
+  /** Deletes `key` only if `owner` holds it (compare-and-delete). */
+  release(key: string, owner: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export type StoreKind = 'memory' | 'sqlite' | 'redis';
+
+export function parseStoreUrl(url: string): { kind: StoreKind; location: string } {
+  const m = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(url);
+  if (!m) throw new ConfigError('STORE_URL', `"${url}" is not a URL (expected sqlite://path, memory:// or redis://host:port/db)`);
+  const scheme = m[1]!.toLowerCase();
+  const rest = m[2]!;
+  if (scheme === 'memory') return { kind: 'memory', location: '' };
+  if (scheme === 'sqlite') {
+    if (!rest) throw new ConfigError('STORE_URL', 'sqlite:// needs a file path, e.g. sqlite://data/parley.sqlite');
+    return { kind: 'sqlite', location: rest };
+  }
+  if (scheme === 'redis' || scheme === 'rediss') return { kind: 'redis', location: url };
+  throw new ConfigError('STORE_URL', `unsupported scheme "${scheme}://" (expected sqlite://, memory:// or redis://)`);
+}
+
+export async function openStore(url: string, options: { keyPrefix?: string } = {}): Promise<Store> {
+  const { kind, location } = parseStoreUrl(url);
+  const prefix = options.keyPrefix ?? 'parley';
+  if (kind === 'memory') return new MemoryStore(prefix);
+  if (kind === 'sqlite') {
+    const file = location === ':memory:' ? location : resolve(location);
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    return new SqliteStore(file, prefix);
+  }
+  const client = createClient({ url: location }) as RedisClientType;
+  client.on('error', () => {
+    // Connection errors surface on the commands that fail; node-redis reconnects by itself.
+  });
+  await client.connect();
+  return new RedisStore(client, prefix);
+}
+
+abstract class KeyvStore implements Store {
+  abstract readonly kind: StoreKind;
+  private readonly spaces = new Map<string, Keyv<any>>();
+  constructor(protected readonly prefix: string) {}
+  protected abstract adapter(): KeyvStoreAdapter | Map<any, any>;
+
+  namespace<T = unknown>(name: string): Keyv<T> {
+    let kv = this.spaces.get(name);
+    if (!kv) {
+      kv = new Keyv({ store: this.adapter(), namespace: `${this.prefix}:${name}`, throwOnErrors: true });
+      // Keyv emits before it throws; the throw reaches the caller, who handles it.
+      kv.on('error', () => {});
+      this.spaces.set(name, kv);
+    }
+    return kv as Keyv<T>;
+  }
+
+  abstract claim(key: string, ttlMs: number, owner?: string): Promise<boolean>;
+  abstract renew(key: string, ttlMs: number, owner: string): Promise<boolean>;
+  abstract release(key: string, owner: string): Promise<void>;
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.spaces.values()].map((kv) => kv.disconnect()));
+    this.spaces.clear();
+  }
+}
+
+/**
+ * Claims for single-process backends: one process owns the store, so an in-process map
+ * serialises claims; the record is also written to the store so it survives a restart (sqlite).
+ */
+abstract class LocalClaims extends KeyvStore {
+  private chain: Promise<unknown> = Promise.resolve();
+  private claims(): Keyv<string> {
+    return this.namespace<string>('claims');
+  }
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn, fn);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+  claim(key: string, ttlMs: number, owner: string = randomUUID()): Promise<boolean> {
+    return this.serial(async () => {
+      if ((await this.claims().get(key)) !== undefined) return false;
+      await this.claims().set(key, owner, ttlMs);
+      return true;
+    });
+  }
+  renew(key: string, ttlMs: number, owner: string): Promise<boolean> {
+    return this.serial(async () => {
+      if ((await this.claims().get(key)) !== owner) return false;
+      await this.claims().set(key, owner, ttlMs);
+      return true;
+    });
+  }
+  release(key: string, owner: string): Promise<void> {
+    return this.serial(async () => {
+      if ((await this.claims().get(key)) === owner) await this.claims().delete(key);
+    });
+  }
+}
+
+class MemoryStore extends LocalClaims {
+  readonly kind = 'memory' as const;
+  private readonly map = new Map();
+  protected adapter() {
+    // One Map for all namespaces: Keyv prefixes keys with the namespace.
+    return this.map;
+  }
+}
+
+class SqliteStore extends LocalClaims {
+  readonly kind = 'sqlite' as const;
+  constructor(private readonly file: string, prefix: string) {
+    super(prefix);
+  }
+  protected adapter() {
+    // One adapter per namespace: a Keyv sets its namespace on the adapter it owns.
+    return new KeyvSqlite({ uri: `sqlite://${this.file}`, table: 'parley', busyTimeout: 5000 });
+  }
+}
+
+const RELEASE_IF_OWNER = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+const RENEW_IF_OWNER = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+
+class RedisStore extends KeyvStore {
+  readonly kind = 'redis' as const;
+  constructor(readonly client: RedisClientType, prefix: string) {
+    super(prefix);
+  }
+  protected adapter() {
+    // Shares the one connection; `useKeyPrefix: false` because Keyv already prefixes with the namespace.
+    return new KeyvRedis(this.client, { useKeyPrefix: false }) as unknown as KeyvStoreAdapter;
+  }
+  private key(k: string) {
+    return `${this.prefix}:claims:${k}`;
+  }
+  async claim(key: string, ttlMs: number, owner: string = randomUUID()): Promise<boolean> {
+    const r = await this.client.set(this.key(key), owner, { NX: true, PX: Math.max(1, Math.round(ttlMs)) });
+    return r === 'OK';
+  }
+  async renew(key: string, ttlMs: number, owner: string): Promise<boolean> {
+    const r = await this.client.eval(RENEW_IF_OWNER, { keys: [this.key(key)], arguments: [owner, String(Math.round(ttlMs))] });
+    return Number(r) === 1;
+  }
+  async release(key: string, owner: string): Promise<void> {
+    await this.client.eval(RELEASE_IF_OWNER, { keys: [this.key(key)], arguments: [owner] });
+  }
+  override async close(): Promise<void> {
+    await super.close();
+    if (this.client.isOpen) await this.client.quit();
+  }
+}

@@ -1,0 +1,183 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A real HTTP server speaking the OpenAI chat-completions API (streamed and not), scripted
+ * per request. Used through the real `openai` SDK; never a mock of the SDK.
+ */
+export interface ScriptedReply {
+  /** The answer; split into `chunks` of a few characters unless `chunks` is given. */
+  text?: string;
+  chunks?: string[];
+  /** Delay before the first chunk (time to first token). */
+  firstTokenDelayMs?: number;
+  /** Delay between chunks. */
+  chunkDelayMs?: number;
+  /** Answer with this HTTP status and an error body instead of a completion. */
+  status?: number;
+  /** With `status`: a `retry-after` header, in seconds. */
+  retryAfterSeconds?: number;
+  /** Close the connection after this many chunks, without `[DONE]` (a stream cut mid-way). */
+  cutAfterChunks?: number;
+  /** Hold the response open without sending anything (for connect/idle timeouts). */
+  hang?: boolean;
+  /** Only for this model; other models fall through to the next script or the default. */
+  model?: string;
+  usage?: { prompt_tokens: number; completion_tokens: number };
+}
+
+export interface RecordedRequest {
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: any;
+  at: number;
+}
+
+export class FakeOpenAI {
+  readonly requests: RecordedRequest[] = [];
+  private readonly scripts: ScriptedReply[] = [];
+  /** Answer used when no script is queued. */
+  defaultReply: (req: RecordedRequest) => ScriptedReply = (req) => {
+    const last = [...(req.body.messages ?? [])].reverse().find((m: any) => m.role === 'user');
+    const q = typeof last?.content === 'string' ? last.content : JSON.stringify(last?.content ?? '');
+    return { text: `You asked: ${q}` };
+  };
+  /** Connections currently open (to see that an aborted stream was closed). */
+  openStreams = 0;
+  closedByClient = 0;
+
+  private constructor(private readonly server: Server, readonly url: string) {}
+
+  static async start(): Promise<FakeOpenAI> {
+    let fake!: FakeOpenAI;
+    const server = createServer((req, res) => void fake.handle(req, res));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    fake = new FakeOpenAI(server, `http://127.0.0.1:${port}/v1`);
+    return fake;
+  }
+
+  /** Queues replies for the next requests, in order. */
+  script(...replies: (ScriptedReply | string)[]): this {
+    for (const r of replies) this.scripts.push(typeof r === 'string' ? { text: r } : r);
+    return this;
+  }
+
+  /** Requests to the chat-completions endpoint. */
+  get chatRequests(): RecordedRequest[] {
+    return this.requests.filter((r) => r.path.endsWith('/chat/completions'));
+  }
+
+  private next(req: RecordedRequest): ScriptedReply {
+    const i = this.scripts.findIndex((s) => !s.model || s.model === req.body.model);
+    if (i >= 0) return this.scripts.splice(i, 1)[0]!;
+    return this.defaultReply(req);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    let body: any = {};
+    try {
+      body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {};
+    } catch {
+      res.writeHead(400).end();
+      return;
+    }
+    const path = (req.url ?? '').split('?')[0]!;
+    const rec: RecordedRequest = { path, headers: req.headers, body, at: Date.now() };
+    this.requests.push(rec);
+    if (path.endsWith('/models')) {
+      json(res, 200, { object: 'list', data: [{ id: 'fake-model', object: 'model' }] });
+      return;
+    }
+    if (!path.endsWith('/chat/completions')) {
+      json(res, 404, { error: { message: `no route ${path}`, type: 'invalid_request_error' } });
+      return;
+    }
+    const s = this.next(rec);
+    if (s.hang) {
+      this.openStreams++;
+      res.on('close', () => this.openStreams--);
+      return;
+    }
+    if (s.status && s.status >= 400) {
+      const headers: Record<string, string> = {};
+      if (s.retryAfterSeconds !== undefined) headers['retry-after'] = String(s.retryAfterSeconds);
+      json(res, s.status, { error: { message: `scripted ${s.status}`, type: s.status === 429 ? 'rate_limit_exceeded' : 'server_error' } }, headers);
+      return;
+    }
+    const text = s.text ?? (s.chunks ?? []).join('');
+    const pieces = s.chunks ?? splitText(text);
+    const usage = s.usage ?? { prompt_tokens: estimate(JSON.stringify(body.messages ?? [])), completion_tokens: estimate(text) };
+    const id = `chatcmpl-${this.requests.length}`;
+    const created = Math.floor(Date.now() / 1000);
+    if (!body.stream) {
+      await sleep(s.firstTokenDelayMs ?? 0);
+      json(res, 200, {
+        id, object: 'chat.completion', created, model: body.model,
+        choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+        usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+      });
+      return;
+    }
+    let closed = false;
+    this.openStreams++;
+    res.on('close', () => {
+      this.openStreams--;
+      if (!res.writableFinished) {
+        closed = true;
+        this.closedByClient++;
+      }
+    });
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    res.flushHeaders();
+    const send = (obj: unknown) => res.write(`data: ${JSON.stringify(obj)}\n\n`);
+    await sleep(s.firstTokenDelayMs ?? 0);
+    send({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] });
+    for (let i = 0; i < pieces.length; i++) {
+      if (closed) return;
+      if (s.cutAfterChunks !== undefined && i >= s.cutAfterChunks) {
+        res.socket?.destroy();
+        return;
+      }
+      if (i > 0 && s.chunkDelayMs) await sleep(s.chunkDelayMs);
+      if (closed) return;
+      send({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [{ index: 0, delta: { content: pieces[i] }, finish_reason: null }] });
+    }
+    if (s.cutAfterChunks !== undefined && s.cutAfterChunks >= pieces.length) {
+      res.socket?.destroy();
+      return;
+    }
+    send({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
+    if (body.stream_options?.include_usage) {
+      send({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [], usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } });
+    }
+    res.end('data: [DONE]\n\n');
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((r) => {
+      this.server.close(() => r());
+      this.server.closeAllConnections();
+    });
+  }
+}
+
+/** Splits text into token-like pieces: words with their following space. */
+export function splitText(text: string): string[] {
+  return text.match(/\S+\s*|\s+/g) ?? [];
+}
+
+function estimate(s: string): number {
+  return Math.max(1, Math.ceil(s.length / 4));
+}
+
+function sleep(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
+}
+
+function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
