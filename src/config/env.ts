@@ -1,3 +1,6 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import { parseStoreUrl } from '../store/store.js';
@@ -193,4 +196,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     configFile: e.PARLEY_CONFIG,
     knowledgeDir: e.KNOWLEDGE_DIR,
   };
+}
+
+/**
+ * The process environment, with values from a `.env` file in `cwd` filling in what the
+ * environment does not set (the environment wins, as with `node --env-file`).
+ */
+export function readEnvironment(cwd: string = process.cwd()): Record<string, string | undefined> {
+  const file = join(cwd, '.env');
+  if (!existsSync(file)) return { ...process.env };
+  const fromFile = parseEnv(readFileSync(file, 'utf8')) as Record<string, string>;
+  return { ...fromFile, ...process.env };
 }

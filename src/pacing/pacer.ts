@@ -35,13 +35,12 @@ export interface PacerObserver {
 }
 
 function toBottleneck(rule: PaceRule | undefined, extra: Bottleneck.ConstructorOptions | undefined): Bottleneck.ConstructorOptions {
-  const o: Bottleneck.ConstructorOptions = { ...extra, maxConcurrent: rule?.maxConcurrent ?? 1, minTime: rule?.minTimeMs ?? 0 };
-  if (rule?.perInterval) {
-    o.reservoir = rule.perInterval.amount;
-    o.reservoirRefreshAmount = rule.perInterval.amount;
-    o.reservoirRefreshInterval = rule.perInterval.intervalMs;
-  }
-  return o;
+  const budget = rule?.perInterval && {
+    reservoir: rule.perInterval.amount,
+    reservoirRefreshAmount: rule.perInterval.amount,
+    reservoirRefreshInterval: rule.perInterval.intervalMs,
+  };
+  return { ...extra, maxConcurrent: rule?.maxConcurrent ?? 1, minTime: rule?.minTimeMs ?? 0, ...budget };
 }
 
 export class Pacer {

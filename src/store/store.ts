@@ -68,11 +68,13 @@ abstract class KeyvStore implements Store {
   private readonly spaces = new Map<string, Keyv<any>>();
   constructor(protected readonly prefix: string) {}
   protected abstract adapter(): KeyvStoreAdapter | Map<any, any>;
+  /** Whether Keyv adds the namespace to keys itself (false where the adapter does it). */
+  protected readonly keyvPrefixesKeys: boolean = true;
 
   namespace<T = unknown>(name: string): Keyv<T> {
     let kv = this.spaces.get(name);
     if (!kv) {
-      kv = new Keyv({ store: this.adapter(), namespace: `${this.prefix}:${name}`, throwOnErrors: true });
+      kv = new Keyv({ store: this.adapter(), namespace: `${this.prefix}:${name}`, throwOnErrors: true, useKeyPrefix: this.keyvPrefixesKeys });
       // Keyv emits before it throws; the throw reaches the caller, who handles it.
       kv.on('error', () => {});
       this.spaces.set(name, kv);
@@ -150,12 +152,14 @@ const RENEW_IF_OWNER = "if redis.call('get', KEYS[1]) == ARGV[1] then return red
 
 class RedisStore extends KeyvStore {
   readonly kind = 'redis' as const;
+  // Otherwise keys become `ns::ns:key` (Keyv and the adapter would both prefix).
+  protected override readonly keyvPrefixesKeys = false;
   constructor(readonly client: RedisClientType, prefix: string) {
     super(prefix);
   }
   protected adapter() {
-    // Shares the one connection; `useKeyPrefix: false` because Keyv already prefixes with the namespace.
-    return new KeyvRedis(this.client, { useKeyPrefix: false }) as unknown as KeyvStoreAdapter;
+    // Shares the one connection. The Redis adapter prefixes keys with the namespace itself.
+    return new KeyvRedis(this.client) as unknown as KeyvStoreAdapter;
   }
   private key(k: string) {
     return `${this.prefix}:claims:${k}`;

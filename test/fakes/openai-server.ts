@@ -125,7 +125,7 @@ export class FakeOpenAI {
     this.openStreams++;
     res.on('close', () => {
       this.openStreams--;
-      if (!res.writableFinished) {
+      if (!res.writableFinished && !cutByServer.has(res)) {
         closed = true;
         this.closedByClient++;
       }
@@ -138,7 +138,7 @@ export class FakeOpenAI {
     for (let i = 0; i < pieces.length; i++) {
       if (closed) return;
       if (s.cutAfterChunks !== undefined && i >= s.cutAfterChunks) {
-        res.socket?.destroy();
+        await cut(res);
         return;
       }
       if (i > 0 && s.chunkDelayMs) await sleep(s.chunkDelayMs);
@@ -146,7 +146,7 @@ export class FakeOpenAI {
       send({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [{ index: 0, delta: { content: pieces[i] }, finish_reason: null }] });
     }
     if (s.cutAfterChunks !== undefined && s.cutAfterChunks >= pieces.length) {
-      res.socket?.destroy();
+      await cut(res);
       return;
     }
     send({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
@@ -171,6 +171,15 @@ export function splitText(text: string): string[] {
 
 function estimate(s: string): number {
   return Math.max(1, Math.ceil(s.length / 4));
+}
+
+/** Drops the connection after what was written so far has left (a stream cut mid-way). */
+const cutByServer = new WeakSet<ServerResponse>();
+async function cut(res: ServerResponse): Promise<void> {
+  cutByServer.add(res);
+  await new Promise<void>((r) => res.write('', () => r()));
+  await sleep(30);
+  res.socket?.destroy();
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,0 +1,28 @@
+import { parseArgs } from 'node:util';
+import { randomUUID } from 'node:crypto';
+import { startParley } from '../app.js';
+import { ConsoleAdapter } from '../platforms/console/index.js';
+import { cliLogger, configOrExit, EXIT_CONFIG, EXIT_FAILED, fail } from './common.js';
+
+export const usage = 'parley ask [--thread NAME] "question"   one answer on stdout (with its sources)';
+
+/** `parley ask`: one question, the answer streamed to stdout; non-zero exit when no answer came. */
+export async function ask(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { thread: { type: 'string' } } });
+  const question = positionals.join(' ').trim();
+  if (!question) fail(`no question given\nusage: ${usage}`, EXIT_CONFIG);
+  const config = configOrExit();
+  const log = cliLogger(config, true);
+  // Without --thread every ask starts fresh; with it, history carries across runs.
+  const console = new ConsoleAdapter({ output: process.stdout, thread: values.thread ?? `ask-${randomUUID()}` });
+  const parley = await startParley(config, { log, extraAdapters: [console], http: false, platforms: false });
+  try {
+    const result = await parley.engine.ask(console, console.message(question));
+    if (!result || result.error) {
+      process.stderr.write(`parley: no complete answer (${result?.error ?? 'nothing was answered'})\n`);
+      process.exitCode = EXIT_FAILED;
+    }
+  } finally {
+    await parley.stop();
+  }
+}

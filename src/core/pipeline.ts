@@ -1,0 +1,73 @@
+import type { Logger } from './logger.js';
+import type { Citation, FinalReply, ReplySurface } from './adapter.js';
+import type { Profile } from './profile.js';
+import type { ConversationKey, IncomingMessage, Turn, Usage } from './types.js';
+
+/**
+ * One turn of a conversation as it moves through the middleware (grammY's idea: middleware
+ * over a context). Features plug in as middleware: routing sets `profile`, knowledge adds
+ * `context` and `citations`, guardrails rewrite `question` or answer with a refusal, the FAQ
+ * answers directly. Calling `next()` continues toward the model; not calling it ends the turn
+ * with `ctx.answer` (which must then be set).
+ */
+export interface TurnContext {
+  /** The message being answered (the last one when several were merged). */
+  readonly message: IncomingMessage;
+  /** Every message this turn answers, oldest first. */
+  readonly batch: readonly IncomingMessage[];
+  readonly conversation: ConversationKey;
+  readonly log: Logger;
+  readonly surface: ReplySurface;
+  /** What the model is asked (merged, possibly redacted); also what is stored as the user's turn. */
+  question: string;
+  profile: Profile;
+  /** Earlier turns of this conversation, oldest first. */
+  history: Turn[];
+  /** Extra system sections for the prompt (retrieved passages, rules), most important first. */
+  context: string[];
+  citations: Citation[];
+  /** Short notes shown under the answer (e.g. "a token was removed from your question"). */
+  notices: string[];
+  /** An answer given without the model (FAQ, refusal, help). */
+  answer?: FinalReply;
+  /** Whether this turn is stored in history (refusals usually are not). */
+  remember: boolean;
+  /** Free space for middleware to pass things along (keys namespaced by feature). */
+  readonly state: Record<string, unknown>;
+}
+
+export type Middleware = (ctx: TurnContext, next: () => Promise<void>) => Promise<void>;
+
+/** What one turn produced, for analytics, metrics and the caller of `ask`. */
+export interface TurnResult {
+  conversation: ConversationKey;
+  message: IncomingMessage;
+  profile: string;
+  question: string;
+  text: string;
+  source: FinalReply['source'];
+  citations: Citation[];
+  model?: string;
+  usage?: Usage;
+  /** Error code when the model failed (the reply then carries a note). */
+  error?: string;
+  startedAt: number;
+  firstTokenAt?: number;
+  firstVisibleAt?: number;
+  finishedAt: number;
+  updates: number;
+}
+
+export function compose(middleware: Middleware[], terminal: (ctx: TurnContext) => Promise<void>): (ctx: TurnContext) => Promise<void> {
+  return (ctx) => {
+    let index = -1;
+    const dispatch = async (i: number): Promise<void> => {
+      if (i <= index) throw new Error('next() called more than once');
+      index = i;
+      const mw = middleware[i];
+      if (!mw) return terminal(ctx);
+      await mw(ctx, () => dispatch(i + 1));
+    };
+    return dispatch(0);
+  };
+}

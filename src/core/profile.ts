@@ -1,0 +1,30 @@
+import type { Config } from '../config/env.js';
+
+/** Everything that decides how one answer is produced: prompt, model and its limits. */
+export interface Profile {
+  name: string;
+  systemPrompt: string;
+  /** Unset when no model is configured at all. */
+  model?: string;
+  fallbackModels: string[];
+  /** The model's context window, in tokens. */
+  contextWindow: number;
+  /** Tokens reserved for the answer. */
+  maxOutputTokens: number;
+  temperature?: number;
+  topP?: number;
+  seed?: number;
+}
+
+/** The profile built from the environment alone (no config file). */
+export function defaultProfile(config: Config): Profile {
+  return {
+    name: 'default',
+    systemPrompt: config.assistant.systemPrompt,
+    model: config.llm.model,
+    fallbackModels: config.llm.fallbackModels,
+    contextWindow: config.llm.contextWindow,
+    maxOutputTokens: config.llm.maxOutputTokens,
+    temperature: config.llm.temperature,
+  };
+}

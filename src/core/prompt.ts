@@ -1,0 +1,76 @@
+import type { ChatMessage } from '../llm/client.js';
+import { countTokens, TOKENS_PER_MESSAGE, TOKENS_PER_REPLY } from '../llm/tokens.js';
+import { ParleyError } from './errors.js';
+import type { Turn } from './types.js';
+
+export interface PromptInput {
+  systemPrompt: string;
+  /** Extra system sections (retrieved passages, rules); dropped from the end when space runs out. */
+  context: string[];
+  history: Turn[];
+  question: string;
+  contextWindow: number;
+  maxOutputTokens: number;
+}
+
+export interface Prompt {
+  messages: ChatMessage[];
+  /** Counted prompt tokens (o200k; an estimate for other tokenizers). */
+  tokens: number;
+  droppedTurns: number;
+  droppedContext: number;
+}
+
+/** The question alone does not fit the model's context; never cut silently. */
+export class QuestionTooLongError extends ParleyError {
+  constructor(readonly questionTokens: number, readonly budgetTokens: number) {
+    super('question_too_long', `the question is ${questionTokens} tokens; this model accepts about ${budgetTokens}`);
+  }
+}
+
+const cost = (content: string) => countTokens(content) + TOKENS_PER_MESSAGE;
+
+/**
+ * System prompt + context + as much recent history as fits + the question, within
+ * contextWindow − maxOutputTokens. The oldest turns go first, then trailing context sections.
+ */
+export function buildPrompt(input: PromptInput): Prompt {
+  const budget = input.contextWindow - input.maxOutputTokens - TOKENS_PER_REPLY;
+  const questionTokens = cost(input.question);
+  const systemBase = cost(input.systemPrompt);
+  if (systemBase + questionTokens > budget) throw new QuestionTooLongError(questionTokens, Math.max(0, budget - systemBase));
+
+  let used = systemBase + questionTokens;
+  const context: string[] = [];
+  for (const section of input.context) {
+    const t = countTokens(section) + 2;
+    if (used + t > budget) break;
+    context.push(section);
+    used += t;
+  }
+
+  const kept: Turn[] = [];
+  for (let i = input.history.length - 1; i >= 0; i--) {
+    const turn = input.history[i]!;
+    const t = cost(turn.content);
+    if (used + t > budget) break;
+    kept.unshift(turn);
+    used += t;
+  }
+  // A history that starts with an answer whose question was dropped reads oddly to the model.
+  while (kept[0]?.role === 'assistant') {
+    used -= cost(kept.shift()!.content);
+  }
+
+  const system = [input.systemPrompt, ...context].join('\n\n');
+  return {
+    messages: [
+      { role: 'system', content: system },
+      ...kept.map((t): ChatMessage => ({ role: t.role, content: t.content })),
+      { role: 'user', content: input.question },
+    ],
+    tokens: used + TOKENS_PER_REPLY,
+    droppedTurns: input.history.length - kept.length,
+    droppedContext: input.context.length - context.length,
+  };
+}

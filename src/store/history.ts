@@ -1,0 +1,34 @@
+import type Keyv from 'keyv';
+import type { ConversationKey, Turn } from '../core/types.js';
+import type { Store } from './store.js';
+
+interface StoredConversation {
+  turns: Turn[];
+  updatedAt: number;
+}
+
+/**
+ * Per-conversation history: one value per conversation, expiring `ttlMs` after its last turn
+ * (the retention period), capped at `maxTurns` so a long thread's value stays small.
+ */
+export class HistoryStore {
+  private readonly kv: Keyv<StoredConversation>;
+  constructor(store: Store, private readonly o: { ttlMs?: number; maxTurns: number }) {
+    this.kv = store.namespace<StoredConversation>('history');
+  }
+
+  async load(key: ConversationKey): Promise<Turn[]> {
+    const v = await this.kv.get(key);
+    return v?.turns ?? [];
+  }
+
+  async append(key: ConversationKey, ...turns: Turn[]): Promise<void> {
+    const current = await this.load(key);
+    const all = [...current, ...turns].slice(-this.o.maxTurns);
+    await this.kv.set(key, { turns: all, updatedAt: Date.now() }, this.o.ttlMs);
+  }
+
+  async forget(key: ConversationKey): Promise<void> {
+    await this.kv.delete(key);
+  }
+}

@@ -1,0 +1,81 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeOpenAI } from '../fakes/openai-server.js';
+
+/** Runs the real CLI in a child process, as an operator would. */
+const root = resolve(import.meta.dirname, '../..');
+/** The built CLI, as `npm start` and the `parley` bin run it (`npm test` builds first). */
+const CLI = join(root, 'dist/cli/main.js');
+if (!existsSync(CLI)) throw new Error('dist/cli/main.js is missing: run `npm run build` (npm test does it first)');
+const cwd = mkdtempSync(join(tmpdir(), 'parley-cli-'));
+let fake: FakeOpenAI;
+beforeAll(async () => {
+  fake = await FakeOpenAI.start();
+});
+afterAll(async () => {
+  await fake.close();
+  rmSync(cwd, { recursive: true, force: true });
+});
+
+function parley(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+const modelEnv = () => ({ OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'k', OPENAI_MODEL: 'fake-model', LOG_LEVEL: 'error' });
+
+describe('parley CLI', () => {
+  it('ask streams the answer to stdout and keeps a thread across runs (sqlite default)', async () => {
+    fake.script({ text: 'Hello Bob, noted.', chunkDelayMs: 5 });
+    const first = await parley(['ask', '--thread', 'demo', 'My name is Bob'], modelEnv());
+    expect(first).toMatchObject({ code: 0, stdout: 'Hello Bob, noted.\n' });
+
+    fake.script('You are Bob.');
+    const second = await parley(['ask', '--thread', 'demo', 'What is my name?'], modelEnv());
+    expect(second.stdout).toBe('You are Bob.\n');
+    // The second process sent the first process's turn as history.
+    const sent = fake.chatRequests.at(-1)!.body.messages.map((m: { content: string }) => m.content);
+    expect(sent.slice(1)).toEqual(['My name is Bob', 'Hello Bob, noted.', 'What is my name?']);
+  });
+
+  it('exits non-zero with a clear message when the model fails', async () => {
+    fake.script({ status: 401 });
+    const r = await parley(['ask', 'hi'], modelEnv());
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/could not get an answer from the model/);
+    expect(r.stderr).toMatch(/^parley: no complete answer \(llm_rejected\)$/m);
+  });
+
+  it('stops with one line naming the variable for a bad OPENAI_BASE_URL or STORE_URL scheme', async () => {
+    const bad = await parley(['ask', 'hi'], { ...modelEnv(), OPENAI_BASE_URL: 'localhost:8080' });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe('parley: OPENAI_BASE_URL: expected an http(s) URL such as https://api.openai.com/v1 (got "localhost:8080")\n');
+    const store = await parley(['start'], { ...modelEnv(), STORE_URL: 'postgres://db' });
+    expect(store.code).toBe(2);
+    expect(store.stderr).toBe('parley: STORE_URL: unsupported scheme "postgres://" (expected sqlite://, memory:// or redis://) (got "postgres://db")\n');
+  });
+
+  it('says which variables to set when no model is configured', async () => {
+    const r = await parley(['ask', 'hi'], { LOG_LEVEL: 'error' });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/set OPENAI_BASE_URL, OPENAI_API_KEY and OPENAI_MODEL/);
+  });
+
+  it('rejects an unknown command with the usage', async () => {
+    const r = await parley(['fly']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown command "fly"[\s\S]*parley ask/);
+  });
+});

@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { ProgressiveRenderer } from '../../src/render/renderer.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { MemoryChat } from '../fakes/memory-chat.js';
+
+const log = silentLogger();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Feeds `pieces` to the renderer one at a time, `gapMs` apart, like a model stream. */
+async function stream(r: ProgressiveRenderer, pieces: string[], gapMs = 0): Promise<string> {
+  let text = '';
+  for (const p of pieces) {
+    text += p;
+    r.update(text);
+    if (gapMs) await sleep(gapMs);
+    else await Promise.resolve();
+  }
+  return text;
+}
+
+const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i} `);
+
+describe('ProgressiveRenderer', () => {
+  it('shows the first text at once, without waiting for more', async () => {
+    const chat = new MemoryChat({ latencyMs: 5 });
+    const r = new ProgressiveRenderer(chat.surface(), { log });
+    r.update('Hello');
+    await sleep(30);
+    expect(chat.visible()).toEqual(['Hello']);
+    await r.finish({ text: 'Hello world', source: 'model' });
+    expect(chat.visible()).toEqual(['Hello world']);
+  });
+
+  it('coalesces: a slow platform gets few edits, each with the newest text, and the exact final', async () => {
+    const chat = new MemoryChat({ latencyMs: 40 });
+    const r = new ProgressiveRenderer(chat.surface(), { log });
+    const text = await stream(r, words(200), 1);
+    await r.finish({ text, source: 'model' });
+    const msg = chat.messages[0]!;
+    expect(chat.visible()).toEqual([text]);
+    // 200 updates arrived; far fewer requests left, and none went backwards.
+    expect(msg.versions.length).toBeLessThan(40);
+    for (let i = 1; i < msg.versions.length; i++) expect(msg.versions[i]!.startsWith(msg.versions[i - 1]!)).toBe(true);
+  });
+
+  it('never has more than one request in flight per reply', async () => {
+    const chat = new MemoryChat({ latencyMs: 10 });
+    let inFlight = 0;
+    let max = 0;
+    const surface = chat.surface();
+    const edit = surface.edit.bind(surface);
+    surface.edit = async (...args) => {
+      inFlight++;
+      max = Math.max(max, inFlight);
+      try {
+        return await edit(...args);
+      } finally {
+        inFlight--;
+      }
+    };
+    const r = new ProgressiveRenderer(surface, { log });
+    const text = await stream(r, words(100), 1);
+    await r.finish({ text, source: 'model' });
+    expect(chat.messages[0]!.versions.length).toBeGreaterThan(2);
+    expect(max).toBe(1);
+  });
+
+  it('continues past the length limit in further messages, each within the limit', async () => {
+    const chat = new MemoryChat({ maxLength: 200 });
+    const r = new ProgressiveRenderer(chat.surface(), { log });
+    const text = await stream(r, Array.from({ length: 60 }, (_, i) => `Sentence number ${i}.\n`), 1);
+    await r.finish({ text, source: 'model' });
+    const shown = chat.visible();
+    expect(shown.length).toBeGreaterThan(3);
+    for (const m of shown) expect(m.length).toBeLessThanOrEqual(200);
+    expect(shown.join('\n').replace(/\n+/g, '\n').trim()).toBe(text.replace(/\n+/g, '\n').trim());
+  });
+
+  it('delivers the exact final text through rate limits and failures', async () => {
+    const chat = new MemoryChat({ latencyMs: 2 });
+    chat.failNext.edit = ['rate', 'error', 'rate', 'rate', 'error'];
+    chat.failNext.post = ['rate'];
+    const r = new ProgressiveRenderer(chat.surface(), { log });
+    const text = await stream(r, words(80), 2);
+    await r.finish({ text, source: 'model' });
+    expect(chat.visible()).toEqual([text]);
+    expect(r.stats.rateLimited).toBeGreaterThan(0);
+    expect(r.stats.failures).toBeGreaterThanOrEqual(3);
+  });
+
+  it('gives up on the final text only after its attempts, with the error', async () => {
+    const chat = new MemoryChat();
+    const r = new ProgressiveRenderer(chat.surface(), { log, finalAttempts: 2 });
+    r.update('partial');
+    await sleep(10);
+    chat.failNext.edit = ['error', 'error', 'error'];
+    await expect(r.finish({ text: 'partial and final', source: 'model' })).rejects.toThrow(/internal_error/);
+  });
+
+  it('removes surplus messages when the final text is shorter than the stream', async () => {
+    const chat = new MemoryChat({ maxLength: 100 });
+    const r = new ProgressiveRenderer(chat.surface(), { log });
+    await stream(r, Array.from({ length: 30 }, (_, i) => `Line ${i} here.\n`), 2);
+    await sleep(20);
+    await r.finish({ text: 'Short final.', source: 'model' });
+    expect(chat.visible()).toEqual(['Short final.']);
+  });
+
+  it('applies the transform to partial and final text', async () => {
+    const chat = new MemoryChat({ latencyMs: 1 });
+    const r = new ProgressiveRenderer(chat.surface(), { log, transform: (t) => t.replaceAll('secret', '██') });
+    const text = await stream(r, ['the ', 'secret ', 'is ', 'out'], 5);
+    await r.finish({ text, source: 'model' });
+    for (const v of chat.messages[0]!.versions) expect(v).not.toContain('secret');
+    expect(chat.visible()).toEqual(['the ██ is out']);
+  });
+
+  describe('native streams', () => {
+    it('appends deltas and stops with the exact text', async () => {
+      const chat = new MemoryChat({ native: true, latencyMs: 5 });
+      const r = new ProgressiveRenderer(chat.surface(), { log });
+      const text = await stream(r, words(50), 1);
+      await r.finish({ text, source: 'model' });
+      expect(chat.visible()).toEqual([text]);
+      expect(r.stats.native).toBe(true);
+      expect(chat.requests.some((q) => q.op === 'append')).toBe(true);
+      expect(chat.requests.some((q) => q.op === 'edit' || q.op === 'post')).toBe(false);
+    });
+
+    it('falls back to editing when the platform refuses the stream', async () => {
+      const chat = new MemoryChat({ native: true });
+      chat.streamRefused = true;
+      const r = new ProgressiveRenderer(chat.surface(), { log });
+      const text = await stream(r, words(30), 1);
+      await r.finish({ text, source: 'model' });
+      expect(chat.visible()).toEqual([text]);
+      expect(r.stats.native).toBe(false);
+    });
+
+    it('continues in the same message when the stream is lost mid-way: nothing lost or repeated', async () => {
+      const chat = new MemoryChat({ native: true, latencyMs: 3 });
+      chat.streamFailsAt = 4;
+      const r = new ProgressiveRenderer(chat.surface(), { log });
+      const text = await stream(r, words(60), 2);
+      await r.finish({ text, source: 'model' });
+      expect(chat.visible()).toEqual([text]);
+      expect(chat.messages).toHaveLength(1);
+      expect(chat.requests.some((q) => q.op === 'edit')).toBe(true);
+    });
+  });
+});

@@ -1,0 +1,122 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openStore, type Store } from '../../src/store/store.js';
+import { HistoryStore } from '../../src/store/history.js';
+import { conversationKey, type Turn } from '../../src/core/types.js';
+import { REDIS_URL, uniquePrefix } from '../helpers/redis.js';
+
+/**
+ * Every backend passes the same suite (as Keyv's adapters do): memory, sqlite and Redis.
+ * `reopen` opens the same data again, as a restarted process would.
+ */
+const dir = mkdtempSync(join(tmpdir(), 'parley-store-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Backend {
+  name: string;
+  open(): Promise<{ store: Store; reopen?: () => Promise<Store> }>;
+}
+
+const backends: Backend[] = [
+  { name: 'memory', open: async () => ({ store: await openStore('memory://') }) },
+  {
+    name: 'sqlite',
+    open: async () => {
+      const url = `sqlite://${join(dir, `${uniquePrefix('db').replaceAll(':', '-')}.sqlite`)}`;
+      return { store: await openStore(url), reopen: () => openStore(url) };
+    },
+  },
+  {
+    name: 'redis',
+    open: async () => {
+      const keyPrefix = uniquePrefix('store');
+      return { store: await openStore(REDIS_URL, { keyPrefix }), reopen: () => openStore(REDIS_URL, { keyPrefix }) };
+    },
+  },
+];
+
+const key = conversationKey({ platform: 'slack', workspace: 'T1', channel: 'C1', thread: '1.0001' });
+const turn = (role: Turn['role'], content: string): Turn => ({ role, content, at: Date.now() });
+
+describe.each(backends)('store contract: $name', (backend) => {
+  let store: Store;
+  let reopen: (() => Promise<Store>) | undefined;
+  const extra: Store[] = [];
+  beforeEach(async () => {
+    ({ store, reopen } = await backend.open());
+  });
+  afterEach(async () => {
+    await store.close();
+    await Promise.all(extra.splice(0).map((s) => s.close()));
+  });
+
+  it('round-trips JSON values in a namespace, isolated from other namespaces', async () => {
+    const a = store.namespace<{ n: number; list: string[] }>('a');
+    const b = store.namespace<{ n: number; list: string[] }>('b');
+    await a.set('k', { n: 1, list: ['x', 'y'] });
+    expect(await a.get('k')).toEqual({ n: 1, list: ['x', 'y'] });
+    expect(await b.get('k')).toBeUndefined();
+    expect(await a.delete('k')).toBe(true);
+    expect(await a.get('k')).toBeUndefined();
+  });
+
+  it('expires values after their TTL', async () => {
+    const kv = store.namespace<string>('ttl');
+    await kv.set('short', 'v', 60);
+    expect(await kv.get('short')).toBe('v');
+    await new Promise((r) => setTimeout(r, 120));
+    expect(await kv.get('short')).toBeUndefined();
+  });
+
+  it('claims a key exactly once among concurrent callers, until it expires', async () => {
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.claim('event:E1', 200, `owner-${i}`)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await store.claim('event:E1', 200)).toBe(false);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await store.claim('event:E1', 200)).toBe(true);
+  });
+
+  it('renews and releases only for the owner', async () => {
+    expect(await store.claim('lock:c', 150, 'me')).toBe(true);
+    expect(await store.renew('lock:c', 500, 'someone-else')).toBe(false);
+    expect(await store.renew('lock:c', 500, 'me')).toBe(true);
+    await new Promise((r) => setTimeout(r, 250));
+    expect(await store.claim('lock:c', 150, 'other')).toBe(false);
+    await store.release('lock:c', 'someone-else');
+    expect(await store.claim('lock:c', 150, 'other')).toBe(false);
+    await store.release('lock:c', 'me');
+    expect(await store.claim('lock:c', 150, 'other')).toBe(true);
+  });
+
+  it('keeps history per conversation, capped to the newest turns', async () => {
+    const history = new HistoryStore(store, { maxTurns: 4 });
+    const other = conversationKey({ platform: 'slack', workspace: 'T2', channel: 'C1', thread: '1.0001' });
+    await history.append(key, turn('user', 'q1'), turn('assistant', 'a1'));
+    await history.append(key, turn('user', 'q2'), turn('assistant', 'a2'));
+    await history.append(key, turn('user', 'q3'), turn('assistant', 'a3'));
+    expect((await history.load(key)).map((t) => t.content)).toEqual(['q2', 'a2', 'q3', 'a3']);
+    // Same channel and thread ids in another workspace: a different conversation.
+    expect(await history.load(other)).toEqual([]);
+    await history.forget(key);
+    expect(await history.load(key)).toEqual([]);
+  });
+
+  it('keeps history across a restart (persistent backends)', async () => {
+    if (!reopen) return expect(backend.name).toBe('memory');
+    const history = new HistoryStore(store, { maxTurns: 10, ttlMs: 60_000 });
+    await history.append(key, turn('user', 'remember me'), turn('assistant', 'I will'));
+    await store.close();
+    store = await reopen();
+    const again = new HistoryStore(store, { maxTurns: 10 });
+    expect((await again.load(key)).map((t) => t.content)).toEqual(['remember me', 'I will']);
+  });
+});
+
+describe('store URLs', () => {
+  it('rejects unknown schemes, naming STORE_URL', async () => {
+    await expect(openStore('ftp://x')).rejects.toThrow(/^STORE_URL: unsupported scheme "ftp:\/\/"/);
+    await expect(openStore('nonsense')).rejects.toThrow(/^STORE_URL: /);
+  });
+});
