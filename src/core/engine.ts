@@ -6,14 +6,14 @@ import type { Profile } from './profile.js';
 import { buildPrompt, QuestionTooLongError } from './prompt.js';
 import { ConversationQueue } from './conversation-queue.js';
 import { conversationKey, type ConversationKey, type IncomingMessage, type Turn, type Usage } from './types.js';
-import type { LlmClient } from '../llm/client.js';
+import type { ChatModelClient } from '../llm/client.js';
 import type { HistoryStore } from '../store/history.js';
 import { ProgressiveRenderer } from '../render/renderer.js';
 
 export interface EngineDeps {
   history: HistoryStore;
   /** Absent when no model is configured. */
-  llm?: LlmClient;
+  llm?: ChatModelClient;
   /** The profile used unless a middleware picks another. */
   profile: Profile;
   log: Logger;

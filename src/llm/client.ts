@@ -25,6 +25,11 @@ export type ChatEvent =
   | { type: 'delta'; text: string }
   | { type: 'done'; model: string; usage?: Usage; finishReason?: string; timeToFirstTokenMs: number };
 
+/** What the engine needs from a model client; a router over several providers implements it too. */
+export interface ChatModelClient {
+  stream(req: ChatRequest): AsyncGenerator<ChatEvent>;
+}
+
 export interface LlmClientOptions {
   baseURL: string;
   apiKey?: string;
@@ -49,7 +54,7 @@ const MAX_RETRY_AFTER_MS = 20_000;
  * decided here, in one place, and only before the first token: after text has been shown,
  * retrying would repeat it.
  */
-export class LlmClient {
+export class LlmClient implements ChatModelClient {
   private readonly sdk: OpenAI;
   constructor(private readonly o: LlmClientOptions) {
     this.sdk = new OpenAI({

@@ -18,6 +18,14 @@ async function stream(r: ProgressiveRenderer, pieces: string[], gapMs = 0): Prom
   return text;
 }
 
+async function waitFor(cond: () => boolean, timeoutMs = 3_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(5);
+  }
+}
+
 const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i} `);
 
 describe('ProgressiveRenderer', () => {
@@ -25,7 +33,8 @@ describe('ProgressiveRenderer', () => {
     const chat = new MemoryChat({ latencyMs: 5 });
     const r = new ProgressiveRenderer(chat.surface(), { log });
     r.update('Hello');
-    await sleep(30);
+    // No more text and no finish: the first words must still appear on their own.
+    await waitFor(() => chat.visible().length > 0);
     expect(chat.visible()).toEqual(['Hello']);
     await r.finish({ text: 'Hello world', source: 'model' });
     expect(chat.visible()).toEqual(['Hello world']);
@@ -92,7 +101,7 @@ describe('ProgressiveRenderer', () => {
     const chat = new MemoryChat();
     const r = new ProgressiveRenderer(chat.surface(), { log, finalAttempts: 2 });
     r.update('partial');
-    await sleep(10);
+    await waitFor(() => chat.visible().length === 1);
     chat.failNext.edit = ['error', 'error', 'error'];
     await expect(r.finish({ text: 'partial and final', source: 'model' })).rejects.toThrow(/internal_error/);
   });
@@ -101,7 +110,7 @@ describe('ProgressiveRenderer', () => {
     const chat = new MemoryChat({ maxLength: 100 });
     const r = new ProgressiveRenderer(chat.surface(), { log });
     await stream(r, Array.from({ length: 30 }, (_, i) => `Line ${i} here.\n`), 2);
-    await sleep(20);
+    await waitFor(() => chat.visible().length > 1);
     await r.finish({ text: 'Short final.', source: 'model' });
     expect(chat.visible()).toEqual(['Short final.']);
   });
