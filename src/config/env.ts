@@ -70,6 +70,7 @@ const schema = {
       }
     }),
   PORT: int(0, 65535).default(3000),
+  SHUTDOWN_DEADLINE_MS: int(0, 600_000).default(25_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_CONTENT: bool.default(false),
   SLACK_BOT_TOKEN: prefixed('xoxb-', 'a bot token').optional(),
@@ -125,6 +126,8 @@ export interface Config {
   assistant: { systemPrompt: string; historyTtlMs?: number; historyMaxTurns: number };
   store: { url: string };
   http: { port: number };
+  /** On SIGTERM, how long replies in progress may take before they are cut short. */
+  shutdownDeadlineMs: number;
   log: { level: string; content: boolean };
   slack?: SlackSettings;
   discord?: DiscordSettings;
@@ -185,6 +188,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     store: { url: e.STORE_URL },
     http: { port: e.PORT },
+    shutdownDeadlineMs: e.SHUTDOWN_DEADLINE_MS,
     log: { level: e.LOG_LEVEL, content: e.LOG_CONTENT },
     slack: e.SLACK_BOT_TOKEN
       ? { botToken: e.SLACK_BOT_TOKEN, signingSecret: e.SLACK_SIGNING_SECRET, appToken: e.SLACK_APP_TOKEN, apiUrl: e.SLACK_API_URL, command: e.SLACK_COMMAND }

@@ -13,6 +13,8 @@ export interface PlatformAdapter {
   stop(): Promise<void>;
   /** Opens the place where the answer to `message` is written. */
   openReply(message: IncomingMessage): Promise<ReplySurface>;
+  /** Optional: throws when the platform connection is not usable (for /readyz). */
+  health?(): Promise<void>;
 }
 
 /** Hands a message to the engine. Resolves when the message has been accepted (queued), not answered. */
@@ -96,4 +98,6 @@ export interface AdapterDeps {
   store: import('../store/store.js').Store;
   /** The bot's one HTTP server (Slack HTTP mode mounts `POST /slack/events` here). */
   http: import('../server/http.js').HttpServer;
+  /** Optional: counts API calls and 429s (`new Pacer(settings, deps.metrics?.pacerObserver('slack'))`). */
+  metrics?: import('../ops/metrics.js').Metrics;
 }

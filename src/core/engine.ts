@@ -5,6 +5,7 @@ import { compose, type Middleware, type TurnContext, type TurnResult } from './p
 import type { Profile } from './profile.js';
 import { buildPrompt, QuestionTooLongError } from './prompt.js';
 import { ConversationQueue } from './conversation-queue.js';
+import type { ConversationLock } from './conversation-lock.js';
 import { conversationKey, type ConversationKey, type IncomingMessage, type Turn, type Usage } from './types.js';
 import type { ChatModelClient } from '../llm/client.js';
 import type { HistoryStore } from '../store/history.js';
@@ -12,6 +13,8 @@ import { ProgressiveRenderer } from '../render/renderer.js';
 
 export interface EngineDeps {
   history: HistoryStore;
+  /** Serialises turns of one conversation across instances (absent: this process only). */
+  lock?: ConversationLock;
   /** Absent when no model is configured. */
   llm?: ChatModelClient;
   /** The profile used unless a middleware picks another. */
@@ -22,6 +25,7 @@ export interface EngineDeps {
 }
 
 export type TurnListener = (result: TurnResult) => void;
+export type MessageListener = (message: IncomingMessage) => void;
 export type ErrorHook = (err: HandlerError, message: IncomingMessage) => void;
 
 /** Notes that end a reply when the model fails; they say what happened and what to do. */
@@ -29,6 +33,7 @@ export const NOTES = {
   cutOff: (reason: string) => `\n\n_⚠️ The answer was cut off (${reason}). Ask again to get the rest._`,
   failed: (reason: string) => `⚠️ I could not get an answer from the model (${reason}). Please try again in a moment.`,
   internal: '⚠️ Something went wrong while answering. Please try again; if it keeps happening, tell an administrator.',
+  interrupted: '\n\n_⚠️ Interrupted: Parley is restarting. Please ask again in a moment._',
   noModel: 'No model is configured, so I cannot answer yet. An administrator needs to set OPENAI_BASE_URL, OPENAI_API_KEY and OPENAI_MODEL.',
   tooLong: (e: QuestionTooLongError) =>
     `Your question is too long for the model (${e.questionTokens} tokens; it accepts about ${e.budgetTokens}). Please shorten it or split it into parts.`,
@@ -43,11 +48,16 @@ export const NOTES = {
 export class Engine {
   private readonly middleware: Middleware[] = [];
   private readonly listeners: TurnListener[] = [];
+  private readonly messageListeners: MessageListener[] = [];
+  /** Turns in progress, so a shutdown past its deadline can cut them short cleanly. */
+  private readonly inflight = new Set<AbortController>();
   private errorHook: ErrorHook;
   private readonly queue: ConversationQueue;
   private readonly adapters = new WeakMap<IncomingMessage, PlatformAdapter>();
   private readonly results = new WeakMap<IncomingMessage, TurnResult>();
   private run?: (ctx: TurnContext) => Promise<void>;
+  /** Per-turn machinery for the terminal step, kept off the context middleware sees. */
+  private readonly runs = new WeakMap<TurnContext, TurnRun>();
 
   constructor(private readonly deps: EngineDeps) {
     this.errorHook = (err, message) =>
@@ -73,6 +83,12 @@ export class Engine {
     return this;
   }
 
+  /** Called for every message accepted, before it is queued (metrics, analytics). */
+  onMessage(listener: MessageListener): this {
+    this.messageListeners.push(listener);
+    return this;
+  }
+
   /** The one place errors from handling messages end up (grammY's bot.catch). */
   catch(hook: ErrorHook): this {
     this.errorHook = hook;
@@ -88,6 +104,13 @@ export class Engine {
   /** Queues a message and resolves with the result of the turn that answered it. */
   async ask(adapter: PlatformAdapter, message: IncomingMessage): Promise<TurnResult | undefined> {
     this.adapters.set(message, adapter);
+    for (const l of this.messageListeners) {
+      try {
+        l(message);
+      } catch (err) {
+        this.deps.log.error({ err }, 'message listener failed');
+      }
+    }
     await this.queue.enqueue(conversationKey(message), message);
     return this.results.get(message);
   }
@@ -106,12 +129,48 @@ export class Engine {
     return this.queue.drain();
   }
 
+  /**
+   * Lets turns in progress finish for up to `deadlineMs`; then cuts the rest short (their
+   * replies end with what was written and a note to ask again) and waits for them to settle.
+   */
+  async shutdown(deadlineMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), deadlineMs)));
+    const outcome = await Promise.race([this.drain().then(() => 'done' as const), deadline]);
+    clearTimeout(timer);
+    if (outcome === 'late') {
+      this.deps.log.warn({ turns: this.inflight.size }, 'shutdown deadline reached; interrupting replies in progress');
+      for (const c of this.inflight) c.abort(new Error('shutdown'));
+      await this.drain();
+    }
+  }
+
   private async turn(batch: IncomingMessage[]): Promise<void> {
     const message = batch[batch.length - 1]!;
     const adapter = this.adapters.get(message)!;
     const conversation = conversationKey(message);
     const log = this.deps.log.child({ platform: message.platform, conversation });
     const startedAt = Date.now();
+    const abort = new AbortController();
+    this.inflight.add(abort);
+    const unlock = this.deps.lock ? await this.deps.lock.acquire(conversation) : undefined;
+    try {
+      await this.answerTurn(batch, adapter, conversation, log, startedAt, abort.signal);
+    } finally {
+      this.inflight.delete(abort);
+      await unlock?.().catch((err) => log.warn({ err: describe(err) }, 'releasing the conversation lock failed'));
+    }
+  }
+
+  private async answerTurn(
+    batch: IncomingMessage[],
+    adapter: PlatformAdapter,
+    conversation: ConversationKey,
+    log: Logger,
+    startedAt: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const message = batch[batch.length - 1]!;
     const surface = await adapter.openReply(message);
     surface.showTyping?.().catch((err) => log.debug({ err: describe(err) }, 'typing indicator failed'));
 
@@ -140,7 +199,8 @@ export class Engine {
     };
     const renderer = new ProgressiveRenderer(surface, { log, transform: this.deps.outputTransform });
     const outcome: Partial<TurnResult> = {};
-    this.run ??= compose(this.middleware, (c) => this.answerWithModel(c, renderer, outcome));
+    this.run ??= compose(this.middleware, (c) => this.answerWithModel(c, this.runs.get(c)!));
+    this.runs.set(ctx, { renderer, outcome, signal });
     try {
       await this.run(ctx);
     } catch (err) {
@@ -179,6 +239,7 @@ export class Engine {
       error: outcome.error,
       startedAt,
       firstTokenAt: outcome.firstTokenAt,
+      modelFirstTokenMs: outcome.modelFirstTokenMs,
       firstVisibleAt: renderer.stats.firstVisibleAt,
       finishedAt,
       updates: renderer.stats.updates,
@@ -198,7 +259,7 @@ export class Engine {
   }
 
   /** The terminal step: the model streams into the renderer; sets `ctx.answer`. */
-  private async answerWithModel(ctx: TurnContext, renderer: ProgressiveRenderer, outcome: Partial<TurnResult>): Promise<void> {
+  private async answerWithModel(ctx: TurnContext, { renderer, outcome, signal }: TurnRun): Promise<void> {
     if (ctx.answer) return;
     const { profile } = ctx;
     if (!this.deps.llm || !profile.model) {
@@ -236,6 +297,7 @@ export class Engine {
         temperature: profile.temperature,
         topP: profile.topP,
         seed: profile.seed,
+        signal,
       })) {
         if (ev.type === 'delta') {
           outcome.firstTokenAt ??= Date.now();
@@ -243,6 +305,7 @@ export class Engine {
           renderer.update(text);
         } else {
           outcome.model = ev.model;
+          outcome.modelFirstTokenMs = ev.timeToFirstTokenMs;
           usage = ev.usage;
         }
       }
@@ -252,7 +315,10 @@ export class Engine {
       const reason = err instanceof LlmError ? reasonFor(err) : describe(err);
       outcome.error = err instanceof LlmError ? err.code : 'internal';
       ctx.log.warn({ err: describe(err), code: outcome.error, partial: text.length > 0 }, 'model call failed');
-      if (text) {
+      if (signal.aborted) {
+        ctx.answer = { text: (text + NOTES.interrupted).trim(), source: text ? 'model' : 'error', citations: ctx.citations };
+        outcome.usage = usage;
+      } else if (text) {
         ctx.answer = { text: text + NOTES.cutOff(reason), source: 'model', citations: ctx.citations };
         outcome.usage = usage;
       } else {
@@ -260,6 +326,13 @@ export class Engine {
       }
     }
   }
+}
+
+/** Per-turn machinery handed to the terminal step (kept off the public context). */
+interface TurnRun {
+  renderer: ProgressiveRenderer;
+  outcome: Partial<TurnResult>;
+  signal: AbortSignal;
 }
 
 function reasonFor(e: LlmError): string {

@@ -53,6 +53,8 @@ export interface TurnResult {
   error?: string;
   startedAt: number;
   firstTokenAt?: number;
+  /** The model's own time to first token (from its call starting), when the model answered. */
+  modelFirstTokenMs?: number;
   firstVisibleAt?: number;
   finishedAt: number;
   updates: number;

@@ -24,6 +24,10 @@ export class HttpServer {
     this.routes.push({ method: method.toUpperCase(), path: prefix ? path.slice(0, -1) : path, prefix, handler });
   }
 
+  get isStarted(): boolean {
+    return this.started;
+  }
+
   /** Marks the process as started (healthz 200) or stopping. */
   setStarted(started: boolean): void {
     this.started = started;

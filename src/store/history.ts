@@ -13,19 +13,26 @@ interface StoredConversation {
  */
 export class HistoryStore {
   private readonly kv: Keyv<StoredConversation>;
-  constructor(store: Store, private readonly o: { ttlMs?: number; maxTurns: number }) {
+  constructor(
+    store: Store,
+    private readonly o: { ttlMs?: number; maxTurns: number; observe?: (operation: string, ms: number) => void },
+  ) {
     this.kv = store.namespace<StoredConversation>('history');
   }
 
   async load(key: ConversationKey): Promise<Turn[]> {
+    const started = performance.now();
     const v = await this.kv.get(key);
+    this.o.observe?.('history_load', performance.now() - started);
     return v?.turns ?? [];
   }
 
   async append(key: ConversationKey, ...turns: Turn[]): Promise<void> {
     const current = await this.load(key);
     const all = [...current, ...turns].slice(-this.o.maxTurns);
+    const started = performance.now();
     await this.kv.set(key, { turns: all, updatedAt: Date.now() }, this.o.ttlMs);
+    this.o.observe?.('history_save', performance.now() - started);
   }
 
   async forget(key: ConversationKey): Promise<void> {
