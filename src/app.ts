@@ -13,6 +13,7 @@ import { ConversationLock } from './core/conversation-lock.js';
 import { Metrics } from './ops/metrics.js';
 import { Readiness, modelEndpointCheck, type Check } from './ops/readiness.js';
 import { sendJson } from './server/http.js';
+import { pacerFactory } from './pacing/factory.js';
 
 export interface Parley {
   /** The HTTP server's port (useful when PORT=0). */
@@ -77,7 +78,9 @@ export async function startParley(config: Config, options: StartOptions = {}): P
   const metrics = new Metrics();
   const { engine, store } = await createCore(config, log, metrics);
   const http = new HttpServer(log.child({ component: 'http' }));
-  const adapters = [...(options.platforms === false ? [] : createAdapters(config, { log, store, http, metrics })), ...(options.extraAdapters ?? [])];
+  const pacers = pacerFactory({ redisUrl: store.kind === 'redis' ? config.store.url : undefined, metrics });
+  const deps = { log, store, http, metrics, createPacer: pacers.create };
+  const adapters = [...(options.platforms === false ? [] : createAdapters(config, deps)), ...(options.extraAdapters ?? [])];
   mountOps(http, { config, store, adapters, metrics });
   const port = options.http === false ? 0 : await http.listen(config.http.port);
   const started: PlatformAdapter[] = [];
@@ -93,6 +96,7 @@ export async function startParley(config: Config, options: StartOptions = {}): P
     }
   } catch (err) {
     await Promise.allSettled(started.map((a) => a.stop()));
+    await pacers.close();
     await http.close();
     await store.close();
     throw err;
@@ -108,6 +112,7 @@ export async function startParley(config: Config, options: StartOptions = {}): P
       http.setStarted(false);
       await engine.shutdown(config.shutdownDeadlineMs);
       await Promise.allSettled(adapters.map((a) => a.stop()));
+      await pacers.close();
       await http.close();
       await store.close();
     })());

@@ -100,4 +100,9 @@ export interface AdapterDeps {
   http: import('../server/http.js').HttpServer;
   /** Optional: counts API calls and 429s (`new Pacer(settings, deps.metrics?.pacerObserver('slack'))`). */
   metrics?: import('../ops/metrics.js').Metrics;
+  /**
+   * Builds the pacer an adapter wraps its client with, clustered on Redis when the store is
+   * Redis and counted in the metrics: `deps.createPacer?.('slack', settings) ?? new Pacer(settings)`.
+   */
+  createPacer?: import('../pacing/factory.js').CreatePacer;
 }

@@ -21,8 +21,11 @@ export interface PacerSettings {
   global?: PaceRule;
   /** Named buckets, e.g. `{ update: {...}, post: {...} }`. */
   buckets: Record<string, PaceRule>;
-  /** Extra Bottleneck options (e.g. `datastore: 'ioredis'` and `clientOptions` for clustering). */
-  bottleneck?: Bottleneck.ConstructorOptions;
+  /**
+   * Shares the limits across instances through Redis (Bottleneck clustering): every instance
+   * using the same `id` draws from one budget per scope.
+   */
+  cluster?: { id: string; connection: Bottleneck.IORedisConnection };
 }
 
 /** `final` updates (the exact last text) leave before `progress` updates. */
@@ -50,10 +53,14 @@ export class Pacer {
   private readonly cooldownUntil = new Map<string, number>();
 
   constructor(settings: PacerSettings, private readonly observer: PacerObserver = {}) {
-    const extra = settings.bottleneck;
-    if (settings.global) this.global = new Bottleneck({ ...toBottleneck(settings.global, extra), maxConcurrent: settings.global.maxConcurrent ?? null });
+    const cluster = settings.cluster;
+    const extra = (id: string): Bottleneck.ConstructorOptions | undefined =>
+      cluster && { datastore: 'ioredis', connection: cluster.connection, id: `${cluster.id}:${id}`, clearDatastore: false };
+    if (settings.global) {
+      this.global = new Bottleneck({ ...toBottleneck(settings.global, extra('global')), maxConcurrent: settings.global.maxConcurrent ?? null });
+    }
     for (const [bucket, rule] of Object.entries(settings.buckets)) {
-      const group = new Bottleneck.Group(toBottleneck(rule, extra));
+      const group = new Bottleneck.Group(toBottleneck(rule, extra(bucket)));
       if (this.global) {
         const global = this.global;
         group.on('created', (limiter) => limiter.chain(global));

@@ -1,0 +1,96 @@
+import Bottleneck from 'bottleneck';
+import { afterAll, describe, expect, it } from 'vitest';
+import { RateLimitError } from '../../src/core/errors.js';
+import { Pacer } from '../../src/pacing/pacer.js';
+import { patchBottleneckForRedis7 } from '../../src/pacing/bottleneck-redis7.js';
+import { uniquePrefix } from '../helpers/redis.js';
+
+const connections: Bottleneck.IORedisConnection[] = [];
+afterAll(async () => {
+  await Promise.all(connections.map((c) => c.disconnect(false)));
+});
+
+/** Start times of jobs, to check spacing. */
+function recorder() {
+  const starts: { scope: string; at: number }[] = [];
+  const job = (scope: string) => async () => {
+    starts.push({ scope, at: Date.now() });
+  };
+  return { starts, job };
+}
+
+const gaps = (times: number[]) => times.slice(1).map((t, i) => t - times[i]!);
+
+describe('Pacer', () => {
+  it('spaces requests within a scope, and scopes do not wait for each other', async () => {
+    const pacer = new Pacer({ buckets: { edit: { minTimeMs: 100 } } });
+    const { starts, job } = recorder();
+    await Promise.all([
+      pacer.schedule('edit', 'A', job('A')),
+      pacer.schedule('edit', 'A', job('A')),
+      pacer.schedule('edit', 'A', job('A')),
+      pacer.schedule('edit', 'B', job('B')),
+    ]);
+    const a = starts.filter((s) => s.scope === 'A').map((s) => s.at);
+    for (const g of gaps(a)) expect(g).toBeGreaterThanOrEqual(95);
+    // B went out while A was still spacing its three requests.
+    expect(starts.find((s) => s.scope === 'B')!.at).toBeLessThan(a[2]!);
+    await pacer.stop();
+  });
+
+  it('sends final updates before progress updates waiting in the same scope', async () => {
+    const pacer = new Pacer({ buckets: { edit: { minTimeMs: 50 } } });
+    const order: string[] = [];
+    const run = (name: string, ms = 0) => async () => {
+      order.push(name);
+      await new Promise((r) => setTimeout(r, ms));
+    };
+    // While the first request is in flight, the others queue; the final one must jump ahead.
+    await Promise.all([
+      pacer.schedule('edit', 'A', run('first', 100), 'progress'),
+      pacer.schedule('edit', 'A', run('p1'), 'progress'),
+      pacer.schedule('edit', 'A', run('p2'), 'progress'),
+      pacer.schedule('edit', 'A', run('final'), 'final'),
+    ]);
+    expect(order.indexOf('final')).toBeLessThan(order.indexOf('p1'));
+    await pacer.stop();
+  });
+
+  it('holds a scope for Retry-After after a 429, and counts the outcome', async () => {
+    const outcomes: string[] = [];
+    const pacer = new Pacer({ buckets: { post: {} } }, { onRequest: (bucket, outcome) => outcomes.push(`${bucket}:${outcome}`) });
+    const first = pacer.schedule('post', 'C1', async () => {
+      throw new RateLimitError('post:C1', 300);
+    });
+    await expect(first).rejects.toBeInstanceOf(RateLimitError);
+    const started = Date.now();
+    let ranAt = 0;
+    await pacer.schedule('post', 'C1', async () => void (ranAt = Date.now()));
+    expect(ranAt - started).toBeGreaterThanOrEqual(250);
+    expect(outcomes).toEqual(['post:rate_limited', 'post:ok']);
+    await pacer.stop();
+  });
+
+  it('shares one budget across instances through Redis', async () => {
+    patchBottleneckForRedis7();
+    const id = uniquePrefix('pacer');
+    const make = () => {
+      const connection = new Bottleneck.IORedisConnection({ clientOptions: { host: '127.0.0.1', port: 6379 } });
+      connections.push(connection);
+      return new Pacer({ buckets: { update: { minTimeMs: 150 } }, cluster: { id, connection } });
+    };
+    const [one, two] = [make(), make()];
+    const { starts, job } = recorder();
+    await Promise.all([
+      one.schedule('update', 'T1', job('T1')),
+      two.schedule('update', 'T1', job('T1')),
+      one.schedule('update', 'T1', job('T1')),
+      two.schedule('update', 'T1', job('T1')),
+    ]);
+    const times = starts.map((s) => s.at).sort((a, b) => a - b);
+    // Four requests from two "processes" in one scope: spaced as if they came from one.
+    // (Redis-side timing allows a little jitter; unshared limiters would start all at once.)
+    for (const g of gaps(times)) expect(g).toBeGreaterThanOrEqual(120);
+    await Promise.all([one.stop(), two.stop()]);
+  });
+});
