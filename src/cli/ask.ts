@@ -4,7 +4,7 @@ import { startParley } from '../app.js';
 import { ConsoleAdapter } from '../platforms/console/index.js';
 import { cliLogger, configOrExit, EXIT_CONFIG, EXIT_FAILED, fail } from './common.js';
 
-export const usage = 'parley ask [--thread NAME] "question"   one answer on stdout (with its sources)';
+const usage = 'parley ask [--thread NAME] "question"';
 
 /** `parley ask`: one question, the answer streamed to stdout; non-zero exit when no answer came. */
 export async function ask(argv: string[]): Promise<void> {

@@ -7,8 +7,6 @@ import { conversationKey } from '../core/types.js';
 import { ConsoleAdapter } from '../platforms/console/index.js';
 import { cliLogger, configOrExit } from './common.js';
 
-export const usage = 'parley chat [--thread NAME]             interactive chat in the terminal (history kept per thread)';
-
 export async function chat(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { thread: { type: 'string', default: 'default' } } });
   const config = configOrExit();

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-import { ask, usage as askUsage } from './ask.js';
-import { chat, usage as chatUsage } from './chat.js';
-import { start, usage as startUsage } from './start.js';
 
-/** Each command is a module exporting its runner and a one-line usage. */
-const commands: Record<string, { run: (argv: string[]) => Promise<void>; usage: string }> = {
-  start: { run: start, usage: startUsage },
-  chat: { run: chat, usage: chatUsage },
-  ask: { run: ask, usage: askUsage },
+/**
+ * Each command is a module exporting its runner; it is loaded only when run, so `parley ask`
+ * does not pay for the Slack and Discord SDKs, nor `parley help` for anything.
+ */
+const commands: Record<string, { usage: string; load: () => Promise<(argv: string[]) => Promise<void>> }> = {
+  start: { usage: 'parley start                             run every platform whose credentials are set (npm start)', load: async () => (await import('./start.js')).start },
+  chat: { usage: 'parley chat [--thread NAME]             interactive chat in the terminal (history kept per thread)', load: async () => (await import('./chat.js')).chat },
+  ask: { usage: 'parley ask [--thread NAME] "question"   one answer on stdout (with its sources)', load: async () => (await import('./ask.js')).ask },
+  doctor: { usage: 'parley doctor                            check every credential and dependency, with a fix for each failure', load: async () => (await import('./doctor.js')).doctor },
 };
 
 function help(): string {
@@ -27,13 +28,11 @@ async function main(): Promise<void> {
     process.stderr.write(`parley: unknown command "${name}"\n\n${help()}`);
     process.exit(2);
   }
-  await command.run(rest);
+  await (await command.load())(rest);
 }
 
 main().catch((err) => {
   // Expected failures have clear messages; anything else is a bug worth its stack.
-  const code = (err as { code?: string })?.code;
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND') process.stderr.write(`parley: cannot connect: ${(err as Error).message}\n`);
-  else process.stderr.write(`parley: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.stderr.write(`parley: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

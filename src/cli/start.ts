@@ -2,8 +2,6 @@ import { startParley } from '../app.js';
 import { cliLogger, configOrExit } from './common.js';
 import { runChat } from './chat.js';
 
-export const usage = 'parley start                             run every platform whose credentials are set (npm start)';
-
 const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
 export async function start(): Promise<void> {

@@ -15,6 +15,18 @@ export interface PlatformAdapter {
   openReply(message: IncomingMessage): Promise<ReplySurface>;
   /** Optional: throws when the platform connection is not usable (for /readyz). */
   health?(): Promise<void>;
+  /** Optional: posts a standalone message to a channel (alerts, handoffs). Mentions stay inert. */
+  announce?(channel: string, text: string): Promise<void>;
+  /** Optional: checks credentials and permissions without starting (for `parley doctor`). */
+  diagnose?(): Promise<Diagnosis[]>;
+}
+
+/** One line of `parley doctor`: what was checked, whether it passed, and how to fix it. */
+export interface Diagnosis {
+  check: string;
+  ok: boolean;
+  detail?: string;
+  fix?: string;
 }
 
 /** Hands a message to the engine. Resolves when the message has been accepted (queued), not answered. */

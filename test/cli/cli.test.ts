@@ -78,4 +78,19 @@ describe('parley CLI', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/unknown command "fly"[\s\S]*parley ask/);
   });
+
+  it('doctor prints a checklist with a fix for each failure', async () => {
+    fake.script('p');
+    const ok = await parley(['doctor'], { ...modelEnv(), STORE_URL: 'memory://' });
+    expect(ok.stdout).toMatch(/^✔ configuration/m);
+    expect(ok.stdout).toMatch(/^✔ store \(memory\) — read and write work$/m);
+    expect(ok.stdout).toMatch(/^✔ model fake-model — answered a one-token call/m);
+    expect(ok.stdout).toMatch(/^✘ platforms — no chat platform configured\n {4}fix: set SLACK_BOT_TOKEN/m);
+    expect(ok.code).toBe(1);
+    expect(fake.chatRequests.at(-1)!.body.max_tokens).toBe(1);
+
+    fake.script({ status: 401 });
+    const badKey = await parley(['doctor'], { ...modelEnv(), STORE_URL: 'memory://' });
+    expect(badKey.stdout).toMatch(/^✘ model fake-model — .*\(401\)[^\n]*\n {4}fix: check OPENAI_API_KEY$/m);
+  });
 });

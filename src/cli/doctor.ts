@@ -1,0 +1,92 @@
+import { loadConfig, readEnvironment, type Config } from '../config/env.js';
+import type { Diagnosis } from '../core/adapter.js';
+import { ConfigError, describe } from '../core/errors.js';
+import { silentLogger } from '../core/logger.js';
+import { LlmClient } from '../llm/client.js';
+import { createAdapters } from '../platforms/index.js';
+import { HttpServer } from '../server/http.js';
+import { openStore } from '../store/store.js';
+import { EXIT_FAILED } from './common.js';
+
+/** `parley doctor`: a checklist of configuration, store, model and platforms. */
+export async function doctor(): Promise<void> {
+  const results: Diagnosis[] = [];
+  let config: Config;
+  try {
+    config = loadConfig(readEnvironment());
+    results.push({ check: 'configuration', ok: true, detail: 'environment variables are valid' });
+  } catch (err) {
+    const lines = err instanceof ConfigError ? err.message.split('\n') : [describe(err)];
+    for (const line of lines) results.push({ check: 'configuration', ok: false, detail: line, fix: 'correct the variable in the environment or .env (see .env.example)' });
+    print(results);
+    process.exitCode = EXIT_FAILED;
+    return;
+  }
+  results.push(...(await diagnoseAll(config)));
+  print(results);
+  if (results.some((r) => !r.ok)) process.exitCode = EXIT_FAILED;
+}
+
+export async function diagnoseAll(config: Config): Promise<Diagnosis[]> {
+  const results: Diagnosis[] = [];
+  const log = silentLogger();
+
+  try {
+    const store = await openStore(config.store.url);
+    try {
+      const kv = store.namespace<string>('doctor');
+      const value = `probe-${Date.now()}`;
+      await kv.set('probe', value, 60_000);
+      const ok = (await kv.get('probe')) === value;
+      results.push({ check: `store (${store.kind})`, ok, detail: ok ? 'read and write work' : 'read back a different value', fix: ok ? undefined : 'check that nothing else writes to this store' });
+    } finally {
+      await store.close();
+    }
+  } catch (err) {
+    results.push({ check: 'store', ok: false, detail: describe(err), fix: 'check STORE_URL: the sqlite folder must be writable, Redis must be reachable' });
+  }
+
+  if (!config.llm.model) {
+    results.push({ check: 'model', ok: false, detail: 'no model configured', fix: 'set OPENAI_BASE_URL, OPENAI_API_KEY and OPENAI_MODEL' });
+  } else {
+    const llm = new LlmClient({ baseURL: config.llm.baseURL, apiKey: config.llm.apiKey, connectTimeoutMs: 10_000, idleTimeoutMs: 20_000, maxRetries: 0, log });
+    try {
+      await llm.ping(config.llm.model);
+      results.push({ check: `model ${config.llm.model}`, ok: true, detail: `answered a one-token call at ${config.llm.baseURL}` });
+    } catch (err) {
+      const msg = describe(err);
+      const fix = /401|403|refused the request \(40[13]\)/.test(msg)
+        ? 'check OPENAI_API_KEY'
+        : /404/.test(msg)
+          ? 'check OPENAI_MODEL (the endpoint does not know this model) and OPENAI_BASE_URL (usually ends in /v1)'
+          : 'check OPENAI_BASE_URL and that the endpoint is reachable from this host';
+      results.push({ check: `model ${config.llm.model}`, ok: false, detail: msg, fix });
+    }
+  }
+
+  const store = await openStore('memory://');
+  const adapters = createAdapters(config, { log, store, http: new HttpServer(log) });
+  if (adapters.length === 0) results.push({ check: 'platforms', ok: false, detail: 'no chat platform configured', fix: 'set SLACK_BOT_TOKEN (+ SLACK_APP_TOKEN or SLACK_SIGNING_SECRET) and/or DISCORD_TOKEN' });
+  for (const adapter of adapters) {
+    if (!adapter.diagnose) {
+      results.push({ check: adapter.platform, ok: true, detail: 'configured (no further checks available)' });
+      continue;
+    }
+    try {
+      results.push(...(await adapter.diagnose()));
+    } catch (err) {
+      results.push({ check: adapter.platform, ok: false, detail: describe(err) });
+    }
+  }
+  await store.close();
+  return results;
+}
+
+function print(results: Diagnosis[]): void {
+  for (const r of results) {
+    process.stdout.write(`${r.ok ? '✔' : '✘'} ${r.check}${r.detail ? ` — ${r.detail}` : ''}\n`);
+    if (!r.ok && r.fix) process.stdout.write(`    fix: ${r.fix}\n`);
+  }
+  const failed = results.filter((r) => !r.ok).length;
+  process.stdout.write(failed ? `\n${failed} check(s) failed.\n` : '\nAll checks passed.\n');
+}
