@@ -1,4 +1,5 @@
 import type { Config } from '../config/env.js';
+import type { GuardrailSettings } from '../guardrails/settings.js';
 
 /** Everything that decides how one answer is produced: prompt, model and its limits. */
 export interface Profile {
@@ -14,6 +15,8 @@ export interface Profile {
   temperature?: number;
   topP?: number;
   seed?: number;
+  /** This profile's guardrails; absent = the top-level ones (or the defaults). */
+  guardrails?: GuardrailSettings;
 }
 
 /** The profile built from the environment alone (no config file). */

@@ -27,7 +27,25 @@ export interface Store {
   renew(key: string, ttlMs: number, owner: string): Promise<boolean>;
   /** Deletes `key` only if `owner` holds it (compare-and-delete). */
   release(key: string, owner: string): Promise<void>;
+  /**
+   * Adds `by` (a whole number; 0 reads) to the counter `key` and returns the new value. A new
+   * counter starts at 0 and expires `ttlMs` after it was created. Atomic across instances (Redis).
+   */
+  increment(key: string, by: number, ttlMs: number): Promise<number>;
+  /**
+   * Sliding-window log: records one hit at `now` under `key` if fewer than `limit` hits fall in
+   * the last `windowMs`. Returns whether it was allowed, the hits in the window (including this
+   * one when allowed) and, when refused, the ms until the oldest hit leaves the window.
+   * Atomic across instances (Redis sorted set in one script).
+   */
+  hitWindow(key: string, limit: number, windowMs: number, now?: number): Promise<WindowHit>;
   close(): Promise<void>;
+}
+
+export interface WindowHit {
+  allowed: boolean;
+  count: number;
+  retryAfterMs: number;
 }
 
 export type StoreKind = 'memory' | 'sqlite' | 'redis';
@@ -85,6 +103,8 @@ abstract class KeyvStore implements Store {
   abstract claim(key: string, ttlMs: number, owner?: string): Promise<boolean>;
   abstract renew(key: string, ttlMs: number, owner: string): Promise<boolean>;
   abstract release(key: string, owner: string): Promise<void>;
+  abstract increment(key: string, by: number, ttlMs: number): Promise<number>;
+  abstract hitWindow(key: string, limit: number, windowMs: number, now?: number): Promise<WindowHit>;
 
   async close(): Promise<void> {
     await Promise.allSettled([...this.spaces.values()].map((kv) => kv.disconnect()));
@@ -125,14 +145,37 @@ abstract class LocalClaims extends KeyvStore {
       if ((await this.claims().get(key)) === owner) await this.claims().delete(key);
     });
   }
+  increment(key: string, by: number, ttlMs: number): Promise<number> {
+    const kv = this.namespace<{ n: number; expiresAt: number }>('counters');
+    return this.serial(async () => {
+      const now = Date.now();
+      const cur = await kv.get(key);
+      const live = cur && cur.expiresAt > now ? cur : { n: 0, expiresAt: now + ttlMs };
+      const next = { n: live.n + Math.trunc(by), expiresAt: live.expiresAt };
+      await kv.set(key, next, Math.max(1, next.expiresAt - now));
+      return next.n;
+    });
+  }
+  hitWindow(key: string, limit: number, windowMs: number, now: number = Date.now()): Promise<WindowHit> {
+    const kv = this.namespace<number[]>('windows');
+    return this.serial(async () => {
+      const hits = ((await kv.get(key)) ?? []).filter((t) => t > now - windowMs);
+      if (hits.length >= limit) {
+        return { allowed: false, count: hits.length, retryAfterMs: Math.max(1, hits[0]! + windowMs - now) };
+      }
+      hits.push(now);
+      await kv.set(key, hits, windowMs);
+      return { allowed: true, count: hits.length, retryAfterMs: 0 };
+    });
+  }
 }
 
 class MemoryStore extends LocalClaims {
   readonly kind = 'memory' as const;
-  private readonly map = new Map();
   protected adapter() {
-    // One Map for all namespaces: Keyv prefixes keys with the namespace.
-    return this.map;
+    // One Map per namespace: Keyv records its namespace on the store it is given, and
+    // iterating a namespace relies on that.
+    return new Map();
   }
 }
 
@@ -148,6 +191,21 @@ class SqliteStore extends LocalClaims {
 }
 
 const RELEASE_IF_OWNER = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+// Adds ARGV[1]; a counter that did not exist gets its TTL (ARGV[2] ms) once, at creation.
+const INCREMENT_WITH_TTL =
+  "local n = redis.call('incrby', KEYS[1], ARGV[1]) if redis.call('pttl', KEYS[1]) < 0 then redis.call('pexpire', KEYS[1], ARGV[2]) end return n";
+// Sliding-window log in a sorted set scored by time: drop old hits, then add this one if room.
+const HIT_WINDOW = `
+local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('zremrangebyscore', KEYS[1], '-inf', now - window)
+local count = redis.call('zcard', KEYS[1])
+if count >= limit then
+  local oldest = redis.call('zrange', KEYS[1], 0, 0, 'WITHSCORES')
+  return {0, count, tonumber(oldest[2]) + window - now}
+end
+redis.call('zadd', KEYS[1], now, ARGV[4])
+redis.call('pexpire', KEYS[1], window)
+return {1, count + 1, 0}`;
 const RENEW_IF_OWNER = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
 
 class RedisStore extends KeyvStore {
@@ -174,6 +232,20 @@ class RedisStore extends KeyvStore {
   }
   async release(key: string, owner: string): Promise<void> {
     await this.client.eval(RELEASE_IF_OWNER, { keys: [this.key(key)], arguments: [owner] });
+  }
+  async increment(key: string, by: number, ttlMs: number): Promise<number> {
+    const r = await this.client.eval(INCREMENT_WITH_TTL, {
+      keys: [`${this.prefix}:counters:${key}`],
+      arguments: [String(Math.trunc(by)), String(Math.max(1, Math.round(ttlMs)))],
+    });
+    return Number(r);
+  }
+  async hitWindow(key: string, limit: number, windowMs: number, now: number = Date.now()): Promise<WindowHit> {
+    const r = (await this.client.eval(HIT_WINDOW, {
+      keys: [`${this.prefix}:windows:${key}`],
+      arguments: [String(now), String(Math.round(windowMs)), String(limit), `${now}:${randomUUID()}`],
+    })) as number[];
+    return { allowed: Number(r[0]) === 1, count: Number(r[1]), retryAfterMs: Math.max(0, Number(r[2])) };
   }
   override async close(): Promise<void> {
     await super.close();

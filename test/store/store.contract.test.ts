@@ -64,9 +64,10 @@ describe.each(backends)('store contract: $name', (backend) => {
 
   it('expires values after their TTL', async () => {
     const kv = store.namespace<string>('ttl');
-    await kv.set('short', 'v', 60);
+    await kv.set('warm-up', 'opens the connection and table first');
+    await kv.set('short', 'v', 400);
     expect(await kv.get('short')).toBe('v');
-    await new Promise((r) => setTimeout(r, 120));
+    await new Promise((r) => setTimeout(r, 500));
     expect(await kv.get('short')).toBeUndefined();
   });
 
@@ -88,6 +89,31 @@ describe.each(backends)('store contract: $name', (backend) => {
     expect(await store.claim('lock:c', 150, 'other')).toBe(false);
     await store.release('lock:c', 'me');
     expect(await store.claim('lock:c', 150, 'other')).toBe(true);
+  });
+
+  it('increments counters atomically among concurrent callers, expiring after the TTL', async () => {
+    const values = await Promise.all(Array.from({ length: 25 }, () => store.increment('tokens:U1', 3, 60_000)));
+    // Every caller saw a distinct total: no lost updates.
+    expect(new Set(values).size).toBe(25);
+    expect(Math.max(...values)).toBe(75);
+    expect(await store.increment('tokens:U1', 0, 60_000)).toBe(75);
+    expect(await store.increment('tokens:U2', 0, 60_000)).toBe(0);
+    await store.increment('short', 5, 60);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(await store.increment('short', 1, 60)).toBe(1);
+  });
+
+  it('admits at most `limit` hits per sliding window, even concurrently, and says when to retry', async () => {
+    const t0 = 1_000_000;
+    const hits = await Promise.all(Array.from({ length: 8 }, () => store.hitWindow('rate:U1', 5, 60_000, t0)));
+    expect(hits.filter((h) => h.allowed)).toHaveLength(5);
+    const refused = await store.hitWindow('rate:U1', 5, 60_000, t0 + 10_000);
+    expect(refused).toEqual({ allowed: false, count: 5, retryAfterMs: 50_000 });
+    // Sliding, not fixed: once the first hits are older than the window there is room again.
+    const later = await store.hitWindow('rate:U1', 5, 60_000, t0 + 60_001);
+    expect(later).toMatchObject({ allowed: true, count: 1 });
+    // Other keys are independent.
+    expect((await store.hitWindow('rate:U2', 5, 60_000, t0)).allowed).toBe(true);
   });
 
   it('keeps history per conversation, capped to the newest turns', async () => {

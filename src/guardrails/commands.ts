@@ -1,0 +1,126 @@
+import type { IncomingMessage, Turn } from '../core/types.js';
+import type { TurnContext } from '../core/pipeline.js';
+import type { ConversationKey } from '../core/types.js';
+import type { HistoryStore } from '../store/history.js';
+import { BUDGET_WORDS, formatBudgetAmount, formatUsedOf, type Budgets } from './budgets.js';
+import { dayOf, scopesOf, type LedgerRow, type UsageLedger } from './ledger.js';
+import { isAdmin } from './access.js';
+import { describeWait } from './replies.js';
+import type { GuardrailSettings } from './settings.js';
+
+/**
+ * `/parley …` commands. On Slack and Discord they arrive as slash commands
+ * (`trigger: 'slash_command'`, `command: 'parley'`, the rest in `text`); in the console as a
+ * line starting with `/parley`. Returns the sub-command and its arguments, or undefined.
+ */
+export function parseParleyCommand(m: IncomingMessage): { name: string; args: string[] } | undefined {
+  let rest: string | undefined;
+  if (m.trigger === 'slash_command' && m.command === 'parley') rest = m.text;
+  else if (m.platform === 'console' && /^\/parley(?:\s|$)/.test(m.text.trim())) rest = m.text.trim().slice('/parley'.length);
+  if (rest === undefined) return undefined;
+  const [name = 'help', ...args] = rest.trim().split(/\s+/).filter(Boolean);
+  return { name: name.toLowerCase(), args };
+}
+
+export const COMMAND_HELP =
+  'Parley commands:\n' +
+  '• `/parley usage`: your usage today and this month, and what is left of your budgets (admins: `/parley usage @user`)\n' +
+  '• `/parley forget`: delete your messages from stored conversations and your personal usage records';
+
+export interface CommandDeps {
+  ledger: UsageLedger;
+  budgets: Budgets;
+  history: HistoryStore;
+  now: () => number;
+}
+
+export async function runCommand(ctx: TurnContext, cmd: { name: string; args: string[] }, settings: GuardrailSettings, d: CommandDeps): Promise<void> {
+  ctx.remember = false;
+  switch (cmd.name) {
+    case 'usage': {
+      // `/parley usage @someone` is for admins: another user's usage, as that user would see it.
+      const target = cmd.args[0] ? userFromArgument(cmd.args[0]) : undefined;
+      if (target && !isAdmin(ctx.message, settings.access)) {
+        ctx.answer = { text: "Only Parley administrators can see someone else's usage. `/parley usage` shows yours.", source: 'command' };
+        return;
+      }
+      const subject = target ? { ...ctx.message, user: { id: target } } : ctx.message;
+      const text = await usageReport(subject, settings, d);
+      ctx.answer = { text: target ? text.replace(/^Your usage:/, `Usage of ${target}:`) : text, source: 'command' };
+      return;
+    }
+    case 'forget':
+      ctx.answer = { text: await forget(ctx.message, settings, d), source: 'command' };
+      return;
+    default:
+      ctx.answer = { text: COMMAND_HELP, source: 'command' };
+  }
+}
+
+function summarize(rows: LedgerRow[]): string {
+  const tokens = rows.reduce((n, r) => n + r.promptTokens + r.completionTokens, 0);
+  const cost = rows.reduce((n, r) => n + (r.costMicros ?? 0), 0);
+  const calls = `${rows.length} question${rows.length === 1 ? '' : 's'}`;
+  return `${tokens.toLocaleString('en-US')} tokens in ${calls}${cost ? `, $${(cost / 1_000_000).toFixed(4)}` : ''}`;
+}
+
+async function usageReport(m: IncomingMessage, settings: GuardrailSettings, d: CommandDeps): Promise<string> {
+  const now = d.now();
+  const user = scopesOf(m).user;
+  const dayOfMonth = new Date(now).getUTCDate();
+  const rows = await d.ledger.rowsOf(user, dayOfMonth, now);
+  const today = rows.filter((r) => dayOf(r.at) === dayOf(now));
+  const lines = ['Your usage:', `• Today: ${summarize(today)}`, `• This month: ${summarize(rows)}`];
+  const states = await d.budgets.states(m, settings.budgets, now);
+  if (!states.length) {
+    lines.push('No budgets are set.');
+  } else {
+    lines.push('Budgets:');
+    for (const s of states) {
+      const left = Math.max(0, s.limit - s.used);
+      lines.push(
+        `• ${capitalize(BUDGET_WORDS[s.budget])}: ${formatUsedOf(s.budget, s.used, s.limit)} used, ` +
+          `${formatBudgetAmount(s.budget, left)} left (resets in ${describeWait(s.resetsInMs)})`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+/** The conversation without `userId`'s turns and the answers to them. */
+export function withoutUser(turns: Turn[], userId: string): Turn[] {
+  const kept: Turn[] = [];
+  let dropping = false;
+  for (const t of turns) {
+    if (t.role === 'user') dropping = t.user === userId;
+    if (!dropping) kept.push(t);
+  }
+  return kept;
+}
+
+async function forget(m: IncomingMessage, settings: GuardrailSettings, d: CommandDeps): Promise<string> {
+  const user = scopesOf(m).user;
+  let conversations = 0;
+  for (const key of await d.ledger.conversationsOf(user)) {
+    const conversation = key as ConversationKey;
+    const turns = await d.history.load(conversation);
+    const kept = withoutUser(turns, m.user.id);
+    if (kept.length === turns.length) continue;
+    conversations++;
+    await d.history.forget(conversation);
+    if (kept.length) await d.history.append(conversation, ...kept);
+  }
+  const rows = await d.ledger.forgetUser(user, settings.privacy.ledgerRetentionDays, d.now());
+  return (
+    `Done: I deleted your messages (and my answers to them) from ${conversations} conversation${conversations === 1 ? '' : 's'} ` +
+    `and ${rows} usage record${rows === 1 ? '' : 's'}. Usage totals kept for billing do not name you; today's budget counter runs until the day ends.`
+  );
+}
+
+const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+/** A user id from `U123`, Slack's `<@U123>` / `<@U123|name>` or Discord's `<@123>` / `<@!123>`. */
+function userFromArgument(arg: string): string {
+  const m = /^<@!?([A-Za-z0-9]+)(?:\|[^>]*)?>$/.exec(arg);
+  return m ? m[1]! : arg.replace(/^@/, '');
+}

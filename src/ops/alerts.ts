@@ -1,0 +1,106 @@
+import type { Logger } from '../core/logger.js';
+import type { TurnResult } from '../core/pipeline.js';
+import { describe } from '../core/errors.js';
+
+export interface AlertSettings {
+  /** Sliding window over which the rates are computed. */
+  windowMs: number;
+  /** Alert when more than this share of model calls failed in the window (0.3 = 30%). */
+  modelErrorRate: number;
+  /** Below this many model calls in the window, rates say too little to alert on. */
+  minCalls: number;
+  /** Alert when the p99 of reply time (message received → final text) exceeds this. */
+  p99LatencyMs: number;
+}
+
+export type AlertKind = 'model_errors' | 'latency';
+export type Notify = (text: string) => Promise<void>;
+
+interface Sample {
+  at: number;
+  modelCall: boolean;
+  modelFailed: boolean;
+  latencyMs: number;
+}
+
+/**
+ * Watches finished turns and raises an alert once when the model's error rate or the p99
+ * reply latency crosses its bound over a sliding window, then once more on recovery: a log
+ * warning and a post to the admin channel, never a message per failing turn.
+ */
+export class AlertMonitor {
+  private samples: Sample[] = [];
+  private readonly firing = new Set<AlertKind>();
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly o: AlertSettings & { log: Logger; notify?: Notify; now?: () => number }) {}
+
+  /** Re-evaluates periodically too, so an alert recovers when traffic stops. */
+  start(everyMs = 30_000): this {
+    this.timer = setInterval(() => void this.evaluate(), everyMs);
+    this.timer.unref();
+    return this;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  record(r: TurnResult): Promise<void> {
+    const modelCall = r.model !== undefined || (r.error !== undefined && r.error.startsWith('llm_') && r.error !== 'llm_not_configured');
+    this.samples.push({ at: this.now(), modelCall, modelFailed: modelCall && r.error !== undefined, latencyMs: r.finishedAt - r.message.receivedAt });
+    return this.evaluate();
+  }
+
+  get active(): AlertKind[] {
+    return [...this.firing];
+  }
+
+  async evaluate(): Promise<void> {
+    const since = this.now() - this.o.windowMs;
+    this.samples = this.samples.filter((s) => s.at >= since);
+    const calls = this.samples.filter((s) => s.modelCall);
+    const failed = calls.filter((s) => s.modelFailed).length;
+    const rate = calls.length ? failed / calls.length : 0;
+    await this.transition(
+      'model_errors',
+      calls.length >= this.o.minCalls && rate > this.o.modelErrorRate,
+      `⚠️ Parley alert: ${Math.round(rate * 100)}% of model calls failed in the last ${minutes(this.o.windowMs)} (${failed} of ${calls.length}; threshold ${Math.round(this.o.modelErrorRate * 100)}%).`,
+      `✅ Parley recovered: model calls are succeeding again (${failed} of ${calls.length} failed in the last ${minutes(this.o.windowMs)}).`,
+    );
+    const p99 = percentile(this.samples.map((s) => s.latencyMs), 0.99);
+    await this.transition(
+      'latency',
+      this.samples.length >= this.o.minCalls && p99 > this.o.p99LatencyMs,
+      `⚠️ Parley alert: p99 reply time is ${seconds(p99)} over the last ${minutes(this.o.windowMs)} (bound ${seconds(this.o.p99LatencyMs)}).`,
+      `✅ Parley recovered: p99 reply time is ${seconds(p99)} (bound ${seconds(this.o.p99LatencyMs)}).`,
+    );
+  }
+
+  private async transition(kind: AlertKind, bad: boolean, alert: string, recovery: string): Promise<void> {
+    if (bad === this.firing.has(kind)) return;
+    if (bad) this.firing.add(kind);
+    else this.firing.delete(kind);
+    const text = bad ? alert : recovery;
+    this.o.log.warn({ alert: kind, firing: bad }, text);
+    if (!this.o.notify) return;
+    try {
+      await this.o.notify(text);
+    } catch (err) {
+      this.o.log.error({ err: describe(err), alert: kind }, 'posting the alert to the admin channel failed');
+    }
+  }
+
+  private now(): number {
+    return this.o.now?.() ?? Date.now();
+  }
+}
+
+export function percentile(values: number[], p: number): number {
+  if (!values.length) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
+}
+
+const minutes = (ms: number) => `${Math.round(ms / 60_000)} min`;
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
