@@ -2,18 +2,30 @@ import type { Config } from './config/env.js';
 import type { PlatformAdapter } from './core/adapter.js';
 import { Engine } from './core/engine.js';
 import { createLogger, type Logger } from './core/logger.js';
-import { defaultProfile } from './core/profile.js';
-import { createGuardrails, installGuardrails } from './guardrails/index.js';
-import { LlmClient } from './llm/client.js';
+import { defaultProfile, type Profile } from './core/profile.js';
+import { createGuardrails, defaultGuardrailSettings, installGuardrails } from './guardrails/index.js';
+import { isAdmin } from './guardrails/access.js';
+import { createSupport, type Support } from './feedback/index.js';
+import { handoffFromEnv } from './handoff/settings.js';
+import { mountDashboard } from './dashboard/index.js';
+import type { ChatModelClient } from './llm/client.js';
+import { LiveConfig } from './config/live.js';
+import { ProviderRouter } from './llm/providers.js';
+import { routingMiddleware } from './routing/router.js';
+import { LiveKnowledge } from './knowledge/live.js';
+import { AnswerCache } from './knowledge/answer-cache.js';
+import { knowledgeMiddleware } from './knowledge/middleware.js';
 import { createAdapters } from './platforms/index.js';
 import { HttpServer } from './server/http.js';
 import { HistoryStore } from './store/history.js';
 import { openStore, type Store } from './store/store.js';
 import { ConversationLock } from './core/conversation-lock.js';
+import { HEARTBEAT_TTL_MS, InflightJournal } from './core/inflight.js';
 import { Metrics } from './ops/metrics.js';
 import { Readiness, modelEndpointCheck, type Check } from './ops/readiness.js';
 import { sendJson } from './server/http.js';
 import { pacerFactory } from './pacing/factory.js';
+import { AlertMonitor } from './ops/alerts.js';
 
 export interface Parley {
   /** The HTTP server's port (useful when PORT=0). */
@@ -24,6 +36,8 @@ export interface Parley {
   adapters: PlatformAdapter[];
   metrics: Metrics;
   log: Logger;
+  /** Feedback, handoff and support analytics (issue 6). */
+  support: Support;
   stop(): Promise<void>;
 }
 
@@ -35,6 +49,15 @@ export interface StartOptions {
   http?: boolean;
   /** Skip the platforms whose credentials are set (one-shot CLI commands). */
   platforms?: boolean;
+  /** Reload the config file and re-index knowledge on change (default true). */
+  watch?: boolean;
+}
+
+export interface CoreOptions {
+  /** Supplies the provider keys a config file names (default: the environment and .env). */
+  env?: Record<string, string | undefined>;
+  /** Reload the config file and re-index knowledge on change (default true). */
+  watch?: boolean;
 }
 
 /** Builds the engine and its store and model client from `config`, without starting any platform. */
@@ -42,18 +65,32 @@ export async function createCore(
   config: Config,
   log: Logger,
   metrics: Metrics = new Metrics({ defaultMetrics: false }),
-): Promise<{ engine: Engine; store: Store; llm?: LlmClient }> {
+  options: CoreOptions = {},
+): Promise<{
+  engine: Engine;
+  store: Store;
+  llm?: ChatModelClient;
+  live: LiveConfig;
+  knowledge: LiveKnowledge;
+  journal: InflightJournal;
+  hasModel: (p: Profile) => boolean;
+  /** Feedback, handoff and support analytics (issue 6). */
+  support: Support;
+  close(): void;
+}> {
+  // Config file (issue 5): an invalid file stops the start here, naming the key and line.
+  const live = LiveConfig.load(config, { log: log.child({ component: 'config' }), env: options.env });
   const store = await openStore(config.store.url);
-  const llm = config.llm.model
-    ? new LlmClient({
-        baseURL: config.llm.baseURL,
-        apiKey: config.llm.apiKey,
-        connectTimeoutMs: config.llm.connectTimeoutMs,
-        idleTimeoutMs: config.llm.idleTimeoutMs,
-        maxRetries: config.llm.maxRetries,
-        log: log.child({ component: 'llm' }),
-      })
-    : undefined;
+  // One client over every provider of the config file (or the environment's alone), with cross-provider fallbacks.
+  const llm = new ProviderRouter(() => live.current, log.child({ component: 'llm' }));
+  const hasModel = (p: { model?: string; fallbackModels?: string[] }) => llm.canServe(p);
+  const knowledge = new LiveKnowledge(live, { store, log, watch: options.watch ?? true });
+  try {
+    await knowledge.start();
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const history = new HistoryStore(store, {
     ttlMs: config.assistant.historyTtlMs,
     maxTurns: config.assistant.historyMaxTurns,
@@ -61,12 +98,74 @@ export async function createCore(
   });
   // Across instances only a shared store needs the lock; one process is serialised by its queue.
   const lock = store.kind === 'redis' ? new ConversationLock(store) : undefined;
+  const journal = new InflightJournal(store, log.child({ component: 'recovery' }));
   // Guardrails (issue 7): top-level settings and prices come from the config file once it exists (issue 5).
-  const guardrails = createGuardrails({ store, history, log: log.child({ component: 'guardrails' }), historyTtlMs: config.assistant.historyTtlMs });
-  const engine = new Engine({ history, llm, lock, profile: defaultProfile(config), log, outputTransform: guardrails.outputTransform });
+  const settings = live.current;
+  const guardrails = createGuardrails({
+    store,
+    history,
+    log: log.child({ component: 'guardrails' }),
+    historyTtlMs: config.assistant.historyTtlMs,
+    // Functions: a reloaded config file applies to the next turn (and the output filter).
+    settings: () => live.current.guardrails,
+    allSettings: () => [...live.current.profiles.values()].flatMap((p) => (p.guardrails ? [p.guardrails] : [])),
+    priceOf: (model) => {
+      const m = live.current.models.get(model) ?? [...live.current.models.values()].find((x) => x.id === model);
+      return m?.price ? { inPerM: m.price.input, outPerM: m.price.output } : undefined;
+    },
+    // Images go only to models marked vision-capable: in the config file, or OPENAI_VISION for the environment's model.
+    isVisionModel: (model) => {
+      const m = live.current.models.get(model) ?? [...live.current.models.values()].find((x) => x.id === model);
+      return m ? m.vision : model === config.llm.model && config.llm.vision;
+    },
+  });
+  // Routing first (guardrails and knowledge read the turn's profile), knowledge after guardrails.
+  // Support (issue 6): `/parley stats` and the quiet of handed-off threads before the guardrails; the handoff offer around knowledge.
+  const support = createSupport({
+    store,
+    history,
+    llm: config.llm.model || settings.file ? llm : undefined,
+    log,
+    profile: (name) => live.current.profiles.get(name),
+    handoffDefaults: handoffFromEnv(config.support.handoff),
+    quietPeriodMs: config.support.quietPeriodMs,
+    priceOf: (profile, model) => {
+      const m = model ? (live.current.models.get(model) ?? [...live.current.models.values()].find((x) => x.id === model)) : undefined;
+      return live.current.profiles.get(profile)?.pricing ?? (m?.price ? { inputPerMillion: m.price.input, outputPerMillion: m.price.output } : undefined);
+    },
+    isAdmin: (ctx) => isAdmin(ctx.message, (ctx.profile.guardrails ?? live.current.guardrails ?? defaultGuardrailSettings()).access),
+  });
+  const engine = new Engine({
+    history,
+    llm,
+    lock,
+    journal,
+    profile: defaultProfile(config),
+    log,
+    outputTransform: guardrails.outputTransform,
+    // Handed-off threads: no reply, no typing, until someone says `resume`.
+    quiet: support.handoff.isQuiet,
+  });
+  engine.use(routingMiddleware(() => live.current));
+  engine.use(...support.early);
   installGuardrails(engine, guardrails);
+  engine.use(...support.beforeKnowledge);
+  engine.use(
+    knowledgeMiddleware({
+      knowledge: () => knowledge.current,
+      settings: () => live.current.knowledge,
+      hasModel,
+      cache: new AnswerCache(store, { ttlMs: Math.max(1, settings.knowledge.cacheTtlSeconds) * 1000, log }),
+    }),
+  );
+  if (options.watch ?? true) live.watch();
   metrics.attach(engine);
-  return { engine, store, llm };
+  engine.onTurn(support.desk.onTurn);
+  const close = () => {
+    live.close();
+    knowledge.close();
+  };
+  return { engine, store, llm: config.llm.model || settings.file ? llm : undefined, live, knowledge, journal, hasModel, support, close };
 }
 
 /**
@@ -76,12 +175,16 @@ export async function createCore(
 export async function startParley(config: Config, options: StartOptions = {}): Promise<Parley> {
   const log = options.log ?? createLogger({ level: config.log.level, content: config.log.content });
   const metrics = new Metrics();
-  const { engine, store } = await createCore(config, log, metrics);
+  const { engine, store, live, journal, support, close: closeCore } = await createCore(config, log, metrics, { watch: options.watch });
+  await journal.start();
   const http = new HttpServer(log.child({ component: 'http' }));
   const pacers = pacerFactory({ redisUrl: store.kind === 'redis' ? config.store.url : undefined, metrics });
-  const deps = { log, store, http, metrics, createPacer: pacers.create };
-  const adapters = [...(options.platforms === false ? [] : createAdapters(config, deps)), ...(options.extraAdapters ?? [])];
+  // The HTTP API answers requests itself (engine.ask) and validates profile names (settings).
+  const deps = { log, store, http, metrics, createPacer: pacers.create, engine, settings: () => live.current, feedback: support.desk.feedback };
+  const adapters = [...(options.platforms === false ? [] : await createAdapters(config, deps)), ...(options.extraAdapters ?? [])];
+  support.setAdapters(adapters);
   mountOps(http, { config, store, adapters, metrics });
+  mountDashboard({ http, analytics: support.analytics, adminToken: config.adminToken, log: log.child({ component: 'dashboard' }) });
   const port = options.http === false ? 0 : await http.listen(config.http.port);
   const started: PlatformAdapter[] = [];
   let accepting = true;
@@ -96,11 +199,14 @@ export async function startParley(config: Config, options: StartOptions = {}): P
     }
   } catch (err) {
     await Promise.allSettled(started.map((a) => a.stop()));
+    closeCore();
     await pacers.close();
     await http.close();
     await store.close();
     throw err;
   }
+  const alerts = startAlerts(config, adapters, engine, log);
+  const recovery = startRecovery(journal, adapters, log);
   http.setStarted(true);
   if (options.http !== false) log.info({ port }, 'listening');
 
@@ -109,14 +215,52 @@ export async function startParley(config: Config, options: StartOptions = {}): P
     (stopping ??= (async () => {
       // Stop taking messages, let replies in flight finish (they still need the platforms), then disconnect.
       accepting = false;
+      alerts.stop();
+      clearInterval(recovery);
       http.setStarted(false);
       await engine.shutdown(config.shutdownDeadlineMs);
+      // Analytics of the last turns reach the store before it closes (webhook retries do not hold the shutdown).
+      await support.analytics.idle();
       await Promise.allSettled(adapters.map((a) => a.stop()));
+      closeCore();
+      await journal.stop();
       await pacers.close();
       await http.close();
       await store.close();
     })());
-  return { port, engine, store, http, adapters, metrics, log, stop };
+  return { port, engine, store, http, adapters, metrics, log, support, stop };
+}
+
+/** How often a running instance looks for replies left half-written by a dead one. */
+const RECOVERY_SCAN_EVERY_MS = 60_000;
+
+/** Finalises replies interrupted by a crash: now, and periodically for instances that die while this one runs. */
+function startRecovery(journal: InflightJournal, adapters: PlatformAdapter[], log: Logger): NodeJS.Timeout {
+  const scan = () =>
+    journal
+      .recover(adapters)
+      .then((n) => n && log.info({ replies: n }, 'finalised replies interrupted by a restart'))
+      .catch((err) => log.error({ err }, 'crash recovery scan failed'));
+  void scan();
+  // An instance killed just before this one started still looks alive until its heartbeat expires.
+  setTimeout(() => void scan(), HEARTBEAT_TTL_MS + 1_000).unref();
+  const timer = setInterval(() => void scan(), RECOVERY_SCAN_EVERY_MS);
+  timer.unref();
+  return timer;
+}
+
+/** Model error-rate and latency alerts, posted to ALERT_CHANNEL through its platform. */
+function startAlerts(config: Config, adapters: PlatformAdapter[], engine: Engine, log: Logger): AlertMonitor {
+  const target = config.alerts.channel;
+  const adapter = target && adapters.find((a) => a.platform === target.platform);
+  if (target && !adapter?.announce) log.warn({ platform: target.platform }, 'ALERT_CHANNEL names a platform that is not running or cannot post; alerts go to the log only');
+  const monitor = new AlertMonitor({
+    ...config.alerts,
+    log: log.child({ component: 'alerts' }),
+    notify: adapter?.announce && target ? (text) => adapter.announce!(target.channel, text) : undefined,
+  }).start();
+  engine.onTurn((r) => void monitor.record(r));
+  return monitor;
 }
 
 /** `/metrics` (Prometheus) and `/readyz` (platforms, store and model reachable; cached). */

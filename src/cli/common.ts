@@ -1,5 +1,6 @@
 import { loadConfig, readEnvironment, type Config } from '../config/env.js';
 import { ConfigError } from '../core/errors.js';
+import { withLocalDefaults } from '../config/settings.js';
 import { createLogger, type Logger } from '../core/logger.js';
 
 /** Exit codes: 1 = the command failed, 2 = bad configuration or usage. */
@@ -9,7 +10,8 @@ export const EXIT_CONFIG = 2;
 /** Loads the configuration or exits with one line per bad variable, before connecting anywhere. */
 export function configOrExit(): Config {
   try {
-    return loadConfig(readEnvironment());
+    // A fresh clone finds parley.config.yaml or the bundled example knowledge by itself (issue 5).
+    return withLocalDefaults(loadConfig(readEnvironment()));
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message.split('\n').map((l) => `parley: ${l}`).join('\n')}\n`);

@@ -65,7 +65,7 @@ export async function diagnoseAll(config: Config): Promise<Diagnosis[]> {
   }
 
   const store = await openStore('memory://');
-  const adapters = createAdapters(config, { log, store, http: new HttpServer(log) });
+  const adapters = await createAdapters(config, { log, store, http: new HttpServer(log) });
   if (adapters.length === 0) results.push({ check: 'platforms', ok: false, detail: 'no chat platform configured', fix: 'set SLACK_BOT_TOKEN (+ SLACK_APP_TOKEN or SLACK_SIGNING_SECRET) and/or DISCORD_TOKEN' });
   for (const adapter of adapters) {
     if (!adapter.diagnose) {

@@ -9,6 +9,9 @@ const commands: Record<string, { usage: string; load: () => Promise<(argv: strin
   chat: { usage: 'parley chat [--thread NAME]             interactive chat in the terminal (history kept per thread)', load: async () => (await import('./chat.js')).chat },
   ask: { usage: 'parley ask [--thread NAME] "question"   one answer on stdout (with its sources)', load: async () => (await import('./ask.js')).ask },
   doctor: { usage: 'parley doctor                            check every credential and dependency, with a fix for each failure', load: async () => (await import('./doctor.js')).doctor },
+  route: { usage: 'parley route "question" [--channel C] [--platform P]   which routing rule and profile would answer', load: async () => (await import('./route.js')).routeCommand },
+  stats: { usage: 'parley stats [--since 7d] [--format table|json|csv]   questions, handoffs, 👍, resolution, latency, cost; what to document next', load: async () => (await import('./stats.js')).stats },
+  eval: { usage: 'parley eval CASES.yaml [--min-score S]   routing, retrieval hit@k and answers; exits 1 under the score', load: async () => (await import('./eval.js')).evalCommand },
 };
 
 function help(): string {
@@ -33,6 +36,11 @@ async function main(): Promise<void> {
 
 main().catch((err) => {
   // Expected failures have clear messages; anything else is a bug worth its stack.
+  // A bad config file (or eval cases file) is a ConfigError naming the key and line: no stack.
+  if (err instanceof Error && err.name === 'ConfigError') {
+    process.stderr.write(`parley: ${err.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(`parley: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

@@ -1,4 +1,4 @@
-import type { IncomingMessage, PlatformName } from './types.js';
+import type { FeedbackEvent, IncomingMessage, PlatformName } from './types.js';
 
 /**
  * The contract between the engine and a platform. Required members are few; optional
@@ -15,10 +15,18 @@ export interface PlatformAdapter {
   openReply(message: IncomingMessage): Promise<ReplySurface>;
   /** Optional: throws when the platform connection is not usable (for /readyz). */
   health?(): Promise<void>;
-  /** Optional: posts a standalone message to a channel (alerts, handoffs). Mentions stay inert. */
-  announce?(channel: string, text: string): Promise<void>;
+  /**
+   * Optional: posts a standalone message to a channel (alerts, handoffs). Mentions stay inert,
+   * except `ping`: the one group (Slack user group id) or role (Discord role id) to notify.
+   */
+  announce?(channel: string, text: string, options?: { ping?: string }): Promise<void>;
   /** Optional: checks credentials and permissions without starting (for `parley doctor`). */
   diagnose?(): Promise<Diagnosis[]>;
+  /**
+   * Optional: reopens a reply from what its surface's `describe()` returned, after a restart,
+   * so an interrupted answer can be finalised (crash recovery).
+   */
+  resumeReply?(location: unknown): Promise<ReplySurface>;
 }
 
 /** One line of `parley doctor`: what was checked, whether it passed, and how to fix it. */
@@ -71,8 +79,18 @@ export interface ReplySurface {
   openStream?(): Promise<NativeStream>;
   /** Optional: a private note to the asker only (refusals, notices), where the platform allows. */
   notify?(text: string): Promise<void>;
+  /**
+   * Optional: the final text as this platform shows it, e.g. with its own citations footer.
+   * Applied once before the final delivery, so the decoration costs no extra request.
+   */
+  decorate?(final: FinalReply): string;
   /** Optional: called once with the exact final text and the answer's metadata after delivery. */
   complete?(final: FinalReply, refs: MessageRef[]): Promise<void>;
+  /**
+   * Optional: where this reply lives, as JSON (channel, thread…), for `resumeReply` after a
+   * restart; undefined until that is known (e.g. before the first message).
+   */
+  describe?(): unknown;
 }
 
 export interface FinalReply {
@@ -80,7 +98,14 @@ export interface FinalReply {
   /** Where the answer came from, for labels and analytics. */
   source: 'model' | 'faq' | 'knowledge' | 'declined' | 'error' | (string & {});
   citations?: Citation[];
+  /** Nothing is posted (the thread was handed to a human); the turn ends quietly. */
+  silent?: boolean;
+  /** Offer "Talk to a human" with this answer even though it is not a real answer (low confidence). */
+  offerHandoff?: boolean;
 }
+
+/** Answer sources that get 👍/👎/"Talk to a human" actions. */
+export const RATEABLE_SOURCES: ReadonlySet<string> = new Set(['model', 'faq', 'knowledge', 'cache']);
 
 export interface Citation {
   id: string;
@@ -117,4 +142,6 @@ export interface AdapterDeps {
    * Redis and counted in the metrics: `deps.createPacer?.('slack', settings) ?? new Pacer(settings)`.
    */
   createPacer?: import('../pacing/factory.js').CreatePacer;
+  /** Optional: where adapters hand 👍/👎/handoff/resume on answers (buttons, reactions). */
+  feedback?: (event: FeedbackEvent) => Promise<void>;
 }

@@ -6,6 +6,7 @@ import type { Profile } from './profile.js';
 import { buildPrompt, QuestionTooLongError } from './prompt.js';
 import { ConversationQueue } from './conversation-queue.js';
 import type { ConversationLock } from './conversation-lock.js';
+import type { InflightJournal } from './inflight.js';
 import { conversationKey, type ConversationKey, type IncomingMessage, type Turn, type Usage } from './types.js';
 import type { ChatModelClient } from '../llm/client.js';
 import type { HistoryStore } from '../store/history.js';
@@ -15,6 +16,8 @@ export interface EngineDeps {
   history: HistoryStore;
   /** Serialises turns of one conversation across instances (absent: this process only). */
   lock?: ConversationLock;
+  /** Records replies in flight so a restart can finalise them (crash recovery). */
+  journal?: InflightJournal;
   /** Absent when no model is configured. */
   llm?: ChatModelClient;
   /** The profile used unless a middleware picks another. */
@@ -22,6 +25,11 @@ export interface EngineDeps {
   log: Logger;
   /** Applied to the model's text before it is shown (partial and final). */
   outputTransform?: (text: string) => string;
+  /**
+   * Turns to skip entirely (no reply opened, no typing shown, nothing stored): a thread handed
+   * to a human. Checked before the reply opens; a failure answers as usual.
+   */
+  quiet?: (message: IncomingMessage, conversation: ConversationKey) => Promise<boolean>;
 }
 
 export type TurnListener = (result: TurnResult) => void;
@@ -171,6 +179,10 @@ export class Engine {
     signal: AbortSignal,
   ): Promise<void> {
     const message = batch[batch.length - 1]!;
+    if (this.deps.quiet && (await this.deps.quiet(message, conversation).catch(() => false))) {
+      log.debug('quiet turn: the thread is handed to a human');
+      return;
+    }
     const surface = await adapter.openReply(message);
     surface.showTyping?.().catch((err) => log.debug({ err: describe(err) }, 'typing indicator failed'));
 
@@ -192,12 +204,18 @@ export class Engine {
       profile: this.deps.profile,
       history,
       context: [],
+      images: [],
       citations: [],
       notices: [],
       remember: true,
       state: {},
     };
-    const renderer = new ProgressiveRenderer(surface, { log, transform: this.deps.outputTransform });
+    const tracker = this.deps.journal?.track(`${conversation}:${message.id}`, message.platform, () => surface.describe?.());
+    const renderer = new ProgressiveRenderer(surface, {
+      log,
+      transform: this.deps.outputTransform,
+      onProgress: tracker && ((refs, text) => tracker.progress(refs, text)),
+    });
     const outcome: Partial<TurnResult> = {};
     this.run ??= compose(this.middleware, (c) => this.answerWithModel(c, this.runs.get(c)!));
     this.runs.set(ctx, { renderer, outcome, signal });
@@ -211,8 +229,18 @@ export class Engine {
 
     // A middleware answered without the model, or the model step set the final answer.
     const final: FinalReply = ctx.answer ?? { text: NOTES.failed('no answer was produced'), source: 'error' };
-    const text = withNotices(final.text, ctx.notices);
-    await renderer.finish({ ...final, text, citations: final.citations ?? ctx.citations });
+    const text = final.silent ? '' : withNotices(final.text, ctx.notices);
+    if (final.silent) {
+      // A quiet turn (handed-off thread): nothing is posted; the surface only stops its typing.
+      ctx.remember = false;
+      await surface.complete?.({ ...final, text }, []).catch((err) => log.debug({ err: describe(err) }, 'completing a silent reply failed'));
+    } else {
+      try {
+      await renderer.finish({ ...final, text, citations: final.citations ?? ctx.citations });
+    } finally {
+      await tracker?.done();
+    }
+    }
 
     const finishedAt = Date.now();
     if (ctx.remember && final.source !== 'error') {
@@ -275,6 +303,7 @@ export class Engine {
         context: ctx.context,
         history: ctx.history,
         question: ctx.question,
+        images: ctx.images,
         contextWindow: profile.contextWindow,
         maxOutputTokens: profile.maxOutputTokens,
       });

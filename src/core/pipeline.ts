@@ -25,6 +25,8 @@ export interface TurnContext {
   history: Turn[];
   /** Extra system sections for the prompt (retrieved passages, rules), most important first. */
   context: string[];
+  /** Images sent with the question (only to vision-capable models; guardrails decide). */
+  images: PromptImage[];
   citations: Citation[];
   /** Short notes shown under the answer (e.g. "a token was removed from your question"). */
   notices: string[];
@@ -34,6 +36,12 @@ export interface TurnContext {
   remember: boolean;
   /** Free space for middleware to pass things along (keys namespaced by feature). */
   readonly state: Record<string, unknown>;
+}
+
+export interface PromptImage {
+  name: string;
+  contentType: string;
+  data: Buffer;
 }
 
 export type Middleware = (ctx: TurnContext, next: () => Promise<void>) => Promise<void>;

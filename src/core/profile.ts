@@ -17,6 +17,17 @@ export interface Profile {
   seed?: number;
   /** This profile's guardrails; absent = the top-level ones (or the defaults). */
   guardrails?: GuardrailSettings;
+  /** Knowledge source names this profile answers from; absent = every source, `[]` = none. */
+  knowledge?: string[];
+  /**
+   * `grounded`: answer only from the knowledge base and say so when it has nothing relevant;
+   * `general` (default): use the knowledge base when relevant, the model's own knowledge otherwise.
+   */
+  answerMode?: 'grounded' | 'general';
+  /** Prices in USD per million tokens, from the model's entry in the config file. */
+  pricing?: { inputPerMillion: number; outputPerMillion: number };
+  /** Human handoff for this profile (issue 6); absent = the environment's HANDOFF_* defaults. */
+  handoff?: import('../handoff/settings.js').HandoffSettings;
 }
 
 /** The profile built from the environment alone (no config file). */

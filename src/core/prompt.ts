@@ -9,6 +9,8 @@ export interface PromptInput {
   context: string[];
   history: Turn[];
   question: string;
+  /** Images attached to the question, sent as data URLs in the user message. */
+  images?: { contentType: string; data: Buffer }[];
   contextWindow: number;
   maxOutputTokens: number;
 }
@@ -29,6 +31,11 @@ export class QuestionTooLongError extends ParleyError {
 }
 
 const cost = (content: string) => countTokens(content) + TOKENS_PER_MESSAGE;
+/**
+ * What one image costs in the prompt: OpenAI bills a 1024×1024 image at high detail as 765
+ * tokens; other vision models are in the same range. An estimate, inside the budget's margin.
+ */
+export const IMAGE_TOKENS_ESTIMATE = 765;
 
 /**
  * System prompt + context + as much recent history as fits + the question, within
@@ -36,7 +43,7 @@ const cost = (content: string) => countTokens(content) + TOKENS_PER_MESSAGE;
  */
 export function buildPrompt(input: PromptInput): Prompt {
   const budget = input.contextWindow - input.maxOutputTokens - TOKENS_PER_REPLY;
-  const questionTokens = cost(input.question);
+  const questionTokens = cost(input.question) + (input.images?.length ?? 0) * IMAGE_TOKENS_ESTIMATE;
   const systemBase = cost(input.systemPrompt);
   if (systemBase + questionTokens > budget) throw new QuestionTooLongError(questionTokens, Math.max(0, budget - systemBase));
 
@@ -67,10 +74,18 @@ export function buildPrompt(input: PromptInput): Prompt {
     messages: [
       { role: 'system', content: system },
       ...kept.map((t): ChatMessage => ({ role: t.role, content: t.content })),
-      { role: 'user', content: input.question },
+      { role: 'user', content: userContent(input) },
     ],
     tokens: used + TOKENS_PER_REPLY,
     droppedTurns: input.history.length - kept.length,
     droppedContext: input.context.length - context.length,
   };
+}
+
+function userContent(input: PromptInput): ChatMessage['content'] {
+  if (!input.images?.length) return input.question;
+  return [
+    { type: 'text', text: input.question },
+    ...input.images.map((img) => ({ type: 'image_url' as const, image_url: { url: `data:${img.contentType};base64,${img.data.toString('base64')}` } })),
+  ];
 }

@@ -64,3 +64,25 @@ export interface Turn {
   model?: string;
   usage?: Usage;
 }
+
+/**
+ * What someone did with one answer: a 👍/👎 (button or emoji reaction), "Talk to a human",
+ * or "resume" after a handoff. Adapters build it from their own events (button clicks,
+ * reactions, modal submissions); the answer is named by `answerId`, the platform id of the
+ * message that was answered (unique per platform).
+ */
+export interface FeedbackEvent {
+  platform: PlatformName;
+  answerId: string;
+  kind: 'up' | 'down' | 'handoff' | 'resume';
+  /** Why, for a 👎 with a reason. */
+  reason?: string;
+  user: { id: string; name?: string };
+  at: number;
+  /** A link to the answer's thread, where the platform has one (for handoff messages). */
+  link?: string;
+  /** Whether it came from an emoji reaction (false/absent: a button). */
+  viaReaction?: boolean;
+  /** Answers the person who acted: privately where the platform allows, else in the thread. */
+  respond?: (text: string, o?: { public?: boolean }) => Promise<void>;
+}

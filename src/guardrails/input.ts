@@ -17,7 +17,7 @@ export interface AttachmentImage {
 }
 
 export const STATE_ATTACHMENTS = 'guardrails.attachments';
-/** Images accepted for a vision-capable model; the engine's prompt does not carry them yet. */
+/** Images accepted for a vision-capable model (also on `ctx.images`, which the prompt carries). */
 export const STATE_IMAGES = 'guardrails.images';
 
 const TEXT_TYPES = /^(?:text\/|application\/(?:json|xml|x-yaml|yaml|toml|csv|x-ndjson|javascript|typescript|x-sh|sql)\b)/i;
@@ -63,7 +63,10 @@ export async function checkInput(
     }
   }
   ctx.state[STATE_ATTACHMENTS] = texts;
-  if (images.length) ctx.state[STATE_IMAGES] = images;
+  if (images.length) {
+    ctx.images.push(...images);
+    ctx.state[STATE_IMAGES] = images;
+  }
   return true;
 }
 

@@ -1,10 +1,16 @@
 import type { Config } from '../config/env.js';
 import type { AdapterDeps, PlatformAdapter } from '../core/adapter.js';
+import type { HttpApiExtraDeps } from './http-api/index.js';
 
-/** Every platform whose credentials are set. The console is not here: the CLI opens it. */
-export function createAdapters(config: Config, deps: AdapterDeps): PlatformAdapter[] {
+/**
+ * Every platform whose credentials are set. The console is not here: the CLI opens it.
+ * Each adapter is imported only when configured, so `parley ask` does not load the Slack and
+ * Discord SDKs.
+ */
+export async function createAdapters(config: Config, deps: AdapterDeps & Partial<HttpApiExtraDeps>): Promise<PlatformAdapter[]> {
   const adapters: PlatformAdapter[] = [];
-  void config;
-  void deps;
+  if (config.slack) adapters.push((await import('./slack/index.js')).createSlackAdapter(config.slack, deps));
+  if (config.discord) adapters.push((await import('./discord/index.js')).createDiscordAdapter(config.discord, deps));
+  if (config.api) adapters.push((await import('./http-api/index.js')).createHttpApiAdapter(config.api, deps));
   return adapters;
 }

@@ -9,6 +9,8 @@ export interface RendererOptions {
   transform?: (text: string) => string;
   /** Attempts per message to deliver the final text before giving up (429s wait their Retry-After). */
   finalAttempts?: number;
+  /** Called after each successful update with the messages and the text they show (checkpoints). */
+  onProgress?: (refs: MessageRef[], text: string) => void;
 }
 
 export interface RenderStats {
@@ -26,6 +28,8 @@ interface Slot {
   ref?: MessageRef;
   /** The text this message shows now (undefined: unknown, e.g. after a lost native stream). */
   shown?: string;
+  /** The last text handed to the surface for this message, sent or skipped by it. */
+  offered?: string;
 }
 
 const RETRY_FLOOR_MS = 250;
@@ -69,11 +73,24 @@ export class ProgressiveRenderer {
     return this.text;
   }
 
+  /** Continues a reply whose messages already exist (after a restart): their text is unknown. */
+  adopt(refs: MessageRef[]): void {
+    this.slots.splice(0, this.slots.length, ...refs.map((ref) => ({ ref })));
+    this.streamState = 'dead';
+  }
+
+  private progressed(): void {
+    if (!this.o.onProgress) return;
+    const refs = this.slots.flatMap((s) => (s.ref ? [s.ref] : []));
+    this.o.onProgress(refs, this.slots.map((s) => s.shown ?? '').join('\n'));
+  }
+
   /** Delivers exactly `final.text` (after the transform) and returns the messages it occupies. */
   async finish(final: FinalReply): Promise<MessageRef[]> {
     this.finishing = true;
     clearTimeout(this.retryTimer);
-    this.text = this.o.transform ? this.o.transform(final.text) : final.text;
+    const text = this.o.transform ? this.o.transform(final.text) : final.text;
+    this.text = this.surface.decorate ? this.surface.decorate({ ...final, text }) : text;
     await this.settle();
     if (this.streamState === 'open' || this.streamState === 'opening') {
       if (await this.stopStream()) return this.completeWith(final);
@@ -110,7 +127,9 @@ export class ProgressiveRenderer {
     if (!op) return;
     this.inFlight = op.finally(() => {
       this.inFlight = undefined;
-      if (!this.finishing) this.kick();
+      // Yield to the event loop between requests, so a surface that answers at once cannot
+      // starve timers and I/O.
+      if (!this.finishing) setImmediate(() => this.kick());
     });
   }
 
@@ -124,7 +143,7 @@ export class ProgressiveRenderer {
     if (this.streamState === 'opening') return undefined;
     if (this.progressFailures >= 3) return undefined; // stop progress updates; finish() still delivers
     const chunks = this.chunks();
-    const i = chunks.findIndex((c, i) => this.slots[i]?.shown !== c);
+    const i = chunks.findIndex((c, i) => this.slots[i]?.offered !== c);
     if (i < 0) return undefined;
     return this.send(i, false).catch((err) => this.onProgressError(err));
   }
@@ -141,8 +160,12 @@ export class ProgressiveRenderer {
     if (slot.ref) await this.surface.edit(slot.ref, content, { final });
     else slot.ref = await this.surface.post(content, { final });
     slot.shown = sent;
+    // A surface may skip a progress update without reading it (Slack's response_url sends only
+    // the final text): remember what was offered so the same text is not offered again.
+    slot.offered = sent ?? content();
     this.stats.firstVisibleAt ??= Date.now();
     this.progressFailures = 0;
+    this.progressed();
   }
 
   private onProgressError(err: unknown): void {
@@ -209,6 +232,7 @@ export class ProgressiveRenderer {
       await this.stream!.append(delta);
       this.appended += delta;
       this.stats.firstVisibleAt ??= Date.now();
+      if (this.stream!.ref && this.o.onProgress) this.o.onProgress([this.stream!.ref], this.appended);
     } catch (err) {
       this.o.log.info({ reason: describe(err) }, 'native stream lost, editing the message instead');
       this.fallBackFromStream();
@@ -220,7 +244,7 @@ export class ProgressiveRenderer {
     try {
       this.stats.updates++;
       await this.stream!.stop(this.appended);
-      this.slots[0] = { ref: this.stream!.ref, shown: this.appended || undefined };
+      this.slots[0] = { ref: this.stream!.ref, shown: this.appended || undefined, offered: this.appended || undefined };
       this.streamState = 'dead';
     } catch {
       this.fallBackFromStream();
@@ -246,7 +270,7 @@ export class ProgressiveRenderer {
       this.stats.updates++;
       await this.stream!.stop(this.text);
       this.stats.firstVisibleAt ??= Date.now();
-      this.slots[0] = { ref: this.stream!.ref, shown: this.text };
+      this.slots[0] = { ref: this.stream!.ref, shown: this.text, offered: this.text };
       this.streamState = 'dead';
       return true;
     } catch (err) {

@@ -63,6 +63,14 @@ export class FakeOpenAI {
     return this;
   }
 
+  /** When set, `/embeddings` answers with this HTTP status. */
+  embeddingStatus = 0;
+
+  /** Requests to the embeddings endpoint. */
+  get embeddingRequests(): RecordedRequest[] {
+    return this.requests.filter((r) => r.path.endsWith('/embeddings'));
+  }
+
   /** Requests to the chat-completions endpoint. */
   get chatRequests(): RecordedRequest[] {
     return this.requests.filter((r) => r.path.endsWith('/chat/completions'));
@@ -89,6 +97,20 @@ export class FakeOpenAI {
     this.requests.push(rec);
     if (path.endsWith('/models')) {
       json(res, 200, { object: 'list', data: [{ id: 'fake-model', object: 'model' }] });
+      return;
+    }
+    if (path.endsWith('/embeddings')) {
+      if (this.embeddingStatus) {
+        json(res, this.embeddingStatus, { error: { message: `scripted ${this.embeddingStatus}`, type: 'server_error' } });
+        return;
+      }
+      const inputs: string[] = Array.isArray(body.input) ? body.input : [body.input];
+      json(res, 200, {
+        object: 'list',
+        model: body.model,
+        data: inputs.map((text, index) => ({ object: 'embedding', index, embedding: bagOfWords(String(text)) })),
+        usage: { prompt_tokens: estimate(inputs.join(' ')), total_tokens: estimate(inputs.join(' ')) },
+      });
       return;
     }
     if (!path.endsWith('/chat/completions')) {
@@ -167,6 +189,20 @@ export class FakeOpenAI {
 /** Splits text into token-like pieces: words with their following space. */
 export function splitText(text: string): string[] {
   return text.match(/\S+\s*|\s+/g) ?? [];
+}
+
+/**
+ * A deterministic stand-in for a real embedding: words hashed into 64 buckets (a bag of words),
+ * so texts sharing words are close and the vector of a text never changes.
+ */
+export function bagOfWords(text: string, dims = 64): number[] {
+  const v = new Array<number>(dims).fill(0);
+  for (const w of text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []) {
+    let h = 2166136261;
+    for (let i = 0; i < w.length; i++) h = Math.imul(h ^ w.charCodeAt(i), 16777619);
+    v[(h >>> 0) % dims]! += 1;
+  }
+  return v;
 }
 
 function estimate(s: string): number {

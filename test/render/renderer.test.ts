@@ -124,6 +124,27 @@ describe('ProgressiveRenderer', () => {
     expect(chat.visible()).toEqual(['the ██ is out']);
   });
 
+  it('does not spin when a surface skips progress edits without reading their content', async () => {
+    const chat = new MemoryChat();
+    const surface = chat.surface();
+    const edit = surface.edit.bind(surface);
+    let skipped = 0;
+    // Like Slack's response_url: only the final edit is sent.
+    surface.edit = async (ref, content, o) => {
+      if (!o.final) {
+        skipped++;
+        return;
+      }
+      return edit(ref, content, o);
+    };
+    const r = new ProgressiveRenderer(surface, { log });
+    const text = await stream(r, words(40), 2);
+    await r.finish({ text, source: 'model' });
+    expect(chat.visible()).toEqual([text]);
+    // One skipped edit per new text at most, not a busy loop.
+    expect(skipped).toBeLessThanOrEqual(40);
+  });
+
   describe('native streams', () => {
     it('appends deltas and stops with the exact text', async () => {
       const chat = new MemoryChat({ native: true, latencyMs: 5 });

@@ -3,6 +3,7 @@ import type { Writable } from 'node:stream';
 import type { Deliver, FinalReply, MessageRef, NativeStream, PlatformAdapter, ReplySurface } from '../../core/adapter.js';
 import { resolveContent } from '../../core/adapter.js';
 import type { IncomingMessage } from '../../core/types.js';
+import { withCitations } from '../../knowledge/citations.js';
 
 export interface ConsoleOptions {
   /** Where answers are written (stdout for `parley ask` and `parley chat`). */
@@ -84,12 +85,13 @@ class ConsoleSurface implements ReplySurface {
     this.out.write(`${text}\n`);
   }
 
+  /** Sources as a plain-text list under the answer. */
+  decorate(final: FinalReply): string {
+    return withCitations(final.text, final.citations, 'plain');
+  }
+
   async complete(final: FinalReply): Promise<void> {
-    let tail = final.text.endsWith('\n') ? '' : '\n';
-    if (final.citations?.length) {
-      tail += `\nSources:\n${final.citations.map((c, i) => `  [${i + 1}] ${c.title} — ${c.location}`).join('\n')}\n`;
-    }
-    this.out.write(tail);
+    if (!final.text.endsWith('\n')) this.out.write('\n');
   }
 
   /** A terminal can only append: write what extends the shown text, or the whole text again if it changed. */

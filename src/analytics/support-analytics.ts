@@ -1,0 +1,314 @@
+import type Keyv from 'keyv';
+import type { TurnResult } from '../core/pipeline.js';
+import type { Store } from '../store/store.js';
+import { addToSketch, emptySketch, type SketchData } from './sketch.js';
+
+/**
+ * Support analytics, aggregated as events arrive into one bucket per day × profile × channel
+ * (UTC days), kept in the store. Each thread's resolution is tracked too: resolved on 👍 or a
+ * thanks from the asker, unresolved on 👎 or a handoff, assumed resolved after a quiet period.
+ *
+ * Writes of this process are serialised (read-modify-write on one bucket); several instances
+ * on one Redis can each lose an update when they write the same bucket in the same
+ * millisecond, which analytics can afford (history and budgets use atomic operations).
+ */
+export const ANALYTICS_RETENTION_MS = 400 * 86_400_000; // a year of days, plus margin for year-over-year
+const THREAD_TTL_MS = 60 * 86_400_000; // feedback on threads older than two months is not attributed
+const TOP_QUESTIONS_PER_DAY = 300; // distinct normalized questions kept per day (the least asked are dropped)
+const OPEN_THREADS_MAX = 20_000; // threads awaiting their quiet period; the oldest are assumed resolved first
+
+/** Sources that are not questions: command replies and quiet turns in handed-off threads. */
+const NOT_QUESTIONS = new Set(['command', 'silent']);
+/** Sources that mean the question went unanswered. */
+const UNANSWERED = new Set(['declined', 'error']);
+
+export type ThreadState = 'open' | 'resolved' | 'unresolved' | 'assumed';
+
+export interface SupportBucket {
+  day: string;
+  profile: string;
+  /** `platform:channel`. */
+  channel: string;
+  questions: number;
+  /** Answers by source: model, faq, knowledge, cache, declined, error, rate_limited, … */
+  sources: Record<string, number>;
+  handoffs: number;
+  up: number;
+  down: number;
+  threads: number;
+  resolved: number;
+  unresolved: number;
+  assumed: number;
+  promptTokens: number;
+  completionTokens: number;
+  costMicros: number;
+  /** Time from the question to the first visible text of the answer. */
+  firstVisible: SketchData;
+}
+
+export interface TopQuestion {
+  /** The question as first asked (the key is its normalized form). */
+  question: string;
+  profile: string;
+  asked: number;
+  unanswered: number;
+  down: number;
+  handoffs: number;
+}
+
+interface ThreadRecord {
+  day: string;
+  profile: string;
+  channel: string;
+  state: ThreadState;
+  lastAt: number;
+  /** Who opened the thread: only their thanks resolves it. */
+  asker: string;
+}
+
+/** Where an answer was counted: its bucket and its question. */
+export interface AnswerPlace {
+  conversation: string;
+  day: string;
+  profile: string;
+  channel: string;
+  question: string;
+}
+
+export type PriceOf = (profile: string, model: string | undefined) => { inputPerMillion: number; outputPerMillion: number } | undefined;
+
+export function dayOf(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/** Lower case, no punctuation, single spaces: "How do I reset my password?!" → "how do i reset my password". */
+export function normalizeQuestion(q: string): string {
+  return q
+    .toLowerCase()
+    .replace(/<[@#!&][^>]*>/g, ' ')
+    .replace(/[^\p{L}\p{N}\s]/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 200);
+}
+
+export class SupportAnalytics {
+  private readonly kv: Keyv<unknown>;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(store: Store, private readonly o: { priceOf?: PriceOf; quietPeriodMs: number; now?: () => number }) {
+    this.kv = store.namespace('analytics');
+  }
+
+  private now(): number {
+    return this.o.now?.() ?? Date.now();
+  }
+
+  /** Runs `fn` after every earlier write of this process (read-modify-write stays consistent). */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn, fn);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Resolves once every write started so far has finished. */
+  idle(): Promise<void> {
+    return this.serial(async () => undefined);
+  }
+
+  /** Where a turn's answer is counted (and later its feedback). */
+  placeOf(r: TurnResult): AnswerPlace {
+    return { conversation: r.conversation, day: dayOf(r.message.receivedAt), profile: r.profile, channel: `${r.message.platform}:${r.message.channel}`, question: r.question };
+  }
+
+  recordTurn(r: TurnResult, o: { isThanks?: boolean } = {}): Promise<void> {
+    if (NOT_QUESTIONS.has(r.source) || o.isThanks) return Promise.resolve();
+    const place = this.placeOf(r);
+    return this.serial(async () => {
+      await this.updateBucket(place, (b) => {
+        b.questions++;
+        b.sources[r.source] = (b.sources[r.source] ?? 0) + 1;
+        if (r.usage) {
+          b.promptTokens += r.usage.promptTokens;
+          b.completionTokens += r.usage.completionTokens;
+          const price = this.o.priceOf?.(r.profile, r.model);
+          if (price) b.costMicros += Math.round(r.usage.promptTokens * price.inputPerMillion + r.usage.completionTokens * price.outputPerMillion);
+        }
+        if (r.firstVisibleAt !== undefined) addToSketch(b.firstVisible, r.firstVisibleAt - r.message.receivedAt);
+      });
+      await this.updateTop(place, (t) => {
+        t.asked++;
+        if (UNANSWERED.has(r.source)) t.unanswered++;
+      });
+      const key = `t:${r.conversation}`;
+      const thread = (await this.kv.get(key)) as ThreadRecord | undefined;
+      if (!thread) {
+        await this.updateBucket(place, (b) => void b.threads++);
+        await this.kv.set(key, { day: place.day, profile: place.profile, channel: place.channel, state: 'open', lastAt: r.finishedAt, asker: r.message.user.id } satisfies ThreadRecord, THREAD_TTL_MS);
+        await this.markOpen(r.conversation, r.finishedAt);
+      } else {
+        await this.kv.set(key, { ...thread, lastAt: r.finishedAt }, THREAD_TTL_MS);
+        if (thread.state === 'open') await this.markOpen(r.conversation, r.finishedAt);
+      }
+    });
+  }
+
+  /** A 👍 or 👎; `previous` is the same person's earlier vote on the answer (it is replaced). */
+  recordVote(place: AnswerPlace, vote: 'up' | 'down', previous?: 'up' | 'down'): Promise<void> {
+    if (vote === previous) return Promise.resolve();
+    return this.serial(async () => {
+      await this.updateBucket(place, (b) => {
+        b[vote]++;
+        if (previous) b[previous] = Math.max(0, b[previous] - 1);
+      });
+      await this.updateTop(place, (t) => {
+        if (vote === 'down') t.down++;
+        if (previous === 'down') t.down = Math.max(0, t.down - 1);
+      });
+      await this.setThreadState(place.conversation, vote === 'up' ? 'resolved' : 'unresolved');
+    });
+  }
+
+  recordHandoff(place: AnswerPlace): Promise<void> {
+    return this.serial(async () => {
+      await this.updateBucket(place, (b) => void b.handoffs++);
+      await this.updateTop(place, (t) => void t.handoffs++);
+      await this.setThreadState(place.conversation, 'unresolved');
+    });
+  }
+
+  /** The asker said thanks: the thread is resolved (unless a 👎 or a handoff said otherwise). */
+  recordThanks(conversation: string, user: string): Promise<void> {
+    return this.serial(async () => {
+      const thread = (await this.kv.get(`t:${conversation}`)) as ThreadRecord | undefined;
+      if (thread && thread.asker === user && thread.state !== 'unresolved') await this.setThreadState(conversation, 'resolved');
+    });
+  }
+
+  /** Threads quiet for the quiet period count as resolved. Runs before every report. */
+  sweep(now: number = this.now()): Promise<number> {
+    return this.serial(async () => {
+      const open = ((await this.kv.get('open')) as Record<string, number> | undefined) ?? {};
+      const due = Object.entries(open).filter(([, lastAt]) => now - lastAt >= this.o.quietPeriodMs);
+      for (const [conversation] of due) await this.setThreadState(conversation, 'assumed');
+      return due.length;
+    });
+  }
+
+  /** Every bucket of the days from `since` to `until` (inclusive, UTC). */
+  async buckets(since: number, until: number): Promise<SupportBucket[]> {
+    await this.idle();
+    const out: SupportBucket[] = [];
+    for (const day of daysBetween(since, until)) {
+      const keys = ((await this.kv.get(`days:${day}`)) as string[] | undefined) ?? [];
+      const got = await Promise.all(keys.map((k) => this.kv.get(k) as Promise<SupportBucket | undefined>));
+      for (const b of got) if (b) out.push(b);
+    }
+    return out;
+  }
+
+  async topQuestions(since: number, until: number): Promise<TopQuestion[]> {
+    await this.idle();
+    const merged = new Map<string, TopQuestion>();
+    for (const day of daysBetween(since, until)) {
+      const top = ((await this.kv.get(`q:${day}`)) as Record<string, TopQuestion> | undefined) ?? {};
+      for (const [key, t] of Object.entries(top)) {
+        const m = merged.get(key);
+        if (!m) merged.set(key, { ...t });
+        else {
+          m.asked += t.asked;
+          m.unanswered += t.unanswered;
+          m.down += t.down;
+          m.handoffs += t.handoffs;
+        }
+      }
+    }
+    return [...merged.values()];
+  }
+
+  private async updateBucket(place: AnswerPlace, change: (b: SupportBucket) => void): Promise<void> {
+    const key = `b:${place.day}|${place.profile}|${place.channel}`;
+    let b = (await this.kv.get(key)) as SupportBucket | undefined;
+    if (!b) {
+      b = newBucket(place);
+      const indexKey = `days:${place.day}`;
+      const index = ((await this.kv.get(indexKey)) as string[] | undefined) ?? [];
+      if (!index.includes(key)) await this.kv.set(indexKey, [...index, key], ANALYTICS_RETENTION_MS);
+    }
+    change(b);
+    await this.kv.set(key, b, ANALYTICS_RETENTION_MS);
+  }
+
+  private async updateTop(place: AnswerPlace, change: (t: TopQuestion) => void): Promise<void> {
+    const normalized = normalizeQuestion(place.question);
+    if (!normalized) return;
+    const key = `q:${place.day}`;
+    const top = ((await this.kv.get(key)) as Record<string, TopQuestion> | undefined) ?? {};
+    const id = `${place.profile}|${normalized}`;
+    const t = (top[id] ??= { question: place.question.slice(0, 300), profile: place.profile, asked: 0, unanswered: 0, down: 0, handoffs: 0 });
+    change(t);
+    const entries = Object.entries(top);
+    if (entries.length > TOP_QUESTIONS_PER_DAY) {
+      // Drop the least asked (never the one just changed).
+      const [drop] = entries.filter(([k]) => k !== id).sort(([, a], [, c]) => a.asked + a.down + a.handoffs - (c.asked + c.down + c.handoffs))[0]!;
+      delete top[drop];
+    }
+    await this.kv.set(key, top, ANALYTICS_RETENTION_MS);
+  }
+
+  private async markOpen(conversation: string, at: number): Promise<void> {
+    const open = ((await this.kv.get('open')) as Record<string, number> | undefined) ?? {};
+    open[conversation] = at;
+    const entries = Object.entries(open);
+    if (entries.length > OPEN_THREADS_MAX) {
+      entries.sort(([, a], [, b]) => a - b);
+      for (const [c] of entries.slice(0, entries.length - OPEN_THREADS_MAX)) delete open[c];
+    }
+    await this.kv.set('open', open, THREAD_TTL_MS);
+  }
+
+  private async setThreadState(conversation: string, state: ThreadState): Promise<void> {
+    const key = `t:${conversation}`;
+    const thread = (await this.kv.get(key)) as ThreadRecord | undefined;
+    if (!thread || thread.state === state) return;
+    const place = { conversation, day: thread.day, profile: thread.profile, channel: thread.channel, question: '' };
+    await this.updateBucket(place, (b) => {
+      if (thread.state !== 'open') b[thread.state] = Math.max(0, b[thread.state] - 1);
+      if (state !== 'open') b[state]++;
+    });
+    await this.kv.set(key, { ...thread, state }, THREAD_TTL_MS);
+    const open = ((await this.kv.get('open')) as Record<string, number> | undefined) ?? {};
+    if (conversation in open) {
+      delete open[conversation];
+      await this.kv.set('open', open, THREAD_TTL_MS);
+    }
+  }
+}
+
+function newBucket(place: AnswerPlace): SupportBucket {
+  return {
+    day: place.day,
+    profile: place.profile,
+    channel: place.channel,
+    questions: 0,
+    sources: {},
+    handoffs: 0,
+    up: 0,
+    down: 0,
+    threads: 0,
+    resolved: 0,
+    unresolved: 0,
+    assumed: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    costMicros: 0,
+    firstVisible: emptySketch(),
+  };
+}
+
+export function daysBetween(since: number, until: number): string[] {
+  const days: string[] = [];
+  const start = Date.parse(`${dayOf(since)}T00:00:00Z`);
+  for (let t = start; t <= until; t += 86_400_000) days.push(dayOf(t));
+  return days;
+}

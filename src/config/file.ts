@@ -1,0 +1,254 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError, describe } from '../core/errors.js';
+import { guardrailSettingsSchema } from '../guardrails/settings.js';
+import { issueToConfigError, parseYaml } from './yaml.js';
+
+/**
+ * `parley.config.yaml`: providers, models, profiles, routing rules and knowledge sources.
+ * Secrets stay in the environment: a provider names the variable holding its key.
+ * The same zod definitions validate the file (errors name the key and its line) and
+ * generate `schema/parley.config.schema.json` for editor completion.
+ */
+
+const name = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'expected a name of letters, digits, _ . or -' });
+const httpUrl = z.string().refine(
+  (v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected an http(s) URL such as https://api.openai.com/v1' },
+);
+const regexSource = z.string().min(1).refine(
+  (s) => {
+    try {
+      new RegExp(s, 'iu');
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'not a valid regular expression' },
+);
+const positiveInt = z.number().int().positive();
+const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+
+export const providerSchema = z
+  .object({
+    /** OpenAI-compatible base URL, e.g. `https://api.openai.com/v1` or `http://localhost:11434/v1`. */
+    baseUrl: httpUrl.describe('OpenAI-compatible base URL, e.g. https://api.openai.com/v1'),
+    /** NAME of the environment variable holding the key (never the key itself); none for local servers. */
+    apiKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { message: 'expected an environment variable name such as OPENAI_API_KEY' }).optional().describe('NAME of the environment variable holding the key (never the key itself)'),
+    connectTimeoutMs: positiveInt.optional(),
+    idleTimeoutMs: positiveInt.optional(),
+    maxRetries: z.number().int().min(0).max(10).optional(),
+  })
+  .strict();
+
+export const modelSchema = z
+  .object({
+    provider: name.describe('A provider defined under `providers`'),
+    /** The provider's name for the model when it differs from this entry's key. */
+    id: z.string().min(1).optional().describe("The provider's id for the model when it differs from this entry's key"),
+    contextWindow: z.number().int().min(256).default(128_000),
+    maxOutputTokens: z.number().int().min(16).default(1_024),
+    /** USD per million tokens. */
+    price: z.object({ input: z.number().min(0), output: z.number().min(0) }).strict().optional().describe('USD per million input / output tokens'),
+    /** Models tried in order (on any provider) when this one fails before its first token. */
+    fallbacks: z.array(z.string().min(1)).default([]).describe('Models tried in order (on any provider) when this one fails before its first token'),
+    /** Accepts images with the question (only such models are sent images). */
+    vision: z.boolean().default(false).describe('Whether the model accepts images (only such models are sent images)'),
+  })
+  .strict();
+
+const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { message: 'expected an environment variable name such as HANDOFF_WEBHOOK_SECRET' });
+
+/** Where "Talk to a human" goes for a profile (issue 6). */
+export const handoffSchema = z
+  .object({
+    /** `platform:channel`, e.g. `slack:C0123ABCD` or `discord:123456789012345678`. */
+    destination: z.string().regex(/^[a-z][a-z0-9-]*:[A-Za-z0-9_-]+$/, { message: 'expected platform:channel, e.g. slack:C0123ABCD' }).optional(),
+    /** The one group (Slack user group id `S…`) or role (Discord role id) pinged; nobody else is. */
+    ping: z.string().regex(/^[A-Za-z0-9_-]+$/).optional(),
+    /** Also POSTs the handoff as JSON here, signed with HMAC-SHA256 when `secretEnv` is set. */
+    webhook: z.object({ url: httpUrl, secretEnv: envName.optional() }).strict().optional(),
+    /** Grounded profiles: offer a human instead of "I don't know" (default true). */
+    lowConfidenceOffer: z.boolean().default(true),
+  })
+  .strict();
+
+export const profileSchema = z
+  .object({
+    systemPrompt: z.string().min(1).optional(),
+    model: z.string().min(1).optional(),
+    temperature: z.number().min(0).max(2).optional(),
+    topP: z.number().gt(0).max(1).optional(),
+    seed: z.number().int().optional(),
+    maxOutputTokens: z.number().int().min(16).optional(),
+    /** Knowledge source names; absent = every source, `[]` = none. */
+    knowledge: z.array(name).optional().describe('Knowledge source names; absent = every source, [] = none'),
+    answerMode: z.enum(['grounded', 'general']).default('general').describe('grounded: only from the knowledge base, else say so; general: knowledge when relevant'),
+    /** Overrides the top-level guardrails section by section. */
+    guardrails: guardrailSettingsSchema.optional(),
+    /** Human handoff: escalation channel, who is pinged, optional webhook. */
+    handoff: handoffSchema.optional(),
+  })
+  .strict();
+
+export const matchSchema = z
+  .object({
+    platform: oneOrMany.optional(),
+    /** Slack team id, Discord guild id, `local` for the console. */
+    workspace: oneOrMany.optional(),
+    channel: oneOrMany.optional(),
+    /** Slash command without the slash, e.g. `legal`. */
+    command: oneOrMany.optional(),
+    /** Any of these words or phrases in the question (whole words, ignoring case). */
+    keywords: z.array(z.string().min(1)).min(1).optional().describe('Any of these words or phrases in the question (whole words, ignoring case)'),
+    /** A JavaScript regex tested on the question, ignoring case. */
+    regex: regexSource.optional().describe('A JavaScript regex tested on the question, ignoring case'),
+  })
+  .strict();
+
+export const ruleSchema = z
+  .object({
+    name: z.string().min(1).optional(),
+    /** Every condition given must hold; a list matches any of its values. `{}` matches everything. */
+    match: matchSchema.describe('Every condition given must hold; a list matches any of its values'),
+    profile: name,
+  })
+  .strict();
+
+export const knowledgeSourceSchema = z
+  .object({
+    /** Folder of Markdown/text pages and FAQ files (`*.yaml`), relative to the config file. */
+    path: z.string().min(1).describe('Folder of Markdown/text pages and FAQ files (*.yaml), relative to the config file'),
+    /** Public docs URL: citations link to `url/<page>#<section>` instead of the file path. */
+    url: httpUrl.optional(),
+  })
+  .strict();
+
+export const knowledgeSchema = z
+  .object({
+    sources: z.record(name, knowledgeSourceSchema).default({}),
+    /** Hybrid ranking: embeddings from this provider's `/embeddings`, cached by content hash. */
+    embeddings: z.object({ provider: name, model: z.string().min(1) }).strict().optional(),
+    topK: z.number().int().min(1).max(20).default(3),
+    threshold: z.number().min(0).max(1).default(0.5).describe("Least share of the question's terms a passage must contain to be used"),
+    embeddingThreshold: z.number().min(0).max(1).default(0.5),
+    faqThreshold: z.number().min(0.5).max(1).default(0.8).describe('Least FAQ similarity to answer from the FAQ without a model'),
+    contextTurns: z.number().int().min(0).max(10).default(2),
+    cacheTtlSeconds: z.number().int().min(0).default(86_400).describe('Lifetime of cached answers; 0 = no cache'),
+    watch: z.boolean().default(true),
+    chunk: z.object({ maxChars: z.number().int().min(200).default(1_500), minChars: z.number().int().min(0).default(120) }).strict().prefault({}),
+  })
+  .strict();
+
+export const configFileSchema = z
+  .object({
+    $schema: z.string().optional(),
+    providers: z.record(name, providerSchema).default({}),
+    models: z.record(z.string().min(1), modelSchema).default({}),
+    profiles: z.record(name, profileSchema).default({}),
+    /** Profile used when no routing rule matches. */
+    defaultProfile: name.default('default'),
+    /** First match wins. */
+    routing: z.array(ruleSchema).default([]).describe('Routing rules; the first match wins'),
+    knowledge: knowledgeSchema.prefault({}),
+    /** Guardrail defaults for every profile (issue 7). */
+    guardrails: guardrailSettingsSchema.optional(),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const issue = (path: PropertyKey[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    const providers = Object.keys(c.providers);
+    const models = Object.keys(c.models);
+    // Without providers in the file, models are served by the environment's provider.
+    const modelKnown = (m: string) => providers.length === 0 || models.includes(m);
+    for (const [m, def] of Object.entries(c.models)) {
+      if (providers.length && !providers.includes(def.provider)) issue(['models', m, 'provider'], `unknown provider "${def.provider}" (defined: ${list(providers)})`);
+      def.fallbacks.forEach((f, i) => {
+        if (!modelKnown(f)) issue(['models', m, 'fallbacks', i], `unknown model "${f}" (defined: ${list(models)})`);
+      });
+    }
+    for (const [p, def] of Object.entries(c.profiles)) {
+      if (def.model && !modelKnown(def.model)) issue(['profiles', p, 'model'], `unknown model "${def.model}" (defined: ${list(models)})`);
+      def.knowledge?.forEach((k, i) => {
+        if (!(k in c.knowledge.sources)) issue(['profiles', p, 'knowledge', i], `unknown knowledge source "${k}" (defined: ${list(Object.keys(c.knowledge.sources))})`);
+      });
+    }
+    const profiles = Object.keys(c.profiles);
+    // `default` always exists (built from the environment when the file does not define it).
+    const profileKnown = (p: string) => p === 'default' || profiles.includes(p);
+    if (!profileKnown(c.defaultProfile)) issue(['defaultProfile'], `unknown profile "${c.defaultProfile}" (defined: ${list(profiles)})`);
+    c.routing.forEach((r, i) => {
+      if (!profileKnown(r.profile)) issue(['routing', i, 'profile'], `unknown profile "${r.profile}" (defined: ${list(profiles)})`);
+    });
+    if (c.knowledge.embeddings && providers.length && !providers.includes(c.knowledge.embeddings.provider))
+      issue(['knowledge', 'embeddings', 'provider'], `unknown provider "${c.knowledge.embeddings.provider}" (defined: ${list(providers)})`);
+  });
+
+export type ConfigFile = z.output<typeof configFileSchema>;
+export type ConfigFileInput = z.input<typeof configFileSchema>;
+
+function list(names: string[]): string {
+  return names.length ? names.join(', ') : 'none';
+}
+
+export interface LoadedConfigFile {
+  path: string;
+  config: ConfigFile;
+  /** The file as written (guardrails are layered from the raw values). */
+  raw: Record<string, unknown>;
+  /** Environment variables the file refers to (provider keys), resolved here. */
+  secrets: Record<string, string | undefined>;
+  /** Problems that do not stop Parley (a provider key variable that is not set). */
+  warnings: string[];
+}
+
+/**
+ * Reads and validates the config file. Throws ConfigError naming the key path and line,
+ * e.g. `profiles.billing.model: unknown model "gpt-5" (parley.config.yaml line 14)`.
+ * `env` supplies the provider keys named by `apiKeyEnv` (pass `readEnvironment()`).
+ */
+export function loadConfigFile(path: string, env: Record<string, string | undefined>, text?: string): LoadedConfigFile {
+  let source = text;
+  if (source === undefined) {
+    try {
+      source = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new ConfigError('PARLEY_CONFIG', `cannot read ${path}: ${describe(err)}`);
+    }
+  }
+  const located = parseYaml(source, path);
+  const r = configFileSchema.safeParse(located.value);
+  if (!r.success) throw issueToConfigError(r.error, located, path);
+  const secrets: Record<string, string | undefined> = {};
+  const warnings: string[] = [];
+  for (const [p, def] of Object.entries(r.data.providers)) {
+    if (!def.apiKeyEnv) continue;
+    const value = env[def.apiKeyEnv]?.trim();
+    if (value) secrets[def.apiKeyEnv] = value;
+    else {
+      // Not fatal: the provider's models count as unavailable (fallbacks, then degraded answers from knowledge).
+      const line = located.lineOf(['providers', p, 'apiKeyEnv']);
+      warnings.push(`providers.${p}.apiKeyEnv: environment variable ${def.apiKeyEnv} is not set; models on "${p}" are unavailable (${path}${line ? ` line ${line}` : ''})`);
+    }
+  }
+  for (const def of Object.values(r.data.profiles)) {
+    const secretEnv = def.handoff?.webhook?.secretEnv;
+    if (secretEnv && env[secretEnv]?.trim()) secrets[secretEnv] = env[secretEnv]!.trim();
+    else if (secretEnv) warnings.push(`handoff webhook secret ${secretEnv} is not set; webhooks are sent unsigned`);
+  }
+  return { path, config: r.data, raw: (located.value ?? {}) as Record<string, unknown>, secrets, warnings };
+}
+
+/** The JSON Schema of the config file, from the same zod definitions (what editors complete with). */
+export function configJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(configFileSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return { ...schema, title: 'Parley configuration (parley.config.yaml)' };
+}

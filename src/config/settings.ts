@@ -1,0 +1,227 @@
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import type { Config } from './env.js';
+import type { ConfigFile, LoadedConfigFile } from './file.js';
+import { defaultProfile, type Profile } from '../core/profile.js';
+import { handoffSettings } from '../handoff/settings.js';
+import { mergeGuardrailSettings, guardrailSettingsSchema, type GuardrailSettings, type GuardrailSettingsInput } from '../guardrails/settings.js';
+
+/**
+ * Everything the config file decides, resolved against the environment: the one shape the
+ * router, the model router and the knowledge base read. Without a file it is built from the
+ * environment alone, so behaviour is exactly as before the file existed.
+ */
+export interface ProviderSettings {
+  name: string;
+  baseURL: string;
+  apiKey?: string;
+  /** Set when the file names a key variable that is not set: the provider is unavailable. */
+  missingKeyEnv?: string;
+  connectTimeoutMs: number;
+  idleTimeoutMs: number;
+  maxRetries: number;
+}
+
+export interface ModelSettings {
+  name: string;
+  provider: string;
+  /** The id sent to the provider. */
+  id: string;
+  contextWindow: number;
+  maxOutputTokens: number;
+  price?: { input: number; output: number };
+  fallbacks: string[];
+  /** Accepts images with the question. */
+  vision: boolean;
+}
+
+export interface RouteMatch {
+  platform?: string[];
+  workspace?: string[];
+  channel?: string[];
+  command?: string[];
+  keywords?: string[];
+  regex?: string;
+}
+
+export interface RouteRule {
+  /** The rule's name, or `routing[i]` when unnamed. */
+  name: string;
+  match: RouteMatch;
+  profile: string;
+}
+
+export interface KnowledgeSourceSettings {
+  name: string;
+  dir: string;
+  displayPath: string;
+  url?: string;
+  /** The setting that named the folder, for errors. */
+  configKey?: string;
+}
+
+export interface Settings {
+  /** The config file, when one was loaded. */
+  file?: string;
+  providers: Map<string, ProviderSettings>;
+  /** Used for models not listed in `models` (the environment's provider). */
+  defaultProvider: string;
+  models: Map<string, ModelSettings>;
+  profiles: Map<string, Profile>;
+  defaultProfile: string;
+  rules: RouteRule[];
+  knowledge: {
+    sources: KnowledgeSourceSettings[];
+    embeddings?: { provider: string; model: string };
+    topK: number;
+    threshold: number;
+    embeddingThreshold: number;
+    faqThreshold: number;
+    contextTurns: number;
+    cacheTtlSeconds: number;
+    watch: boolean;
+    chunk: { maxChars: number; minChars: number };
+  };
+  /** Top-level guardrails (defaults for profiles without their own). */
+  guardrails?: GuardrailSettings;
+}
+
+/** The provider the environment describes (OPENAI_BASE_URL, OPENAI_API_KEY, LLM_* timeouts). */
+const ENV_PROVIDER = 'env';
+
+/** Settings from the environment and, when given, the config file. */
+export function resolveSettings(config: Config, file?: LoadedConfigFile, cwd: string = process.cwd()): Settings {
+  const envProvider: ProviderSettings = {
+    name: ENV_PROVIDER,
+    baseURL: config.llm.baseURL,
+    apiKey: config.llm.apiKey,
+    connectTimeoutMs: config.llm.connectTimeoutMs,
+    idleTimeoutMs: config.llm.idleTimeoutMs,
+    maxRetries: config.llm.maxRetries,
+  };
+  const base = defaultProfile(config);
+  const knowledgeDefaults = { topK: 3, threshold: 0.5, embeddingThreshold: 0.5, faqThreshold: 0.8, contextTurns: 2, cacheTtlSeconds: 86_400, watch: true, chunk: { maxChars: 1_500, minChars: 120 } };
+  if (!file) {
+    const sources = config.knowledgeDir ? [{ ...source('default', config.knowledgeDir, cwd), configKey: 'KNOWLEDGE_DIR' }] : [];
+    return {
+      providers: new Map([[ENV_PROVIDER, envProvider]]),
+      defaultProvider: ENV_PROVIDER,
+      models: new Map(),
+      profiles: new Map([['default', base]]),
+      defaultProfile: 'default',
+      rules: [],
+      knowledge: { sources, ...knowledgeDefaults },
+    };
+  }
+
+  const c: ConfigFile = file.config;
+  const fileDir = dirname(resolve(cwd, file.path));
+  const providers = new Map<string, ProviderSettings>([[ENV_PROVIDER, envProvider]]);
+  for (const [name, p] of Object.entries(c.providers)) {
+    providers.set(name, {
+      name,
+      baseURL: p.baseUrl.replace(/\/+$/, ''),
+      apiKey: p.apiKeyEnv ? file.secrets[p.apiKeyEnv] : undefined,
+      missingKeyEnv: p.apiKeyEnv && !file.secrets[p.apiKeyEnv] ? p.apiKeyEnv : undefined,
+      connectTimeoutMs: p.connectTimeoutMs ?? config.llm.connectTimeoutMs,
+      idleTimeoutMs: p.idleTimeoutMs ?? config.llm.idleTimeoutMs,
+      maxRetries: p.maxRetries ?? config.llm.maxRetries,
+    });
+  }
+  const models = new Map<string, ModelSettings>();
+  for (const [name, m] of Object.entries(c.models)) {
+    models.set(name, { name, provider: m.provider, id: m.id ?? name, contextWindow: m.contextWindow, maxOutputTokens: m.maxOutputTokens, price: m.price, fallbacks: m.fallbacks, vision: m.vision });
+  }
+
+  const rawProfiles = (file.raw.profiles ?? {}) as Record<string, { guardrails?: GuardrailSettingsInput }>;
+  const topGuardrails = file.raw.guardrails as GuardrailSettingsInput | undefined;
+  const profiles = new Map<string, Profile>();
+  const defined = Object.entries(c.profiles);
+  if (!c.profiles.default) profiles.set('default', base);
+  for (const [name, p] of defined) {
+    // A profile without a model uses the environment's (OPENAI_MODEL), if any.
+    const modelName = p.model ?? base.model;
+    const model = modelName ? models.get(modelName) : undefined;
+    profiles.set(name, {
+      name,
+      systemPrompt: p.systemPrompt ?? base.systemPrompt,
+      model: modelName,
+      fallbackModels: model ? model.fallbacks : modelName === base.model ? base.fallbackModels : [],
+      contextWindow: model?.contextWindow ?? base.contextWindow,
+      maxOutputTokens: p.maxOutputTokens ?? model?.maxOutputTokens ?? base.maxOutputTokens,
+      temperature: p.temperature ?? (model ? undefined : base.temperature),
+      topP: p.topP,
+      seed: p.seed,
+      knowledge: p.knowledge,
+      answerMode: p.answerMode,
+      pricing: model?.price ? { inputPerMillion: model.price.input, outputPerMillion: model.price.output } : undefined,
+      guardrails: rawProfiles[name]?.guardrails ? mergeGuardrailSettings(topGuardrails, rawProfiles[name]!.guardrails) : undefined,
+      handoff: p.handoff ? handoffSettings(p.handoff, file.secrets) : undefined,
+    });
+  }
+  const rules: RouteRule[] = c.routing.map((r, i) => ({
+    name: r.name ?? `routing[${i}]`,
+    profile: r.profile,
+    match: {
+      platform: many(r.match.platform),
+      workspace: many(r.match.workspace),
+      channel: many(r.match.channel),
+      command: many(r.match.command),
+      keywords: r.match.keywords,
+      regex: r.match.regex,
+    },
+  }));
+  const k = c.knowledge;
+  const sources: KnowledgeSourceSettings[] = Object.entries(k.sources).map(([name, s]) => ({ ...source(name, s.path, fileDir, cwd), url: s.url, configKey: `knowledge.sources.${name}.path` }));
+  // KNOWLEDGE_DIR still works beside a file that declares no sources.
+  if (!sources.length && config.knowledgeDir) sources.push({ ...source('default', config.knowledgeDir, cwd), configKey: 'KNOWLEDGE_DIR' });
+  return {
+    file: file.path,
+    providers,
+    defaultProvider: ENV_PROVIDER,
+    models,
+    profiles,
+    defaultProfile: c.defaultProfile,
+    rules,
+    knowledge: {
+      sources,
+      embeddings: k.embeddings,
+      topK: k.topK,
+      threshold: k.threshold,
+      embeddingThreshold: k.embeddingThreshold,
+      faqThreshold: k.faqThreshold,
+      contextTurns: k.contextTurns,
+      cacheTtlSeconds: k.cacheTtlSeconds,
+      watch: k.watch,
+      chunk: k.chunk,
+    },
+    guardrails: topGuardrails ? guardrailSettingsSchema.parse(topGuardrails) : undefined,
+  };
+}
+
+function many(v: string | string[] | undefined): string[] | undefined {
+  return v === undefined ? undefined : Array.isArray(v) ? v : [v];
+}
+
+function source(name: string, path: string, baseDir: string, cwd: string = baseDir): KnowledgeSourceSettings {
+  const dir = isAbsolute(path) ? path : resolve(baseDir, path);
+  const rel = relative(cwd, dir);
+  return { name, dir, displayPath: rel && !rel.startsWith('..') ? rel.split('\\').join('/') : dir };
+}
+
+/** The bundled example knowledge, used when nothing else is configured (see docs/knowledge.md). */
+export const EXAMPLE_KNOWLEDGE_DIR = 'examples/knowledge';
+/** The config file looked for in the working directory when PARLEY_CONFIG is not set. */
+export const DEFAULT_CONFIG_FILE = 'parley.config.yaml';
+
+/**
+ * Fills in what a command-line run on a fresh clone should find by itself: `parley.config.yaml`
+ * in the working directory, else (with no KNOWLEDGE_DIR) the bundled `examples/knowledge`.
+ * Only the CLI applies this; code that builds Parley from a Config gets exactly what it asked for.
+ */
+export function withLocalDefaults(config: Config, cwd: string = process.cwd()): Config {
+  if (config.configFile) return config;
+  if (existsSync(resolve(cwd, DEFAULT_CONFIG_FILE))) return { ...config, configFile: DEFAULT_CONFIG_FILE };
+  if (!config.knowledgeDir && existsSync(resolve(cwd, EXAMPLE_KNOWLEDGE_DIR))) return { ...config, knowledgeDir: EXAMPLE_KNOWLEDGE_DIR };
+  return config;
+}

@@ -1,0 +1,60 @@
+import type Keyv from 'keyv';
+import type { TurnResult } from '../core/pipeline.js';
+import type { Store } from '../store/store.js';
+import type { AnswerPlace } from '../analytics/support-analytics.js';
+
+/**
+ * Every rateable answer, by answer id (the platform id of the message answered), so a click
+ * or a reaction days later still finds its conversation, profile, asker and question.
+ */
+const ANSWER_TTL_MS = 30 * 86_400_000; // feedback on month-old answers is not attributed
+
+export interface AnswerRecord extends AnswerPlace {
+  platform: string;
+  answerId: string;
+  workspace: string;
+  thread: string;
+  asker: { id: string; name?: string };
+  source: string;
+  at: number;
+}
+
+export type Vote = { vote: 'up' | 'down'; reason?: string; at: number };
+
+export class AnswerStore {
+  private readonly answers: Keyv<AnswerRecord>;
+  private readonly votes: Keyv<Vote>;
+
+  constructor(store: Store) {
+    this.answers = store.namespace<AnswerRecord>('answers');
+    this.votes = store.namespace<Vote>('votes');
+  }
+
+  async remember(r: TurnResult, place: AnswerPlace): Promise<AnswerRecord> {
+    const m = r.message;
+    const record: AnswerRecord = {
+      ...place,
+      platform: m.platform,
+      answerId: m.id,
+      workspace: m.workspace,
+      thread: m.thread,
+      asker: { id: m.user.id, name: m.user.name },
+      source: r.source,
+      at: r.finishedAt,
+    };
+    await this.answers.set(`${m.platform}:${m.id}`, record, ANSWER_TTL_MS);
+    return record;
+  }
+
+  get(platform: string, answerId: string): Promise<AnswerRecord | undefined> {
+    return this.answers.get(`${platform}:${answerId}`);
+  }
+
+  voteOf(a: AnswerRecord, user: string): Promise<Vote | undefined> {
+    return this.votes.get(`${a.platform}:${a.answerId}:${user}`);
+  }
+
+  async setVote(a: AnswerRecord, user: string, vote: Vote): Promise<void> {
+    await this.votes.set(`${a.platform}:${a.answerId}:${user}`, vote, ANSWER_TTL_MS);
+  }
+}

@@ -1,0 +1,110 @@
+import { RATEABLE_SOURCES } from '../core/adapter.js';
+import type { Logger } from '../core/logger.js';
+import type { TurnResult } from '../core/pipeline.js';
+import type { FeedbackEvent } from '../core/types.js';
+import { describe } from '../core/errors.js';
+import type { Store } from '../store/store.js';
+import type { SupportAnalytics } from '../analytics/support-analytics.js';
+import { HANDOFF_TEXTS, type HandoffService } from '../handoff/service.js';
+import { AnswerStore } from './answers.js';
+
+/**
+ * The support desk: remembers every answer, turns feedback events (buttons, reactions) into
+ * votes, resolutions and handoffs, and feeds the analytics. Platform-neutral: adapters call
+ * `feedback(event)` (AdapterDeps.feedback) and the engine's turns arrive through `onTurn`.
+ */
+export const FEEDBACK_TEXTS = {
+  up: 'Thanks for the feedback! 👍',
+  down: 'Thanks, noted. If you still need help, press **Talk to a human**.',
+  reason: 'Thanks, your comment was recorded.',
+  unknown: "I don't have that answer on record any more, so I couldn't count this.",
+  sameVote: 'Already counted, thanks!',
+};
+
+/** "thanks", "thank you!", "thx", "ty", "cheers", "merci", "great, thanks" — a short message, mostly gratitude. */
+const THANKS = /^(?:(?:ok(?:ay)?|great|perfect|awesome|cool|nice|got it)[,!. ]+)?(?:thanks?(?: you| a lot| so much)?|thx|ty|cheers|merci|danke|gracias)\b[\s!.,:)🙏👍]*(?:(?:that|it) (?:helped|worked)[\s!.]*)?$/iu;
+
+export function isThanks(text: string): boolean {
+  return text.length <= 80 && THANKS.test(text.trim());
+}
+
+export class SupportDesk {
+  readonly answers: AnswerStore;
+  private readonly pending = new Set<Promise<unknown>>();
+
+  constructor(private readonly d: { store: Store; analytics: SupportAnalytics; handoff: HandoffService; log: Logger }) {
+    this.answers = new AnswerStore(d.store);
+  }
+
+  /** Register with `engine.onTurn`. */
+  readonly onTurn = (r: TurnResult): void => {
+    this.track(this.recordTurn(r));
+  };
+
+  private async recordTurn(r: TurnResult): Promise<void> {
+    const thanks = isThanks(r.question);
+    await this.d.analytics.recordTurn(r, { isThanks: thanks });
+    if (thanks) await this.d.analytics.recordThanks(r.conversation, r.message.user.id);
+    // Declined answers are kept too: in grounded profiles they carry the "Talk to a human" offer.
+    if (RATEABLE_SOURCES.has(r.source) || r.source === 'declined') await this.answers.remember(r, this.d.analytics.placeOf(r));
+  }
+
+  /** For AdapterDeps.feedback: never throws (a failure is logged and the person told). */
+  readonly feedback = async (e: FeedbackEvent): Promise<void> => {
+    const p = this.handle(e).catch(async (err) => {
+      this.d.log.error({ err: describe(err), platform: e.platform, kind: e.kind }, 'handling feedback failed');
+      await e.respond?.('Something went wrong while recording that. Please try again.').catch(() => undefined);
+    });
+    this.track(p);
+    await p;
+  };
+
+  private async handle(e: FeedbackEvent): Promise<void> {
+    const answer = await this.answers.get(e.platform, e.answerId);
+    if (!answer) {
+      if (!e.viaReaction) await e.respond?.(FEEDBACK_TEXTS.unknown);
+      return;
+    }
+    const log = this.d.log.child({ platform: e.platform, conversation: answer.conversation });
+    switch (e.kind) {
+      case 'up':
+      case 'down': {
+        const previous = await this.answers.voteOf(answer, e.user.id);
+        await this.answers.setVote(answer, e.user.id, { vote: e.kind, reason: e.reason ?? previous?.reason, at: e.at });
+        await this.d.analytics.recordVote(answer, e.kind, previous?.vote);
+        log.info({ vote: e.kind, changed: previous !== undefined && previous.vote !== e.kind, reaction: e.viaReaction === true, reasonGiven: e.reason !== undefined }, 'feedback');
+        if (e.viaReaction) return;
+        if (e.reason !== undefined) await e.respond?.(FEEDBACK_TEXTS.reason);
+        else await e.respond?.(previous?.vote === e.kind ? FEEDBACK_TEXTS.sameVote : FEEDBACK_TEXTS[e.kind]);
+        return;
+      }
+      case 'handoff': {
+        const outcome = await this.d.handoff.start(answer, e.user, e.link, e.reason);
+        log.info({ outcome }, 'handoff requested');
+        if (outcome === 'handed_off') {
+          await this.d.analytics.recordHandoff(answer);
+          await e.respond?.(HANDOFF_TEXTS.requested, { public: true });
+        } else await e.respond?.(outcome === 'already' ? HANDOFF_TEXTS.already : outcome === 'not_delivered' ? HANDOFF_TEXTS.notDelivered : HANDOFF_TEXTS.noDestination);
+        return;
+      }
+      case 'resume': {
+        const resumed = await this.d.handoff.resume(answer.conversation);
+        log.info({ resumed }, 'resume requested');
+        await e.respond?.(resumed ? HANDOFF_TEXTS.resumed : HANDOFF_TEXTS.notHandedOff, { public: resumed });
+        return;
+      }
+    }
+  }
+
+  /** Resolves when every recording and handoff started so far has finished. */
+  async idle(): Promise<void> {
+    while (this.pending.size) await Promise.allSettled([...this.pending]);
+    await this.d.analytics.idle();
+    await this.d.handoff.idle();
+  }
+
+  private track(p: Promise<unknown>): void {
+    const done = p.catch((err) => this.d.log.error({ err: describe(err) }, 'recording support analytics failed')).finally(() => this.pending.delete(done));
+    this.pending.add(done);
+  }
+}

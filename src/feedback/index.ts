@@ -1,0 +1,68 @@
+import type { PlatformAdapter } from '../core/adapter.js';
+import type { Logger } from '../core/logger.js';
+import type { Middleware, TurnContext } from '../core/pipeline.js';
+import type { Profile } from '../core/profile.js';
+import type { ChatModelClient } from '../llm/client.js';
+import type { HistoryStore } from '../store/history.js';
+import type { Store } from '../store/store.js';
+import { SupportAnalytics, type PriceOf } from '../analytics/support-analytics.js';
+import { statsCommand } from '../analytics/command.js';
+import { HandoffService } from '../handoff/service.js';
+import { offerHandoffWhenUnsure, quietAfterHandoff } from '../handoff/middleware.js';
+import type { HandoffSettings } from '../handoff/settings.js';
+import { SupportDesk } from './desk.js';
+
+export { SupportDesk, isThanks, FEEDBACK_TEXTS } from './desk.js';
+
+export interface SupportDeps {
+  store: Store;
+  history: HistoryStore;
+  llm?: ChatModelClient;
+  log: Logger;
+  /** Profiles by name (read per use, so a config reload applies). */
+  profile: (name: string) => Profile | undefined;
+  /** HANDOFF_* from the environment, for profiles without a `handoff` block. */
+  handoffDefaults?: HandoffSettings;
+  quietPeriodMs: number;
+  priceOf?: PriceOf;
+  /** Who may run `/parley stats` (the guardrails' admins). */
+  isAdmin: (ctx: TurnContext) => boolean;
+  webhook?: { attempts?: number; backoffBaseMs?: number };
+}
+
+export interface Support {
+  analytics: SupportAnalytics;
+  handoff: HandoffService;
+  desk: SupportDesk;
+  /** Set once the platforms exist (the escalation channel may be on any of them). */
+  setAdapters(adapters: PlatformAdapter[]): void;
+  /** Before the guardrails: `/parley stats`, then quiet in handed-off threads. */
+  early: Middleware[];
+  /** Just before knowledge: the handoff offer on low-confidence grounded answers. */
+  beforeKnowledge: Middleware[];
+}
+
+/** Feedback, handoff and analytics over one store (issue 6). See docs/support-analytics.md. */
+export function createSupport(d: SupportDeps): Support {
+  let adapters: PlatformAdapter[] = [];
+  const analytics = new SupportAnalytics(d.store, { priceOf: d.priceOf, quietPeriodMs: d.quietPeriodMs });
+  const handoff = new HandoffService({
+    store: d.store,
+    history: d.history,
+    llm: d.llm,
+    adapters: () => adapters,
+    profile: d.profile,
+    defaults: d.handoffDefaults,
+    log: d.log.child({ component: 'handoff' }),
+    webhook: d.webhook,
+  });
+  const desk = new SupportDesk({ store: d.store, analytics, handoff, log: d.log.child({ component: 'feedback' }) });
+  return {
+    analytics,
+    handoff,
+    desk,
+    setAdapters: (list) => void (adapters = list),
+    early: [statsCommand({ analytics, isAdmin: d.isAdmin }), quietAfterHandoff(handoff)],
+    beforeKnowledge: [offerHandoffWhenUnsure(handoff)],
+  };
+}

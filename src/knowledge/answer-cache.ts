@@ -1,0 +1,40 @@
+import type Keyv from 'keyv';
+import type { FinalReply } from '../core/adapter.js';
+import type { Logger } from '../core/logger.js';
+import { describe } from '../core/errors.js';
+import type { Store } from '../store/store.js';
+import { normalize, sha256 } from './text.js';
+
+/**
+ * Answers to repeated identical questions, keyed by profile + knowledge version + the
+ * normalized question. A knowledge edit changes the version, so stale answers are never
+ * served (they simply expire). Only first questions of a thread are cached: with thread
+ * context the same words can ask something else.
+ */
+export class AnswerCache {
+  private readonly kv: Keyv<FinalReply>;
+  constructor(store: Store, private readonly o: { ttlMs: number; log: Logger }) {
+    this.kv = store.namespace<FinalReply>('answers');
+  }
+
+  key(profile: string, version: string, question: string): string {
+    return sha256(`${profile}\n${version}\n${normalize(question)}`);
+  }
+
+  async get(key: string): Promise<FinalReply | undefined> {
+    try {
+      return await this.kv.get(key);
+    } catch (err) {
+      this.o.log.warn({ err: describe(err) }, 'answer cache read failed; asking the model');
+      return undefined;
+    }
+  }
+
+  async set(key: string, answer: FinalReply): Promise<void> {
+    try {
+      await this.kv.set(key, answer, this.o.ttlMs);
+    } catch (err) {
+      this.o.log.warn({ err: describe(err) }, 'answer cache write failed');
+    }
+  }
+}

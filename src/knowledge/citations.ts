@@ -1,0 +1,35 @@
+import type { Citation } from '../core/adapter.js';
+
+/**
+ * Compact "Sources" footers for each platform's `complete()`, so every adapter renders the same
+ * citations natively: Slack mrkdwn links, Discord Markdown links (in `<…>` so no embed
+ * unfurls), plain text for the terminal. Paths that are not URLs are shown as code.
+ */
+export type CitationStyle = 'slack' | 'discord' | 'markdown' | 'plain';
+
+const isUrl = (s: string) => /^https?:\/\//.test(s);
+
+export function citationFooter(citations: readonly Citation[], style: CitationStyle): string {
+  if (!citations.length) return '';
+  if (style === 'plain') return `Sources:\n${citations.map((c, i) => `  [${i + 1}] ${item(c, style)}`).join('\n')}`;
+  const items = citations.map((c, i) => `${i + 1}. ${item(c, style)}`);
+  return `${style === 'slack' ? '*Sources*' : '**Sources**'}\n${items.join('\n')}`;
+}
+
+/** The answer with its footer, for a surface's `decorate` (Markdown styles). */
+export function withCitations(text: string, citations: readonly Citation[] | undefined, style: CitationStyle): string {
+  const footer = citationFooter(citations ?? [], style);
+  return footer ? `${text}\n\n${footer}` : text;
+}
+
+function item(c: Citation, style: CitationStyle): string {
+  if (style === 'plain') return `${c.title} — ${c.location}`;
+  if (style === 'slack') {
+    const title = c.title.replace(/[&<>]/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[ch]!).replace(/\|/g, '¦');
+    return isUrl(c.location) ? `<${c.location}|${title}>` : `${title} — \`${c.location}\``;
+  }
+  const title = c.title.replace(/([[\]()\\*_~`|>])/g, '\\$1');
+  // Discord: `<url>` keeps the link from unfurling into an embed; plain Markdown elsewhere.
+  const link = style === 'discord' ? `<${c.location}>` : c.location;
+  return isUrl(c.location) ? `[${title}](${link})` : `${title} — \`${c.location}\``;
+}

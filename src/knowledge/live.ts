@@ -1,0 +1,70 @@
+import type { LiveConfig } from '../config/live.js';
+import type { Settings } from '../config/settings.js';
+import { describe } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { Store } from '../store/store.js';
+import { KnowledgeBase } from './base.js';
+import { CachedEmbedder, HttpEmbedder, type Embedder } from './embeddings.js';
+
+export interface LiveKnowledgeOptions {
+  store: Store;
+  log: Logger;
+  /** Watch the folders and re-index on change (off for one-shot commands). */
+  watch: boolean;
+  /** Overrides the embedder built from the settings (tests). */
+  embedder?: Embedder;
+}
+
+/**
+ * The knowledge base for the current settings: built at start, rebuilt when a config reload
+ * changes the sources (a failed rebuild keeps the previous one), re-indexed on file change.
+ */
+export class LiveKnowledge {
+  private kb?: KnowledgeBase;
+  private signature = '';
+
+  constructor(private readonly config: LiveConfig, private readonly o: LiveKnowledgeOptions) {
+    config.on('change', (s: Settings) => {
+      this.rebuild(s).catch((err) => o.log.warn({ err: describe(err) }, 'knowledge rebuild after config change failed; keeping the previous knowledge'));
+    });
+  }
+
+  get current(): KnowledgeBase | undefined {
+    return this.kb;
+  }
+
+  /** Builds the first index; errors (a broken FAQ file, a missing folder) stop the start. */
+  async start(): Promise<void> {
+    await this.rebuild(this.config.current);
+  }
+
+  close(): void {
+    this.kb?.close();
+  }
+
+  private async rebuild(s: Settings): Promise<void> {
+    const k = s.knowledge;
+    const signature = JSON.stringify([k.sources, k.embeddings, k.chunk, k.watch]);
+    if (signature === this.signature) return;
+    if (!k.sources.length) {
+      this.kb?.close();
+      this.kb = undefined;
+      this.signature = signature;
+      return;
+    }
+    let embedder: CachedEmbedder | undefined;
+    const inner = this.o.embedder ?? (k.embeddings ? httpEmbedder(s, k.embeddings) : undefined);
+    if (inner) embedder = new CachedEmbedder(inner, this.o.store, this.o.log);
+    const kb = new KnowledgeBase(k.sources, { log: this.o.log.child({ component: 'knowledge' }), chunk: k.chunk, embedder });
+    await kb.load();
+    if (this.o.watch && k.watch) kb.watch();
+    this.kb?.close();
+    this.kb = kb;
+    this.signature = signature;
+  }
+}
+
+function httpEmbedder(s: Settings, e: { provider: string; model: string }): Embedder | undefined {
+  const p = s.providers.get(e.provider);
+  return p ? new HttpEmbedder({ baseURL: p.baseURL, apiKey: p.apiKey, model: e.model }) : undefined;
+}

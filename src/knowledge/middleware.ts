@@ -1,0 +1,171 @@
+import type { Citation, FinalReply } from '../core/adapter.js';
+import { NOTES } from '../core/engine.js';
+import type { Middleware, TurnContext } from '../core/pipeline.js';
+import type { Profile } from '../core/profile.js';
+import type { AnswerCache } from './answer-cache.js';
+import { citationOf, type Hit, type KnowledgeBase } from './base.js';
+
+export interface KnowledgeSettings {
+  /** Passages put in the prompt. */
+  topK: number;
+  /** Least share of the question's terms a passage must contain to count as relevant (0–1). */
+  threshold: number;
+  /** With embeddings: least cosine similarity that also counts as relevant. */
+  embeddingThreshold: number;
+  /** Least FAQ similarity (0–1) to answer from the FAQ without a model; high on purpose. */
+  faqThreshold: number;
+  /** Earlier user turns of the thread added to the search. */
+  contextTurns: number;
+  /** Lifetime of cached answers; 0 turns the cache off. */
+  cacheTtlSeconds: number;
+}
+
+export const DEFAULT_KNOWLEDGE_SETTINGS: KnowledgeSettings = {
+  topK: 3,
+  threshold: 0.5,
+  embeddingThreshold: 0.5,
+  faqThreshold: 0.8,
+  contextTurns: 2,
+  cacheTtlSeconds: 86_400,
+};
+
+export interface KnowledgeMiddlewareDeps {
+  /** The current knowledge base (a config reload may replace it); undefined = none configured. */
+  knowledge: () => KnowledgeBase | undefined;
+  settings: () => KnowledgeSettings;
+  /** Whether a model can answer for this profile (a client exists and the profile names a model). */
+  hasModel: (profile: Profile) => boolean;
+  cache?: AnswerCache;
+}
+
+/** What the bot says, plainly, when it answers without the model. */
+export const KNOWLEDGE_NOTES = {
+  grounded: "I don't know — I couldn't find this in the knowledge base, and I only answer from it here. Try rephrasing, or ask a person on the team.",
+  noModel: 'No model is configured, so this answer is quoted from the knowledge base:',
+  modelDown: 'The model is unavailable right now, so this answer is quoted from the knowledge base:',
+  faqNoModel: 'No model is configured; this answer comes from the FAQ:',
+  faqModelDown: 'The model is unavailable right now; this answer comes from the FAQ:',
+};
+
+const CUT_OFF_MARK = NOTES.cutOff('').split('(')[0]!;
+
+/**
+ * Knowledge for every turn: FAQ answers at zero cost, the answer cache, retrieved passages in
+ * the prompt with citations, the grounded-mode "I don't know", and degraded answers from the
+ * knowledge base when the model is missing or failing (after the engine's retries and fallbacks).
+ */
+export function knowledgeMiddleware(deps: KnowledgeMiddlewareDeps): Middleware {
+  return async (ctx, next) => {
+    const kb = deps.knowledge();
+    const sources = ctx.profile.knowledge;
+    if (!kb || (sources && sources.length === 0)) return next();
+    const s = deps.settings();
+    const modelAvailable = deps.hasModel(ctx.profile);
+
+    const faq = kb.faqMatch(ctx.question, sources);
+    if (faq && faq.score >= s.faqThreshold) {
+      ctx.log.debug({ faq: faq.entry.id, score: faq.score }, 'answered from the FAQ');
+      ctx.state.knowledge = { faq: faq.entry.id, score: faq.score };
+      const text = modelAvailable ? faq.entry.answer : `_${KNOWLEDGE_NOTES.faqNoModel}_\n\n${faq.entry.answer}`;
+      ctx.answer = { text, source: 'faq', citations: [kb.faqCitation(faq.entry)] };
+      return;
+    }
+
+    // Thread context can change what the same words mean: only a thread's first question is cached.
+    const cacheable = deps.cache && s.cacheTtlSeconds > 0 && ctx.history.length === 0 && modelAvailable;
+    const cacheKey = cacheable ? deps.cache!.key(ctx.profile.name, kb.version, ctx.question) : undefined;
+    if (cacheKey) {
+      const hit = await deps.cache!.get(cacheKey);
+      if (hit) {
+        ctx.log.debug({ version: kb.version }, 'answered from the answer cache');
+        ctx.answer = { ...hit, source: 'cache' };
+        return;
+      }
+    }
+
+    const context = ctx.history
+      .filter((t) => t.role === 'user')
+      .slice(-s.contextTurns)
+      .map((t) => t.content)
+      .join('\n');
+    const hits = await kb.search(ctx.question, { sources, k: s.topK, context });
+    const relevant = hits.filter((h) => isRelevant(h, s));
+    ctx.state.knowledge = { hits: hits.map((h) => ({ id: h.passage.key, coverage: h.coverage, similarity: h.similarity })), relevant: relevant.length };
+
+    if (!relevant.length && ctx.profile.answerMode === 'grounded') {
+      ctx.answer = { text: KNOWLEDGE_NOTES.grounded, source: 'declined' };
+      return;
+    }
+    if (!modelAvailable) {
+      if (!relevant.length) return next(); // the engine explains that no model is configured
+      ctx.answer = quoted(relevant[0]!, KNOWLEDGE_NOTES.noModel);
+      return;
+    }
+
+    if (relevant.length) {
+      // After what earlier middleware added (e.g. the asker's own attachments, more specific than passages).
+      ctx.context.push(promptSection(relevant, ctx.profile.answerMode ?? 'general'));
+      ctx.citations.push(...uniqueCitations(relevant));
+    }
+    await next();
+
+    const answer = ctx.answer as FinalReply | undefined;
+    if (answer?.source === 'error' && relevant.length) {
+      // The model failed before writing anything (retries and fallbacks spent): quote instead.
+      ctx.log.warn({ passage: relevant[0]!.passage.key }, 'model unavailable; answering from the knowledge base');
+      ctx.answer = quoted(relevant[0]!, KNOWLEDGE_NOTES.modelDown);
+      return;
+    }
+    if (answer?.source === 'model' && relevant.length) {
+      ctx.answer = { ...answer, citations: citedOnly(answer.text, relevant) };
+    }
+    if (cacheKey && answer?.source === 'model' && !answer.text.includes(CUT_OFF_MARK) && answer.text !== '…') {
+      await deps.cache!.set(cacheKey, ctx.answer!);
+    }
+  };
+}
+
+export function isRelevant(h: Hit, s: Pick<KnowledgeSettings, 'threshold' | 'embeddingThreshold'>): boolean {
+  return h.coverage >= s.threshold || (h.similarity !== undefined && h.similarity >= s.embeddingThreshold);
+}
+
+/** Passages for the system prompt, numbered so the model can cite them as [1], [2]. */
+function promptSection(hits: Hit[], mode: 'grounded' | 'general'): string {
+  const rule =
+    mode === 'grounded'
+      ? 'Answer only from the knowledge-base passages below. If they do not contain the answer, say that you do not know; do not guess.'
+      : 'Use the knowledge-base passages below when they are relevant; otherwise answer from your own knowledge.';
+  const passages = hits.map((h, i) => `[${i + 1}] ${h.passage.title} (${h.passage.location})\n${h.passage.text}`);
+  return `${rule} Cite the passages you use as [1], [2].\n\n${passages.join('\n\n')}`;
+}
+
+/** The best passage, quoted with its source, after a plain note of why. */
+function quoted(h: Hit, note: string): FinalReply {
+  const quote = (h.passage.quote ?? h.passage.text)
+    .split('\n')
+    .map((l) => `> ${l}`)
+    .join('\n');
+  const c = citationOf(h.passage);
+  return { text: `_${note}_\n\n**${c.title}**\n${quote}`, source: 'knowledge', citations: [c] };
+}
+
+/** Citations of the passages the answer refers to as [n]; all of them when it refers to none. */
+function citedOnly(text: string, hits: Hit[]): Citation[] {
+  const used = new Set([...text.matchAll(/\[(\d+)\]/g)].map((m) => Number(m[1]) - 1));
+  const picked = hits.filter((_, i) => used.has(i));
+  return uniqueCitations(picked.length ? picked : hits);
+}
+
+function uniqueCitations(hits: Hit[]): Citation[] {
+  const seen = new Set<string>();
+  const out: Citation[] = [];
+  for (const h of hits) {
+    const c = citationOf(h.passage);
+    if (seen.has(c.location)) continue;
+    seen.add(c.location);
+    out.push(c);
+  }
+  return out;
+}
+
+export type { TurnContext };

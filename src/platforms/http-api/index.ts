@@ -1,0 +1,217 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage as HttpRequest, ServerResponse } from 'node:http';
+import type { ApiKeySettings, ApiSettings } from '../../config/env.js';
+import type { Settings } from '../../config/settings.js';
+import type { AdapterDeps, Diagnosis, PlatformAdapter, ReplySurface } from '../../core/adapter.js';
+import type { Engine } from '../../core/engine.js';
+import { describe } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import type { TurnResult } from '../../core/pipeline.js';
+import type { IncomingMessage } from '../../core/types.js';
+import { sendJson } from '../../server/http.js';
+import { ApiKeyring } from './keys.js';
+import { buildOpenApiDocument } from './openapi.js';
+import { API_PREFIX, mountApiRoutes, sendError } from './routes.js';
+import { askRequestSchema, newConversationId, newTaskId, type Answer, type AskRequest } from './schemas.js';
+import { ApiSurface, SseResponse, type TaskLocation } from './sse.js';
+import { TaskStore } from './tasks.js';
+
+/** What the HTTP API needs beyond every adapter's deps: it answers requests itself. */
+export interface HttpApiExtraDeps {
+  engine: Engine;
+  /** The live settings, to check a requested profile exists. Absent = only `default`. */
+  settings: () => Settings;
+}
+
+export function createHttpApiAdapter(settings: ApiSettings, deps: AdapterDeps & Partial<HttpApiExtraDeps>): HttpApiAdapter {
+  return new HttpApiAdapter(settings, deps);
+}
+
+/** How one request wants its answer written (an SSE stream, or nothing until the end). */
+interface PendingTurn {
+  sse?: SseResponse;
+  /** The task this answer is for, if any. */
+  task?: string;
+  /** Called when the engine starts the turn (a task becomes "running"). */
+  onStart?: () => void;
+}
+
+/**
+ * The HTTP API (`/api/v1`) as a platform: websites, widgets and internal tools ask the same
+ * engine as Slack and Discord. Each API key is its own workspace (`api:<key name>`), so
+ * analytics, budgets and routing rules see keys like teams; a conversation id is the thread.
+ */
+export class HttpApiAdapter implements PlatformAdapter {
+  readonly platform = 'api';
+  private readonly log: Logger;
+  private readonly keyring: ApiKeyring;
+  private readonly tasks: TaskStore;
+  private readonly turns = new WeakMap<IncomingMessage, PendingTurn>();
+  /** Background tasks still being answered or recorded; `stop` waits for them. */
+  private readonly background = new Set<Promise<void>>();
+  private running = false;
+  private mounted = false;
+
+  constructor(private readonly settings: ApiSettings, private readonly deps: AdapterDeps & Partial<HttpApiExtraDeps>) {
+    this.log = deps.log.child({ platform: 'api' });
+    this.keyring = new ApiKeyring(settings.keys, deps.store);
+    this.tasks = new TaskStore(deps.store, settings.taskTtlMs);
+  }
+
+  async start(): Promise<void> {
+    if (!this.deps.engine) throw new Error('the HTTP API adapter needs the engine (start it through startParley)');
+    if (!this.mounted) {
+      mountApiRoutes(this.deps.http, {
+        keyring: this.keyring,
+        askSchema: askRequestSchema(this.settings.maxQuestionChars),
+        corsOrigins: this.settings.corsOrigins,
+        openapi: buildOpenApiDocument({ maxQuestionChars: this.settings.maxQuestionChars, version: '1.0.0' }),
+        // Room for a question somewhat over the limit (UTF-8, JSON escapes), so it gets a 400 naming it.
+        maxBodyBytes: this.settings.maxQuestionChars * 8 + 16_384,
+        log: this.log,
+        accepting: () => this.running && this.deps.http.isStarted,
+        knownProfile: (name) => (this.deps.settings ? this.deps.settings().profiles.has(name) : name === 'default'),
+        ask: (key, body, req, res) => this.ask(key, body, req, res),
+        submitTask: (key, body, res) => this.submitTask(key, body, res),
+        getTask: (key, id, res) => this.getTask(key, id, res),
+      });
+      this.mounted = true;
+    }
+    this.running = true;
+    this.log.info({ keys: this.settings.keys.length, prefix: API_PREFIX }, 'HTTP API ready');
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    // The engine has drained by now; what is left is writing the tasks' outcomes.
+    while (this.background.size) await Promise.allSettled([...this.background]);
+  }
+
+  async openReply(message: IncomingMessage): Promise<ReplySurface> {
+    const pending = this.turns.get(message);
+    pending?.onStart?.();
+    return new ApiSurface(pending?.sse, pending?.task ? { task: pending.task } : undefined);
+  }
+
+  /**
+   * Crash recovery: another instance died while answering this task. The renderer finishes the
+   * reply with the partial text and a note; the task becomes failed with that text as the reason.
+   */
+  async resumeReply(location: unknown): Promise<ReplySurface> {
+    const task = (location as Partial<TaskLocation> | undefined)?.task;
+    if (typeof task !== 'string') throw new Error('not an HTTP API task location');
+    return {
+      maxLength: Number.MAX_SAFE_INTEGER,
+      post: async () => ({ id: 'answer' }),
+      edit: async () => undefined,
+      complete: (final) => this.tasks.interrupted(task, final.text),
+    };
+  }
+
+  async diagnose(): Promise<Diagnosis[]> {
+    return [
+      {
+        check: 'HTTP API keys',
+        ok: this.settings.keys.length > 0,
+        detail: `${this.settings.keys.length} key(s): ${this.settings.keys.map((k) => k.name).join(', ')}; CORS origins: ${this.settings.corsOrigins.join(', ') || 'none'}`,
+        fix: 'set API_KEYS=name:sha256hex (hash a key with: printf %s "$KEY" | sha256sum)',
+      },
+    ];
+  }
+
+  /** `POST /api/v1/ask`: SSE when the client accepts `text/event-stream`, one JSON body otherwise. */
+  private async ask(key: ApiKeySettings, body: AskRequest, req: HttpRequest, res: ServerResponse): Promise<void> {
+    const conversationId = body.conversationId ?? newConversationId();
+    const message = this.message(key, body, conversationId);
+    if (!/text\/event-stream/i.test(req.headers.accept ?? '')) {
+      const result = await this.answer(key, message, {});
+      const failure = failureOf(result);
+      if (failure) return sendError(res, 502, failure.code, failure.message);
+      return sendJson(res, 200, toAnswer(result!, conversationId));
+    }
+    const sse = new SseResponse(res);
+    sse.send('start', { conversationId });
+    const result = await this.answer(key, message, { sse });
+    const failure = failureOf(result);
+    if (failure) sse.send('error', { error: failure });
+    else sse.send('done', toAnswer(result!, conversationId));
+    sse.end();
+  }
+
+  /** `POST /api/v1/tasks`: answers 202 with the task id at once, then answers in the background. */
+  private async submitTask(key: ApiKeySettings, body: AskRequest, res: ServerResponse): Promise<void> {
+    const id = newTaskId();
+    const conversationId = body.conversationId ?? newConversationId();
+    await this.tasks.create(id, key.name, conversationId);
+    sendJson(res, 202, { id, status: 'pending', conversationId }, { location: `${API_PREFIX}/tasks/${id}` });
+
+    const message = this.message(key, body, conversationId);
+    const work = (async () => {
+      const onStart = () => void this.tasks.running(id).catch((err) => this.log.warn({ err: describe(err), task: id }, 'marking a task running failed'));
+      const result = await this.answer(key, message, { onStart, task: id });
+      const failure = failureOf(result);
+      if (failure) await this.tasks.failed(id, failure);
+      else await this.tasks.completed(id, toAnswer(result!, conversationId));
+    })().catch((err) => this.log.error({ err: describe(err), task: id }, 'recording a task outcome failed'));
+    this.background.add(work);
+    void work.finally(() => this.background.delete(work));
+  }
+
+  /** `GET /api/v1/tasks/{id}`: only the key that submitted a task sees it. */
+  private async getTask(key: ApiKeySettings, id: string, res: ServerResponse): Promise<void> {
+    const task = await this.tasks.get(id, key.name);
+    if (!task) return sendError(res, 404, 'not_found', 'no such task for this API key (tasks expire after API_TASK_TTL_HOURS)', { field: 'id' });
+    sendJson(res, 200, task);
+  }
+
+  /** Asks the engine; counts the answer's tokens against the key's daily budget. */
+  private async answer(key: ApiKeySettings, message: IncomingMessage, pending: PendingTurn): Promise<TurnResult | undefined> {
+    this.turns.set(message, pending);
+    const result = await this.deps.engine!.ask(this, message);
+    // Questions merged into one turn share its result; its tokens are counted once, for the last.
+    if (result && result.message === message && result.usage) {
+      await this.keyring
+        .spend(key, result.usage.promptTokens + result.usage.completionTokens)
+        .catch((err) => this.log.warn({ err: describe(err), key: key.name }, 'counting tokens against the key budget failed'));
+    }
+    return result;
+  }
+
+  private message(key: ApiKeySettings, body: AskRequest, conversationId: string): IncomingMessage {
+    const id = randomUUID();
+    return {
+      platform: 'api',
+      workspace: key.name,
+      channel: 'api',
+      thread: conversationId,
+      id,
+      user: { id: body.user ?? key.name, name: body.user ?? key.name },
+      text: body.question,
+      attachments: [],
+      // An explicit question to the bot, like a mention: direct-message rules do not apply.
+      trigger: 'mention',
+      // The requested profile, for routing rules `match: { platform: api, command: <profile> }` (see docs/http-api.md).
+      command: body.profile,
+      receivedAt: Date.now(),
+    };
+  }
+}
+
+function toAnswer(r: TurnResult, conversationId: string): Answer {
+  return {
+    conversationId,
+    text: r.text,
+    source: r.source,
+    citations: r.citations.map((c) => ({ id: c.id, title: c.title, location: c.location })),
+    usage: { promptTokens: r.usage?.promptTokens ?? 0, completionTokens: r.usage?.completionTokens ?? 0 },
+    model: r.model ?? null,
+    profile: r.profile,
+  };
+}
+
+/** Why no answer could be given (the model failed, or the turn broke), or undefined for an answer. */
+function failureOf(r: TurnResult | undefined): { code: string; message: string } | undefined {
+  if (!r) return { code: 'internal_error', message: 'the question could not be answered; try again' };
+  if (r.source === 'error') return { code: r.error ?? 'answer_failed', message: r.text };
+  return undefined;
+}

@@ -1,0 +1,124 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * The HTTP API's request and response shapes: one set of zod schemas both validates requests
+ * and generates the OpenAPI document (openapi.ts), so the two cannot drift apart.
+ */
+
+/** Opaque ids: a prefix and 22 base64url characters (128 random bits). */
+const CONVERSATION_ID = /^c_[A-Za-z0-9_-]{22}$/;
+const TASK_ID = /^t_[A-Za-z0-9_-]{22}$/;
+
+export const newConversationId = (): string => `c_${randomBytes(16).toString('base64url')}`;
+export const newTaskId = (): string => `t_${randomBytes(16).toString('base64url')}`;
+export const isTaskId = (id: string): boolean => TASK_ID.test(id);
+
+export const conversationIdSchema = z
+  .string()
+  .regex(CONVERSATION_ID, { message: 'expected a conversation id returned by an earlier answer (c_ and 22 characters)' })
+  .meta({ description: 'Opaque id of a conversation, returned by every answer; send it back to ask a follow-up with the earlier turns as context.', examples: ['c_3q2-7wNb5Jm0v1kQd8xY4A'] });
+
+/** Profile names as the config file allows them. Whether the profile exists is checked per request. */
+const profileNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, { message: 'expected a profile name (letters, digits, - and _)' })
+  .meta({ description: 'A profile of the config file to answer with (subject to its routing rules); omitted = chosen by routing.', examples: ['billing'] });
+
+/** The body of `POST /api/v1/ask` and `POST /api/v1/tasks`. The longest question comes from API_MAX_QUESTION_CHARS. */
+export function askRequestSchema(maxQuestionChars: number) {
+  return z
+    .strictObject({
+      question: z
+        .string({ error: (i) => (i.input === undefined ? 'required' : 'expected a string') })
+        .trim()
+        .min(1, { message: 'must not be empty' })
+        .max(maxQuestionChars, { message: `longer than ${maxQuestionChars} characters` })
+        .meta({ description: 'The question, as a user would type it (Markdown allowed).', examples: ['How do I reset my password?'] }),
+      conversationId: conversationIdSchema.optional(),
+      profile: profileNameSchema.optional(),
+      user: z
+        .string()
+        .regex(/^[A-Za-z0-9._@-]{1,128}$/, { message: 'expected up to 128 letters, digits, ., _, @ or -' })
+        .optional()
+        .meta({ description: "The end user's id in your system, so per-user guardrails (rate limits, budgets) apply per user; omitted = the key's name.", examples: ['customer-4711'] }),
+    })
+    .meta({ description: 'A question, optionally continuing a conversation.' });
+}
+export type AskRequest = z.output<ReturnType<typeof askRequestSchema>>;
+
+export const citationSchema = z
+  .object({
+    id: z.string(),
+    title: z.string(),
+    location: z.string().meta({ description: 'A link or a path in the knowledge base.' }),
+  })
+  ;
+
+export const usageSchema = z
+  .object({
+    promptTokens: z.number().int().min(0),
+    completionTokens: z.number().int().min(0),
+  })
+  .meta({ description: 'Tokens the model used for this answer (0 when no model was called, e.g. an FAQ answer).' });
+
+export const answerSchema = z
+  .object({
+    conversationId: conversationIdSchema,
+    text: z.string().meta({ description: 'The exact final answer, Markdown.' }),
+    source: z
+      .string()
+      .meta({ description: 'Where the answer came from: model, faq, knowledge (knowledge-only), declined, error, or a guardrail refusal such as rate_limited or budget_spent.', examples: ['model', 'faq', 'knowledge', 'declined'] }),
+    citations: z.array(citationSchema),
+    usage: usageSchema,
+    model: z.string().nullable().meta({ description: 'The model that answered; null when none did.' }),
+    profile: z.string().meta({ description: 'The profile that answered.' }),
+  })
+  ;
+export type Answer = z.output<typeof answerSchema>;
+
+export const taskStatusSchema = z.enum(['pending', 'running', 'completed', 'failed']);
+export type TaskStatus = z.output<typeof taskStatusSchema>;
+
+export const taskFailureSchema = z
+  .object({ code: z.string(), message: z.string() })
+  .meta({ description: 'Why a task failed (the model failed, or Parley stopped while the task ran).' });
+
+export const taskSchema = z
+  .object({
+    id: z.string().regex(TASK_ID),
+    status: taskStatusSchema,
+    conversationId: conversationIdSchema,
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+    answer: answerSchema.optional().meta({ description: 'Present when status is completed.' }),
+    error: taskFailureSchema.optional().meta({ description: 'Present when status is failed.' }),
+  })
+  ;
+export type Task = z.output<typeof taskSchema>;
+
+export const taskAcceptedSchema = z
+  .object({
+    id: z.string().regex(TASK_ID).meta({ examples: ['t_Jk2b4xQ0p9Zr7yW1nM3cVg'] }),
+    status: z.literal('pending'),
+    conversationId: conversationIdSchema,
+  })
+  ;
+
+export const errorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().meta({ examples: ['invalid_request', 'unknown_profile', 'unauthorized', 'rate_limited', 'budget_exhausted'] }),
+      message: z.string(),
+      field: z.string().optional().meta({ description: 'The request field at fault, for validation errors.' }),
+    }),
+  })
+  ;
+
+/** The first problem of a failed parse, as the API reports it: the field and what is wrong. */
+export function firstIssue(error: z.ZodError): { field?: string; message: string } {
+  const issue = error.issues[0]!;
+  if (issue.code === 'unrecognized_keys') return { field: issue.keys[0], message: `${issue.keys[0]}: unknown field` };
+  const field = issue.path.map(String).join('.') || undefined;
+  return { field, message: field ? `${field}: ${issue.message}` : issue.message };
+}

@@ -1,0 +1,53 @@
+import type { Settings, RouteRule } from '../config/settings.js';
+import type { Middleware } from '../core/pipeline.js';
+import type { Profile } from '../core/profile.js';
+import type { IncomingMessage } from '../core/types.js';
+
+export interface Route {
+  /** The rule that matched; undefined when the default profile answers. */
+  rule?: RouteRule;
+  /** Index of the rule in `routing`. */
+  index?: number;
+  profile: Profile;
+}
+
+type Where = Pick<IncomingMessage, 'platform' | 'workspace' | 'channel' | 'command'>;
+
+/** The first rule whose every condition holds answers; otherwise the default profile. */
+export function route(settings: Settings, where: Where, question: string): Route {
+  for (const [index, rule] of settings.rules.entries()) {
+    if (!matches(rule, where, question)) continue;
+    const profile = settings.profiles.get(rule.profile);
+    if (profile) return { rule, index, profile };
+  }
+  return { profile: settings.profiles.get(settings.defaultProfile) ?? settings.profiles.get('default')! };
+}
+
+export function matches(rule: RouteRule, where: Where, question: string): boolean {
+  const m = rule.match;
+  const oneOf = (allowed: string[] | undefined, value: string | undefined) => !allowed || (value !== undefined && allowed.some((a) => a.toLowerCase() === value.toLowerCase()));
+  if (!oneOf(m.platform, where.platform)) return false;
+  if (!oneOf(m.workspace, where.workspace)) return false;
+  if (!oneOf(m.channel, where.channel)) return false;
+  if (!oneOf(m.command, where.command?.replace(/^\//, ''))) return false;
+  if (m.keywords && !m.keywords.some((k) => containsWord(question, k))) return false;
+  if (m.regex && !new RegExp(m.regex, 'iu').test(question)) return false;
+  return true;
+}
+
+/** Whole-word (or whole-phrase) match, ignoring case and a plural -s/-es: "invoice" matches "invoices", "bill" not "billing". */
+function containsWord(text: string, word: string): boolean {
+  const escaped = word.trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\s+/g, '\\s+');
+  return new RegExp(`(?<![\\p{L}\\p{N}])${escaped}(?:e?s)?(?![\\p{L}\\p{N}])`, 'iu').test(text);
+}
+
+/** Sets the turn's profile from the routing rules (read per turn, so a config reload applies). */
+export function routingMiddleware(settings: () => Settings): Middleware {
+  return async (ctx, next) => {
+    const r = route(settings(), ctx.message, ctx.question);
+    ctx.profile = r.profile;
+    ctx.state.routing = { rule: r.rule?.name, profile: r.profile.name };
+    if (r.rule) ctx.log.debug({ rule: r.rule.name, profile: r.profile.name }, 'routed');
+    await next();
+  };
+}

@@ -1,0 +1,81 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeOpenAI } from '../fakes/openai-server.js';
+import { FakeDiscord } from '../fakes/discord/index.js';
+
+/**
+ * Real processes: `parley start` (the built CLI) against the fake Discord, killed with
+ * SIGKILL mid-reply, then started again on the same sqlite store.
+ */
+const root = resolve(import.meta.dirname, '../..');
+const CLI = join(root, 'dist/cli/main.js');
+if (!existsSync(CLI)) throw new Error('dist/cli/main.js is missing: run `npm run build` (npm test does it first)');
+const dir = mkdtempSync(join(tmpdir(), 'parley-crash-'));
+let openai: FakeOpenAI;
+let discord: FakeDiscord;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  [openai, discord] = await Promise.all([FakeOpenAI.start(), FakeDiscord.start()]);
+});
+afterAll(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  await Promise.all([openai.close(), discord.close()]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function startBot(): ChildProcess {
+  const child = spawn(process.execPath, [CLI, 'start'], {
+    cwd: dir,
+    stdio: 'ignore',
+    env: {
+      PATH: process.env.PATH,
+      OPENAI_BASE_URL: openai.url,
+      OPENAI_API_KEY: 'k',
+      OPENAI_MODEL: 'fake-model',
+      DISCORD_TOKEN: discord.token,
+      DISCORD_API_URL: discord.apiUrl,
+      DISCORD_GUILD_ID: discord.guildId,
+      STORE_URL: `sqlite://${join(dir, 'parley.sqlite')}`,
+      PORT: '0',
+      LOG_LEVEL: 'silent',
+    },
+  });
+  children.push(child);
+  return child;
+}
+
+describe('crash recovery', () => {
+  it('a reply cut by SIGKILL is finalised with the interruption note when Parley starts again', async () => {
+    const words = Array.from({ length: 1000 }, (_, i) => `word${i}`);
+    openai.script({ chunks: words.map((w) => `${w} `), chunkDelayMs: 20 });
+
+    const first = startBot();
+    await discord.waitFor(() => discord.gateway.connected, 45_000, 'first process connected');
+    discord.userSays({ content: 'tell me everything', mentionBot: true });
+    // Wait until the partial answer is visible and has been checkpointed (every second).
+    await discord.waitFor(() => discord.botMessages()[0]?.content.includes('word150'), 45_000, 'partial answer');
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    const cut = discord.botMessages()[0]!;
+    // (checked below: the same messages are finished in place)
+    const messagesAtCrash = discord.botMessages().length;
+    expect(cut.content).not.toContain('Interrupted');
+
+    startBot();
+    await discord.waitFor(
+      () => discord.botMessages().find((m) => m.content.includes('Interrupted')),
+      60_000,
+      'reply finalised after restart',
+    );
+    const all = discord.botMessages().map((m) => m.content).join('\n');
+    expect(all.startsWith('word0 word1 ')).toBe(true);
+    expect(all).toMatch(/\n\n_⚠️ Interrupted: Parley restarted while writing this answer\. Please ask again\._$/);
+    // Finalised in place: no new message, no text from after the crash.
+    expect(discord.botMessages()).toHaveLength(messagesAtCrash);
+    expect(all).not.toContain('word999');
+  }, 180_000);
+});
