@@ -73,6 +73,8 @@ export async function createCore(
   live: LiveConfig;
   knowledge: LiveKnowledge;
   journal: InflightJournal;
+  /** Where admin notices (budget warnings) are posted, once the platforms are up. */
+  adminChannel: { post?: (text: string) => Promise<void> };
   hasModel: (p: Profile) => boolean;
   /** Feedback, handoff and support analytics (issue 6). */
   support: Support;
@@ -101,9 +103,14 @@ export async function createCore(
   const journal = new InflightJournal(store, log.child({ component: 'recovery' }));
   // Guardrails (issue 7): top-level settings and prices come from the config file once it exists (issue 5).
   const settings = live.current;
+  // Budget warnings go to the admin channel once the platforms exist (startParley sets it).
+  const adminChannel: { post?: (text: string) => Promise<void> } = {};
   const guardrails = createGuardrails({
     store,
     history,
+    notifyAdmins: async (text) => {
+      if (adminChannel.post) await adminChannel.post(text);
+    },
     log: log.child({ component: 'guardrails' }),
     historyTtlMs: config.assistant.historyTtlMs,
     // Functions: a reloaded config file applies to the next turn (and the output filter).
@@ -165,7 +172,7 @@ export async function createCore(
     live.close();
     knowledge.close();
   };
-  return { engine, store, llm: config.llm.model || settings.file ? llm : undefined, live, knowledge, journal, hasModel, support, close };
+  return { engine, store, llm: config.llm.model || settings.file ? llm : undefined, live, knowledge, journal, adminChannel, hasModel, support, close };
 }
 
 /**
@@ -175,7 +182,7 @@ export async function createCore(
 export async function startParley(config: Config, options: StartOptions = {}): Promise<Parley> {
   const log = options.log ?? createLogger({ level: config.log.level, content: config.log.content });
   const metrics = new Metrics();
-  const { engine, store, live, journal, support, close: closeCore } = await createCore(config, log, metrics, { watch: options.watch });
+  const { engine, store, live, journal, adminChannel, support, close: closeCore } = await createCore(config, log, metrics, { watch: options.watch });
   await journal.start();
   const http = new HttpServer(log.child({ component: 'http' }));
   const pacers = pacerFactory({ redisUrl: store.kind === 'redis' ? config.store.url : undefined, metrics });
@@ -206,6 +213,7 @@ export async function startParley(config: Config, options: StartOptions = {}): P
     throw err;
   }
   const alerts = startAlerts(config, adapters, engine, log);
+  adminChannel.post = adminPoster(config, adapters);
   const recovery = startRecovery(journal, adapters, log);
   http.setStarted(true);
   if (options.http !== false) log.info({ port }, 'listening');
@@ -247,6 +255,13 @@ function startRecovery(journal: InflightJournal, adapters: PlatformAdapter[], lo
   const timer = setInterval(() => void scan(), RECOVERY_SCAN_EVERY_MS);
   timer.unref();
   return timer;
+}
+
+/** Posts to ALERT_CHANNEL (the admins' channel) through its platform, if it can post. */
+function adminPoster(config: Config, adapters: PlatformAdapter[]): ((text: string) => Promise<void>) | undefined {
+  const target = config.alerts.channel;
+  const adapter = target && adapters.find((a) => a.platform === target.platform);
+  return adapter?.announce && target ? (text) => adapter.announce!(target.channel, text) : undefined;
 }
 
 /** Model error-rate and latency alerts, posted to ALERT_CHANNEL through its platform. */

@@ -18,7 +18,9 @@ export async function ask(argv: string[]): Promise<void> {
   const parley = await startParley(config, { log, extraAdapters: [console], http: false, platforms: false });
   try {
     const result = await parley.engine.ask(console, console.message(question));
-    if (!result || result.error) {
+    // An answer from the knowledge base or the FAQ while the model is down is still an answer.
+    const answered = result && (result.source === 'knowledge' || result.source === 'faq' || !result.error);
+    if (!answered) {
       process.stderr.write(`parley: no complete answer (${result?.error ?? 'nothing was answered'})\n`);
       process.exitCode = EXIT_FAILED;
     }

@@ -8,6 +8,7 @@ const commands: Record<string, { usage: string; load: () => Promise<(argv: strin
   start: { usage: 'parley start                             run every platform whose credentials are set (npm start)', load: async () => (await import('./start.js')).start },
   chat: { usage: 'parley chat [--thread NAME]             interactive chat in the terminal (history kept per thread)', load: async () => (await import('./chat.js')).chat },
   ask: { usage: 'parley ask [--thread NAME] "question"   one answer on stdout (with its sources)', load: async () => (await import('./ask.js')).ask },
+  shards: { usage: 'parley shards [--shards N]               run Discord with discord.js sharding (one process per shard)', load: async () => (await import('./shards.js')).shards },
   doctor: { usage: 'parley doctor                            check every credential and dependency, with a fix for each failure', load: async () => (await import('./doctor.js')).doctor },
   route: { usage: 'parley route "question" [--channel C] [--platform P]   which routing rule and profile would answer', load: async () => (await import('./route.js')).routeCommand },
   stats: { usage: 'parley stats [--since 7d] [--format table|json|csv]   questions, handoffs, 👍, resolution, latency, cost; what to document next', load: async () => (await import('./stats.js')).stats },

@@ -1,11 +1,15 @@
+import { parseArgs } from 'node:util';
 import { startParley } from '../app.js';
-import { cliLogger, configOrExit } from './common.js';
+import type { Config } from '../config/env.js';
+import { cliLogger, configOrExit, EXIT_CONFIG, fail } from './common.js';
 import { runChat } from './chat.js';
 
 const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
-export async function start(): Promise<void> {
-  const config = configOrExit();
+const PLATFORMS = ['slack', 'discord', 'api'] as const;
+
+export async function start(argv: string[] = []): Promise<void> {
+  const config = withFlags(configOrExit(), argv);
   const noPlatform = !config.slack && !config.discord;
   const interactive = noPlatform && process.stdin.isTTY === true;
   const log = cliLogger(config, interactive);
@@ -34,4 +38,27 @@ export async function start(): Promise<void> {
       log.info({ port: parley.port }, 'serving HTTP only');
     }
   }
+}
+
+/**
+ * `--platforms discord,slack` runs only those of the configured platforms, `--port N` overrides
+ * PORT: what `parley shards` starts each Discord shard with.
+ */
+function withFlags(config: Config, argv: string[]): Config {
+  const { values } = parseArgs({ args: argv, options: { platforms: { type: 'string' }, port: { type: 'string' } } });
+  const out: Config = { ...config };
+  if (values.port !== undefined) {
+    const port = Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) fail('--port: expected a port number (0 picks a free one)', EXIT_CONFIG);
+    out.http = { ...config.http, port };
+  }
+  if (values.platforms !== undefined) {
+    const wanted = values.platforms.split(',').map((p) => p.trim());
+    const unknown = wanted.filter((p) => !(PLATFORMS as readonly string[]).includes(p));
+    if (unknown.length) fail(`--platforms: unknown ${unknown.join(', ')} (expected ${PLATFORMS.join(', ')})`, EXIT_CONFIG);
+    if (!wanted.includes('slack')) out.slack = undefined;
+    if (!wanted.includes('discord')) out.discord = undefined;
+    if (!wanted.includes('api')) out.api = undefined;
+  }
+  return out;
 }

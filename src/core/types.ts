@@ -34,6 +34,11 @@ export interface IncomingMessage {
   receivedAt: number;
   /** Whether replies to this message can be private to the asker. */
   ephemeral?: boolean;
+  /**
+   * A profile the sender asked for by name (the HTTP API's `profile`); routing honours it
+   * before its rules. Adapters only set it where the caller is trusted to choose.
+   */
+  profile?: string;
 }
 
 /**

@@ -11,10 +11,15 @@ export interface Route {
   profile: Profile;
 }
 
-type Where = Pick<IncomingMessage, 'platform' | 'workspace' | 'channel' | 'command'>;
+type Where = Pick<IncomingMessage, 'platform' | 'workspace' | 'channel' | 'command' | 'profile'>;
 
-/** The first rule whose every condition holds answers; otherwise the default profile. */
+/**
+ * A profile requested by name (validated by the adapter) answers first; then the first rule
+ * whose every condition holds; otherwise the default profile.
+ */
 export function route(settings: Settings, where: Where, question: string): Route {
+  const requested = where.profile ? settings.profiles.get(where.profile) : undefined;
+  if (requested) return { profile: requested };
   for (const [index, rule] of settings.rules.entries()) {
     if (!matches(rule, where, question)) continue;
     const profile = settings.profiles.get(rule.profile);

@@ -25,10 +25,6 @@ writeFileSync(
     '  default: {}',
     '  billing:',
     '    systemPrompt: You are the billing assistant.',
-    'routing:',
-    '  - name: api-billing',
-    '    match: { platform: api, command: billing }',
-    '    profile: billing',
     '',
   ].join('\n'),
 );
@@ -177,7 +173,7 @@ describe('POST /api/v1/ask', () => {
     });
   });
 
-  it('answers with a requested profile through routing, and reports a failing model as an error, never a stack trace', async () => {
+  it('answers with a requested profile (no routing rule needed), and reports a failing model as an error, never a stack trace', async () => {
     fake.script('Your invoice is in Billing.');
     const billed = await ask({ question: 'Where is my invoice?', profile: 'billing' });
     expect(billed.json.profile).toBe('billing');

@@ -1,18 +1,16 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAI } from '../fakes/openai-server.js';
 import { FakeDiscord } from '../fakes/discord/index.js';
+import { spawnParley } from '../helpers/process.js';
 
 /**
  * Real processes: `parley start` (the built CLI) against the fake Discord, killed with
  * SIGKILL mid-reply, then started again on the same sqlite store.
  */
-const root = resolve(import.meta.dirname, '../..');
-const CLI = join(root, 'dist/cli/main.js');
-if (!existsSync(CLI)) throw new Error('dist/cli/main.js is missing: run `npm run build` (npm test does it first)');
 const dir = mkdtempSync(join(tmpdir(), 'parley-crash-'));
 let openai: FakeOpenAI;
 let discord: FakeDiscord;
@@ -28,11 +26,9 @@ afterAll(async () => {
 });
 
 function startBot(): ChildProcess {
-  const child = spawn(process.execPath, [CLI, 'start'], {
-    cwd: dir,
-    stdio: 'ignore',
-    env: {
-      PATH: process.env.PATH,
+  const child = spawnParley(
+    ['start'],
+    {
       OPENAI_BASE_URL: openai.url,
       OPENAI_API_KEY: 'k',
       OPENAI_MODEL: 'fake-model',
@@ -43,7 +39,8 @@ function startBot(): ChildProcess {
       PORT: '0',
       LOG_LEVEL: 'silent',
     },
-  });
+    dir,
+  );
   children.push(child);
   return child;
 }

@@ -46,7 +46,7 @@ function settingsFor(url: string): Settings {
 
 describe('routing rules', () => {
   const s = settingsFor('http://127.0.0.1:9/v1');
-  const at = (o: Partial<{ platform: string; workspace: string; channel: string; command: string }> = {}) => ({ platform: 'slack', workspace: 'T01', channel: 'C1', ...o });
+  const at = (o: Partial<{ platform: string; workspace: string; channel: string; command: string; profile: string }> = {}) => ({ platform: 'slack', workspace: 'T01', channel: 'C1', ...o });
 
   it('first match wins: the channel rule beats a keyword rule further down', () => {
     const r = route(s, at({ channel: 'C0LEGAL' }), 'Can I get a refund?');
@@ -67,6 +67,11 @@ describe('routing rules', () => {
     expect(route(s, at(), 'Is this refundable?').rule).toBeUndefined();
     expect(route(s, at(), 'Do you sign a Data Processing agreement?').rule?.name).toBe('gdpr-regex');
     expect(route(s, at({ workspace: 'T0OPS' }), 'status?').rule?.name).toBe('ops-workspace');
+  });
+
+  it('a profile requested by name answers before any rule; an unknown name is ignored', () => {
+    expect(route(s, at({ channel: 'C0LEGAL', profile: 'billing' }), 'Can I get a refund?').profile.name).toBe('billing');
+    expect(route(s, at({ channel: 'C0LEGAL', profile: 'nope' }), 'hello').rule?.name).toBe('legal-channel');
   });
 
   it('falls back to the default profile when nothing matches', () => {

@@ -190,8 +190,8 @@ export class HttpApiAdapter implements PlatformAdapter {
       attachments: [],
       // An explicit question to the bot, like a mention: direct-message rules do not apply.
       trigger: 'mention',
-      // The requested profile, for routing rules `match: { platform: api, command: <profile> }` (see docs/http-api.md).
-      command: body.profile,
+      // The requested profile: routing honours it before its rules (validated against the config above).
+      profile: body.profile,
       receivedAt: Date.now(),
     };
   }
