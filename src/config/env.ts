@@ -131,6 +131,9 @@ function parseApiKeys(v: string, ctx: z.RefinementCtx): ApiKeySettings[] {
 }
 
 type Schema = typeof schema;
+
+/** Every variable Parley reads (`.env.example` documents each; a test checks it). */
+export const ENV_VARIABLES = Object.keys(schema) as (keyof Schema)[];
 type Env = { [K in keyof Schema]: z.output<Schema[K]> };
 
 export interface LlmSettings {
