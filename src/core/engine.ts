@@ -272,6 +272,9 @@ export class Engine {
       finishedAt,
       updates: renderer.stats.updates,
     };
+    // Set by the knowledge middleware on model answers with passages (src/quality/groundedness.ts).
+    const quality = ctx.state.quality as { groundedness?: unknown } | undefined;
+    if (typeof quality?.groundedness === 'number') result.groundedness = quality.groundedness;
     for (const m of batch) this.results.set(m, result);
     log.info(
       { source: result.source, model: result.model, usage: result.usage, error: result.error, ms: finishedAt - startedAt, updates: result.updates },

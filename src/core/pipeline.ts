@@ -66,6 +66,8 @@ export interface TurnResult {
   firstVisibleAt?: number;
   finishedAt: number;
   updates: number;
+  /** Share of the answer backed by the passages it was given (0–1); only for model answers with passages (issue 12). */
+  groundedness?: number;
 }
 
 export function compose(middleware: Middleware[], terminal: (ctx: TurnContext) => Promise<void>): (ctx: TurnContext) => Promise<void> {

@@ -8,6 +8,10 @@ import type { IncomingMessage } from '../core/types.js';
 import type { Settings } from '../config/settings.js';
 import { issueToConfigError, parseYaml } from '../config/yaml.js';
 import { route } from '../routing/router.js';
+import type { ChatModelClient } from '../llm/client.js';
+import { judgeAnswer, type JudgeVerdict } from '../quality/judge.js';
+import { citedPassages } from '../quality/eval-report.js';
+import { scoreAgainstReference } from '../quality/reference.js';
 import type { KnowledgeBase } from './base.js';
 
 /** `parley eval` cases: questions with what routing, retrieval and the answer should produce. */
@@ -15,6 +19,10 @@ export const evalFileSchema = z
   .object({
     /** Overall score (0–1) under which `parley eval` exits non-zero. */
     minScore: z.number().min(0).max(1).default(0.9),
+    /** Mean ROUGE-L F (0–1) over cases with a `reference` under which `parley eval` exits non-zero. */
+    minRouge: z.number().min(0).max(1).optional(),
+    /** Mean BLEU (0–1) over cases with a `reference` under which `parley eval` exits non-zero. */
+    minBleu: z.number().min(0).max(1).optional(),
     /** Passages looked at for hit@k. */
     k: z.number().int().min(1).max(20).default(3),
     cases: z
@@ -32,6 +40,8 @@ export const evalFileSchema = z
             sources: z.array(z.string().min(1)).optional(),
             /** Phrases the full answer must contain (ignoring case); checked only when a model is configured. */
             phrases: z.array(z.string().min(1)).optional(),
+            /** A model answer to compare with (ROUGE-L and BLEU); checked only when a model is configured. */
+            reference: z.string().min(1).optional(),
           })
           .strict(),
       )
@@ -66,6 +76,13 @@ export interface CaseResult {
   phrasesOk?: boolean;
   missingPhrases?: string[];
   answerSource?: string;
+  /** Against `reference` (0–1). */
+  rouge?: number;
+  bleu?: number;
+  /** The judge's verdict on a model answer, when a judge is configured. */
+  judge?: JudgeVerdict;
+  /** Share of the answer backed by its passages (0–1), as computed live for every model answer. */
+  groundedness?: number;
   error?: string;
 }
 
@@ -75,6 +92,14 @@ export interface EvalReport {
   routing?: { passed: number; total: number };
   retrieval?: { passed: number; total: number };
   phrases?: { passed: number; total: number };
+  /** Cases that carry a reference answer (scored only with a model). */
+  referenceCases: number;
+  /** Means over the cases with a reference that got an answer. */
+  reference?: { rouge: number; bleu: number; total: number };
+  /** Means over the verdicts that parsed; `failed` counts unparseable replies and failed calls. */
+  judge?: { model: string; faithfulness?: number; helpfulness?: number; scored: number; failed: number };
+  /** Mean groundedness of the model answers that had passages. */
+  groundedness?: { mean: number; total: number };
   /** Mean of the pass rates of the checks that ran (0–1). */
   score: number;
   pipeline: boolean;
@@ -86,6 +111,8 @@ export interface EvalDeps {
   knowledge?: KnowledgeBase;
   /** When set (a model is configured), each question also runs through the whole pipeline. */
   engine?: Engine;
+  /** When set (`--judge MODEL`), each model answer is also rated by this model. */
+  judge?: { client: ChatModelClient; model: string };
 }
 
 export async function runEval(file: EvalFile, deps: EvalDeps): Promise<EvalReport> {
@@ -101,16 +128,24 @@ export async function runEval(file: EvalFile, deps: EvalDeps): Promise<EvalRepor
       result.retrieved = hits.map((h) => h.passage.path);
     }
     if (c.sources) result.hit = result.retrieved.some((p) => c.sources!.some((s) => p === s || p.endsWith(`/${s}`)));
-    if (deps.engine && c.phrases) {
+    if (deps.engine && (c.phrases || c.reference)) {
       try {
         const turn = await deps.engine.ask(adapter, adapter.message(c.question, where));
         const text = (turn?.text ?? '').toLowerCase();
         result.answerSource = turn?.source;
-        result.missingPhrases = c.phrases.filter((p) => !text.includes(p.toLowerCase()));
-        result.phrasesOk = result.missingPhrases.length === 0;
+        if (c.phrases) {
+          result.missingPhrases = c.phrases.filter((p) => !text.includes(p.toLowerCase()));
+          result.phrasesOk = result.missingPhrases.length === 0;
+        }
+        if (c.reference) Object.assign(result, scoreAgainstReference(turn?.text ?? '', c.reference));
+        if (turn?.groundedness !== undefined) result.groundedness = turn.groundedness;
         if (turn?.error) result.error = turn.error;
+        if (deps.judge && turn && (turn.source === 'model' || turn.source === 'cache')) {
+          const passages = await citedPassages(deps.settings.knowledge, deps.knowledge, r.profile.knowledge, c.question, turn.citations.map((x) => x.id));
+          result.judge = await judgeAnswer(deps.judge.client, deps.judge.model, { question: c.question, answer: turn.text, passages });
+        }
       } catch (err) {
-        result.phrasesOk = false;
+        if (c.phrases) result.phrasesOk = false;
         result.error = describe(err);
       }
     }
@@ -123,6 +158,11 @@ export async function runEval(file: EvalFile, deps: EvalDeps): Promise<EvalRepor
   const routing = tally((r) => r.routeOk);
   const retrieval = tally((r) => r.hit);
   const phrases = tally((r) => r.phrasesOk);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const referenced = results.filter((r) => r.rouge !== undefined);
+  const grounded = results.flatMap((r) => (r.groundedness === undefined ? [] : [r.groundedness]));
+  const verdicts = results.flatMap((r) => (r.judge ? [r.judge] : []));
+  const scored = verdicts.flatMap((v) => (v.ok ? [v] : []));
   const rates = [routing, retrieval, phrases].filter((t) => t !== undefined).map((t) => t.passed / t.total);
   return {
     cases: results,
@@ -130,6 +170,18 @@ export async function runEval(file: EvalFile, deps: EvalDeps): Promise<EvalRepor
     routing,
     retrieval,
     phrases,
+    referenceCases: file.cases.filter((c) => c.reference).length,
+    reference: referenced.length ? { rouge: mean(referenced.map((r) => r.rouge!)), bleu: mean(referenced.map((r) => r.bleu!)), total: referenced.length } : undefined,
+    judge: deps.judge
+      ? {
+          model: deps.judge.model,
+          faithfulness: scored.length ? mean(scored.map((v) => v.faithfulness)) : undefined,
+          helpfulness: scored.length ? mean(scored.map((v) => v.helpfulness)) : undefined,
+          scored: scored.length,
+          failed: verdicts.length - scored.length,
+        }
+      : undefined,
+    groundedness: grounded.length ? { mean: mean(grounded), total: grounded.length } : undefined,
     score: rates.length ? rates.reduce((a, b) => a + b, 0) / rates.length : 0,
     pipeline: !!deps.engine,
     indexMs: deps.knowledge?.stats.indexMs,
@@ -139,6 +191,10 @@ export async function runEval(file: EvalFile, deps: EvalDeps): Promise<EvalRepor
 /** The report as a plain-text table and totals. */
 export function formatReport(report: EvalReport): string {
   const mark = (v: boolean | undefined) => (v === undefined ? '–' : v ? 'ok' : 'FAIL');
+  const num = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(3));
+  const withReference = report.cases.some((c) => c.rouge !== undefined);
+  const withJudge = !!report.judge;
+  const withGroundedness = !!report.groundedness;
   const rows = report.cases.map((c, i) => [
     String(i + 1),
     c.question.length > 48 ? `${c.question.slice(0, 47)}…` : c.question,
@@ -146,9 +202,28 @@ export function formatReport(report: EvalReport): string {
     mark(c.routeOk),
     mark(c.hit),
     mark(c.phrasesOk),
-    c.hit === false ? `got ${c.retrieved.slice(0, report.k).join(', ') || 'nothing'}` : c.missingPhrases?.length ? `missing "${c.missingPhrases.join('", "')}"` : (c.error ?? ''),
+    ...(withReference ? [num(c.rouge), num(c.bleu)] : []),
+    ...(withGroundedness ? [num(c.groundedness)] : []),
+    ...(withJudge ? [!c.judge ? '–' : c.judge.ok ? `${c.judge.faithfulness}/${c.judge.helpfulness}` : 'n/a'] : []),
+    [
+      c.hit === false ? `got ${c.retrieved.slice(0, report.k).join(', ') || 'nothing'}` : c.missingPhrases?.length ? `missing "${c.missingPhrases.join('", "')}"` : (c.error ?? ''),
+      c.judge ? (c.judge.ok ? `judge: ${c.judge.reason}` : c.judge.error) : '',
+    ]
+      .filter(Boolean)
+      .join('; '),
   ]);
-  const header = ['#', 'question', 'profile (rule)', 'route', `hit@${report.k}`, 'phrases', 'notes'];
+  const header = [
+    '#',
+    'question',
+    'profile (rule)',
+    'route',
+    `hit@${report.k}`,
+    'phrases',
+    ...(withReference ? ['rouge-L', 'bleu'] : []),
+    ...(withGroundedness ? ['grounded'] : []),
+    ...(withJudge ? ['judge F/H'] : []),
+    'notes',
+  ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   const pct = (t?: { passed: number; total: number }) => (t ? `${t.passed}/${t.total} (${((100 * t.passed) / t.total).toFixed(1)}%)` : 'not checked');
@@ -160,6 +235,17 @@ export function formatReport(report: EvalReport): string {
     `routing:   ${pct(report.routing)}`,
     `hit@${report.k}:     ${pct(report.retrieval)}`,
     `phrases:   ${report.pipeline ? pct(report.phrases) : 'not checked (no model configured)'}`,
+    ...(report.reference
+      ? [`rouge-L:   ${report.reference.rouge.toFixed(3)} (mean of ${report.reference.total})`, `bleu:      ${report.reference.bleu.toFixed(3)} (mean of ${report.reference.total})`]
+      : report.pipeline || !report.referenceCases
+        ? []
+        : ['rouge-L:   not checked (no model configured)', 'bleu:      not checked (no model configured)']),
+    ...(report.groundedness ? [`grounded:  ${report.groundedness.mean.toFixed(3)} (mean of ${report.groundedness.total} answers with passages)`] : []),
+    ...(report.judge
+      ? [
+          `judge:     ${report.judge.scored ? `faithfulness ${report.judge.faithfulness!.toFixed(2)}, helpfulness ${report.judge.helpfulness!.toFixed(2)} (1–5, ${report.judge.scored} scored` : '(none scored'}${report.judge.failed ? `, ${report.judge.failed} unparseable or failed, not counted` : ''}; ${report.judge.model})`,
+        ]
+      : []),
     `score:     ${report.score.toFixed(3)}`,
   ].join('\n');
 }

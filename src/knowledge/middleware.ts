@@ -2,6 +2,7 @@ import type { Citation, FinalReply } from '../core/adapter.js';
 import { NOTES } from '../core/engine.js';
 import type { Middleware, TurnContext } from '../core/pipeline.js';
 import type { Profile } from '../core/profile.js';
+import { groundedness } from '../quality/groundedness.js';
 import type { AnswerCache } from './answer-cache.js';
 import { citationOf, type Hit, type KnowledgeBase } from './base.js';
 
@@ -48,6 +49,8 @@ export const KNOWLEDGE_NOTES = {
 };
 
 const CUT_OFF_MARK = NOTES.cutOff('').split('(')[0]!;
+/** Where the engine's cut-off and interrupted notes begin: not part of the answer to score. */
+const ENGINE_NOTE_START = '\n\n_⚠️';
 
 /**
  * Knowledge for every turn: FAQ answers at zero cost, the answer cache, retrieved passages in
@@ -118,6 +121,9 @@ export function knowledgeMiddleware(deps: KnowledgeMiddlewareDeps): Middleware {
     }
     if (answer?.source === 'model' && relevant.length) {
       ctx.answer = { ...answer, citations: citedOnly(answer.text, relevant) };
+      // Issue 12: how much of the answer the passages back; the engine carries it into TurnResult for analytics.
+      const g = groundedness(answer.text.split(ENGINE_NOTE_START)[0]!, relevant.map((h) => h.passage.text));
+      ctx.state.quality = { groundedness: g.groundedness, unsupported: g.unsupported };
     }
     if (cacheKey && answer?.source === 'model' && !answer.text.includes(CUT_OFF_MARK) && answer.text !== '…') {
       await deps.cache!.set(cacheKey, ctx.answer!);

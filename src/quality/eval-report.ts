@@ -1,0 +1,44 @@
+import type { KnowledgeBase } from '../knowledge/base.js';
+import type { EvalReport } from '../knowledge/eval.js';
+import { isRelevant, type KnowledgeSettings } from '../knowledge/middleware.js';
+
+/** `parley eval` helpers of issue 12: the judge's passages, thresholds per metric, the JSON report for CI. */
+
+/**
+ * The passages the pipeline gave the model for a first question that its answer cites (all of
+ * them when it cites none): what the judge checks faithfulness against. Same search and
+ * relevance rule as the knowledge middleware.
+ */
+export async function citedPassages(
+  s: KnowledgeSettings,
+  knowledge: KnowledgeBase | undefined,
+  sources: readonly string[] | undefined,
+  question: string,
+  cited: string[],
+): Promise<{ title: string; text: string }[]> {
+  if (!knowledge) return [];
+  const given = (await knowledge.search(question, { sources, k: s.topK })).filter((h) => isRelevant(h, s));
+  const picked = given.filter((h) => cited.includes(h.passage.key));
+  return (picked.length ? picked : given).map((h) => ({ title: h.passage.title, text: h.passage.text }));
+}
+
+export interface EvalThresholds {
+  minScore: number;
+  minRouge?: number;
+  minBleu?: number;
+}
+
+/** One line per threshold the report is under; empty when it passes. Metrics that did not run cannot fail. */
+export function thresholdFailures(report: EvalReport, t: EvalThresholds): string[] {
+  const out: string[] = [];
+  if (report.score < t.minScore) out.push(`score ${report.score.toFixed(3)} is under ${t.minScore}`);
+  if (report.reference && t.minRouge !== undefined && report.reference.rouge < t.minRouge) out.push(`ROUGE-L ${report.reference.rouge.toFixed(3)} is under ${t.minRouge}`);
+  if (report.reference && t.minBleu !== undefined && report.reference.bleu < t.minBleu) out.push(`BLEU ${report.reference.bleu.toFixed(3)} is under ${t.minBleu}`);
+  return out;
+}
+
+/** The report for CI (`--format json`): every check per case, totals, thresholds and what failed. Answers themselves are left out. */
+export function reportJson(report: EvalReport, t: EvalThresholds): string {
+  const failures = thresholdFailures(report, t);
+  return JSON.stringify({ ...report, thresholds: t, passed: failures.length === 0, failures }, null, 2);
+}
