@@ -98,6 +98,20 @@ export class Pacer {
     });
   }
 
+  /**
+   * Whether a request in `bucket`/`scope` would leave now: nothing waiting and budget left.
+   * Lets a caller choose a cheaper path instead of queueing (Slack: edit messages when the
+   * stream-start budget is spent).
+   */
+  async hasCapacity(bucket: string, scope: string): Promise<boolean> {
+    const group = this.groups.get(bucket);
+    if (!group) throw new Error(`unknown pacing bucket "${bucket}"`);
+    const limiter = group.key(scope);
+    if (limiter.queued() > 0) return false;
+    const reservoir = await limiter.currentReservoir();
+    return reservoir === null || reservoir > 0;
+  }
+
   /** Requests waiting across all scopes (for the queue-depth metric). */
   queued(): number {
     let n = 0;

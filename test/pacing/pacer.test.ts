@@ -71,6 +71,16 @@ describe('Pacer', () => {
     await pacer.stop();
   });
 
+  it('says whether a scope has capacity now: nothing queued and budget left', async () => {
+    const pacer = new Pacer({ buckets: { start: { perInterval: { amount: 2, intervalMs: 60_000 } } } });
+    expect(await pacer.hasCapacity('start', 'T1')).toBe(true);
+    await pacer.schedule('start', 'T1', async () => undefined);
+    await pacer.schedule('start', 'T1', async () => undefined);
+    expect(await pacer.hasCapacity('start', 'T1')).toBe(false);
+    expect(await pacer.hasCapacity('start', 'T2')).toBe(true);
+    await pacer.stop();
+  });
+
   it('shares one budget across instances through Redis', async () => {
     patchBottleneckForRedis7();
     const id = uniquePrefix('pacer');

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
 import { PlatformError, RateLimitError, StreamUnavailableError } from '../../src/core/errors.js';
-import { createSlackPacer, SlackApi } from '../../src/platforms/slack/api.js';
+import { createSlackPacer, SlackApi, START_STOP_STREAM_PER_MINUTE } from '../../src/platforms/slack/api.js';
 import { ResponseUrlSurface, ThreadSurface } from '../../src/platforms/slack/surface.js';
 import { FakeSlack } from '../fakes/slack/fake-slack.js';
 
@@ -34,6 +34,17 @@ describe('Slack API wrapper, surface and native stream against the fake Slack', 
     expect(tooLong.platformCode).toBe('msg_too_long');
     // The web-api client did not retry on its own: exactly one request each.
     expect(slack.callsTo('chat.postMessage')).toHaveLength(2);
+  });
+
+  it('edits messages instead of queueing for a native stream when the workspace’s chat.startStream budget is spent', async () => {
+    // Slack allows about 20 stream starts a minute per workspace (Tier 2); spend them.
+    await Promise.all(Array.from({ length: START_STOP_STREAM_PER_MINUTE }, () => api.pacer.schedule('streamStart', slack.teamId, async () => undefined)));
+    const refused = await surface.openStream().catch((e) => e);
+    expect(refused).toBeInstanceOf(StreamUnavailableError);
+    expect(slack.callsTo('chat.startStream')).toHaveLength(0);
+    // Another workspace still streams.
+    const other = new ThreadSurface(api, { team: 'T0OTHER', channel: GENERAL, threadTs: root, recipientUser: 'U0ADA00001', recipientTeam: 'T0OTHER' }, silentLogger());
+    await expect(other.openStream()).resolves.toBeDefined();
   });
 
   it('reads edit content when the request leaves the pacer, so queued edits carry the newest text', async () => {

@@ -1,10 +1,11 @@
 import { resolveContent, type Content, type FinalReply, type MessageRef, type NativeStream, type ReplySurface, type SendOptions } from '../../core/adapter.js';
-import { PlatformError } from '../../core/errors.js';
+import { PlatformError, StreamUnavailableError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { RESPONSE_URL_MAX_USES, slackErrorCode, type SlackApi } from './api.js';
 import { messageMrkdwn } from './format.js';
 import { withCitations } from '../../knowledge/citations.js';
 import { SlackNativeStream, STREAM_MAX_LENGTH, type StreamTarget } from './stream.js';
+import { postFeedbackPrompt } from './feedback.js';
 
 /** Source characters per message: mrkdwn conversion (escaping `&<>`, link syntax) grows text, so leave a margin. */
 export const REPLY_MAX_LENGTH = STREAM_MAX_LENGTH;
@@ -28,7 +29,14 @@ export class ThreadSurface implements ReplySurface {
     private readonly api: SlackApi,
     private readonly target: StreamTarget,
     private readonly log: Logger,
+    /** Feedback buttons for the finished answer (absent: none). */
+    private readonly actions?: { answerId: string },
   ) {}
+
+  /** Offers 👍/👎/Talk to a human to the asker (an ephemeral message in the thread). */
+  async complete(final: FinalReply, refs: MessageRef[]): Promise<void> {
+    if (this.actions) await postFeedbackPrompt(this.api, this.target, this.actions.answerId, final, refs, this.log);
+  }
 
   async post(content: Content, options: SendOptions): Promise<MessageRef> {
     const { channel, threadTs } = this.target;
@@ -89,6 +97,11 @@ export class ThreadSurface implements ReplySurface {
   }
 
   async openStream(): Promise<NativeStream> {
+    // chat.startStream is Tier 2 (~20 a minute per workspace): with many answers at once, waiting
+    // for it would show nothing for a minute. Post and edit instead when the budget is spent.
+    if (!(await this.api.pacer.hasCapacity('streamStart', this.target.team))) {
+      throw new StreamUnavailableError('chat.startStream budget spent for this workspace');
+    }
     return new SlackNativeStream(this.api, this.target, this.log, (s) => this.streams.set(s.ref!.id, s));
   }
 
