@@ -5,7 +5,6 @@ import { RESPONSE_URL_MAX_USES, slackErrorCode, type SlackApi } from './api.js';
 import { messageMrkdwn } from './format.js';
 import { withCitations } from '../../knowledge/citations.js';
 import { SlackNativeStream, STREAM_MAX_LENGTH, type StreamTarget } from './stream.js';
-import { postFeedbackPrompt } from './feedback.js';
 
 /** Source characters per message: mrkdwn conversion (escaping `&<>`, link syntax) grows text, so leave a margin. */
 export const REPLY_MAX_LENGTH = STREAM_MAX_LENGTH;
@@ -29,14 +28,7 @@ export class ThreadSurface implements ReplySurface {
     private readonly api: SlackApi,
     private readonly target: StreamTarget,
     private readonly log: Logger,
-    /** Feedback buttons for the finished answer (absent: none). */
-    private readonly actions?: { answerId: string },
   ) {}
-
-  /** Offers 👍/👎/Talk to a human to the asker (an ephemeral message in the thread). */
-  async complete(final: FinalReply, refs: MessageRef[]): Promise<void> {
-    if (this.actions) await postFeedbackPrompt(this.api, this.target, this.actions.answerId, final, refs, this.log);
-  }
 
   async post(content: Content, options: SendOptions): Promise<MessageRef> {
     const { channel, threadTs } = this.target;
