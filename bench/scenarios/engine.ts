@@ -1,0 +1,246 @@
+import { mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { engineWorld } from '../lib/engine-world.js';
+import { dist, round, sleep, within, type Dist } from '../lib/stats.js';
+import type { ScriptedReply } from '../../test/fakes/openai-server.js';
+import { conversationKey } from '../../src/core/types.js';
+
+const SHORT: ScriptedReply = { chunks: ['Restart ', 'the ', 'agent ', 'and ', 'try ', 'again.'], firstTokenDelayMs: 0, chunkDelayMs: 0 };
+
+export interface ThroughputResult {
+  replies: number;
+  concurrency: number;
+  completed: number;
+  repliesPerSecond: number;
+  cpuMsPerReply: number;
+  turnMs: Dist;
+  wallMs: number;
+}
+
+/**
+ * Throughput: short replies from an instant model through the engine, the memory store and the
+ * in-memory platform, `concurrency` conversations at a time. CPU is the whole process's
+ * (the engine, the OpenAI SDK and the fake model server share it), from process.cpuUsage.
+ */
+export async function throughput(o: { replies: number; concurrency: number }): Promise<ThroughputResult> {
+  const w = await engineWorld({ storeUrl: 'memory://', reply: SHORT });
+  try {
+    for (let i = 0; i < 20; i++) await w.ask(`warm up ${i}`, `warm-${i}`); // JIT, connections
+    const turnMs: number[] = [];
+    let next = 0;
+    let completed = 0;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await within(
+      Promise.all(
+        Array.from({ length: o.concurrency }, async () => {
+          while (next < o.replies) {
+            const i = next++;
+            const r = await w.ask(`question ${i}`, `tp-${i}`);
+            if (r && r.text === 'Restart the agent and try again.') completed++;
+            if (r) turnMs.push(r.finishedAt - r.startedAt);
+          }
+        }),
+      ),
+      240_000,
+      'throughput',
+    );
+    const wallMs = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    return {
+      replies: o.replies,
+      concurrency: o.concurrency,
+      completed,
+      repliesPerSecond: round((completed / wallMs) * 1000, 1),
+      cpuMsPerReply: round((cpu.user + cpu.system) / 1000 / Math.max(1, completed), 2),
+      turnMs: dist(turnMs),
+      wallMs: Math.round(wallMs),
+    };
+  } finally {
+    await w.stop();
+  }
+}
+
+export interface MemoryResult {
+  concurrent: number;
+  completed: number;
+  rssBeforeMb: number;
+  rssPeakMb: number;
+  /** (peak − before) / replies. */
+  rssPerReplyKb: number;
+  heapPeakMb: number;
+  /** How long the concurrent replies took, all together. */
+  streamMs: number;
+  /** sqlite file growth per stored turn (question + answer), over `turns` new conversations. */
+  sqliteBytesPerTurn: number;
+  /** The stored history value of one question + answer, as JSON. */
+  historyJsonBytesPerTurn: number;
+  turns: number;
+}
+
+/**
+ * Memory: `concurrent` replies streaming at once through the engine (in-memory platform, memory
+ * store), resident memory sampled every 50 ms. RSS is the whole process (bot and fake model).
+ * Then bytes stored per turn, measured on a fresh sqlite file.
+ */
+export async function memory(o: { concurrent: number; turns: number }): Promise<MemoryResult> {
+  const chunks = Array.from({ length: 60 }, (_, i) => `word${i} `);
+  const streamReply: ScriptedReply = { chunks, firstTokenDelayMs: 200, chunkDelayMs: 40 };
+  const w = await engineWorld({ storeUrl: 'memory://', reply: streamReply });
+  let rssBefore = 0;
+  let rssPeak = 0;
+  let heapPeak = 0;
+  let completed = 0;
+  let streamMs = 0;
+  try {
+    await Promise.all(Array.from({ length: 10 }, (_, i) => w.ask(`warm up ${i}`, `mw-${i}`)));
+    w.adapter.replies.clear();
+    (globalThis as { gc?: () => void }).gc?.();
+    await sleep(200);
+    rssBefore = process.memoryUsage().rss;
+    const sampler = setInterval(() => {
+      const m = process.memoryUsage();
+      rssPeak = Math.max(rssPeak, m.rss);
+      heapPeak = Math.max(heapPeak, m.heapUsed);
+    }, 50);
+    const t0 = performance.now();
+    try {
+      const results = await within(Promise.all(Array.from({ length: o.concurrent }, (_, i) => w.ask(`question ${i}`, `mem-${i}`))), 180_000, 'memory: concurrent replies');
+      completed = results.filter((r) => r && r.text === chunks.join('')).length;
+    } finally {
+      clearInterval(sampler);
+      streamMs = Math.round(performance.now() - t0);
+    }
+  } finally {
+    await w.stop();
+  }
+
+  // Bytes per stored turn, on sqlite.
+  const dir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
+  const file = join(dir, 'bench.sqlite');
+  const size = () => ['', '-wal', '-shm'].reduce((s, ext) => s + (existsSync(file + ext) ? statSync(file + ext).size : 0), 0);
+  let sqliteBytesPerTurn = 0;
+  let historyJsonBytesPerTurn = 0;
+  const answer: ScriptedReply = { text: 'Restart the agent, then check the logs under /var/log/agent for errors and try again.', firstTokenDelayMs: 0, chunkDelayMs: 0 };
+  // Sizes are read with the store closed (the WAL checkpointed into the file).
+  const warm = await engineWorld({ storeUrl: `sqlite://${file}`, reply: answer });
+  for (let i = 0; i < 5; i++) await warm.ask(`warm up question number ${i}?`, `sw-${i}`);
+  await warm.stop();
+  const before = size();
+  const s = await engineWorld({ storeUrl: `sqlite://${file}`, reply: answer });
+  try {
+    for (let i = 0; i < o.turns; i++) await s.ask(`How do I restart the agent on host ${i}?`, `bytes-${i}`);
+    const turns = await s.parley.engine.historyOf(conversationKey({ platform: 'memory', workspace: 'W1', channel: 'C1', thread: 'bytes-0' }));
+    historyJsonBytesPerTurn = Buffer.byteLength(JSON.stringify({ turns, updatedAt: Date.now() }));
+  } finally {
+    await s.stop();
+    sqliteBytesPerTurn = Math.round((size() - before) / o.turns);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const mb = (b: number) => round(b / 1024 / 1024, 1);
+  return {
+    concurrent: o.concurrent,
+    completed,
+    rssBeforeMb: mb(rssBefore),
+    rssPeakMb: mb(rssPeak),
+    rssPerReplyKb: round((rssPeak - rssBefore) / 1024 / Math.max(1, o.concurrent), 1),
+    heapPeakMb: mb(heapPeak),
+    streamMs,
+    sqliteBytesPerTurn,
+    historyJsonBytesPerTurn,
+    turns: o.turns,
+  };
+}
+
+export interface StoreResult {
+  store: 'memory' | 'sqlite' | 'redis';
+  turns: number;
+  completed: number;
+  turnMs: Dist;
+  msPerTurn: number;
+  note?: string;
+}
+
+/** A Redis db of 127.0.0.1:6379 that holds no keys (the bench then deletes what it wrote), or undefined. */
+async function emptyRedisDb(): Promise<{ db: number; note?: string } | { note: string }> {
+  const r = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2_000, enableOfflineQueue: false });
+  r.on('error', () => undefined);
+  try {
+    await r.connect();
+    for (const db of [14, 15, 13]) {
+      await r.select(db);
+      if ((await r.dbsize()) === 0) return { db };
+    }
+    return { note: 'Redis dbs 13-15 all hold keys; not touching them' };
+  } catch (err) {
+    return { note: `Redis at 127.0.0.1:6379 unavailable (${String((err as Error).message ?? err)})` };
+  } finally {
+    r.disconnect();
+  }
+}
+
+async function clearRedisDb(db: number): Promise<void> {
+  const r = new Redis({ host: '127.0.0.1', port: 6379, db, maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    let rounds = 0;
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', 'parley*', 'COUNT', 500);
+      if (keys.length) await r.del(...keys);
+      cursor = next;
+    } while (cursor !== '0' && ++rounds < 10_000);
+  } finally {
+    r.disconnect();
+  }
+}
+
+/**
+ * Store: time per turn (engine start of turn → history saved) with each store, one turn at a
+ * time, over `conversations` conversations so histories grow as in real threads. Every store
+ * access of a turn is in it: history load and save, the in-flight journal, analytics, usage ledger.
+ */
+export async function stores(o: { turns: number; conversations: number }): Promise<StoreResult[]> {
+  const out: StoreResult[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'parley-bench-store-'));
+  try {
+    for (const store of ['memory', 'sqlite', 'redis'] as const) {
+      let url = store === 'memory' ? 'memory://' : `sqlite://${join(dir, 'store.sqlite')}`;
+      let redisDb: number | undefined;
+      if (store === 'redis') {
+        const found = await emptyRedisDb();
+        if (!('db' in found)) {
+          out.push({ store, turns: 0, completed: 0, turnMs: dist([]), msPerTurn: 0, note: found.note });
+          continue;
+        }
+        redisDb = found.db;
+        url = `redis://127.0.0.1:6379/${redisDb}`;
+      }
+      const w = await engineWorld({ storeUrl: url, reply: SHORT });
+      const turnMs: number[] = [];
+      let completed = 0;
+      const t0 = performance.now();
+      try {
+        for (let i = 0; i < 10; i++) await w.ask(`warm up ${i}`, `stw-${i}`);
+        const start = performance.now();
+        for (let i = 0; i < o.turns; i++) {
+          const r = await within(w.ask(`question ${i}`, `st-${i % o.conversations}`), 30_000, `${store} turn`);
+          if (r && !r.error) {
+            completed++;
+            turnMs.push(r.finishedAt - r.startedAt);
+          }
+        }
+        out.push({ store, turns: o.turns, completed, turnMs: dist(turnMs, 2), msPerTurn: round((performance.now() - start) / o.turns, 2) });
+      } catch (err) {
+        out.push({ store, turns: o.turns, completed, turnMs: dist(turnMs, 2), msPerTurn: round((performance.now() - t0) / Math.max(1, completed), 2), note: String(err) });
+      } finally {
+        await w.stop();
+        if (redisDb !== undefined) await clearRedisDb(redisDb).catch(() => undefined);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
