@@ -236,10 +236,10 @@ export class Engine {
       await surface.complete?.({ ...final, text }, []).catch((err) => log.debug({ err: describe(err) }, 'completing a silent reply failed'));
     } else {
       try {
-      await renderer.finish({ ...final, text, citations: final.citations ?? ctx.citations });
-    } finally {
-      await tracker?.done();
-    }
+        await renderer.finish({ ...final, text, citations: final.citations ?? ctx.citations });
+      } finally {
+        await tracker?.done();
+      }
     }
 
     const finishedAt = Date.now();

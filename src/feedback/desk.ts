@@ -24,6 +24,10 @@ export const FEEDBACK_TEXTS = {
 /** "thanks", "thank you!", "thx", "ty", "cheers", "merci", "great, thanks" — a short message, mostly gratitude. */
 const THANKS = /^(?:(?:ok(?:ay)?|great|perfect|awesome|cool|nice|got it)[,!. ]+)?(?:thanks?(?: you| a lot| so much)?|thx|ty|cheers|merci|danke|gracias)\b[\s!.,:)🙏👍]*(?:(?:that|it) (?:helped|worked)[\s!.]*)?$/iu;
 
+// A click right after the answer appears may come before the turn is recorded: wait up to ~3 s.
+const ANSWER_LOOKUP_RETRIES = 12;
+const ANSWER_LOOKUP_WAIT_MS = 250;
+
 export function isThanks(text: string): boolean {
   return text.length <= 80 && THANKS.test(text.trim());
 }
@@ -42,11 +46,24 @@ export class SupportDesk {
   };
 
   private async recordTurn(r: TurnResult): Promise<void> {
+    // The answer first: its buttons are already showing, and a click looks it up.
+    // Declined answers are kept too: in grounded profiles they carry the "Talk to a human" offer.
+    if (RATEABLE_SOURCES.has(r.source) || r.source === 'declined') await this.answers.remember(r, this.d.analytics.placeOf(r));
     const thanks = isThanks(r.question);
     await this.d.analytics.recordTurn(r, { isThanks: thanks });
     if (thanks) await this.d.analytics.recordThanks(r.conversation, r.message.user.id);
-    // Declined answers are kept too: in grounded profiles they carry the "Talk to a human" offer.
-    if (RATEABLE_SOURCES.has(r.source) || r.source === 'declined') await this.answers.remember(r, this.d.analytics.placeOf(r));
+  }
+
+  /**
+   * The answer a click refers to. The buttons appear when the reply completes, a moment before
+   * the engine reports the turn and the answer is stored, so a very quick click waits briefly.
+   */
+  private async answerFor(e: FeedbackEvent) {
+    for (let attempt = 0; ; attempt++) {
+      const answer = await this.answers.get(e.platform, e.answerId);
+      if (answer || attempt >= ANSWER_LOOKUP_RETRIES) return answer;
+      await new Promise((r) => setTimeout(r, ANSWER_LOOKUP_WAIT_MS));
+    }
   }
 
   /** For AdapterDeps.feedback: never throws (a failure is logged and the person told). */
@@ -60,7 +77,7 @@ export class SupportDesk {
   };
 
   private async handle(e: FeedbackEvent): Promise<void> {
-    const answer = await this.answers.get(e.platform, e.answerId);
+    const answer = await this.answerFor(e);
     if (!answer) {
       if (!e.viaReaction) await e.respond?.(FEEDBACK_TEXTS.unknown);
       return;

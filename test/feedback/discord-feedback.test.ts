@@ -28,7 +28,7 @@ async function start(env: Record<string, string> = {}): Promise<Harness> {
 async function ask(h: Harness, question: string): Promise<{ question: FakeMessage; answer: FakeMessage }> {
   const d = h.discord;
   const q = d.userSays({ content: question, mentionBot: true });
-  const answer = await d.waitFor(() => d.botMessages().find((m) => m.message_reference?.message_id === q.id && (m.components?.length ?? 0) > 0), 10_000, 'answer with buttons');
+  const answer = await d.waitFor(() => d.botMessages().find((m) => m.message_reference?.message_id === q.id && (m.components?.length ?? 0) > 0), 20_000, 'answer with buttons');
   return { question: q, answer };
 }
 
@@ -40,7 +40,7 @@ const totals = async (h: Harness) => {
 };
 
 describe('Discord feedback', () => {
-  it('puts 👍/👎/Talk to a human on the answer; a 👍 click thanks privately and counts once per person', async () => {
+  it('puts 👍/👎/Talk to a human on the answer; a 👍 click thanks privately and counts once per person', { timeout: 60_000 }, async () => {
     h = await start();
     const d = h.discord;
     const { question, answer } = await ask(h, 'how do I reset my password?');
@@ -48,7 +48,7 @@ describe('Discord feedback', () => {
     expect(buttonIds(answer)).toEqual([`parley:fb:up:${question.id}`, `parley:fb:down:${question.id}`, `parley:fb:handoff:${question.id}`]);
 
     const click = d.clickButton({ message: answer, customId: `parley:fb:up:${question.id}` });
-    const thanks = await d.waitFor(() => d.botMessages().find((m) => m.interaction_token === click.token), 10_000, 'ephemeral thanks');
+    const thanks = await d.waitFor(() => d.botMessages().find((m) => m.interaction_token === click.token), 20_000, 'ephemeral thanks');
     expect(click.callback?.type).toBe(6); // acknowledged in time, without touching the answer
     expect(thanks.content).toBe('Thanks for the feedback! 👍');
     expect(thanks.flags & (1 << 6)).toBeTruthy();
@@ -56,39 +56,39 @@ describe('Discord feedback', () => {
 
     // The same person again: still one 👍; a 👎 reaction from them replaces it.
     const again = d.clickButton({ message: answer, customId: `parley:fb:up:${question.id}` });
-    await d.waitFor(() => d.botMessages().find((m) => m.interaction_token === again.token), 10_000, 'second thanks');
+    await d.waitFor(() => d.botMessages().find((m) => m.interaction_token === again.token), 20_000, 'second thanks');
     expect(await totals(h)).toMatchObject({ up: 1, down: 0 });
     d.react({ message: answer, emoji: '👎' });
-    await expect.poll(async () => (await totals(h!)).down, { timeout: 10_000 }).toBe(1);
+    await expect.poll(async () => (await totals(h!)).down, { timeout: 20_000 }).toBe(1);
     expect(await totals(h)).toMatchObject({ up: 0, down: 1 });
     // Another person's 👍 reaction counts separately; other emoji do not count.
     d.react({ message: answer, emoji: '🎉', author: d.otherBot });
     const bob = { ...d.defaultUser, id: '666666666666666666', username: 'bob' };
     d.users.set(bob.id, bob);
     d.react({ message: answer, emoji: '👍', author: bob });
-    await expect.poll(async () => (await totals(h!)).up, { timeout: 10_000 }).toBe(1);
+    await expect.poll(async () => (await totals(h!)).up, { timeout: 20_000 }).toBe(1);
     expect(await totals(h)).toMatchObject({ up: 1, down: 1 });
   });
 
-  it('👎 opens a modal for an optional reason; the reason is stored with the one vote', async () => {
+  it('👎 opens a modal for an optional reason; the reason is stored with the one vote', { timeout: 60_000 }, async () => {
     h = await start();
     const d = h.discord;
     const { question, answer } = await ask(h, 'where is the invoice?');
     const click = d.clickButton({ message: answer, customId: `parley:fb:down:${question.id}` });
-    await d.waitFor(() => click.modal, 10_000, 'reason modal');
+    await d.waitFor(() => click.modal, 20_000, 'reason modal');
     expect(click.callback?.type).toBe(9);
     expect(click.modal!.components[0].components[0]).toMatchObject({ type: 4, required: false });
-    await expect.poll(async () => (await totals(h!)).down, { timeout: 10_000 }).toBe(1);
+    await expect.poll(async () => (await totals(h!)).down, { timeout: 20_000 }).toBe(1);
 
     const submit = d.submitModal({ opener: click, values: { reason: 'It linked the wrong page' } });
-    const noted = await d.waitFor(() => d.botMessages().find((m) => m.interaction_token === submit.token), 10_000, 'reason thanks');
+    const noted = await d.waitFor(() => d.botMessages().find((m) => m.interaction_token === submit.token), 20_000, 'reason thanks');
     expect(noted.content).toBe('Thanks, your comment was recorded.');
     const record = await h.parley.support.desk.answers.get('discord', question.id);
     expect(await h.parley.support.desk.answers.voteOf(record!, d.defaultUser.id)).toMatchObject({ vote: 'down', reason: 'It linked the wrong page' });
     expect(await totals(h)).toMatchObject({ down: 1, up: 0 });
   });
 
-  it('hands off: posts asker, link and summary to the escalation channel pinging only the support role, then stays quiet until resume', async () => {
+  it('hands off: posts asker, link and summary to the escalation channel pinging only the support role, then stays quiet until resume', { timeout: 60_000 }, async () => {
     h = await start();
     const d = h.discord;
     const { question, answer } = await ask(h, 'my export keeps failing with error E42');
@@ -97,7 +97,7 @@ describe('Discord feedback', () => {
     const before = h.openai.chatRequests.length;
 
     d.clickButton({ message: answer, customId: `parley:fb:handoff:${question.id}` });
-    const posted = await d.waitFor(() => d.botMessages(ESCALATION_CHANNEL)[0], 10_000, 'handoff message');
+    const posted = await d.waitFor(() => d.botMessages(ESCALATION_CHANNEL)[0], 20_000, 'handoff message');
     expect(posted.content.startsWith(`<@&${SUPPORT_ROLE}> `)).toBe(true);
     expect(posted.content).toContain('Asker: alice');
     expect(posted.content).toContain(`https://discord.com/channels/${d.guildId}/${d.channelId}/${answer.id}`);
@@ -110,7 +110,7 @@ describe('Discord feedback', () => {
     expect(h.openai.chatRequests.length).toBe(before + 1);
 
     // The thread is told, with a way back.
-    const notice = await d.waitFor(() => d.botMessages().find((m) => m.content.startsWith("I've asked a human")), 10_000, 'handoff notice');
+    const notice = await d.waitFor(() => d.botMessages().find((m) => m.content.startsWith("I've asked a human")), 20_000, 'handoff notice');
     expect(buttonIds(notice)).toEqual([`parley:fb:resume:${question.id}`]);
     expect(await totals(h)).toMatchObject({ handoffs: 1 });
 
@@ -123,23 +123,23 @@ describe('Discord feedback', () => {
     expect(d.typing.length).toBe(typingBefore);
     // …and "resume" brings the bot back (turns of one thread run in order, so the quiet one is done by then).
     d.userSays({ content: 'resume', replyTo: answer.id });
-    await d.waitFor(() => d.botMessages().find((m) => m.content === "I'm back. Ask me anything."), 10_000, 'resumed');
+    await d.waitFor(() => d.botMessages().find((m) => m.content === "I'm back. Ask me anything."), 20_000, 'resumed');
     expect(d.botMessages().filter((m) => m.content === 'You asked: something')).toHaveLength(0);
     expect(h.openai.chatRequests.length).toBe(before + 1);
     d.userSays({ content: 'so what about E42?', replyTo: answer.id });
-    await d.waitFor(() => d.botMessages().find((m) => m.content === 'You asked: something'), 10_000, 'answering again');
+    await d.waitFor(() => d.botMessages().find((m) => m.content === 'You asked: something'), 20_000, 'answering again');
   });
 
-  it('the resume button on the handoff notice ends the quiet', async () => {
+  it('the resume button on the handoff notice ends the quiet', { timeout: 60_000 }, async () => {
     h = await start();
     const d = h.discord;
     const { question, answer } = await ask(h, 'please get me a person');
     d.clickButton({ message: answer, customId: `parley:fb:handoff:${question.id}` });
-    const notice = await d.waitFor(() => d.botMessages().find((m) => m.content.startsWith("I've asked a human")), 10_000, 'handoff notice');
+    const notice = await d.waitFor(() => d.botMessages().find((m) => m.content.startsWith("I've asked a human")), 20_000, 'handoff notice');
     const record = await h.parley.support.desk.answers.get('discord', question.id);
     expect(await h.parley.support.handoff.stateOf(record!.conversation)).toBeDefined();
     d.clickButton({ message: notice, customId: `parley:fb:resume:${question.id}` });
-    await d.waitFor(() => d.botMessages().filter((m) => m.content === "I'm back. Ask me anything.").length === 1, 10_000, 'resumed notice');
+    await d.waitFor(() => d.botMessages().filter((m) => m.content === "I'm back. Ask me anything.").length === 1, 20_000, 'resumed notice');
     expect(await h.parley.support.handoff.stateOf(record!.conversation)).toBeUndefined();
   });
 });

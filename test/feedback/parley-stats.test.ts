@@ -55,18 +55,18 @@ async function start(o: { grounded?: boolean } = {}): Promise<Harness> {
 }
 
 describe('/parley stats on Discord', () => {
-  it('answers an admin privately with the figures, and refuses everyone else', async () => {
+  it('answers an admin privately with the figures, and refuses everyone else', { timeout: 60_000 }, async () => {
     h = await start();
     const d = h.discord;
     d.userSays({ content: 'how do I rotate my API key?', mentionBot: true });
-    await d.waitFor(() => d.botMessages().find((m) => (m.components?.length ?? 0) > 0), 10_000, 'answer with buttons');
+    await d.waitFor(() => d.botMessages().find((m) => (m.components?.length ?? 0) > 0), 20_000, 'answer with buttons');
     await h.parley.support.desk.idle();
 
     const mine = d.runCommand({ name: 'parley', options: { command: 'stats 7d' } });
     const reply = await d.waitFor(() => {
       const m = mine.original_message_id ? d.messages.get(mine.original_message_id) : undefined;
       return m?.content.startsWith('Support stats') ? m : undefined;
-    }, 10_000, 'stats reply');
+    }, 20_000, 'stats reply');
     expect(mine.callback?.flags).toBe(EPHEMERAL); // deferred as ephemeral: only the admin sees it
     expect(reply.content).toContain('Questions: 1 (model 1)');
     expect(reply.content).toContain('Handed to a human: 0');
@@ -81,32 +81,32 @@ describe('/parley stats on Discord', () => {
     const refused = await d.waitFor(() => {
       const m = theirs.original_message_id ? d.messages.get(theirs.original_message_id) : undefined;
       return m?.content ? m : undefined;
-    }, 10_000, 'refusal');
+    }, 20_000, 'refusal');
     expect(refused.content).toBe('Only Parley administrators can see support stats.');
     expect(h.openai.chatRequests).toHaveLength(1);
   });
 
-  it('hands off to the destination of the profile in the config file, pinging its role', async () => {
+  it('hands off to the destination of the profile in the config file, pinging its role', { timeout: 60_000 }, async () => {
     h = await start();
     const d = h.discord;
     const q = d.userSays({ content: 'I need a refund', mentionBot: true });
-    const answer = await d.waitFor(() => d.botMessages().find((m) => (m.components?.length ?? 0) > 0), 10_000, 'answer with buttons');
+    const answer = await d.waitFor(() => d.botMessages().find((m) => (m.components?.length ?? 0) > 0), 20_000, 'answer with buttons');
     d.clickButton({ message: answer, customId: `parley:fb:handoff:${q.id}` });
-    const posted = await d.waitFor(() => d.botMessages(ESCALATION_CHANNEL)[0], 10_000, 'handoff message');
+    const posted = await d.waitFor(() => d.botMessages(ESCALATION_CHANNEL)[0], 20_000, 'handoff message');
     expect(posted.pinged_roles).toEqual([TEAM_ROLE]);
     expect(posted.content).toContain('Handoff requested (profile default)');
   });
 
-  it('in a grounded profile, a question the knowledge base has nothing for gets the offer of a human, not a guess', async () => {
+  it('in a grounded profile, a question the knowledge base has nothing for gets the offer of a human, not a guess', { timeout: 60_000 }, async () => {
     h = await start({ grounded: true });
     const d = h.discord;
     const q = d.userSays({ content: 'how do I configure kubernetes ingress?', mentionBot: true });
-    const reply = await d.waitFor(() => d.botMessages().find((m) => (m.components?.length ?? 0) > 0), 10_000, 'reply with a button');
+    const reply = await d.waitFor(() => d.botMessages().find((m) => (m.components?.length ?? 0) > 0), 20_000, 'reply with a button');
     expect(reply.content).toContain('Talk to a human');
     expect(reply.components![0].components.map((c: any) => c.custom_id)).toEqual([`parley:fb:handoff:${q.id}`]);
     expect(h.openai.chatRequests).toHaveLength(0);
     d.clickButton({ message: reply, customId: `parley:fb:handoff:${q.id}` });
-    const posted = await d.waitFor(() => d.botMessages(ESCALATION_CHANNEL)[0], 10_000, 'handoff message');
+    const posted = await d.waitFor(() => d.botMessages(ESCALATION_CHANNEL)[0], 20_000, 'handoff message');
     expect(posted.content).toContain('kubernetes ingress');
   });
 });

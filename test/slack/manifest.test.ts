@@ -30,4 +30,8 @@ describe('slack/manifest.yaml', () => {
   it('asks for exactly the scopes parley doctor checks', () => {
     expect([...manifest.oauth_config.scopes.bot].sort()).toEqual([...REQUIRED_SCOPES].sort());
   });
+
+  it('enables interactivity, which the feedback buttons need', () => {
+    expect(manifest.settings.interactivity.is_enabled).toBe(true);
+  });
 });

@@ -1,5 +1,5 @@
 import { App, HTTPReceiver, SocketModeReceiver, webApi } from '@slack/bolt';
-import type { AdapterDeps, Deliver, Diagnosis, PlatformAdapter, ReplySurface } from '../../core/adapter.js';
+import type { AdapterDeps, Deliver, Diagnosis, MessageRef, PlatformAdapter, ReplySurface } from '../../core/adapter.js';
 import type { IncomingMessage } from '../../core/types.js';
 import { ConfigError, describe } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
@@ -10,6 +10,7 @@ import { messageMrkdwn, slackToReadable } from './format.js';
 import { SlackNames } from './names.js';
 import { isDirectMessage, parseAskText, skipReason, threadOf, toIncomingMessage, triggerOf, type BotIdentity, type SlackMessageEvent } from './parse.js';
 import { ResponseUrlSurface, ThreadSurface, type ResumableSlackReply } from './surface.js';
+import { registerFeedbackActions } from './feedback.js';
 
 /** Slack retries an unacknowledged event at once, after 1 minute and after 5 minutes. */
 export const EVENT_DEDUPE_TTL_MS = 10 * 60_000;
@@ -24,7 +25,9 @@ export const ADMIN_COMMAND = 'parley';
 const ECHO_MAX_CHARS = 3_500;
 
 /** Event types the adapter listens to; slack/manifest.yaml subscribes to exactly these (`message.*` for `message`). */
-export const HANDLED_EVENTS = ['app_mention', 'message', 'assistant_thread_started'] as const;
+export const HANDLED_EVENTS = ['app_mention', 'message', 'assistant_thread_started', 'reaction_added'] as const;
+const UP_REACTIONS = new Set(['+1', 'thumbsup']);
+const DOWN_REACTIONS = new Set(['-1', 'thumbsdown']);
 
 /** The bot scopes Parley uses; slack/manifest.yaml asks for exactly these (checked by a test). */
 export const REQUIRED_SCOPES = [
@@ -39,6 +42,7 @@ export const REQUIRED_SCOPES = [
   'groups:history',
   'groups:read',
   'im:history',
+  'reactions:read',
   'users:read',
 ];
 
@@ -130,9 +134,14 @@ export class SlackAdapter implements PlatformAdapter {
     await this.api.call('auth.test', () => ({}), { bucket: 'misc', scope: 'auth', retryRateLimited: false });
   }
 
-  /** Posts a standalone message (alerts, handoffs); mentions are made inert by the formatter. */
-  async announce(channel: string, text: string): Promise<void> {
-    await this.api.call('chat.postMessage', () => ({ channel, text: messageMrkdwn(text), unfurl_links: false, unfurl_media: false }), {
+  /**
+   * Posts a standalone message (alerts, handoffs); mentions are made inert by the formatter,
+   * except `ping`: the one user group (`S…`) notified, put in front of the text.
+   */
+  async announce(channel: string, text: string, options: { ping?: string } = {}): Promise<void> {
+    const ping = options.ping && /^S[A-Z0-9]+$/.test(options.ping) ? `<!subteam^${options.ping}> ` : '';
+    if (options.ping && !ping) this.log.warn('the handoff ping is not a Slack user group id (S…); posting without a ping');
+    await this.api.call('chat.postMessage', () => ({ channel, text: ping + messageMrkdwn(text), unfurl_links: false, unfurl_media: false }), {
       bucket: 'post',
       scope: channel,
       priority: 'final',
@@ -194,15 +203,43 @@ export class SlackAdapter implements PlatformAdapter {
       this.api,
       { team: message.workspace, channel: message.channel, threadTs: message.thread, recipientUser: message.user.id, recipientTeam: message.workspace },
       this.log,
+      this.deps.feedback
+        ? { answerId: message.id, remember: (refs) => this.rememberAnswer(message.channel, refs, message.id) }
+        : undefined,
     );
   }
 
+  private answers() {
+    return this.deps.store.namespace<string>('slack-answers');
+  }
+
+  /** Which answer each of its messages belongs to, so a 👍/👎 reaction on any of them counts. */
+  private async rememberAnswer(channel: string, refs: MessageRef[], answerId: string): Promise<void> {
+    await Promise.all(refs.map((ref) => this.answers().set(`${channel}:${ref.id}`, answerId, ACTIVE_THREAD_TTL_MS)));
+  }
+
+  /** A 👍/👎 reaction on an answer counts as a vote (Slack names them +1/thumbsup and -1/thumbsdown). */
+  private async onReaction(e: ReactionEvent): Promise<void> {
+    const kind = UP_REACTIONS.has(e.reaction) ? 'up' : DOWN_REACTIONS.has(e.reaction) ? 'down' : undefined;
+    if (!kind || !this.deps.feedback || e.item?.type !== 'message' || !e.item.channel || !e.item.ts || e.user === this.bot.userId) return;
+    try {
+      const answerId = await this.answers().get(`${e.item.channel}:${e.item.ts}`);
+      if (!answerId) return;
+      await this.deps.feedback({ platform: 'slack', answerId, kind, user: { id: e.user }, at: Date.now(), viaReaction: true });
+    } catch (err) {
+      this.log.error({ err: describe(err) }, 'handling a reaction failed');
+    }
+  }
+
   private register(app: App): void {
-    const [mention, message, assistantThread] = HANDLED_EVENTS;
+    const [mention, message, assistantThread, reaction] = HANDLED_EVENTS;
     app.event(mention, async ({ event, body }) => this.onMessage(event as unknown as SlackMessageEvent, body as unknown as EventBody));
     app.event(message, async ({ event, body }) => this.onMessage(event as unknown as SlackMessageEvent, body as unknown as EventBody));
     app.event(assistantThread, async ({ event }) => this.onAssistantThread(event as unknown as AssistantThreadEvent));
+    app.event(reaction, async ({ event }) => this.onReaction(event as unknown as ReactionEvent));
     app.command(`/${this.settings.command}`, async ({ command, ack }) => this.onCommand(command as unknown as CommandBody, ack));
+    // 👍/👎/Talk to a human/Resume buttons (Block Kit `block_actions`).
+    registerFeedbackActions(app, { api: this.api, feedback: this.deps.feedback, log: this.log });
     app.command(`/${ADMIN_COMMAND}`, async ({ command, ack }) => this.onAdminCommand(command as unknown as CommandBody, ack));
     app.error(async (err) => {
       this.log.error({ err: { name: err.name, code: (err as { code?: string }).code, message: err.message } }, 'slack listener failed');
@@ -348,6 +385,12 @@ interface CommandBody {
   user_name?: string;
   trigger_id: string;
   response_url: string;
+}
+
+interface ReactionEvent {
+  user: string;
+  reaction: string;
+  item?: { type?: string; channel?: string; ts?: string };
 }
 
 interface AssistantThreadEvent {

@@ -1,10 +1,11 @@
-import { resolveContent, type Content, type FinalReply, type MessageRef, type NativeStream, type ReplySurface, type SendOptions } from '../../core/adapter.js';
+import { RATEABLE_SOURCES, resolveContent, type Content, type FinalReply, type MessageRef, type NativeStream, type ReplySurface, type SendOptions } from '../../core/adapter.js';
 import { PlatformError, StreamUnavailableError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { RESPONSE_URL_MAX_USES, slackErrorCode, type SlackApi } from './api.js';
 import { messageMrkdwn } from './format.js';
 import { withCitations } from '../../knowledge/citations.js';
 import { SlackNativeStream, STREAM_MAX_LENGTH, type StreamTarget } from './stream.js';
+import { postFeedbackPrompt } from './feedback.js';
 
 /** Source characters per message: mrkdwn conversion (escaping `&<>`, link syntax) grows text, so leave a margin. */
 export const REPLY_MAX_LENGTH = STREAM_MAX_LENGTH;
@@ -28,7 +29,16 @@ export class ThreadSurface implements ReplySurface {
     private readonly api: SlackApi,
     private readonly target: StreamTarget,
     private readonly log: Logger,
+    /** Feedback buttons for the finished answer (absent: none); `remember` maps its messages to it, for reactions. */
+    private readonly actions?: { answerId: string; remember?: (refs: MessageRef[]) => Promise<void> },
   ) {}
+
+  /** Offers 👍/👎/Talk to a human to the asker (an ephemeral message in the thread). */
+  async complete(final: FinalReply, refs: MessageRef[]): Promise<void> {
+    if (!this.actions || final.silent) return;
+    if (RATEABLE_SOURCES.has(final.source)) await this.actions.remember?.(refs).catch((err) => this.log.warn({ err }, 'remembering the answer for reactions failed'));
+    await postFeedbackPrompt(this.api, this.target, this.actions.answerId, final, refs, this.log);
+  }
 
   async post(content: Content, options: SendOptions): Promise<MessageRef> {
     const { channel, threadTs } = this.target;

@@ -72,7 +72,7 @@ export class FakeSlack {
   /** Scopes the bot token was granted; sent in `x-oauth-scopes` on every Web API answer, as Slack does. */
   grantedScopes = [
     'app_mentions:read', 'assistant:write', 'channels:history', 'channels:read', 'chat:write', 'chat:write.public',
-    'commands', 'files:read', 'groups:history', 'groups:read', 'im:history', 'users:read',
+    'commands', 'files:read', 'groups:history', 'groups:read', 'im:history', 'reactions:read', 'users:read',
   ];
   private readonly windows = new Map<string, { start: number; count: number }>();
   private readonly injected = new Map<string, Injected>();
@@ -269,6 +269,29 @@ export class FakeSlack {
 
   sendCommand(url: string, payload: Record<string, string>): Promise<DeliveryResult> {
     return postSigned(url, new URLSearchParams(payload).toString(), { secret: this.signingSecret, contentType: 'application/x-www-form-urlencoded' });
+  }
+
+  /**
+   * A user clicks a Block Kit button: a signed `block_actions` interactive payload (form field
+   * `payload`), posted to `url` as Slack posts it. `threadTs`: the thread the clicked message is in.
+   */
+  clickButton(url: string, o: { user: string; channel: string; actionId: string; value: string; threadTs?: string; messageTs?: string; ephemeral?: boolean }): Promise<DeliveryResult> {
+    const user = this.ws.users.get(o.user);
+    const payload = {
+      type: 'block_actions',
+      user: { id: o.user, username: user?.name ?? 'someone', name: user?.name ?? 'someone', team_id: this.teamId },
+      api_app_id: 'A0FAKEAPP1',
+      token: 'legacy-verification-token',
+      container: { type: 'message', message_ts: o.messageTs ?? this.ws.nextTs(), channel_id: o.channel, is_ephemeral: o.ephemeral ?? true, ...(o.threadTs ? { thread_ts: o.threadTs } : {}) },
+      trigger_id: `${Date.now()}.${randomUUID().slice(0, 8)}`,
+      team: { id: this.teamId, domain: 'fake' },
+      enterprise: null,
+      is_enterprise_install: false,
+      channel: { id: o.channel, name: this.ws.channels.get(o.channel)?.name ?? 'general' },
+      state: { values: {} },
+      actions: [{ action_id: o.actionId, block_id: 'parley_feedback', value: o.value, type: 'button', text: { type: 'plain_text', text: o.actionId }, action_ts: String(Date.now() / 1000) }],
+    };
+    return postSigned(url, new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), { secret: this.signingSecret, contentType: 'application/x-www-form-urlencoded' });
   }
 
   /** Posts received on the response_url of a command payload. */
