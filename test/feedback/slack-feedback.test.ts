@@ -92,4 +92,24 @@ describe('Slack feedback', () => {
       }, 20_000, 'the votes'),
     ).toEqual({ up: 1, down: 1 });
   });
+
+  it('👎 opens a form for an optional reason; the vote counts at once and the reason is stored with it', { timeout: 60_000 }, async () => {
+    const { m } = await ask('why is my timer off?');
+    await w.slack.clickButton(w.eventsUrl, { user: ADA, channel: GENERAL, threadTs: m.ts, actionId: 'parley:fb:down', value: m.ts });
+    const opened = await eventually(() => w.slack.recorded.views[0], 20_000, 'the reason form');
+    const view = typeof opened.view === 'string' ? JSON.parse(opened.view) : opened.view;
+    expect(view.callback_id).toBe('parley_fb_reason');
+    expect(view.blocks[0]).toMatchObject({ type: 'input', optional: true });
+    const res = await w.slack.submitView(w.eventsUrl, { user: ADA, view, values: { reason: { text: 'It skipped the 2FA step' } } });
+    expect(res.status).toBe(200);
+    await w.parley.support.desk.idle();
+    const vote = await until(async () => {
+      const record = await w.parley.support.desk.answers.get('slack', m.ts);
+      const v = record && (await w.parley.support.desk.answers.voteOf(record, ADA));
+      return v?.reason ? v : undefined;
+    }, 20_000, 'the reason');
+    expect(vote).toMatchObject({ vote: 'down', reason: 'It skipped the 2FA step' });
+    const buckets = await w.parley.support.analytics.buckets(Date.now() - 86_400_000, Date.now());
+    expect(buckets.reduce((n, b) => n + b.down, 0)).toBe(1);
+  });
 });

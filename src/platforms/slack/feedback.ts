@@ -72,10 +72,53 @@ interface BlockActionBody {
   actions: { action_id: string; value?: string }[];
 }
 
+const REASON_CALLBACK = 'parley_fb_reason';
+const REASON_BLOCK = 'reason';
+const REASON_INPUT = 'text';
+
+/** The optional "what was wrong?" form a 👎 opens. */
+function reasonModal(privateMetadata: string): Record<string, unknown> {
+  return {
+    type: 'modal',
+    callback_id: REASON_CALLBACK,
+    private_metadata: privateMetadata,
+    title: { type: 'plain_text', text: 'What was wrong?' },
+    submit: { type: 'plain_text', text: 'Send' },
+    close: { type: 'plain_text', text: 'Skip' },
+    blocks: [
+      {
+        type: 'input',
+        block_id: REASON_BLOCK,
+        optional: true,
+        label: { type: 'plain_text', text: 'Tell us what was missing or wrong (optional)' },
+        element: { type: 'plain_text_input', action_id: REASON_INPUT, multiline: true, max_length: 500 },
+      },
+    ],
+  };
+}
+
+interface ViewSubmission {
+  user: { id: string; name?: string; username?: string };
+  view: { private_metadata?: string; state?: { values?: Record<string, Record<string, { value?: string | null }>> } };
+}
+
 /** Registers the button handler on the Bolt app. */
 export function registerFeedbackActions(app: App, d: { api: SlackApi; feedback?: (e: FeedbackEvent) => Promise<void>; log: Logger }): void {
   if (!d.feedback) return;
   const feedback = d.feedback;
+  app.view(REASON_CALLBACK, async ({ ack, body }) => {
+    await ack();
+    const b = body as unknown as ViewSubmission;
+    const reason = b.view.state?.values?.[REASON_BLOCK]?.[REASON_INPUT]?.value?.trim();
+    if (!reason) return;
+    try {
+      const meta = JSON.parse(b.view.private_metadata ?? '{}') as { answerId?: string; channel?: string; threadTs?: string };
+      if (!meta.answerId) return;
+      await feedback({ platform: 'slack', answerId: meta.answerId, kind: 'down', reason, user: { id: b.user.id, name: b.user.name ?? b.user.username }, at: Date.now() });
+    } catch (err) {
+      d.log.error({ err: describe(err) }, 'handling a 👎 reason failed');
+    }
+  });
   app.action(FEEDBACK_ACTION, async ({ ack, body }) => {
     // Slack shows an error unless an action is acknowledged within 3 s.
     await ack();
@@ -96,6 +139,14 @@ export function registerFeedbackActions(app: App, d: { api: SlackApi; feedback?:
       }
       await d.api.call('chat.postEphemeral', () => ({ channel, user: b.user.id, thread_ts: threadTs, text: messageMrkdwn(text) }), { bucket: 'misc', scope: channel });
     };
+    // 👎 asks for an optional reason in a modal; the vote counts at once, the reason replaces it when given.
+    const triggerId = (body as unknown as { trigger_id?: string }).trigger_id;
+    if (kind === 'down' && triggerId) {
+      const meta = JSON.stringify({ answerId: action.value, channel, threadTs });
+      await d.api
+        .call('views.open', () => ({ trigger_id: triggerId, view: reasonModal(meta) }), { bucket: 'misc', scope: channel, priority: 'final' })
+        .catch((err) => d.log.warn({ err: describe(err) }, 'could not open the 👎 reason form'));
+    }
     try {
       await feedback({
         platform: 'slack',

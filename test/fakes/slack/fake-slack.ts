@@ -59,7 +59,7 @@ export interface FakeSlackOptions {
 export class FakeSlack {
   readonly ws: Workspace;
   readonly calls: ApiCall[] = [];
-  readonly recorded: Recorded = { ephemerals: [], statuses: [], suggestedPrompts: [], reactions: [] };
+  readonly recorded: Recorded = { ephemerals: [], statuses: [], suggestedPrompts: [], reactions: [], views: [] };
   readonly stream: StreamSwitches = { mode: 'on' };
   /** Per-method rate limits; set `rateLimitsEnabled = false` to switch them off. */
   rateLimits: Record<string, Window> = { ...DEFAULT_RATE_LIMITS };
@@ -290,6 +290,21 @@ export class FakeSlack {
       channel: { id: o.channel, name: this.ws.channels.get(o.channel)?.name ?? 'general' },
       state: { values: {} },
       actions: [{ action_id: o.actionId, block_id: 'parley_feedback', value: o.value, type: 'button', text: { type: 'plain_text', text: o.actionId }, action_ts: String(Date.now() / 1000) }],
+    };
+    return postSigned(url, new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), { secret: this.signingSecret, contentType: 'application/x-www-form-urlencoded' });
+  }
+
+  /** Submits a modal the bot opened (a `view_submission`), with `values[block_id][action_id].value`. */
+  submitView(url: string, o: { user: string; view: Record<string, any>; values: Record<string, Record<string, string>> }): Promise<DeliveryResult> {
+    const state = { values: Object.fromEntries(Object.entries(o.values).map(([block, actions]) => [block, Object.fromEntries(Object.entries(actions).map(([id, value]) => [id, { type: 'plain_text_input', value }]))])) };
+    const payload = {
+      type: 'view_submission',
+      team: { id: this.teamId, domain: 'fake' },
+      user: { id: o.user, username: this.ws.users.get(o.user)?.name ?? 'someone', team_id: this.teamId },
+      api_app_id: 'A0FAKEAPP1',
+      token: 'legacy-verification-token',
+      trigger_id: `${Date.now()}.${randomUUID().slice(0, 8)}`,
+      view: { id: 'V0000001', type: 'modal', callback_id: o.view.callback_id, private_metadata: o.view.private_metadata ?? '', blocks: o.view.blocks ?? [], state },
     };
     return postSigned(url, new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), { secret: this.signingSecret, contentType: 'application/x-www-form-urlencoded' });
   }

@@ -21,6 +21,8 @@ export interface Recorded {
   statuses: Params[];
   suggestedPrompts: Params[];
   reactions: Params[];
+  /** Modals opened with views.open (`view` as sent: a JSON string or an object). */
+  views: Params[];
 }
 
 const fail = (error: string): MethodResult => ({ ok: false, error });
@@ -153,6 +155,12 @@ export function runMethod(ws: Workspace, method: string, p: Params, stream: Stre
     case 'reactions.add':
       rec.reactions.push(p);
       return { ok: true };
+
+    case 'views.open': {
+      if (!p.trigger_id) return fail('invalid_arguments');
+      rec.views.push(p);
+      return { ok: true, view: { id: `V${String(rec.views.length).padStart(8, '0')}` } };
+    }
 
     default:
       return fail('unknown_method');
