@@ -52,6 +52,8 @@ describe('crash recovery', () => {
 
     const first = startBot();
     await discord.waitFor(() => discord.gateway.connected, 45_000, 'first process connected');
+    // Ready (not just identified): messages before READY and GUILD_CREATE would not be seen.
+    await discord.waitFor(() => discord.commandList(discord.guildId).some((c) => c.name === 'ask'), 45_000, 'first process ready');
     discord.userSays({ content: 'tell me everything', mentionBot: true });
     // Wait until the partial answer is visible and has been checkpointed (every second).
     await discord.waitFor(() => discord.botMessages()[0]?.content.includes('word150'), 45_000, 'partial answer');
