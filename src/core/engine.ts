@@ -32,7 +32,8 @@ export interface EngineDeps {
   quiet?: (message: IncomingMessage, conversation: ConversationKey) => Promise<boolean>;
 }
 
-export type TurnListener = (result: TurnResult) => void;
+/** A listener may return its work; `drain()` (and so shutdown) waits for it before the store closes. */
+export type TurnListener = (result: TurnResult) => void | Promise<unknown>;
 export type MessageListener = (message: IncomingMessage) => void;
 export type ErrorHook = (err: HandlerError, message: IncomingMessage) => void;
 
@@ -59,6 +60,8 @@ export class Engine {
   private readonly messageListeners: MessageListener[] = [];
   /** Turns in progress, so a shutdown past its deadline can cut them short cleanly. */
   private readonly inflight = new Set<AbortController>();
+  /** Work turn listeners are still doing (ledger, analytics writes). */
+  private readonly listenerWork = new Set<Promise<unknown>>();
   private errorHook: ErrorHook;
   private readonly queue: ConversationQueue;
   private readonly adapters = new WeakMap<IncomingMessage, PlatformAdapter>();
@@ -133,8 +136,9 @@ export class Engine {
   }
 
   /** Resolves when every accepted message has been answered. */
-  drain(): Promise<void> {
-    return this.queue.drain();
+  async drain(): Promise<void> {
+    await this.queue.drain();
+    while (this.listenerWork.size) await Promise.all([...this.listenerWork]);
   }
 
   /**
@@ -282,7 +286,11 @@ export class Engine {
     );
     for (const l of this.listeners) {
       try {
-        l(result);
+        const work = l(result);
+        if (work) {
+          const tracked: Promise<unknown> = work.catch((err) => log.error({ err }, 'turn listener failed')).finally(() => this.listenerWork.delete(tracked));
+          this.listenerWork.add(tracked);
+        }
       } catch (err) {
         log.error({ err }, 'turn listener failed');
       }

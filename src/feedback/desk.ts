@@ -41,9 +41,7 @@ export class SupportDesk {
   }
 
   /** Register with `engine.onTurn`. */
-  readonly onTurn = (r: TurnResult): void => {
-    this.track(this.recordTurn(r));
-  };
+  readonly onTurn = (r: TurnResult): Promise<unknown> => this.track(this.recordTurn(r));
 
   private async recordTurn(r: TurnResult): Promise<void> {
     // The answer first: its buttons are already showing, and a click looks it up.
@@ -120,8 +118,9 @@ export class SupportDesk {
     await this.d.handoff.idle();
   }
 
-  private track(p: Promise<unknown>): void {
+  private track(p: Promise<unknown>): Promise<unknown> {
     const done = p.catch((err) => this.d.log.error({ err: describe(err) }, 'recording support analytics failed')).finally(() => this.pending.delete(done));
     this.pending.add(done);
+    return done;
   }
 }

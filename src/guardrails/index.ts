@@ -46,7 +46,7 @@ export interface Guardrails {
   /** Middleware, in order: commands, access, rate limits, input limits, redaction, budgets. */
   middleware: Middleware[];
   /** Records every model call in the ledger and budgets; register with `engine.onTurn`. */
-  onTurn: (result: TurnResult) => void;
+  onTurn: (result: TurnResult) => Promise<unknown>;
   /** For `EngineDeps.outputTransform`: blocked terms, then mass mentions. */
   outputTransform: (text: string) => string;
   /** Resolves when every recording started so far has finished. */
@@ -206,6 +206,7 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
       .catch((err) => d.log.error({ err: err instanceof Error ? err.message : String(err) }, 'recording usage failed'))
       .finally(() => pending.delete(p));
     pending.add(p);
+    return p;
   };
 
   async function idle(): Promise<void> {

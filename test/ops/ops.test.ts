@@ -112,6 +112,20 @@ describe('shutdown', () => {
     expect(adapter.shown(m.id)).toBe('a complete answer that takes a while');
   });
 
+  it('waits for turn listeners (ledger, analytics writes) before closing the store', async () => {
+    const adapter = new MemoryAdapter();
+    const p = await startParley(env(), { log, extraAdapters: [adapter] });
+    let written = false;
+    p.engine.onTurn(async () => {
+      await new Promise((r) => setTimeout(r, 200));
+      await p.store.namespace<boolean>('listener-test').set('written', true);
+      written = true;
+    });
+    await p.engine.ask(adapter, adapter.message('hello'));
+    await p.stop();
+    expect(written).toBe(true);
+  });
+
   it('cuts a reply short past the deadline, keeping its text and saying to ask again', async () => {
     const adapter = new MemoryAdapter();
     const p = await startParley(env({ SHUTDOWN_DEADLINE_MS: '200' }), { log, extraAdapters: [adapter] });

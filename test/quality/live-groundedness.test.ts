@@ -43,7 +43,7 @@ function engine(seen: unknown[], results: TurnResult[]): Engine {
     seen.push(ctx.state.quality);
   });
   e.use(knowledgeMiddleware({ knowledge: () => kb, settings: () => ({ ...DEFAULT_KNOWLEDGE_SETTINGS, cacheTtlSeconds: 0 }), hasModel: () => true }));
-  e.onTurn((r) => results.push(r));
+  e.onTurn((r) => void results.push(r));
   return e;
 }
 
