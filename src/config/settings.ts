@@ -4,6 +4,7 @@ import type { Config } from './env.js';
 import type { ConfigFile, LoadedConfigFile } from './file.js';
 import { defaultProfile, type Profile } from '../core/profile.js';
 import { handoffSettings } from '../handoff/settings.js';
+import type { KnowledgeSettings } from '../knowledge/middleware.js';
 import { mergeGuardrailSettings, guardrailSettingsSchema, type GuardrailSettings, type GuardrailSettingsInput } from '../guardrails/settings.js';
 
 /**
@@ -70,15 +71,10 @@ export interface Settings {
   profiles: Map<string, Profile>;
   defaultProfile: string;
   rules: RouteRule[];
-  knowledge: {
+  /** Retrieval thresholds as the knowledge middleware reads them, plus where and how to index. */
+  knowledge: KnowledgeSettings & {
     sources: KnowledgeSourceSettings[];
     embeddings?: { provider: string; model: string };
-    topK: number;
-    threshold: number;
-    embeddingThreshold: number;
-    faqThreshold: number;
-    contextTurns: number;
-    cacheTtlSeconds: number;
     watch: boolean;
     chunk: { maxChars: number; minChars: number };
   };
