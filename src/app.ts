@@ -141,6 +141,8 @@ export async function createCore(
       return live.current.profiles.get(profile)?.pricing ?? (m?.price ? { inputPerMillion: m.price.input, outputPerMillion: m.price.output } : undefined);
     },
     isAdmin: (ctx) => isAdmin(ctx.message, (ctx.profile.guardrails ?? live.current.guardrails ?? defaultGuardrailSettings()).access),
+    settings: () => live.current,
+    knowledge: () => knowledge.current,
   });
   const engine = new Engine({
     history,

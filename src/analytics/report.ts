@@ -24,6 +24,11 @@ export interface Totals {
   promptTokens: number;
   completionTokens: number;
   costUsd: number;
+  /** Mean groundedness of the model answers that had passages; null without any. */
+  groundedness: number | null;
+  groundedAnswers: number;
+  /** Answers queued for review for low groundedness. */
+  queuedForReview: number;
 }
 
 export interface SupportReport {
@@ -100,6 +105,7 @@ export function totalsOf(buckets: SupportBucket[]): Totals {
   const assumed = sum((b) => b.assumed);
   const unresolved = sum((b) => b.unresolved);
   const settled = resolved + assumed + unresolved;
+  const groundedAnswers = sum((b) => b.groundedAnswers ?? 0);
   return {
     questions: sum((b) => b.questions),
     sources,
@@ -117,6 +123,9 @@ export function totalsOf(buckets: SupportBucket[]): Totals {
     promptTokens: sum((b) => b.promptTokens),
     completionTokens: sum((b) => b.completionTokens),
     costUsd: sum((b) => b.costMicros) / 1_000_000,
+    groundedness: groundedAnswers ? sum((b) => b.groundednessSum ?? 0) / groundedAnswers : null,
+    groundedAnswers,
+    queuedForReview: sum((b) => b.queuedForReview ?? 0),
   };
 }
 
@@ -150,6 +159,7 @@ export function formatSummary(r: SupportReport): string {
     `👍 ratio: ${pct(t.upRatio)} (${t.up} 👍, ${t.down} 👎) · resolution rate: ${pct(t.resolutionRate)} of ${t.resolved + t.assumedResolved + t.unresolved} settled threads`,
     `First visible text: p50 ${ms(t.firstVisibleP50Ms)}, p95 ${ms(t.firstVisibleP95Ms)}`,
     `Tokens: ${(t.promptTokens + t.completionTokens).toLocaleString('en-US')} · estimated cost ${usd(t.costUsd)}`,
+    `Groundedness: ${t.groundedness === null ? '–' : t.groundedness.toFixed(2)} (mean of ${t.groundedAnswers} answers with passages) · ${t.queuedForReview} queued for review (see parley review)`,
   ];
   if (r.unanswered.length) {
     lines.push('Document next (unanswered, 👎 or handed off):');
@@ -173,6 +183,8 @@ const COLUMNS: [string, (t: Totals) => string | number][] = [
   ['p95_ms', (t) => t.firstVisibleP95Ms ?? ''],
   ['tokens', (t) => t.promptTokens + t.completionTokens],
   ['cost_usd', (t) => t.costUsd.toFixed(4)],
+  ['groundedness', (t) => (t.groundedness === null ? '' : t.groundedness.toFixed(3))],
+  ['low_grounded', (t) => t.queuedForReview],
 ];
 
 /** One row per day (and a total row), for spreadsheets. */

@@ -44,6 +44,10 @@ export interface SupportBucket {
   costMicros: number;
   /** Time from the question to the first visible text of the answer. */
   firstVisible: SketchData;
+  /** Model answers with passages, the sum of their groundedness (0–1 each), and how many went to the review queue (issue 12; absent in older buckets). */
+  groundedAnswers?: number;
+  groundednessSum?: number;
+  queuedForReview?: number;
 }
 
 export interface TopQuestion {
@@ -121,7 +125,7 @@ export class SupportAnalytics {
     return { conversation: r.conversation, day: dayOf(r.message.receivedAt), profile: r.profile, channel: `${r.message.platform}:${r.message.channel}`, question: r.question };
   }
 
-  recordTurn(r: TurnResult, o: { isThanks?: boolean } = {}): Promise<void> {
+  recordTurn(r: TurnResult, o: { isThanks?: boolean; queuedForReview?: boolean } = {}): Promise<void> {
     if (NOT_QUESTIONS.has(r.source) || o.isThanks) return Promise.resolve();
     const place = this.placeOf(r);
     return this.serial(async () => {
@@ -135,6 +139,11 @@ export class SupportAnalytics {
           if (price) b.costMicros += Math.round(r.usage.promptTokens * price.inputPerMillion + r.usage.completionTokens * price.outputPerMillion);
         }
         if (r.firstVisibleAt !== undefined) addToSketch(b.firstVisible, r.firstVisibleAt - r.message.receivedAt);
+        if (r.grounding) {
+          b.groundedAnswers = (b.groundedAnswers ?? 0) + 1;
+          b.groundednessSum = (b.groundednessSum ?? 0) + r.grounding.score;
+        }
+        if (o.queuedForReview) b.queuedForReview = (b.queuedForReview ?? 0) + 1;
       });
       await this.updateTop(place, (t) => {
         t.asked++;
@@ -303,6 +312,9 @@ function newBucket(place: AnswerPlace): SupportBucket {
     completionTokens: 0,
     costMicros: 0,
     firstVisible: emptySketch(),
+    groundedAnswers: 0,
+    groundednessSum: 0,
+    queuedForReview: 0,
   };
 }
 

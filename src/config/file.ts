@@ -148,6 +148,20 @@ export const knowledgeSchema = z
   })
   .strict();
 
+/** The review queue (issue 12): which answers are queued, where corrections are saved. */
+export const reviewSchema = z
+  .object({
+    groundednessThreshold: z.number().min(0).max(1).default(0.5).describe('Model answers whose groundedness (share of sentences the passages back) is under this go to the review queue'),
+    faqFile: z
+      .string()
+      .regex(/^[\w.-]+(?:\/[\w.-]+)*\.ya?ml$/, 'expected a relative path ending in .yaml or .yml')
+      .refine((p) => !p.split('/').includes('..'), 'must stay inside the knowledge folder')
+      .default('reviewed-faq.yaml')
+      .describe("FAQ file, inside the profile's knowledge folder, where corrected answers are saved"),
+    retentionDays: z.number().int().min(1).max(400).default(90).describe('How long queued answers are kept'),
+  })
+  .strict();
+
 export const configFileSchema = z
   .object({
     $schema: z.string().optional(),
@@ -161,6 +175,8 @@ export const configFileSchema = z
     knowledge: knowledgeSchema.prefault({}),
     /** Guardrail defaults for every profile (issue 7). */
     guardrails: guardrailSettingsSchema.optional(),
+    /** Review queue (issue 12). */
+    review: reviewSchema.prefault({}),
   })
   .strict()
   .superRefine((c, ctx) => {

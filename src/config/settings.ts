@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import type { Config } from './env.js';
-import type { ConfigFile, LoadedConfigFile } from './file.js';
+import { reviewSchema, type ConfigFile, type LoadedConfigFile } from './file.js';
+import type { z } from 'zod';
 import { defaultProfile, type Profile } from '../core/profile.js';
 import { handoffSettings } from '../handoff/settings.js';
 import type { KnowledgeSettings } from '../knowledge/middleware.js';
@@ -80,7 +81,11 @@ export interface Settings {
   };
   /** Top-level guardrails (defaults for profiles without their own). */
   guardrails?: GuardrailSettings;
+  /** The review queue: threshold, where corrections go (issue 12). */
+  review: ReviewSettings;
 }
+
+export type ReviewSettings = z.output<typeof reviewSchema>;
 
 /** The provider the environment describes (OPENAI_BASE_URL, OPENAI_API_KEY, LLM_* timeouts). */
 const ENV_PROVIDER = 'env';
@@ -107,6 +112,7 @@ export function resolveSettings(config: Config, file?: LoadedConfigFile, cwd: st
       defaultProfile: 'default',
       rules: [],
       knowledge: { sources, ...knowledgeDefaults },
+      review: reviewSchema.parse({}),
     };
   }
 
@@ -192,6 +198,7 @@ export function resolveSettings(config: Config, file?: LoadedConfigFile, cwd: st
       chunk: k.chunk,
     },
     guardrails: topGuardrails ? guardrailSettingsSchema.parse(topGuardrails) : undefined,
+    review: c.review,
   };
 }
 

@@ -1,7 +1,7 @@
 import type { Logger } from './logger.js';
 import type { FinalReply, PlatformAdapter, ReplySurface } from './adapter.js';
 import { HandlerError, LlmError, describe } from './errors.js';
-import { compose, type Middleware, type TurnContext, type TurnResult } from './pipeline.js';
+import { compose, type Grounding, type Middleware, type TurnContext, type TurnResult } from './pipeline.js';
 import type { Profile } from './profile.js';
 import { buildPrompt, QuestionTooLongError } from './prompt.js';
 import { ConversationQueue } from './conversation-queue.js';
@@ -277,8 +277,8 @@ export class Engine {
       updates: renderer.stats.updates,
     };
     // Set by the knowledge middleware on model answers with passages (src/quality/groundedness.ts).
-    const quality = ctx.state.quality as { groundedness?: unknown } | undefined;
-    if (typeof quality?.groundedness === 'number') result.groundedness = quality.groundedness;
+    const grounding = ctx.state.grounding as Grounding | undefined;
+    if (grounding) result.grounding = grounding;
     for (const m of batch) this.results.set(m, result);
     log.info(
       { source: result.source, model: result.model, usage: result.usage, error: result.error, ms: finishedAt - startedAt, updates: result.updates },

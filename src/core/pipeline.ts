@@ -66,8 +66,31 @@ export interface TurnResult {
   firstVisibleAt?: number;
   finishedAt: number;
   updates: number;
-  /** Share of the answer backed by the passages it was given (0–1); only for model answers with passages (issue 12). */
-  groundedness?: number;
+  /** How well a model answer held to the passages it was given; only for model answers with passages (issue 12). */
+  grounding?: Grounding;
+}
+
+/** Set by the knowledge middleware as `ctx.state.grounding`; the engine carries it into TurnResult. */
+export interface Grounding {
+  /** Share of the answer's judged sentences the passages back (0–1). */
+  score: number;
+  /** The passages the model was given, in prompt order. */
+  passages: GroundingPassage[];
+  /** Sentences the passages do not back, with the numbers in them that no passage has. */
+  unsupported: { text: string; inventedNumbers: string[] }[];
+}
+
+export interface GroundingPassage {
+  /** Opaque passage key (`source:path#anchor`). */
+  id: string;
+  /** Knowledge source name and path inside it (the page). */
+  source: string;
+  path: string;
+  title: string;
+  location: string;
+  /** Content hash: tells a reviewer whether the page changed since the answer. */
+  hash: string;
+  text: string;
 }
 
 export function compose(middleware: Middleware[], terminal: (ctx: TurnContext) => Promise<void>): (ctx: TurnContext) => Promise<void> {

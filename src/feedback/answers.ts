@@ -1,5 +1,5 @@
 import type Keyv from 'keyv';
-import type { TurnResult } from '../core/pipeline.js';
+import type { Grounding, GroundingPassage, TurnResult } from '../core/pipeline.js';
 import type { Store } from '../store/store.js';
 import type { AnswerPlace } from '../analytics/support-analytics.js';
 
@@ -17,6 +17,10 @@ export interface AnswerRecord extends AnswerPlace {
   asker: { id: string; name?: string };
   source: string;
   at: number;
+  /** The answer as shown (a 👎 or a handoff days later puts it in the review queue). */
+  text: string;
+  /** Passages without their text (looked up again when the answer is queued, to keep records small). */
+  grounding?: Omit<Grounding, 'passages'> & { passages: Omit<GroundingPassage, 'text'>[] };
 }
 
 export type Vote = { vote: 'up' | 'down'; reason?: string; at: number };
@@ -41,6 +45,8 @@ export class AnswerStore {
       asker: { id: m.user.id, name: m.user.name },
       source: r.source,
       at: r.finishedAt,
+      text: r.text,
+      grounding: r.grounding && { ...r.grounding, passages: r.grounding.passages.map(({ text: _text, ...ref }) => ref) },
     };
     await this.answers.set(`${m.platform}:${m.id}`, record, ANSWER_TTL_MS);
     return record;

@@ -6,6 +6,7 @@ import { describe } from '../core/errors.js';
 import type { Store } from '../store/store.js';
 import type { SupportAnalytics } from '../analytics/support-analytics.js';
 import { HANDOFF_TEXTS, type HandoffService } from '../handoff/service.js';
+import type { ReviewService } from '../review/service.js';
 import { AnswerStore } from './answers.js';
 
 /**
@@ -36,7 +37,7 @@ export class SupportDesk {
   readonly answers: AnswerStore;
   private readonly pending = new Set<Promise<unknown>>();
 
-  constructor(private readonly d: { store: Store; analytics: SupportAnalytics; handoff: HandoffService; log: Logger }) {
+  constructor(private readonly d: { store: Store; analytics: SupportAnalytics; handoff: HandoffService; review: ReviewService; log: Logger }) {
     this.answers = new AnswerStore(d.store);
   }
 
@@ -46,9 +47,11 @@ export class SupportDesk {
   private async recordTurn(r: TurnResult): Promise<void> {
     // The answer first: its buttons are already showing, and a click looks it up.
     // Declined answers are kept too: in grounded profiles they carry the "Talk to a human" offer.
-    if (RATEABLE_SOURCES.has(r.source) || r.source === 'declined') await this.answers.remember(r, this.d.analytics.placeOf(r));
+    const record = RATEABLE_SOURCES.has(r.source) || r.source === 'declined' ? await this.answers.remember(r, this.d.analytics.placeOf(r)) : undefined;
+    // Answers the passages barely back go to the review queue (issue 12).
+    const queued = record ? await this.d.review.answered(record, r) : false;
     const thanks = isThanks(r.question);
-    await this.d.analytics.recordTurn(r, { isThanks: thanks });
+    await this.d.analytics.recordTurn(r, { isThanks: thanks, queuedForReview: queued });
     if (thanks) await this.d.analytics.recordThanks(r.conversation, r.message.user.id);
   }
 
@@ -87,6 +90,7 @@ export class SupportDesk {
         const previous = await this.answers.voteOf(answer, e.user.id);
         await this.answers.setVote(answer, e.user.id, { vote: e.kind, reason: e.reason ?? previous?.reason, at: e.at });
         await this.d.analytics.recordVote(answer, e.kind, previous?.vote);
+        await this.d.review.voted(answer, e.user, e.kind, e.reason ?? previous?.reason);
         log.info({ vote: e.kind, changed: previous !== undefined && previous.vote !== e.kind, reaction: e.viaReaction === true, reasonGiven: e.reason !== undefined }, 'feedback');
         if (e.viaReaction) return;
         if (e.reason !== undefined) await e.respond?.(FEEDBACK_TEXTS.reason);
@@ -98,6 +102,7 @@ export class SupportDesk {
         log.info({ outcome }, 'handoff requested');
         if (outcome === 'handed_off') {
           await this.d.analytics.recordHandoff(answer);
+          await this.d.review.handedOff(answer, e.user, e.reason);
           await e.respond?.(HANDOFF_TEXTS.requested, { public: true });
         } else await e.respond?.(outcome === 'already' ? HANDOFF_TEXTS.already : outcome === 'not_delivered' ? HANDOFF_TEXTS.notDelivered : HANDOFF_TEXTS.noDestination);
         return;
@@ -115,6 +120,7 @@ export class SupportDesk {
   async idle(): Promise<void> {
     while (this.pending.size) await Promise.allSettled([...this.pending]);
     await this.d.analytics.idle();
+    await this.d.review.idle();
     await this.d.handoff.idle();
   }
 

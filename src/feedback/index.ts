@@ -10,6 +10,9 @@ import { statsCommand } from '../analytics/command.js';
 import { HandoffService } from '../handoff/service.js';
 import { offerHandoffWhenUnsure, quietAfterHandoff } from '../handoff/middleware.js';
 import type { HandoffSettings } from '../handoff/settings.js';
+import type { Settings } from '../config/settings.js';
+import type { KnowledgeBase } from '../knowledge/base.js';
+import { ReviewService } from '../review/service.js';
 import { SupportDesk } from './desk.js';
 
 export { SupportDesk, isThanks, FEEDBACK_TEXTS } from './desk.js';
@@ -28,12 +31,17 @@ export interface SupportDeps {
   /** Who may run `/parley stats` (the guardrails' admins). */
   isAdmin: (ctx: TurnContext) => boolean;
   webhook?: { attempts?: number; backoffBaseMs?: number };
+  /** The current settings and knowledge base, for the review queue (issue 12). */
+  settings: () => Settings;
+  knowledge: () => KnowledgeBase | undefined;
 }
 
 export interface Support {
   analytics: SupportAnalytics;
   handoff: HandoffService;
   desk: SupportDesk;
+  /** The review queue: weak answers, verdicts, corrections into the FAQ (issue 12). */
+  review: ReviewService;
   /** Set once the platforms exist (the escalation channel may be on any of them). */
   setAdapters(adapters: PlatformAdapter[]): void;
   /** Before the guardrails: `/parley stats`, then quiet in handed-off threads. */
@@ -42,7 +50,7 @@ export interface Support {
   beforeKnowledge: Middleware[];
 }
 
-/** Feedback, handoff and analytics over one store (issue 6). See docs/support-analytics.md. */
+/** Feedback, handoff, analytics (issue 6) and the review queue (issue 12) over one store. See docs/support-analytics.md and docs/quality.md. */
 export function createSupport(d: SupportDeps): Support {
   let adapters: PlatformAdapter[] = [];
   const analytics = new SupportAnalytics(d.store, { priceOf: d.priceOf, quietPeriodMs: d.quietPeriodMs });
@@ -56,11 +64,13 @@ export function createSupport(d: SupportDeps): Support {
     log: d.log.child({ component: 'handoff' }),
     webhook: d.webhook,
   });
-  const desk = new SupportDesk({ store: d.store, analytics, handoff, log: d.log.child({ component: 'feedback' }) });
+  const review = new ReviewService({ store: d.store, settings: d.settings, knowledge: d.knowledge, log: d.log.child({ component: 'review' }) });
+  const desk = new SupportDesk({ store: d.store, analytics, handoff, review, log: d.log.child({ component: 'feedback' }) });
   return {
     analytics,
     handoff,
     desk,
+    review,
     setAdapters: (list) => void (adapters = list),
     early: [statsCommand({ analytics, isAdmin: d.isAdmin }), quietAfterHandoff(handoff)],
     beforeKnowledge: [offerHandoffWhenUnsure(handoff)],

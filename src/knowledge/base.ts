@@ -77,7 +77,7 @@ const RRF_K = 60;
 export class KnowledgeBase extends EventEmitter {
   private index = newIndex();
   private passages = new Map<string, Passage>();
-  private faq: (FaqEntry & { sourceName: string })[] = [];
+  private faq: FaqEntry[] = [];
   private watchers: FSWatcher[] = [];
   private reloadTimer?: NodeJS.Timeout;
   private loading?: Promise<void>;
@@ -92,7 +92,7 @@ export class KnowledgeBase extends EventEmitter {
   async load(): Promise<void> {
     const started = performance.now();
     const passages = new Map<string, Passage>();
-    const faq: (FaqEntry & { sourceName: string })[] = [];
+    const faq: FaqEntry[] = [];
     let files = 0;
     for (const source of this.sources) {
       for (const file of await listFiles(source.dir, source.configKey)) {
@@ -219,7 +219,7 @@ export class KnowledgeBase extends EventEmitter {
 
   /** The closest FAQ entry in `sources` (all when absent). */
   faqMatch(question: string, sources?: readonly string[]): FaqMatch | undefined {
-    const entries = sources ? this.faq.filter((f) => sources.includes(f.sourceName)) : this.faq;
+    const entries = sources ? this.faq.filter((f) => sources.includes(f.sourceName ?? '')) : this.faq;
     return bestFaqMatch(entries, question);
   }
 
@@ -231,6 +231,11 @@ export class KnowledgeBase extends EventEmitter {
     if (/^https?:\/\//.test(path)) return { id: entry.id, title: entry.questions[0]!, location: path };
     const page = [...this.passages.values()].find((p) => p.source === source.name && p.path === path && p.quote === undefined);
     return { id: `${source.name}:${path}`, title: page?.title.split(' › ')[0] ?? entry.questions[0]!, location: locate(source, path, '') };
+  }
+
+  /** The passage with this key, if the current index has it. */
+  passageByKey(key: string): Passage | undefined {
+    return this.passages.get(key);
   }
 
   get size(): number {

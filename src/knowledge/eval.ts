@@ -138,7 +138,7 @@ export async function runEval(file: EvalFile, deps: EvalDeps): Promise<EvalRepor
           result.phrasesOk = result.missingPhrases.length === 0;
         }
         if (c.reference) Object.assign(result, scoreAgainstReference(turn?.text ?? '', c.reference));
-        if (turn?.groundedness !== undefined) result.groundedness = turn.groundedness;
+        if (turn?.grounding) result.groundedness = turn.grounding.score;
         if (turn?.error) result.error = turn.error;
         if (deps.judge && turn && (turn.source === 'model' || turn.source === 'cache')) {
           const passages = await citedPassages(deps.settings.knowledge, deps.knowledge, r.profile.knowledge, c.question, turn.citations.map((x) => x.id));

@@ -21,6 +21,8 @@ export interface FaqEntry {
   answer: string;
   /** The FAQ file (path inside its source). */
   file: string;
+  /** The knowledge source holding the file (set by the knowledge base). */
+  sourceName?: string;
   source?: string;
   /** The variants' term sets, precomputed. */
   variants: Set<string>[];

@@ -1,6 +1,6 @@
 import type { Citation, FinalReply } from '../core/adapter.js';
 import { NOTES } from '../core/engine.js';
-import type { Middleware, TurnContext } from '../core/pipeline.js';
+import type { Grounding, Middleware, TurnContext } from '../core/pipeline.js';
 import type { Profile } from '../core/profile.js';
 import { groundedness } from '../quality/groundedness.js';
 import type { AnswerCache } from './answer-cache.js';
@@ -121,9 +121,13 @@ export function knowledgeMiddleware(deps: KnowledgeMiddlewareDeps): Middleware {
     }
     if (answer?.source === 'model' && relevant.length) {
       ctx.answer = { ...answer, citations: citedOnly(answer.text, relevant) };
-      // Issue 12: how much of the answer the passages back; the engine carries it into TurnResult for analytics.
+      // Issue 12: how much of the answer the passages back; the engine carries it into TurnResult (analytics, review queue).
       const g = groundedness(answer.text.split(ENGINE_NOTE_START)[0]!, relevant.map((h) => h.passage.text));
-      ctx.state.quality = { groundedness: g.groundedness, unsupported: g.unsupported };
+      ctx.state.grounding = {
+        score: g.groundedness,
+        passages: relevant.map(({ passage: p }) => ({ id: p.key, source: p.source, path: p.path, title: p.citeTitle ?? p.title, location: p.location, hash: p.hash, text: p.text })),
+        unsupported: g.unsupported.map((u) => ({ text: u.text, inventedNumbers: u.inventedNumbers })),
+      } satisfies Grounding;
     }
     if (cacheKey && answer?.source === 'model' && !answer.text.includes(CUT_OFF_MARK) && answer.text !== '…') {
       await deps.cache!.set(cacheKey, ctx.answer!);

@@ -39,7 +39,19 @@ export interface Store {
    * Atomic across instances (Redis sorted set in one script).
    */
   hitWindow(key: string, limit: number, windowMs: number, now?: number): Promise<WindowHit>;
+  /**
+   * Time-ordered index: puts `member` at time `at` under `key` (a member added again moves to
+   * its new time) and drops members older than `at - ttlMs`. Atomic across instances (Redis sorted set).
+   */
+  addToTimeline(key: string, member: string, at: number, ttlMs: number): Promise<void>;
+  /** Members of the timeline `key` with times in [since, until], oldest first. */
+  timeline(key: string, since: number, until: number): Promise<TimelineEntry[]>;
   close(): Promise<void>;
+}
+
+export interface TimelineEntry {
+  member: string;
+  at: number;
 }
 
 export interface WindowHit {
@@ -105,6 +117,8 @@ abstract class KeyvStore implements Store {
   abstract release(key: string, owner: string): Promise<void>;
   abstract increment(key: string, by: number, ttlMs: number): Promise<number>;
   abstract hitWindow(key: string, limit: number, windowMs: number, now?: number): Promise<WindowHit>;
+  abstract addToTimeline(key: string, member: string, at: number, ttlMs: number): Promise<void>;
+  abstract timeline(key: string, since: number, until: number): Promise<TimelineEntry[]>;
 
   async close(): Promise<void> {
     await Promise.allSettled([...this.spaces.values()].map((kv) => kv.disconnect()));
@@ -168,6 +182,22 @@ abstract class LocalClaims extends KeyvStore {
       return { allowed: true, count: hits.length, retryAfterMs: 0 };
     });
   }
+  addToTimeline(key: string, member: string, at: number, ttlMs: number): Promise<void> {
+    const kv = this.namespace<Record<string, number>>('timelines');
+    return this.serial(async () => {
+      const entries = (await kv.get(key)) ?? {};
+      entries[member] = at;
+      for (const [m, t] of Object.entries(entries)) if (t < at - ttlMs) delete entries[m];
+      await kv.set(key, entries, ttlMs);
+    });
+  }
+  async timeline(key: string, since: number, until: number): Promise<TimelineEntry[]> {
+    const entries = (await this.namespace<Record<string, number>>('timelines').get(key)) ?? {};
+    return Object.entries(entries)
+      .filter(([, at]) => at >= since && at <= until)
+      .map(([member, at]) => ({ member, at }))
+      .sort((a, b) => a.at - b.at);
+  }
 }
 
 class MemoryStore extends LocalClaims {
@@ -206,6 +236,11 @@ end
 redis.call('zadd', KEYS[1], now, ARGV[4])
 redis.call('pexpire', KEYS[1], window)
 return {1, count + 1, 0}`;
+// Sorted set scored by time: add (or move) the member, drop the expired ones, keep the key while used.
+const ADD_TO_TIMELINE = `
+redis.call('zadd', KEYS[1], ARGV[1], ARGV[2])
+redis.call('zremrangebyscore', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[3]))
+redis.call('pexpire', KEYS[1], ARGV[3])`;
 const RENEW_IF_OWNER = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
 
 class RedisStore extends KeyvStore {
@@ -246,6 +281,13 @@ class RedisStore extends KeyvStore {
       arguments: [String(now), String(Math.round(windowMs)), String(limit), `${now}:${randomUUID()}`],
     })) as number[];
     return { allowed: Number(r[0]) === 1, count: Number(r[1]), retryAfterMs: Math.max(0, Number(r[2])) };
+  }
+  async addToTimeline(key: string, member: string, at: number, ttlMs: number): Promise<void> {
+    await this.client.eval(ADD_TO_TIMELINE, { keys: [`${this.prefix}:timelines:${key}`], arguments: [String(at), member, String(Math.max(1, Math.round(ttlMs)))] });
+  }
+  async timeline(key: string, since: number, until: number): Promise<TimelineEntry[]> {
+    const r = await this.client.zRangeByScoreWithScores(`${this.prefix}:timelines:${key}`, since, until);
+    return r.map(({ value, score }) => ({ member: value, at: score }));
   }
   override async close(): Promise<void> {
     await super.close();

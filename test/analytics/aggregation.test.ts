@@ -113,7 +113,7 @@ describe('support analytics', () => {
     expect(normalizeQuestion('  How do I <@123> export… to CSV?! ')).toBe('how do i export to csv');
     expect(formatSummary(r)).toContain('1. How do I export to CSV? (asked 3×, unanswered 2');
     const csv = formatCsv(r).trim().split('\n');
-    expect(csv[0]).toBe('day,questions,model,faq,knowledge,declined,handoffs,up,down,up_ratio,resolution_rate,p50_ms,p95_ms,tokens,cost_usd');
+    expect(csv[0]).toBe('day,questions,model,faq,knowledge,declined,handoffs,up,down,up_ratio,resolution_rate,p50_ms,p95_ms,tokens,cost_usd,groundedness,low_grounded');
     expect(csv.at(-1)).toMatch(/^total,5,3,0,0,2,0,0,1,0\.000,/);
   });
 

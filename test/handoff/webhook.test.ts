@@ -70,7 +70,7 @@ describe('handoff service', () => {
   const conversation = 'discord:G1:C1:Q1' as ConversationKey;
   const answer: AnswerRecord = {
     conversation, day: '2026-11-20', profile: 'billing', channel: 'discord:C1', question: 'Why was I charged twice?',
-    platform: 'discord', answerId: 'Q1', workspace: 'G1', thread: 'Q1', asker: { id: 'U1', name: 'alice' }, source: 'model', at: 0,
+    platform: 'discord', answerId: 'Q1', workspace: 'G1', thread: 'Q1', asker: { id: 'U1', name: 'alice' }, source: 'model', at: 0, text: 'Let me check.',
   };
 
   it('without a model, posts the transcript; sends the webhook with transcript, asker and link; announces only once', async () => {

@@ -29,7 +29,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** The engine with the knowledge middleware, a real LLM client on the fake server, and a probe of `ctx.state.quality`. */
+/** The engine with the knowledge middleware, a real LLM client on the fake server, and a probe of `ctx.state.grounding`. */
 function engine(seen: unknown[], results: TurnResult[]): Engine {
   const llm = new LlmClient({ baseURL: fake.url, connectTimeoutMs: 2_000, idleTimeoutMs: 2_000, maxRetries: 0, log });
   const e = new Engine({
@@ -40,7 +40,7 @@ function engine(seen: unknown[], results: TurnResult[]): Engine {
   });
   e.use(async (ctx, next) => {
     await next();
-    seen.push(ctx.state.quality);
+    seen.push(ctx.state.grounding);
   });
   e.use(knowledgeMiddleware({ knowledge: () => kb, settings: () => ({ ...DEFAULT_KNOWLEDGE_SETTINGS, cacheTtlSeconds: 0 }), hasModel: () => true }));
   e.onTurn((r) => void results.push(r));
@@ -48,7 +48,7 @@ function engine(seen: unknown[], results: TurnResult[]): Engine {
 }
 
 describe('live groundedness on every model answer with passages', () => {
-  it('is high for an answer the passages support, low for one with invented numbers, on ctx.state.quality and TurnResult', async () => {
+  it('is high for an answer the passages support, low for one with invented numbers, on ctx.state.grounding and TurnResult', async () => {
     const seen: unknown[] = [];
     const results: TurnResult[] = [];
     const e = engine(seen, results);
@@ -61,11 +61,14 @@ describe('live groundedness on every model answer with passages', () => {
     const supported = await e.ask(adapter, adapter.message(question));
     const invented = await e.ask(adapter, adapter.message(question));
     expect(supported!.source).toBe('model');
-    expect(supported!.groundedness).toBe(1);
-    expect(invented!.groundedness).toBe(0);
-    expect(results.map((r) => r.groundedness)).toEqual([1, 0]);
-    expect(seen[0]).toEqual({ groundedness: 1, unsupported: [] });
-    expect(seen[1]).toMatchObject({ groundedness: 0, unsupported: [{ inventedNumbers: ['90'] }, { inventedNumbers: ['25', '2'] }] });
+    expect(supported!.grounding?.score).toBe(1);
+    expect(invented!.grounding?.score).toBe(0);
+    expect(results.map((r) => r.grounding?.score)).toEqual([1, 0]);
+    expect(seen[0]).toMatchObject({ score: 1, unsupported: [] });
+    expect(seen[1]).toMatchObject({ score: 0, unsupported: [{ inventedNumbers: ['90'] }, { inventedNumbers: ['25', '2'] }] });
+    // The passages the model was given travel with the answer (the review queue shows them).
+    expect(invented!.grounding!.passages[0]).toMatchObject({ source: 'tallyho', path: 'billing/refunds.md', location: expect.stringContaining('billing/refunds.md') });
+    expect(invented!.grounding!.passages[0]!.text).toContain('30 days');
   });
 
   it('leaves answers without passages (FAQ, no relevant passage) without a score', async () => {
@@ -77,7 +80,7 @@ describe('live groundedness on every model answer with passages', () => {
     fake.script('Paris is sunny today.');
     const general = await e.ask(adapter, adapter.message('What is the weather in Paris tomorrow?'));
     expect(general!.source).toBe('model');
-    expect([faq!.groundedness, general!.groundedness]).toEqual([undefined, undefined]);
+    expect([faq!.grounding, general!.grounding]).toEqual([undefined, undefined]);
     expect(seen).toEqual([undefined, undefined]);
   });
 });

@@ -116,6 +116,21 @@ describe.each(backends)('store contract: $name', (backend) => {
     expect((await store.hitWindow('rate:U2', 5, 60_000, t0)).allowed).toBe(true);
   });
 
+  it('keeps a time-ordered index: concurrent adds all land, re-adding moves a member, old members expire', async () => {
+    const day = 86_400_000;
+    const t0 = Date.now();
+    await Promise.all(Array.from({ length: 12 }, (_, i) => store.addToTimeline('review', `item${i}`, t0 + i, 30 * day)));
+    expect((await store.timeline('review', t0, t0 + 100)).map((e) => e.member)).toEqual(Array.from({ length: 12 }, (_, i) => `item${i}`));
+    await store.addToTimeline('review', 'item0', t0 + 50, 30 * day);
+    const window = await store.timeline('review', t0 + 5, t0 + 60);
+    expect(window.map((e) => e.member)).toEqual(['item5', 'item6', 'item7', 'item8', 'item9', 'item10', 'item11', 'item0']);
+    expect(window.at(-1)).toEqual({ member: 'item0', at: t0 + 50 });
+    // A member added 31 days later pushes out everything older than 30 days.
+    await store.addToTimeline('review', 'late', t0 + 31 * day, 30 * day);
+    expect((await store.timeline('review', 0, t0 + 40 * day)).map((e) => e.member)).toEqual(['late']);
+    expect(await store.timeline('other', 0, t0 + 40 * day)).toEqual([]);
+  });
+
   it('keeps history per conversation, capped to the newest turns', async () => {
     const history = new HistoryStore(store, { maxTurns: 4 });
     const other = conversationKey({ platform: 'slack', workspace: 'T2', channel: 'C1', thread: '1.0001' });
