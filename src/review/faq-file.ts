@@ -70,14 +70,16 @@ async function save(path: string, displayPath: string, c: FaqCorrection): Promis
   let id: string;
   if (existing) {
     id = String(existing.get('id') ?? `${displayPath}#${list.items.indexOf(existing) + 1}`);
-    existing.set('answer', literal(doc.createNode(answer) as Scalar));
+    existing.set('answer', literal(doc.createNode(`${answer}\n`) as Scalar));
     const questions = existing.get('questions', true);
     if (isSeq(questions) && !variantsOf(existing).some((q) => normalizeQuestion(q) === normalizeQuestion(question))) questions.add(doc.createNode(question));
-    existing.commentBefore = ` ${c.comment}`;
+    // Comments above the entry stay (the file's own header may be attached to its first entry); an earlier correction note is replaced.
+    const kept = (existing.commentBefore ?? '').split('\n').filter((l) => l !== '' && !/^ ?corrected by /.test(l));
+    existing.commentBefore = [...kept, ` ${c.comment}`].join('\n');
   } else {
     const taken = new Set(list.items.flatMap((item) => (isMap(item) ? [String(item.get('id'))] : [])));
     id = uniqueId(question, taken);
-    const entry = doc.createNode({ id, questions: [question], answer, ...(c.source ? { source: c.source } : {}) }) as YAMLMap;
+    const entry = doc.createNode({ id, questions: [question], answer: `${answer}\n`, ...(c.source ? { source: c.source } : {}) }) as YAMLMap;
     literal(entry.get('answer', true) as Scalar);
     entry.commentBefore = ` ${c.comment}`;
     list.add(entry);
@@ -97,7 +99,7 @@ function variantsOf(entry: YAMLMap): string[] {
   return isSeq(questions) ? questions.items.flatMap((q) => (isScalar(q) && typeof q.value === 'string' ? [q.value] : [])) : [];
 }
 
-/** Multi-line answers read best as `|` blocks, as hand-written FAQ files have them. */
+/** Answers as `|` blocks (with their final newline), as the hand-written FAQ files have them. */
 function literal(s: Scalar): Scalar {
   s.type = Scalar.BLOCK_LITERAL;
   return s;
