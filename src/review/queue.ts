@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type Keyv from 'keyv';
 import type { Store } from '../store/store.js';
 import { sha256 } from '../knowledge/text.js';
@@ -60,6 +61,9 @@ export interface ReviewItem {
 }
 
 const TIMELINE = 'review';
+/** An update takes milliseconds; a holder that died frees the item after this. */
+const ITEM_LOCK_TTL_MS = 5_000;
+const ITEM_LOCK_POLL_MS = 20;
 
 export function reviewId(platform: string, answerId: string): string {
   return sha256(`${platform}:${answerId}`).slice(0, 10);
@@ -78,11 +82,11 @@ export class ReviewQueue {
   }
 
   /**
-   * Changes one item (read-modify-write, serialised in this process). `change` returns the new
+   * Changes one item (read-modify-write, serialised here and locked across processes). `change` returns the new
    * item, or undefined to delete it; `touch` moves it to the top of the timeline (a new flag).
    */
   update(id: string, change: (item: ReviewItem | undefined) => ReviewItem | undefined, o: { touch?: boolean } = {}): Promise<ReviewItem | undefined> {
-    const run = this.chain.then(async () => {
+    const run = this.chain.then(() => this.locked(id, async () => {
       const next = change(await this.items.get(id));
       if (!next) {
         await this.items.delete(id);
@@ -92,9 +96,24 @@ export class ReviewQueue {
       await this.items.set(id, next, ttl);
       if (o.touch) await this.store.addToTimeline(TIMELINE, id, next.flaggedAt, ttl);
       return next;
-    });
+    }));
     this.chain = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * The bot flags items while `parley review` or the dashboard (maybe another process, another
+   * instance) marks them: a short claim in the store keeps each read-modify-write whole.
+   */
+  private async locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const key = `review:${id}`;
+    const owner = randomUUID();
+    while (!(await this.store.claim(key, ITEM_LOCK_TTL_MS, owner))) await new Promise((r) => setTimeout(r, ITEM_LOCK_POLL_MS));
+    try {
+      return await fn();
+    } finally {
+      await this.store.release(key, owner);
+    }
   }
 
   /** Items flagged between `since` and `until`, newest first. */

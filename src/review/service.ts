@@ -104,7 +104,8 @@ export class ReviewService {
 
   /** A reviewer's verdict without a correction. */
   async mark(id: string, verdict: 'good' | 'bad', by: string, note?: string): Promise<ReviewItem> {
-    const item = await this.queue.update(id, (i) => i && { ...i, status: verdict, review: { verdict, by, at: this.now(), note } });
+    // An FAQ entry saved for this answer stays linked (the file keeps it until someone edits it).
+    const item = await this.queue.update(id, (i) => i && { ...i, status: verdict, review: { verdict, by, at: this.now(), note, faq: i.review?.faq } });
     if (!item) throw notFound(id);
     this.d.log.info({ review: id, verdict }, 'review verdict');
     return item;
@@ -167,9 +168,10 @@ export class ReviewService {
       id,
       (item) => {
         const base = item ?? newItem(id, record, known);
-        // One 👎 per person (a re-vote with a new reason replaces it); a new flag reopens a reviewed item.
+        // One 👎 per person (a re-vote with a new reason replaces it). A new flag reopens a reviewed
+        // item; its last review stays on it, so the reviewer sees what was decided before.
         const flags = base.flags.filter((f) => !(f.reason === flag.reason && (flag.reason === 'low_groundedness' || f.user?.id === flag.user?.id)));
-        return { ...base, flags: [...flags, flag], flaggedAt: Math.max(base.flaggedAt, flag.at), status: 'open', review: base.status === 'open' ? base.review : undefined };
+        return { ...base, flags: [...flags, flag], flaggedAt: Math.max(base.flaggedAt, flag.at), status: 'open' };
       },
       { touch: true },
     );

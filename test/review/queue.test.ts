@@ -129,7 +129,7 @@ describe('review queue', () => {
     expect(report.totals).toMatchObject({ groundedAnswers: 4, groundedness: 0.75, queuedForReview: 1 });
   });
 
-  it('a verdict is kept, and a new flag on a reviewed answer reopens it', async () => {
+  it('a verdict is kept, and a new flag on a reviewed answer reopens it with the verdict shown', async () => {
     const { id } = await ask('Which currency do my invoices use?', 'Each client has one currency, used for all its invoices [1].');
     await feedback(id, 'down', 'U9');
     const rid = reviewId('memory', id);
@@ -137,8 +137,8 @@ describe('review queue', () => {
     expect(await parley.support.review.get(rid)).toMatchObject({ status: 'good', review: { verdict: 'good', by: 'lead', note: 'the answer is right' } });
     await feedback(id, 'handoff', 'U10');
     const reopened = await parley.support.review.get(rid);
-    expect(reopened).toMatchObject({ status: 'open', flags: [{ reason: 'down' }, { reason: 'handoff' }] });
-    expect(reopened!.review).toBeUndefined();
+    // Reopened, with the earlier verdict still on it for the next reviewer.
+    expect(reopened).toMatchObject({ status: 'open', flags: [{ reason: 'down' }, { reason: 'handoff' }], review: { verdict: 'good', by: 'lead' } });
     await expect(parley.support.review.mark('nope', 'bad', 'lead')).rejects.toMatchObject({ code: 'review_not_found' });
   });
 

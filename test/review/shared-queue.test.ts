@@ -20,7 +20,9 @@ let b: ReviewService;
 beforeAll(async () => {
   const keyPrefix = uniquePrefix('review');
   for (let i = 0; i < 2; i++) stores.push(await openStore(REDIS_URL, { keyPrefix }));
-  [a, b] = stores.map((store) => new ReviewService({ store, settings: () => settings, knowledge: () => undefined, log: silentLogger() }));
+  const service = (store: Store) => new ReviewService({ store, settings: () => settings, knowledge: () => undefined, log: silentLogger() });
+  a = service(stores[0]!);
+  b = service(stores[1]!);
 });
 afterAll(async () => {
   await Promise.all(stores.map((s) => s.close()));
@@ -41,5 +43,12 @@ describe('review queue shared through Redis', () => {
     await a.mark(reviewId('slack', answer(3).answerId), 'bad', 'lead');
     expect((await b.list({ since: Date.now() - 60_000, status: 'bad' })).map((i) => i.question)).toEqual(['Question number 3?']);
     expect(await b.list({ since: Date.now() - 60_000 })).toHaveLength(9);
+  });
+
+  it('keeps every flag when both instances flag the same answer at once (no lost update)', async () => {
+    const same = answer(42);
+    await Promise.all(Array.from({ length: 12 }, (_, n) => (n % 2 ? a : b).voted(same, { id: `V${n}` }, 'down', `reason ${n}`)));
+    const item = await a.get(reviewId('slack', same.answerId));
+    expect(item!.flags.map((f) => f.user!.id).sort()).toEqual(Array.from({ length: 12 }, (_, n) => `V${n}`).sort());
   });
 });
