@@ -193,7 +193,7 @@ export async function startParley(config: Config, options: StartOptions = {}): P
   const adapters = [...(options.platforms === false ? [] : await createAdapters(config, deps)), ...(options.extraAdapters ?? [])];
   support.setAdapters(adapters);
   mountOps(http, { config, store, adapters, metrics });
-  mountDashboard({ http, analytics: support.analytics, adminToken: config.adminToken, log: log.child({ component: 'dashboard' }) });
+  mountDashboard({ http, analytics: support.analytics, review: support.review, adminToken: config.adminToken, log: log.child({ component: 'dashboard' }) });
   const port = options.http === false ? 0 : await http.listen(config.http.port);
   const started: PlatformAdapter[] = [];
   let accepting = true;

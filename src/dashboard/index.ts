@@ -7,13 +7,17 @@ import type { Logger } from '../core/logger.js';
 import { readBody, sendJson, type HttpServer } from '../server/http.js';
 import { buildReport, parseSince } from '../analytics/report.js';
 import type { SupportAnalytics } from '../analytics/support-analytics.js';
+import type { ReviewService } from '../review/service.js';
 import { CHART_PATH, DASHBOARD_SCRIPT, DATA_PATH, SCRIPT_PATH, dashboardHtml, loginHtml } from './page.js';
+import { mountReviewRoutes } from './review.js';
+import { REVIEW_SCRIPT } from './review-page.js';
 
 /**
  * `GET /dashboard`: the support figures as charts, for whoever holds ADMIN_TOKEN. Browsers sign
  * in with a form and get a cookie holding an HMAC of the token (never the token itself);
  * scripts send `Authorization: Bearer <ADMIN_TOKEN>`. `GET /dashboard/data` is the JSON the
- * page reads (the same report as `parley stats --format json`).
+ * page reads (the same report as `parley stats --format json`). With the review service, the
+ * page also shows the review queue, read and changed through `/dashboard/review` (review.ts).
  */
 const COOKIE = 'parley_admin';
 const COOKIE_MAX_AGE_S = 7 * 86_400; // a week, then sign in again
@@ -23,6 +27,8 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; i
 export interface DashboardDeps {
   http: HttpServer;
   analytics: SupportAnalytics;
+  /** The review queue (issue 12); without it the page has no review card and /dashboard/review is 404. */
+  review?: ReviewService;
   /** ADMIN_TOKEN; without it the dashboard answers 404 with how to enable it. */
   adminToken?: string;
   log: Logger;
@@ -73,10 +79,13 @@ export function mountDashboard(d: DashboardDeps): void {
     return;
   }
   let chart: Promise<Buffer> | undefined;
+  const review = d.review !== undefined;
+  // One served script: the charts, then the review queue's card when there is one.
+  const script = review ? DASHBOARD_SCRIPT + REVIEW_SCRIPT : DASHBOARD_SCRIPT;
 
   http.route('GET', '/dashboard', (req, res) => {
     if (!isAuthorized(req, token)) return sendHtml(res, 401, loginHtml(false));
-    sendHtml(res, 200, dashboardHtml());
+    sendHtml(res, 200, dashboardHtml({ review }));
   });
 
   http.route('POST', '/dashboard/login', async (req, res) => {
@@ -120,6 +129,8 @@ export function mountDashboard(d: DashboardDeps): void {
 
   http.route('GET', SCRIPT_PATH, (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' });
-    res.end(DASHBOARD_SCRIPT);
+    res.end(script);
   });
+
+  if (d.review) mountReviewRoutes({ http, review: d.review, authorized: (req) => isAuthorized(req, token), log: d.log, now: d.now });
 }

@@ -1,3 +1,5 @@
+import { REVIEW_SECTION_HTML, REVIEW_STYLE } from './review-page.js';
+
 /**
  * The dashboard's HTML and browser script. No inline script (the CSP allows only this
  * server's files); Chart.js is served by the bot from node_modules, never from a CDN.
@@ -23,10 +25,11 @@ export const CHART_PATH = '/dashboard/assets/chart.umd.min.js';
 export const SCRIPT_PATH = '/dashboard/assets/dashboard.js';
 export const DATA_PATH = '/dashboard/data';
 
-export function dashboardHtml(): string {
+/** `review`: with the review queue's card (when the dashboard has the review service). */
+export function dashboardHtml(o: { review?: boolean } = {}): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Parley support dashboard</title><style>${STYLE}</style></head>
+<title>Parley support dashboard</title><style>${STYLE}${o.review ? REVIEW_STYLE : ''}</style></head>
 <body>
 <header><h1>Parley support</h1>
 <label>Period <select id="since"><option value="7d">last 7 days</option><option value="30d">last 30 days</option><option value="90d">last 90 days</option></select></label>
@@ -47,6 +50,7 @@ export function dashboardHtml(): string {
 <section class="card"><h2>Estimated cost (USD) and handoffs</h2><canvas id="chart-cost"></canvas></section>
 <section class="card wide"><h2>Document next: unanswered, 👎 or handed-off questions</h2>
 <table id="unanswered"><thead><tr><th>Question</th><th>Profile</th><th>Asked</th><th>Unanswered</th><th>👎</th><th>Handoffs</th></tr></thead><tbody></tbody></table></section>
+${o.review ? REVIEW_SECTION_HTML : ''}
 </main>
 <script src="${CHART_PATH}"></script>
 <script src="${SCRIPT_PATH}"></script>

@@ -93,7 +93,7 @@ export class ReviewService {
     return this.queue.get(id);
   }
 
-  /** Flagged items of the period, weakest first (handoffs, then 👎, then how little was grounded). */
+  /** Flagged items of the period, weakest first (see `severity`), newest first among equals. */
   async list(q: ReviewQuery): Promise<ReviewItem[]> {
     const status = q.status ?? 'open';
     const items = await this.queue.flagged(q.since, q.until ?? this.now());
