@@ -165,6 +165,7 @@ export async function createCore(
       settings: () => live.current.knowledge,
       hasModel,
       cache: new AnswerCache(store, { ttlMs: Math.max(1, settings.knowledge.cacheTtlSeconds) * 1000, log }),
+      cacheMinGroundedness: () => live.current.review.groundednessThreshold,
     }),
   );
   if (options.watch ?? true) live.watch();

@@ -42,6 +42,7 @@ export function dashboardHtml(o: { review?: boolean } = {}): string {
 <div class="tile">Resolution rate<b id="kpi-resolution">–</b></div>
 <div class="tile">First text p50 / p95<b id="kpi-latency">–</b></div>
 <div class="tile">Estimated cost<b id="kpi-cost">–</b></div>
+<div class="tile">Groundedness (mean) · queued<b id="kpi-grounded">–</b></div>
 </section>
 <section class="card"><h2>Questions per day, by answer source</h2><canvas id="chart-volume"></canvas></section>
 <section class="card"><h2>Answer sources</h2><canvas id="chart-sources"></canvas></section>
@@ -92,6 +93,7 @@ export const DASHBOARD_SCRIPT = `
     document.getElementById('kpi-resolution').textContent = pct(t.resolutionRate);
     document.getElementById('kpi-latency').textContent = (t.firstVisibleP50Ms ?? '–') + ' / ' + (t.firstVisibleP95Ms ?? '–') + ' ms';
     document.getElementById('kpi-cost').textContent = '$' + t.costUsd.toFixed(4);
+    document.getElementById('kpi-grounded').textContent = (t.groundedness === null ? '–' : t.groundedness.toFixed(2)) + ' · ' + t.queuedForReview;
     const select = document.getElementById('profile');
     for (const p of r.profiles) if (![...select.options].some((o) => o.value === p.profile)) select.add(new Option(p.profile, p.profile));
     const labels = r.days.map((d) => d.day);

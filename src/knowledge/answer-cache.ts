@@ -14,7 +14,8 @@ import { normalize, sha256 } from './text.js';
 export class AnswerCache {
   private readonly kv: Keyv<FinalReply>;
   constructor(store: Store, private readonly o: { ttlMs: number; log: Logger }) {
-    this.kv = store.namespace<FinalReply>('answers');
+    // Not 'answers': the support desk keeps its answer records there.
+    this.kv = store.namespace<FinalReply>('answer-cache');
   }
 
   key(profile: string, version: string, question: string): string {

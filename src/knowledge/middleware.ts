@@ -37,6 +37,8 @@ export interface KnowledgeMiddlewareDeps {
   /** Whether a model can answer for this profile (a client exists and the profile names a model). */
   hasModel: (profile: Profile) => boolean;
   cache?: AnswerCache;
+  /** Answers less grounded than this are not cached: the next asker gets a fresh attempt (the review queue's threshold). */
+  cacheMinGroundedness?: () => number;
 }
 
 /** What the bot says, plainly, when it answers without the model. */
@@ -119,17 +121,19 @@ export function knowledgeMiddleware(deps: KnowledgeMiddlewareDeps): Middleware {
       ctx.answer = quoted(relevant[0]!, KNOWLEDGE_NOTES.modelDown);
       return;
     }
+    let grounding: Grounding | undefined;
     if (answer?.source === 'model' && relevant.length) {
       ctx.answer = { ...answer, citations: citedOnly(answer.text, relevant) };
       // Issue 12: how much of the answer the passages back; the engine carries it into TurnResult (analytics, review queue).
       const g = groundedness(answer.text.split(ENGINE_NOTE_START)[0]!, relevant.map((h) => h.passage.text));
-      ctx.state.grounding = {
+      ctx.state.grounding = grounding = {
         score: g.groundedness,
         passages: relevant.map(({ passage: p }) => ({ id: p.key, source: p.source, path: p.path, title: p.citeTitle ?? p.title, location: p.location, hash: p.hash, text: p.text })),
         unsupported: g.unsupported.map((u) => ({ text: u.text, inventedNumbers: u.inventedNumbers })),
       } satisfies Grounding;
     }
-    if (cacheKey && answer?.source === 'model' && !answer.text.includes(CUT_OFF_MARK) && answer.text !== '…') {
+    const weak = grounding !== undefined && grounding.score < (deps.cacheMinGroundedness?.() ?? 0);
+    if (cacheKey && answer?.source === 'model' && !weak && !answer.text.includes(CUT_OFF_MARK) && answer.text !== '…') {
       await deps.cache!.set(cacheKey, ctx.answer!);
     }
   };

@@ -121,6 +121,9 @@ describe('review queue on the dashboard', () => {
       await page.waitForSelector('#review[data-loaded=true]', { timeout: 20_000 });
       expect(await page.textContent('#review h2')).toBe('Review queue — weakest answers');
       expect(await page.inputValue('#review-by')).toBe('dashboard');
+      // Analytics recorded the answers' groundedness: refund 0 (queued) and monthly 1; the weather answer had no passages.
+      await page.waitForSelector('body[data-loaded=true]');
+      expect(await page.textContent('#kpi-grounded')).toBe('0.50 · 1');
 
       // Weakest first: the 👎 (1) outweighs groundedness 0 (1 - 0 = 1 too; then the newer first).
       const listed = await rows(page);

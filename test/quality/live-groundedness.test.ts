@@ -6,6 +6,7 @@ import type { TurnResult } from '../../src/core/pipeline.js';
 import type { KnowledgeBase } from '../../src/knowledge/base.js';
 import { DEFAULT_KNOWLEDGE_SETTINGS, knowledgeMiddleware } from '../../src/knowledge/middleware.js';
 import { LlmClient } from '../../src/llm/client.js';
+import { AnswerCache } from '../../src/knowledge/answer-cache.js';
 import { HistoryStore } from '../../src/store/history.js';
 import { openStore, type Store } from '../../src/store/store.js';
 import { FakeOpenAI } from '../fakes/openai-server.js';
@@ -30,7 +31,7 @@ afterAll(async () => {
 });
 
 /** The engine with the knowledge middleware, a real LLM client on the fake server, and a probe of `ctx.state.grounding`. */
-function engine(seen: unknown[], results: TurnResult[]): Engine {
+function engine(seen: unknown[], results: TurnResult[], cache?: AnswerCache): Engine {
   const llm = new LlmClient({ baseURL: fake.url, connectTimeoutMs: 2_000, idleTimeoutMs: 2_000, maxRetries: 0, log });
   const e = new Engine({
     history: new HistoryStore(store, { maxTurns: 20 }),
@@ -42,7 +43,15 @@ function engine(seen: unknown[], results: TurnResult[]): Engine {
     await next();
     seen.push(ctx.state.grounding);
   });
-  e.use(knowledgeMiddleware({ knowledge: () => kb, settings: () => ({ ...DEFAULT_KNOWLEDGE_SETTINGS, cacheTtlSeconds: 0 }), hasModel: () => true }));
+  e.use(
+    knowledgeMiddleware({
+      knowledge: () => kb,
+      settings: () => ({ ...DEFAULT_KNOWLEDGE_SETTINGS, cacheTtlSeconds: cache ? 3_600 : 0 }),
+      hasModel: () => true,
+      cache,
+      cacheMinGroundedness: () => 0.5,
+    }),
+  );
   e.onTurn((r) => void results.push(r));
   return e;
 }
@@ -82,5 +91,19 @@ describe('live groundedness on every model answer with passages', () => {
     expect(general!.source).toBe('model');
     expect([faq!.grounding, general!.grounding]).toEqual([undefined, undefined]);
     expect(seen).toEqual([undefined, undefined]);
+  });
+
+  it('does not cache an answer under the groundedness threshold: the next asker gets a fresh attempt', async () => {
+    const e = engine([], [], new AnswerCache(store, { ttlMs: 3_600_000, log }));
+    const adapter = new MemoryAdapter({ latencyMs: 1 });
+    const question = 'How long do refunds for an annual plan take?';
+    fake.script('Annual plans can be refunded within 90 days [1]. After that a 25% fee applies.');
+    const weak = await e.ask(adapter, adapter.message(question, { thread: 'W1' }));
+    fake.script('Annual plans can be refunded in full within 30 days of purchase [1].');
+    const fresh = await e.ask(adapter, adapter.message(question, { thread: 'W2' }));
+    const cached = await e.ask(adapter, adapter.message(question, { thread: 'W3' }));
+    expect([weak!.source, fresh!.source, cached!.source]).toEqual(['model', 'model', 'cache']);
+    expect([weak!.grounding?.score, fresh!.grounding?.score]).toEqual([0, 1]);
+    expect(cached!.text).toBe(fresh!.text);
   });
 });
