@@ -1,6 +1,7 @@
 import type Keyv from 'keyv';
 import type { TurnResult } from '../core/pipeline.js';
 import type { Store } from '../store/store.js';
+import { exclusive } from '../store/exclusive.js';
 import { addToSketch, emptySketch, type SketchData } from './sketch.js';
 
 /**
@@ -8,9 +9,9 @@ import { addToSketch, emptySketch, type SketchData } from './sketch.js';
  * (UTC days), kept in the store. Each thread's resolution is tracked too: resolved on 👍 or a
  * thanks from the asker, unresolved on 👎 or a handoff, assumed resolved after a quiet period.
  *
- * Writes of this process are serialised (read-modify-write on one bucket); several instances
- * on one Redis can each lose an update when they write the same bucket in the same
- * millisecond, which analytics can afford (history and budgets use atomic operations).
+ * Writes are read-modify-write: serialised in this process, and on a shared store (Redis, several
+ * instances) each recording holds the analytics in the store for its few milliseconds, so no
+ * instance's update overwrites another's.
  */
 export const ANALYTICS_RETENTION_MS = 400 * 86_400_000; // a year of days, plus margin for year-over-year
 const THREAD_TTL_MS = 60 * 86_400_000; // feedback on threads older than two months is not attributed
@@ -100,17 +101,23 @@ export class SupportAnalytics {
   private readonly kv: Keyv<unknown>;
   private chain: Promise<unknown> = Promise.resolve();
 
+  private readonly shared?: Store;
+
   constructor(store: Store, private readonly o: { priceOf?: PriceOf; quietPeriodMs: number; now?: () => number }) {
     this.kv = store.namespace('analytics');
+    // One process owns a memory or sqlite store; only Redis is written by several instances.
+    if (store.kind === 'redis') this.shared = store;
   }
 
   private now(): number {
     return this.o.now?.() ?? Date.now();
   }
 
-  /** Runs `fn` after every earlier write of this process (read-modify-write stays consistent). */
+  /** Runs `fn` after every earlier write of this process, holding the analytics across instances (read-modify-write stays consistent). */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.chain.then(fn, fn);
+    const shared = this.shared;
+    const run = shared ? () => exclusive(shared, 'analytics', fn) : fn;
+    const next = this.chain.then(run, run);
     this.chain = next.catch(() => undefined);
     return next;
   }

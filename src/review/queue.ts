@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type Keyv from 'keyv';
 import type { Store } from '../store/store.js';
+import { exclusive } from '../store/exclusive.js';
 import { sha256 } from '../knowledge/text.js';
 
 /**
@@ -61,9 +61,6 @@ export interface ReviewItem {
 }
 
 const TIMELINE = 'review';
-/** An update takes milliseconds; a holder that died frees the item after this. */
-const ITEM_LOCK_TTL_MS = 5_000;
-const ITEM_LOCK_POLL_MS = 20;
 
 export function reviewId(platform: string, answerId: string): string {
   return sha256(`${platform}:${answerId}`).slice(0, 10);
@@ -86,7 +83,9 @@ export class ReviewQueue {
    * item, or undefined to delete it; `touch` moves it to the top of the timeline (a new flag).
    */
   update(id: string, change: (item: ReviewItem | undefined) => ReviewItem | undefined, o: { touch?: boolean } = {}): Promise<ReviewItem | undefined> {
-    const run = this.chain.then(() => this.locked(id, async () => {
+    // The bot flags items while `parley review` or the dashboard (maybe another process or
+    // instance) marks them: each read-modify-write holds the item in the store.
+    const run = this.chain.then(() => exclusive(this.store, `review:${id}`, async () => {
       const next = change(await this.items.get(id));
       if (!next) {
         await this.items.delete(id);
@@ -99,21 +98,6 @@ export class ReviewQueue {
     }));
     this.chain = run.catch(() => undefined);
     return run;
-  }
-
-  /**
-   * The bot flags items while `parley review` or the dashboard (maybe another process, another
-   * instance) marks them: a short claim in the store keeps each read-modify-write whole.
-   */
-  private async locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const key = `review:${id}`;
-    const owner = randomUUID();
-    while (!(await this.store.claim(key, ITEM_LOCK_TTL_MS, owner))) await new Promise((r) => setTimeout(r, ITEM_LOCK_POLL_MS));
-    try {
-      return await fn();
-    } finally {
-      await this.store.release(key, owner);
-    }
   }
 
   /** Items flagged between `since` and `until`, newest first. */
