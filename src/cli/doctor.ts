@@ -1,7 +1,13 @@
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
 import { loadConfig, readEnvironment, type Config } from '../config/env.js';
+import { LiveConfig } from '../config/live.js';
+import { withLocalDefaults } from '../config/settings.js';
+import { KnowledgeBase } from '../knowledge/base.js';
 import type { Diagnosis } from '../core/adapter.js';
 import { ConfigError, describe } from '../core/errors.js';
-import { silentLogger } from '../core/logger.js';
+import { silentLogger, type Logger } from '../core/logger.js';
 import { LlmClient } from '../llm/client.js';
 import { createAdapters } from '../platforms/index.js';
 import { HttpServer } from '../server/http.js';
@@ -13,7 +19,8 @@ export async function doctor(): Promise<void> {
   const results: Diagnosis[] = [];
   let config: Config;
   try {
-    config = loadConfig(readEnvironment());
+    // What `parley start` would run with (a fresh clone's parley.config.yaml or bundled knowledge included).
+    config = withLocalDefaults(loadConfig(readEnvironment()));
     results.push({ check: 'configuration', ok: true, detail: 'environment variables are valid' });
   } catch (err) {
     const lines = err instanceof ConfigError ? err.message.split('\n') : [describe(err)];
@@ -64,6 +71,8 @@ export async function diagnoseAll(config: Config): Promise<Diagnosis[]> {
     }
   }
 
+  results.push(...(await diagnoseKnowledge(config, log)));
+
   const store = await openStore('memory://');
   const adapters = await createAdapters(config, { log, store, http: new HttpServer(log) });
   if (adapters.length === 0) results.push({ check: 'platforms', ok: false, detail: 'no chat platform configured', fix: 'set SLACK_BOT_TOKEN (+ SLACK_APP_TOKEN or SLACK_SIGNING_SECRET) and/or DISCORD_TOKEN' });
@@ -82,10 +91,51 @@ export async function diagnoseAll(config: Config): Promise<Diagnosis[]> {
   return results;
 }
 
+/** The config file, each knowledge folder (indexes, FAQ files valid) and whether review corrections can be saved in it. */
+export async function diagnoseKnowledge(config: Config, log: Logger): Promise<Diagnosis[]> {
+  let live: LiveConfig;
+  try {
+    live = LiveConfig.load(config, { log });
+  } catch (err) {
+    return [{ check: 'config file', ok: false, detail: describe(err), fix: 'correct the key named (schema/parley.config.schema.json lists them)' }];
+  }
+  try {
+    const s = live.current;
+    const results: Diagnosis[] = s.file ? [{ check: 'config file', ok: true, detail: `${s.file} is valid` }] : [];
+    if (!s.knowledge.sources.length) {
+      results.push({ check: 'knowledge', ok: true, warning: true, detail: 'no knowledge folder: answers come from the model alone and review corrections have nowhere to go', fix: 'set KNOWLEDGE_DIR or knowledge.sources in the config file' });
+    }
+    for (const source of s.knowledge.sources) {
+      const kb = new KnowledgeBase([source], { log, chunk: s.knowledge.chunk });
+      try {
+        await kb.load();
+        results.push({ check: `knowledge ${source.name}`, ok: true, detail: `${kb.stats.files} files, ${kb.stats.passages} passages, ${kb.stats.faqEntries} FAQ entries in ${source.displayPath}` });
+      } catch (err) {
+        results.push({ check: `knowledge ${source.name}`, ok: false, detail: describe(err), fix: 'fix the file named (FAQ files: a list of { questions, answer })' });
+        continue;
+      } finally {
+        kb.close();
+      }
+      // `parley review correct` and the dashboard save corrected answers into this folder.
+      const target = join(source.dir, s.review.faqFile);
+      const writable = await access(target, constants.W_OK).then(
+        () => true,
+        (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? access(source.dir, constants.W_OK).then(() => true, () => false) : false),
+      );
+      if (!writable) {
+        results.push({ check: `review corrections (${source.name})`, ok: true, warning: true, detail: `${source.displayPath}/${s.review.faqFile} cannot be written: corrected answers cannot be saved as FAQ entries`, fix: 'make the knowledge folder writable for this process (in Docker, mount it as a volume)' });
+      }
+    }
+    return results;
+  } finally {
+    live.close();
+  }
+}
+
 function print(results: Diagnosis[]): void {
   for (const r of results) {
-    process.stdout.write(`${r.ok ? '✔' : '✘'} ${r.check}${r.detail ? ` — ${r.detail}` : ''}\n`);
-    if (!r.ok && r.fix) process.stdout.write(`    fix: ${r.fix}\n`);
+    process.stdout.write(`${r.ok ? (r.warning ? '!' : '✔') : '✘'} ${r.check}${r.detail ? ` — ${r.detail}` : ''}\n`);
+    if ((!r.ok || r.warning) && r.fix) process.stdout.write(`    fix: ${r.fix}\n`);
   }
   const failed = results.filter((r) => !r.ok).length;
   process.stdout.write(failed ? `\n${failed} check(s) failed.\n` : '\nAll checks passed.\n');

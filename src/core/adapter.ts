@@ -33,6 +33,8 @@ export interface PlatformAdapter {
 export interface Diagnosis {
   check: string;
   ok: boolean;
+  /** Works, with a limit worth knowing (shown with its fix, but not a failure). */
+  warning?: boolean;
   detail?: string;
   fix?: string;
 }

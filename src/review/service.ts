@@ -139,6 +139,12 @@ export class ReviewService {
       existingVariant: existingSource ? existing!.variant : undefined,
       source: existingSource ? undefined : page?.slice(target.name.length + 1).split('#')[0],
       comment: `corrected by ${o.by} on ${dayOf(this.now())} (review ${item.id})`,
+    }).catch((err: NodeJS.ErrnoException) => {
+      // A read-only knowledge folder (a container image, a read-only mount) is a deployment choice to explain, not a crash.
+      if (err.code === 'EACCES' || err.code === 'EPERM' || err.code === 'EROFS') {
+        throw new ReviewError('faq_not_writable', `cannot write ${target.displayPath}/${file} (${err.code}): make the knowledge folder writable for this process (parley doctor checks it)`, { cause: err });
+      }
+      throw err;
     });
     const faq = { file: `${target.displayPath}/${file}`, id: saved.id, created: saved.created };
     await kb?.refresh();
