@@ -1,15 +1,13 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/store.js';
 import { SupportAnalytics } from '../../src/analytics/support-analytics.js';
 import { seedWeek } from '../dashboard/seed.js';
+import { runParley } from '../helpers/process.js';
 
-/** `parley stats` as a child process over a sqlite store the bot would have written. */
-const root = resolve(import.meta.dirname, '../..');
+/** `parley stats` as the built CLI over a sqlite store the bot would have written. */
 const cwd = mkdtempSync(join(tmpdir(), 'parley-stats-cli-'));
 const STORE_URL = `sqlite://${join(cwd, 'parley.sqlite')}`;
 let expected: { questions: number; declined: number; handoffs: number };
@@ -23,20 +21,7 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(cwd, { recursive: true, force: true }));
 
-function stats(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    // From the sources (tsx), so the suite needs no build.
-    const child = spawn(process.execPath, ['--import', pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href, join(root, 'src/cli/main.ts'), 'stats', ...args], {
-      cwd,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, STORE_URL, LOG_LEVEL: 'error' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const stats = (args: string[]) => runParley(['stats', ...args], { cwd, env: { STORE_URL, LOG_LEVEL: 'error' } });
 
 describe('parley stats', () => {
   it('prints JSON, CSV and a table of the same figures', async () => {

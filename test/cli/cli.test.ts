@@ -1,15 +1,11 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAI } from '../fakes/openai-server.js';
+import { runParley } from '../helpers/process.js';
 
-/** Runs the real CLI in a child process, as an operator would. */
-const root = resolve(import.meta.dirname, '../..');
-/** The built CLI, as `npm start` and the `parley` bin run it (`npm test` builds first). */
-const CLI = join(root, 'dist/cli/main.js');
-if (!existsSync(CLI)) throw new Error('dist/cli/main.js is missing: run `npm run build` (npm test does it first)');
+/** Runs the built CLI in a child process, as an operator would. */
 const cwd = mkdtempSync(join(tmpdir(), 'parley-cli-'));
 let fake: FakeOpenAI;
 beforeAll(async () => {
@@ -20,19 +16,7 @@ afterAll(async () => {
   rmSync(cwd, { recursive: true, force: true });
 });
 
-function parley(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const parley = (args: string[], env: Record<string, string> = {}) => runParley(args, { cwd, env });
 
 const modelEnv = () => ({ OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'k', OPENAI_MODEL: 'fake-model', LOG_LEVEL: 'error' });
 

@@ -1,19 +1,18 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { startParley, type Parley } from '../../src/app.js';
 import { loadConfig } from '../../src/config/env.js';
 import { silentLogger } from '../../src/core/logger.js';
+import { launchChromium, signIn, watchedPage } from './browser.js';
 import { seedWeek } from './seed.js';
 
 /**
  * The dashboard in a real headless Chromium (Debian's `chromium`, driven by playwright-core):
  * sign in with ADMIN_TOKEN, then the charts drawn by the bot's own Chart.js from a seeded store.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const TOKEN = 'dashboard-admin-token-0123456789';
 const CHARTS = ['chart-volume', 'chart-sources', 'chart-quality', 'chart-latency', 'chart-cost'];
 
@@ -23,11 +22,10 @@ let base: string;
 let expected: { questions: number; declined: number; handoffs: number };
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); CI does`);
+  browser = await launchChromium();
   parley = await startParley(loadConfig({ STORE_URL: 'memory://', PORT: '0', ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'silent' }), { log: silentLogger(), platforms: false, watch: false });
   base = `http://127.0.0.1:${parley.port}`;
   expected = await seedWeek(parley.support.analytics, Date.now());
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 }, 60_000);
 
 afterAll(async () => {
@@ -52,21 +50,14 @@ describe('dashboard', () => {
   });
 
   it('signs in with the admin token and draws every chart and the unanswered table from the store', async () => {
-    const page = await browser.newPage();
-    const external: string[] = [];
-    page.on('request', (r) => {
-      if (!r.url().startsWith(base)) external.push(r.url());
-    });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
+    const { page, external, errors } = await watchedPage(browser, base);
     try {
       const first = await page.goto(`${base}/dashboard`);
       expect(first?.status()).toBe(401);
       await page.fill('input[name=token]', 'not-the-token-0123456789');
       await page.click('button[type=submit]');
       await page.waitForSelector('.error');
-      await page.fill('input[name=token]', TOKEN);
-      await Promise.all([page.waitForURL(`${base}/dashboard`), page.click('button[type=submit]')]);
+      await signIn(page, base, TOKEN);
       await page.waitForSelector('body[data-loaded=true]', { timeout: 20_000 });
 
       expect(await page.textContent('#kpi-questions')).toBe(String(expected.questions));

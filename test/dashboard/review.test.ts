@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { parse } from 'yaml';
 import { startParley, type Parley } from '../../src/app.js';
 import { loadConfig } from '../../src/config/env.js';
@@ -11,6 +11,7 @@ import { HttpServer } from '../../src/server/http.js';
 import { FakeOpenAI } from '../fakes/openai-server.js';
 import { MemoryAdapter } from '../fakes/memory-adapter.js';
 import { copyOfExample } from '../knowledge/helpers.js';
+import { launchChromium, signIn, watchedPage } from './browser.js';
 
 /**
  * The review queue on the dashboard (issue 12), in a real headless Chromium against a real
@@ -18,8 +19,6 @@ import { copyOfExample } from '../knowledge/helpers.js';
  * its passages and invented numbers, one marked bad, one corrected into the FAQ, after which
  * the same question is answered from the FAQ with no model call.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const TOKEN = 'review-admin-token-0123456789';
 const BEARER = { authorization: `Bearer ${TOKEN}` };
 
@@ -85,7 +84,7 @@ function rows(page: Page): Promise<string[][]> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium); CI does`);
+  browser = await launchChromium();
   fake = await FakeOpenAI.start();
   dir = copyOfExample();
   adapter = new MemoryAdapter({ latencyMs: 1 });
@@ -95,7 +94,6 @@ beforeAll(async () => {
   await ask(parley, adapter, REFUND_Q, INVENTED);
   await ask(parley, adapter, WEATHER_Q, 'Paris will be sunny tomorrow.', DOWN_NOTE);
   monthlyAnswer = await ask(parley, adapter, MONTHLY_Q, 'Monthly subscriptions can be refunded within 14 days of a charge [1].');
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 }, 60_000);
 
 afterAll(async () => {
@@ -107,17 +105,9 @@ afterAll(async () => {
 
 describe('review queue on the dashboard', () => {
   it('lists weak answers with why, expands one, marks one bad, and saves a correction the bot then answers from the FAQ', async () => {
-    const page = await browser.newPage();
-    const external: string[] = [];
-    page.on('request', (r) => {
-      if (!r.url().startsWith(base)) external.push(r.url());
-    });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
+    const { page, external, errors } = await watchedPage(browser, base);
     try {
-      await page.goto(`${base}/dashboard`);
-      await page.fill('input[name=token]', TOKEN);
-      await Promise.all([page.waitForURL(`${base}/dashboard`), page.click('button[type=submit]')]);
+      await signIn(page, base, TOKEN);
       await page.waitForSelector('#review[data-loaded=true]', { timeout: 20_000 });
       expect(await page.textContent('#review h2')).toBe('Review queue — weakest answers');
       expect(await page.inputValue('#review-by')).toBe('dashboard');

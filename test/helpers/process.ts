@@ -5,10 +5,37 @@ import { join, resolve } from 'node:path';
 /** The built CLI, as `npm start` and the `parley` bin run it (`npm test` builds first). */
 export const CLI = join(resolve(import.meta.dirname, '../..'), 'dist/cli/main.js');
 
+/** The CLI's path, or a clear error when it has not been built. */
+function builtCli(): string {
+  if (!existsSync(CLI)) throw new Error('dist/cli/main.js is missing: run `npm run build` (npm test does it first)');
+  return CLI;
+}
+
 /** Starts `parley <args>` as a real process with exactly `env` (plus PATH). */
 export function spawnParley(args: string[], env: Record<string, string>, cwd: string): ChildProcess {
-  if (!existsSync(CLI)) throw new Error('dist/cli/main.js is missing: run `npm run build` (npm test does it first)');
-  return spawn(process.execPath, [CLI, ...args], { cwd, stdio: 'ignore', env: { PATH: process.env.PATH ?? '', ...env } });
+  return spawn(process.execPath, [builtCli(), ...args], { cwd, stdio: 'ignore', env: { PATH: process.env.PATH ?? '', ...env } });
+}
+
+/**
+ * Runs `parley <args>` to its end, as an operator would, with exactly PATH, HOME and `o.env`
+ * (undefined values left out), and `o.input` on stdin (closed either way). Resolves with the
+ * exit code (-1 when a signal ended it) and the output.
+ */
+export function runParley(args: string[], o: { cwd: string; env?: Record<string, string | undefined>; input?: string }): Promise<{ code: number; stdout: string; stderr: string }> {
+  const cli = builtCli();
+  const env = Object.fromEntries(Object.entries({ PATH: process.env.PATH, HOME: process.env.HOME, ...o.env }).filter((e): e is [string, string] => e[1] !== undefined));
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [cli, ...args], { cwd: o.cwd, env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', fail);
+    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
+    // A CLI that exits without reading its input closes the pipe: that is for the test to judge, not an error here.
+    child.stdin.on('error', () => {});
+    child.stdin.end(o.input);
+  });
 }
 
 /** Polls `check` until it returns something truthy, or fails naming `what`. */

@@ -1,14 +1,12 @@
-import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAI } from '../fakes/openai-server.js';
+import { runParley } from '../helpers/process.js';
 
 /** The built CLI, run as an operator would, from a directory laid out like a fresh clone. */
 const root = resolve(import.meta.dirname, '../..');
-const CLI = join(root, 'dist/cli/main.js');
-if (!existsSync(CLI)) throw new Error('dist/cli/main.js is missing: run `npm run build` (npm test does it first)');
 const cwd = mkdtempSync(join(tmpdir(), 'parley-kb-cli-'));
 let fake: FakeOpenAI;
 beforeAll(async () => {
@@ -21,16 +19,7 @@ afterAll(async () => {
   rmSync(cwd, { recursive: true, force: true });
 });
 
-function parley(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME, STORE_URL: 'memory://', LOG_LEVEL: 'error', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const parley = (args: string[], env: Record<string, string> = {}) => runParley(args, { cwd, env: { STORE_URL: 'memory://', LOG_LEVEL: 'error', ...env } });
 
 // Each test spawns real processes; on a loaded CI machine one start can take several seconds.
 describe('parley with the bundled example knowledge', { timeout: 60_000 }, () => {

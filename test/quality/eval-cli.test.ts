@@ -1,15 +1,13 @@
-import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { scoreAgainstReference } from '../../src/quality/reference.js';
 import { FakeOpenAI } from '../fakes/openai-server.js';
+import { runParley } from '../helpers/process.js';
 
 /** `parley eval` with reference answers and a judge, run as the built CLI against the fake model server. */
 const root = resolve(import.meta.dirname, '../..');
-const CLI = join(root, 'dist/cli/main.js');
-if (!existsSync(CLI)) throw new Error('dist/cli/main.js is missing: run `npm run build` (npm test does it first)');
 const cwd = mkdtempSync(join(tmpdir(), 'parley-quality-cli-'));
 let fake: FakeOpenAI;
 beforeAll(async () => {
@@ -25,17 +23,7 @@ beforeEach(() => {
   fake.requests.length = 0;
 });
 
-function parley(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, STORE_URL: 'memory://', LOG_LEVEL: 'error', OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'k', OPENAI_MODEL: 'fake-model' };
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const parley = (args: string[]) => runParley(args, { cwd, env: { STORE_URL: 'memory://', LOG_LEVEL: 'error', OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'k', OPENAI_MODEL: 'fake-model' } });
 
 const REFUND_REF = 'Annual plans can be refunded in full within 30 days of purchase.';
 const BACKUP_REF = 'Daily snapshots are kept for 35 days, encrypted with AES-256.';

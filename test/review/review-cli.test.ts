@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfig } from '../../src/config/env.js';
@@ -14,6 +13,7 @@ import { KnowledgeBase, type Passage } from '../../src/knowledge/base.js';
 import { reviewId, type ReviewItem } from '../../src/review/queue.js';
 import { ReviewService } from '../../src/review/service.js';
 import { openStore } from '../../src/store/store.js';
+import { runParley } from '../helpers/process.js';
 import { EXAMPLE_DIR } from '../knowledge/helpers.js';
 
 /**
@@ -21,9 +21,6 @@ import { EXAMPLE_DIR } from '../knowledge/helpers.js';
  * answer under the groundedness threshold, a 👎, and a handoff. The knowledge folder is a private
  * copy, because `correct` writes an FAQ file into it.
  */
-const root = resolve(import.meta.dirname, '../..');
-const CLI = join(root, 'dist/cli/main.js');
-if (!existsSync(CLI)) throw new Error('dist/cli/main.js is missing: run `npm run build` (npm test does it first)');
 const cwd = mkdtempSync(join(tmpdir(), 'parley-review-cli-'));
 const KNOWLEDGE = join(cwd, 'knowledge');
 const STORE_URL = `sqlite://${join(cwd, 'parley.sqlite')}`;
@@ -92,18 +89,8 @@ function answer(o: { id: string; question: string; text: string; at: number; pro
   return { record, turn };
 }
 
-function parley(args: string[], input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    // No OPENAI_*: nothing here needs a model, and `ask` must answer from the FAQ alone.
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { PATH: process.env.PATH, HOME: process.env.HOME, STORE_URL, KNOWLEDGE_DIR: KNOWLEDGE, LOG_LEVEL: 'silent' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
+// No OPENAI_*: nothing here needs a model, and `ask` must answer from the FAQ alone.
+const parley = (args: string[], input = '') => runParley(args, { cwd, input, env: { STORE_URL, KNOWLEDGE_DIR: KNOWLEDGE, LOG_LEVEL: 'silent' } });
 
 async function listJson(args: string[] = []): Promise<{ since: string; items: ReviewItem[] }> {
   const r = await parley(['review', '--format', 'json', ...args]);
