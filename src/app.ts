@@ -113,6 +113,8 @@ export async function createCore(
     },
     log: log.child({ component: 'guardrails' }),
     historyTtlMs: config.assistant.historyTtlMs,
+    // `/parley forget` also clears the person's items in the review queue (support is built just below).
+    forgetElsewhere: (platform, userId) => support.review.forgetPerson(platform, userId),
     // Functions: a reloaded config file applies to the next turn (and the output filter).
     settings: () => live.current.guardrails,
     allSettings: () => [...live.current.profiles.values()].flatMap((p) => (p.guardrails ? [p.guardrails] : [])),

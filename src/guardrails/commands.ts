@@ -33,6 +33,8 @@ export interface CommandDeps {
   budgets: Budgets;
   history: HistoryStore;
   now: () => number;
+  /** Other records holding the caller's words (the review queue), cleared by `/parley forget`; returns how many. */
+  forgetElsewhere?: (platform: string, userId: string) => Promise<number>;
 }
 
 export async function runCommand(ctx: TurnContext, cmd: { name: string; args: string[] }, settings: GuardrailSettings, d: CommandDeps): Promise<void> {
@@ -112,8 +114,10 @@ async function forget(m: IncomingMessage, settings: GuardrailSettings, d: Comman
     if (kept.length) await d.history.append(conversation, ...kept);
   }
   const rows = await d.ledger.forgetUser(user, settings.privacy.ledgerRetentionDays, d.now());
+  const reviewed = (await d.forgetElsewhere?.(m.platform, m.user.id)) ?? 0;
   return (
-    `Done: I deleted your messages (and my answers to them) from ${conversations} conversation${conversations === 1 ? '' : 's'} ` +
+    `Done: I deleted your messages (and my answers to them) from ${conversations} conversation${conversations === 1 ? '' : 's'}` +
+    `${reviewed ? `, ${reviewed} answer${reviewed === 1 ? '' : 's'} queued for review` : ''} ` +
     `and ${rows} usage record${rows === 1 ? '' : 's'}. Usage totals kept for billing do not name you; today's budget counter runs until the day ends.`
   );
 }

@@ -39,6 +39,8 @@ export interface GuardrailDeps {
   notifyAdmins?: AdminNotifier;
   /** How long conversations are kept (HISTORY_TTL_DAYS), for the per-user conversation index. */
   historyTtlMs?: number;
+  /** Other records holding a person's words (the review queue), cleared by `/parley forget`. */
+  forgetElsewhere?: (platform: string, userId: string) => Promise<number>;
   now?: () => number;
 }
 
@@ -82,7 +84,7 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
   const commands: Middleware = async (ctx, next) => {
     const cmd = parseParleyCommand(ctx.message);
     if (!cmd) return next();
-    await runCommand(ctx, cmd, settingsOf(ctx), { ledger, budgets, history: d.history, now });
+    await runCommand(ctx, cmd, settingsOf(ctx), { ledger, budgets, history: d.history, now, forgetElsewhere: d.forgetElsewhere });
   };
 
   const access: Middleware = async (ctx, next) => {

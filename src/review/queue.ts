@@ -41,6 +41,8 @@ export interface ReviewItem {
   /** The platform id of the message answered. */
   answerId: string;
   conversation: string;
+  /** Who asked (platform user id): `/parley forget` removes their items. */
+  asker: { id: string; name?: string };
   profile: string;
   /** `platform:channel`. */
   channel: string;

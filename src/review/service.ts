@@ -163,6 +163,25 @@ export class ReviewService {
     return { item: closed, faq, answersFromFaq, alsoCorrected: twins.map((t) => t.id) };
   }
 
+  /**
+   * `/parley forget`: the person's questions leave the queue (items they asked), and so do their
+   * 👎 and handoff notes on other people's answers. Returns how many items were deleted or changed.
+   */
+  async forgetPerson(platform: string, userId: string): Promise<number> {
+    const mine = (f: ReviewFlag) => f.user?.id === userId;
+    const items = await this.queue.flagged(this.now() - this.d.settings().review.retentionDays * DAY_MS, this.now());
+    let changed = 0;
+    for (const item of items.filter((i) => i.platform === platform && (i.asker?.id === userId || i.flags.some(mine)))) {
+      await this.queue.update(item.id, (i) => {
+        if (!i || i.asker?.id === userId) return undefined;
+        const flags = i.flags.filter((f) => !mine(f));
+        return flags.length || i.status !== 'open' ? { ...i, flags } : undefined;
+      });
+      changed++;
+    }
+    return changed;
+  }
+
   idle(): Promise<void> {
     return this.queue.idle();
   }
@@ -200,6 +219,7 @@ function newItem(id: string, r: AnswerRecord, passages: ReviewPassage[]): Review
     platform: r.platform,
     answerId: r.answerId,
     conversation: r.conversation,
+    asker: r.asker,
     profile: r.profile,
     channel: r.channel,
     question: r.question,

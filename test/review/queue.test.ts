@@ -186,4 +186,22 @@ describe('review queue', () => {
     expect([again.result.source, again.result.text]).toEqual(['faq', corrected]);
     expect(fake.chatRequests.length).toBe(calls);
   });
+
+  it('/parley forget removes the person\'s questions from the queue, and their 👎 notes from other people\'s answers', async () => {
+    const forget = async (user: string) => {
+      const message = adapter.message('forget', { trigger: 'slash_command', command: 'parley', user: { id: user }, thread: `F${++threads}` });
+      return (await parley.engine.ask(adapter, message))!.text;
+    };
+    const before = await queued();
+    const withU9 = before.find((i) => i.flags.some((f) => f.user?.id === 'U9'))!;
+    expect(withU9.asker.id).toBe('U1');
+    expect(await forget('U9')).toMatch(/1 answer queued for review/);
+    const after = await parley.support.review.get(withU9.id);
+    expect(after!.flags.map((f) => f.user?.id)).toEqual(['U10']);
+
+    // U1 asked every question here: all their items go.
+    expect(before.every((i) => i.asker.id === 'U1')).toBe(true);
+    expect(await forget('U1')).toMatch(new RegExp(`${before.length} answers queued for review`));
+    expect(await queued()).toEqual([]);
+  });
 });
