@@ -77,7 +77,10 @@ export class ReviewService {
   /** A 👍 or 👎 on an answer; a 👎 queues it, a change back to 👍 withdraws that person's 👎. */
   async voted(record: AnswerRecord, user: { id: string; name?: string }, vote: 'up' | 'down', reason?: string): Promise<void> {
     if (vote === 'down') return this.flag(record, { reason: 'down', at: this.now(), user, note: reason });
-    await this.queue.update(reviewId(record.platform, record.answerId), (item) => {
+    const id = reviewId(record.platform, record.answerId);
+    // Most 👍 are on answers nobody flagged: a read, not a locked write.
+    if (!(await this.queue.get(id))) return;
+    await this.queue.update(id, (item) => {
       if (!item) return undefined;
       const flags = item.flags.filter((f) => !(f.reason === 'down' && f.user?.id === user.id));
       // An untouched item with nothing left against it leaves the queue.

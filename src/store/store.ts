@@ -76,6 +76,9 @@ export function parseStoreUrl(url: string): { kind: StoreKind; location: string 
   throw new ConfigError('STORE_URL', `unsupported scheme "${scheme}://" (expected sqlite://, memory:// or redis://)`);
 }
 
+/** Namespaces the features open (history, answers, votes, analytics, review, ledger, …), with room to grow. */
+const MAX_NAMESPACES = 64;
+
 export async function openStore(url: string, options: { keyPrefix?: string } = {}): Promise<Store> {
   const { kind, location } = parseStoreUrl(url);
   const prefix = options.keyPrefix ?? 'parley';
@@ -86,6 +89,9 @@ export async function openStore(url: string, options: { keyPrefix?: string } = {
     return new SqliteStore(file, prefix);
   }
   const client = createClient({ url: location }) as RedisClientType;
+  // Each namespace's Keyv adapter listens on the one shared client (error, connect, …): one per
+  // feature, created once, so a dozen listeners per event is expected, not a leak.
+  client.setMaxListeners(MAX_NAMESPACES);
   client.on('error', () => {
     // Connection errors surface on the commands that fail; node-redis reconnects by itself.
   });
