@@ -206,6 +206,7 @@ function toAnswer(r: TurnResult, conversationId: string): Answer {
     usage: { promptTokens: r.usage?.promptTokens ?? 0, completionTokens: r.usage?.completionTokens ?? 0 },
     model: r.model ?? null,
     profile: r.profile,
+    groundedness: r.grounding?.score ?? null,
   };
 }
 

@@ -73,6 +73,12 @@ export const answerSchema = z
     usage: usageSchema,
     model: z.string().nullable().meta({ description: 'The model that answered; null when none did.' }),
     profile: z.string().meta({ description: 'The profile that answered.' }),
+    groundedness: z
+      .number()
+      .min(0)
+      .max(1)
+      .nullable()
+      .meta({ description: "Share of the answer's sentences the knowledge-base passages given to the model back (0–1; an invented number counts against it). Null when the model answered without passages, or the answer did not come from the model." }),
   })
   ;
 export type Answer = z.output<typeof answerSchema>;
