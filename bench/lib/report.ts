@@ -145,10 +145,12 @@ export function renderMarkdown(r: BenchResults, prev?: BenchResults): string {
     L.push('');
     L.push(`${x.concurrent} replies streaming at once through the engine (in-memory platform, memory store; 60 chunks 40 ms apart each). RSS is the whole process, the fake model's ${x.concurrent} open streams included. Bytes per turn: sqlite file growth over ${x.turns} new conversations of one question + answer each.`);
     L.push('');
-    L.push('| completed | RSS before (MB) | RSS peak (MB) | RSS per reply (KB) | heap peak (MB) | sqlite bytes/turn | history JSON bytes/turn |');
-    L.push('|---|---|---|---|---|---|---|');
+    L.push('Peaks include garbage not yet collected; "retained per reply" is the heap still reachable halfway through the streams after a full GC (bot, SDK streams and the fake model\'s side together), the figure that scales with concurrency.');
+    L.push('');
+    L.push('| completed | RSS before (MB) | RSS peak (MB) | RSS per reply (KB) | heap peak (MB) | retained heap per reply (KB) | sqlite bytes/turn | history JSON bytes/turn |');
+    L.push('|---|---|---|---|---|---|---|---|');
     L.push(
-      `| ${x.completed}/${x.concurrent} | ${cell(x.rssBeforeMb, p?.rssBeforeMb)} | ${cell(x.rssPeakMb, p?.rssPeakMb)} | ${cell(x.rssPerReplyKb, p?.rssPerReplyKb)} | ${cell(x.heapPeakMb, p?.heapPeakMb)} | ${cell(x.sqliteBytesPerTurn, p?.sqliteBytesPerTurn)} | ${cell(x.historyJsonBytesPerTurn, p?.historyJsonBytesPerTurn)} |`,
+      `| ${x.completed}/${x.concurrent} | ${cell(x.rssBeforeMb, p?.rssBeforeMb)} | ${cell(x.rssPeakMb, p?.rssPeakMb)} | ${cell(x.rssPerReplyKb, p?.rssPerReplyKb)} | ${cell(x.heapPeakMb, p?.heapPeakMb)} | ${x.retainedHeapPerReplyKb === undefined ? '– (run without --expose-gc)' : cell(x.retainedHeapPerReplyKb, p?.retainedHeapPerReplyKb)} | ${cell(x.sqliteBytesPerTurn, p?.sqliteBytesPerTurn)} | ${cell(x.historyJsonBytesPerTurn, p?.historyJsonBytesPerTurn)} |`,
     );
     L.push('');
   }

@@ -71,6 +71,11 @@ export interface MemoryResult {
   /** (peak − before) / replies. */
   rssPerReplyKb: number;
   heapPeakMb: number;
+  /**
+   * Heap still reachable per reply halfway through the streams, after a full GC (`--expose-gc`):
+   * what concurrency really costs, without the garbage the peak figures include.
+   */
+  retainedHeapPerReplyKb?: number;
   /** How long the concurrent replies took, all together. */
   streamMs: number;
   /** sqlite file growth per stored turn (question + answer), over `turns` new conversations. */
@@ -94,11 +99,15 @@ export async function memory(o: { concurrent: number; turns: number }): Promise<
   let heapPeak = 0;
   let completed = 0;
   let streamMs = 0;
+  let retainedHeapPerReplyKb: number | undefined;
+  const gc = (globalThis as { gc?: () => void }).gc;
   try {
     await Promise.all(Array.from({ length: 10 }, (_, i) => w.ask(`warm up ${i}`, `mw-${i}`)));
     w.adapter.replies.clear();
-    (globalThis as { gc?: () => void }).gc?.();
+    gc?.();
     await sleep(200);
+    gc?.();
+    const heapBefore = process.memoryUsage().heapUsed;
     rssBefore = process.memoryUsage().rss;
     const sampler = setInterval(() => {
       const m = process.memoryUsage();
@@ -107,7 +116,14 @@ export async function memory(o: { concurrent: number; turns: number }): Promise<
     }, 50);
     const t0 = performance.now();
     try {
-      const results = await within(Promise.all(Array.from({ length: o.concurrent }, (_, i) => w.ask(`question ${i}`, `mem-${i}`))), 180_000, 'memory: concurrent replies');
+      const all = within(Promise.all(Array.from({ length: o.concurrent }, (_, i) => w.ask(`question ${i}`, `mem-${i}`))), 180_000, 'memory: concurrent replies');
+      if (gc) {
+        // Halfway: every reply has its first token and is streaming (200 ms + 30 of 60 chunks at 40 ms).
+        await sleep(200 + 30 * 40);
+        gc();
+        retainedHeapPerReplyKb = round((process.memoryUsage().heapUsed - heapBefore) / 1024 / Math.max(1, o.concurrent), 1);
+      }
+      const results = await all;
       completed = results.filter((r) => r && r.text === chunks.join('')).length;
     } finally {
       clearInterval(sampler);
@@ -147,6 +163,7 @@ export async function memory(o: { concurrent: number; turns: number }): Promise<
     rssPeakMb: mb(rssPeak),
     rssPerReplyKb: round((rssPeak - rssBefore) / 1024 / Math.max(1, o.concurrent), 1),
     heapPeakMb: mb(heapPeak),
+    retainedHeapPerReplyKb,
     streamMs,
     sqliteBytesPerTurn,
     historyJsonBytesPerTurn,
