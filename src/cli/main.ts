@@ -33,6 +33,10 @@ async function main(): Promise<void> {
     process.stderr.write(`parley: unknown command "${name}"\n\n${help()}`);
     process.exit(2);
   }
+  if (rest[0] === '--help' || rest[0] === '-h') {
+    process.stdout.write(`usage: ${command.usage}\n`);
+    return;
+  }
   await (await command.load())(rest);
 }
 
