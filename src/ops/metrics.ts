@@ -8,6 +8,8 @@ import type { PacerObserver } from '../pacing/pacer.js';
 const LATENCY_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 21, 34, 60, 120];
 const STORE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 const UPDATE_BUCKETS = [1, 2, 3, 5, 8, 13, 21, 34, 55, 89];
+/** Groundedness is a share of sentences: answers of 2–5 judged sentences land on these steps. */
+const GROUNDEDNESS_BUCKETS = [0, 0.2, 0.34, 0.5, 0.67, 0.8, 0.99, 1];
 
 /**
  * Parley's Prometheus metrics (prom-client), fed by engine events and the platforms' pacers.
@@ -24,6 +26,7 @@ export class Metrics {
   readonly platformCalls = new Counter({ name: 'parley_platform_api_calls_total', help: 'Platform API calls, by platform, method and outcome (ok, rate_limited, error)', labelNames: ['platform', 'method', 'outcome'], registers: [this.registry] });
   readonly rateLimited = new Counter({ name: 'parley_platform_rate_limited_total', help: 'Platform 429 responses, by platform and method', labelNames: ['platform', 'method'], registers: [this.registry] });
   readonly updatesPerReply = new Histogram({ name: 'parley_updates_per_reply', help: 'Platform requests (posts, edits, stream appends) per reply', labelNames: ['platform'], buckets: UPDATE_BUCKETS, registers: [this.registry] });
+  readonly groundedness = new Histogram({ name: 'parley_answer_groundedness', help: 'Share of a model answer\'s sentences backed by the knowledge passages it was given (0–1), by profile', labelNames: ['profile'], buckets: GROUNDEDNESS_BUCKETS, registers: [this.registry] });
   readonly storeLatency = new Histogram({ name: 'parley_store_operation_seconds', help: 'Store operation latency, by operation', labelNames: ['operation'], buckets: STORE_BUCKETS, registers: [this.registry] });
   private readonly queueSources: (() => number)[] = [];
 
@@ -73,6 +76,7 @@ export class Metrics {
     this.replies.inc({ platform, outcome: r.error ?? r.source });
     if (r.firstVisibleAt) this.firstVisible.observe({ platform }, Math.max(0, r.firstVisibleAt - start) / 1000);
     this.replyDuration.observe({ platform }, Math.max(0, r.finishedAt - start) / 1000);
+    if (r.grounding) this.groundedness.observe({ profile: r.profile }, r.grounding.score);
     this.updatesPerReply.observe({ platform }, r.updates);
     if (r.model && r.modelFirstTokenMs !== undefined) this.modelFirstToken.observe({ model: r.model }, r.modelFirstTokenMs / 1000);
     if (r.model && r.usage) {

@@ -7,7 +7,10 @@ import { hashApiKey } from '../../src/platforms/http-api/keys.js';
 import { FakeOpenAI } from '../fakes/openai-server.js';
 import { copyOfExample } from '../knowledge/helpers.js';
 
-/** `/api/v1/ask` answers carry the live groundedness score, so a client can treat weak answers with care. */
+/**
+ * `/api/v1/ask` answers carry the live groundedness score, so a client can treat weak answers
+ * with care; `/metrics` exports it as a histogram per profile.
+ */
 const KEY = 'pk_grounded_0123456789abcdef';
 let fake: FakeOpenAI;
 let parley: Parley;
@@ -45,5 +48,14 @@ describe('groundedness in /api/v1/ask answers', () => {
     fake.script('Annual plans can be refunded within 90 days [1]. After that a 25% fee applies.');
     expect(await ask('Is a refund of an annual plan possible after three months?')).toMatchObject({ source: 'model', groundedness: 0 });
     expect(await ask('How do I reset my password?')).toMatchObject({ source: 'faq', groundedness: null });
+  });
+
+  it('is exported on /metrics as parley_answer_groundedness per profile', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${parley.port}/metrics`)).text();
+    const value = (series: string) => Number(new RegExp(`^${series} (\\S+)$`, 'm').exec(text)?.[1]);
+    // The two model answers above: 1 and 0 (the FAQ answer has no score).
+    expect(value('parley_answer_groundedness_count\\{profile="default"\\}')).toBe(2);
+    expect(value('parley_answer_groundedness_sum\\{profile="default"\\}')).toBe(1);
+    expect(value('parley_answer_groundedness_bucket\\{le="0.34",profile="default"\\}')).toBe(1);
   });
 });
