@@ -12,7 +12,7 @@ export const usage = [
   'parley review [--since 7d] [--status open|good|bad|corrected|all] [--reason low_groundedness|down|handoff] [--profile P] [--format table|json]',
   'parley review show ID [--format table|json]',
   'parley review good|bad ID [--note "…"] [--by NAME]',
-  'parley review correct ID (--answer "…" | --answer-file PATH|-) [--by NAME] [--note "…"]',
+  'parley review correct ID (--answer "…" | --answer-file PATH|-) [--question "the FAQ wording"] [--by NAME] [--note "…"]',
 ].join('\n       ');
 
 /**
@@ -86,7 +86,7 @@ async function mark(verdict: 'good' | 'bad', argv: string[]): Promise<void> {
 
 async function correct(argv: string[]): Promise<void> {
   const { values, positionals } = parsed(() =>
-    parseArgs({ args: argv, allowPositionals: true, options: { answer: { type: 'string' }, 'answer-file': { type: 'string' }, note: { type: 'string' }, by: { type: 'string' } } }),
+    parseArgs({ args: argv, allowPositionals: true, options: { answer: { type: 'string' }, 'answer-file': { type: 'string' }, question: { type: 'string' }, note: { type: 'string' }, by: { type: 'string' } } }),
   );
   const id = idOf(positionals);
   if (values.answer !== undefined && values['answer-file'] !== undefined) usageError('--answer and --answer-file: give one of them, not both');
@@ -95,7 +95,8 @@ async function correct(argv: string[]): Promise<void> {
   const answer = values.answer ?? (await answerFile(values['answer-file']!));
   if (!answer.trim()) usageError(`${values.answer !== undefined ? '--answer' : '--answer-file'}: the corrected answer is empty`);
   const by = values.by ?? reviewer();
-  await withReview(async (r) => out(formatCorrection(await r.correct(id, { answer, by, note: values.note }))));
+  if (values.question !== undefined && values.question.trim().length < 3) usageError('--question: the FAQ question needs at least 3 characters');
+  await withReview(async (r) => out(formatCorrection(await r.correct(id, { answer, by, note: values.note, question: values.question }))));
 }
 
 /** The review service over the real store, settings and knowledge, closed in order however the command ends. */
@@ -196,8 +197,8 @@ function formatCorrection(c: Correction): string {
   const lines = [`Saved the corrected answer to ${c.faq.file}: ${c.faq.created ? 'new' : 'updated'} FAQ entry "${c.faq.id}".`];
   lines.push(
     c.answersFromFaq
-      ? `"${clip(c.item.question, 80)}" is now answered from the FAQ, with no model call.`
-      : `Not answered from the FAQ yet: a closer entry may match "${clip(c.item.question, 80)}" first; check with: parley ask "${c.item.question}"`,
+      ? `"${clip(c.question, 80)}" is now answered from the FAQ, with no model call.`
+      : `Not answered from the FAQ yet: a closer entry may match "${clip(c.question, 80)}" first; check with: parley ask "${c.question}"`,
   );
   if (c.alsoCorrected.length) lines.push(`Also closed (the same question): ${c.alsoCorrected.join(', ')}`);
   lines.push(`${c.faq.file} is a normal knowledge file: review and commit it in git like any other.`);

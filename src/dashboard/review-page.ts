@@ -22,6 +22,7 @@ mark.invented{background:#ffb3b3;font-weight:600}
 .passage-text{color:#333;font-size:13px;margin:2px 0 8px}
 .review-actions{display:flex;gap:8px;align-items:center;flex-wrap:wrap;margin-top:8px}
 .review-correction{width:100%;box-sizing:border-box;min-height:90px;font:inherit;margin:4px 0}
+.review-faq-question{width:100%;box-sizing:border-box;font:inherit;margin:4px 0}
 .review-result{color:#1d7a46}
 `;
 
@@ -102,7 +103,7 @@ export const REVIEW_SCRIPT = String.raw`
   }
 
   function details(item) {
-    const draft = drafts.get(item.id) || { correction: item.answer, note: '' };
+    const draft = drafts.get(item.id) || { correction: item.answer, question: item.question, note: '' };
     drafts.set(item.id, draft);
     const parts = [
       el('h3', { text: 'Answer' }),
@@ -130,6 +131,9 @@ export const REVIEW_SCRIPT = String.raw`
     const note = el('input', { class: 'review-note', placeholder: 'note (optional)', maxlength: 2000 });
     note.value = draft.note;
     note.addEventListener('input', () => { draft.note = note.value; });
+    const question = el('input', { class: 'review-faq-question', maxlength: 500, 'aria-label': 'FAQ question' });
+    question.value = draft.question;
+    question.addEventListener('input', () => { draft.question = question.value; });
     const correction = el('textarea', { class: 'review-correction', maxlength: 20000 });
     correction.value = draft.correction;
     correction.addEventListener('input', () => { draft.correction = correction.value; });
@@ -142,8 +146,9 @@ export const REVIEW_SCRIPT = String.raw`
     const noteOf = () => (draft.note.trim() ? { note: draft.note.trim() } : {});
     parts.push(
       el('div', { class: 'review-actions' }, button('review-good', 'Good', () => ({ verdict: 'good', ...noteOf() })), button('review-bad', 'Bad', () => ({ verdict: 'bad', ...noteOf() })), note),
+      el('h3', { text: 'FAQ question (as asked; reword it to leave out anything personal)' }), question,
       el('h3', { text: 'Corrected answer' }), correction,
-      el('div', { class: 'review-actions' }, button('review-save', 'Save as FAQ answer', () => ({ correction: draft.correction, ...noteOf() }))),
+      el('div', { class: 'review-actions' }, button('review-save', 'Save as FAQ answer', () => ({ correction: draft.correction, ...(draft.question.trim() && draft.question.trim() !== item.question ? { question: draft.question.trim() } : {}), ...noteOf() }))),
     );
     const result = results.get(item.id);
     if (result) parts.push(el('p', { class: result.ok ? 'review-result' : 'review-error error', role: 'status', text: result.text }));

@@ -44,6 +44,7 @@ const bodySchema = z
     {
       verdict: z.enum(['good', 'bad'], { error: 'expected "good" or "bad"' }).optional(),
       correction: text('the corrected answer', MAX_ANSWER_CHARS).optional(),
+      question: text('the FAQ question', 500).min(3, { message: 'at least 3 characters' }).optional(),
       note: text('why', 2_000).optional(),
       by: text('the reviewer', 100).optional(),
     },
@@ -54,6 +55,8 @@ const bodySchema = z
       ctx.addIssue({ code: 'custom', path: ['verdict'], message: 'send "verdict": "good" or "bad", or "correction": "<the corrected answer>"' });
     } else if (b.verdict !== undefined && b.correction !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['correction'], message: 'send either "verdict" or "correction", not both' });
+    } else if (b.question !== undefined && b.correction === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['question'], message: 'goes with "correction" (the FAQ question the corrected answer is saved under)' });
     }
   });
 
@@ -148,12 +151,12 @@ export function mountReviewRoutes(d: ReviewRouteDeps): void {
     }
     const body = bodySchema.safeParse(json);
     if (!body.success) return invalid(res, body.error);
-    const { verdict, correction, note } = body.data;
+    const { verdict, correction, note, question } = body.data;
     const by = body.data.by ?? DEFAULT_REVIEWER;
 
     try {
       if (correction !== undefined) {
-        const done = await review.correct(id, { answer: correction, by, note });
+        const done = await review.correct(id, { answer: correction, by, note, question });
         d.log.info({ review: id, by, file: done.faq.file }, 'answer corrected from the dashboard');
         return sendJson(res, 200, done);
       }

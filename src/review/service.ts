@@ -40,8 +40,10 @@ export interface ReviewQuery {
 
 export interface Correction {
   item: ReviewItem;
+  /** The question the answer was saved under (the reviewer's wording, else the item's). */
+  question: string;
   faq: { file: string; id: string; created: boolean };
-  /** The knowledge base, re-indexed, answers the item's question from this entry. */
+  /** The knowledge base, re-indexed, answers the FAQ question (the reviewer's wording, else the item's) from this entry. */
   answersFromFaq: boolean;
   /** Other open items with the same question, closed by this correction. */
   alsoCorrected: string[];
@@ -120,9 +122,12 @@ export class ReviewService {
    * reviewed-FAQ file of the profile's knowledge folder. Re-indexes, checks the question now
    * matches the FAQ, and closes the item (and open items with the same question).
    */
-  async correct(id: string, o: { answer: string; by: string; note?: string }): Promise<Correction> {
+  async correct(id: string, o: { answer: string; by: string; note?: string; question?: string }): Promise<Correction> {
     const item = await this.queue.get(id);
     if (!item) throw notFound(id);
+    // The reviewer may word the FAQ question themselves (without the asker's order number, say):
+    // it then replaces the question as asked in the file, which the team reviews in git.
+    const question = o.question?.trim() || item.question;
     const s = this.d.settings();
     const profileSources = s.profiles.get(item.profile)?.knowledge;
     const sources = s.knowledge.sources.filter((src) => !profileSources || profileSources.includes(src.name));
@@ -130,14 +135,14 @@ export class ReviewService {
       throw new ReviewError('no_knowledge', `profile "${item.profile}" reads no knowledge folder, so there is no FAQ to save to: set KNOWLEDGE_DIR or knowledge.sources in the config file`);
     }
     const kb = this.d.knowledge();
-    const existing = kb?.faqMatch(item.question, profileSources);
+    const existing = kb?.faqMatch(question, profileSources);
     const existingSource = existing && existing.score >= s.knowledge.faqThreshold ? sources.find((src) => src.name === existing.entry.sourceName) : undefined;
     const target = existingSource ?? sources[0]!;
     const file = existingSource ? existing!.entry.file : s.review.faqFile;
     // Cite the page the answer's best passage came from, when it is a page of the same folder.
     const page = item.passages.map((p) => p.id).find((pid) => pid.startsWith(`${target.name}:`) && !/\.ya?ml#/i.test(pid));
     const saved = await saveFaqCorrection(join(target.dir, file), `${target.displayPath}/${file}`, {
-      question: item.question,
+      question,
       answer: o.answer,
       existingVariant: existingSource ? existing!.variant : undefined,
       source: existingSource ? undefined : page?.slice(target.name.length + 1).split('#')[0],
@@ -151,19 +156,19 @@ export class ReviewService {
     });
     const faq = { file: `${target.displayPath}/${file}`, id: saved.id, created: saved.created };
     await kb?.refresh();
-    const match = kb?.faqMatch(item.question, profileSources);
+    const match = kb?.faqMatch(question, profileSources);
     const answersFromFaq = !!match && match.score >= s.knowledge.faqThreshold && match.entry.answer === o.answer.trim();
     if (!answersFromFaq) this.d.log.warn({ review: id, file: faq.file }, 'saved the corrected answer, but the FAQ does not match its question yet (re-index pending, or a closer entry wins)');
     const review = { verdict: 'corrected' as const, by: o.by, at: this.now(), note: o.note, faq: { file: faq.file, id: faq.id } };
     const closed = (await this.queue.update(id, (i) => i && { ...i, status: 'corrected', review }))!;
     // The same question asked again in the period was the same gap: one correction closes them all.
-    const key = normalizeQuestion(item.question);
+    const keys = new Set([normalizeQuestion(item.question), normalizeQuestion(question)]);
     const twins = (await this.queue.flagged(this.now() - s.review.retentionDays * DAY_MS, this.now())).filter(
-      (i) => i.id !== id && i.status === 'open' && i.profile === item.profile && normalizeQuestion(i.question) === key,
+      (i) => i.id !== id && i.status === 'open' && i.profile === item.profile && keys.has(normalizeQuestion(i.question)),
     );
     for (const twin of twins) await this.queue.update(twin.id, (i) => i && { ...i, status: 'corrected', review });
     this.d.log.info({ review: id, file: faq.file, entry: faq.id, created: faq.created, answersFromFaq }, 'answer corrected into the FAQ');
-    return { item: closed, faq, answersFromFaq, alsoCorrected: twins.map((t) => t.id) };
+    return { item: closed, question, faq, answersFromFaq, alsoCorrected: twins.map((t) => t.id) };
   }
 
   /**

@@ -138,6 +138,8 @@ describe('review queue on the dashboard', () => {
       expect(await page.textContent(`${detail} .review-verdict`)).toContain('open — not reviewed yet');
       // The correction box starts from the answer as given.
       expect(await page.inputValue(`${detail} textarea.review-correction`)).toBe(INVENTED);
+      // The FAQ question starts as asked; left as is, the entry is saved under it.
+      expect(await page.inputValue(`${detail} input.review-faq-question`)).toBe(REFUND_Q);
 
       // A reviewer name, remembered by the browser; the 👎 answer marked bad.
       await page.fill('#review-by', 'Rita');
@@ -230,6 +232,8 @@ describe('review queue on the dashboard', () => {
       [{ verdict: 'good', correction: 'x' }, 'correction'],
       [{ verdict: 'good', by: 7 }, 'by'],
       [{ verdict: 'good', extra: 1 }, 'extra'],
+      [{ verdict: 'good', question: 'How do refunds work?' }, 'question'],
+      [{ correction: 'Yes.', question: 'hi' }, 'question'],
       [[1], 'body'],
       ['{not json', 'body'],
     ] as const) {

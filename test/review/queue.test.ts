@@ -187,6 +187,18 @@ describe('review queue', () => {
     expect(fake.chatRequests.length).toBe(calls);
   });
 
+  it('a correction can word the FAQ question itself: the file holds that wording, and it is answered from the FAQ', async () => {
+    const handed = (await parley.support.review.list({ since: Date.now() - 86_400_000, reason: 'handoff' })).find((i) => i.question === 'What happens when my card payment fails?')!;
+    const fix = await parley.support.review.correct(handed.id, { answer: 'We retry after 3, 5 and 7 days and email the Owners each time.', by: 'lead', question: 'What happens if a card payment fails?' });
+    expect(fix).toMatchObject({ answersFromFaq: true, faq: { created: true }, item: { status: 'corrected' } });
+    const entries = parse(readFileSync(join(dir, 'reviewed-faq.yaml'), 'utf8')) as { id: string; questions: string[] }[];
+    expect(entries.find((e) => e.id === fix.faq.id)!.questions).toEqual(['What happens if a card payment fails?']);
+    const calls = fake.chatRequests.length;
+    const again = await ask('What happens if a card payment fails?');
+    expect([again.result.source, again.result.text]).toEqual(['faq', 'We retry after 3, 5 and 7 days and email the Owners each time.']);
+    expect(fake.chatRequests.length).toBe(calls);
+  });
+
   it('/parley forget removes the person\'s questions from the queue, and their 👎 notes from other people\'s answers', async () => {
     const forget = async (user: string) => {
       const message = adapter.message('forget', { trigger: 'slash_command', command: 'parley', user: { id: user }, thread: `F${++threads}` });

@@ -201,13 +201,15 @@ describe('parley review', { timeout: 60_000 }, () => {
     expect(ask.stdout).toContain(CORRECTED);
   });
 
-  it('correct --answer-file - reads the answer from stdin', async () => {
+  it('correct --answer-file - reads the answer from stdin; --question words the FAQ entry', async () => {
     const answer = 'The Team plan is $12 per seat per month: $60 a month for 5 people.\nPaying yearly saves 20%.';
-    const r = await parley(['review', 'correct', DOWN.id, '--answer-file', '-'], `${answer}\n`);
+    const wording = 'How much does the Team plan cost?';
+    const r = await parley(['review', 'correct', DOWN.id, '--answer-file', '-', '--question', wording], `${answer}\n`);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain('is now answered from the FAQ');
+    expect(r.stdout).toContain(`"${wording}" is now answered from the FAQ`);
     const entries = parse(readFileSync(join(KNOWLEDGE, 'reviewed-faq.yaml'), 'utf8')) as { questions: string[]; answer: string }[];
-    expect(entries.find((e) => e.questions.includes(DOWN.question))?.answer.trim()).toBe(answer);
+    expect(entries.find((e) => e.questions.includes(wording))?.answer.trim()).toBe(answer);
+    expect(entries.some((e) => e.questions.includes(DOWN.question))).toBe(false);
   });
 
   it('an unknown id exits 1 naming it; bad flags exit 2 with the usage', async () => {
