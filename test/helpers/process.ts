@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+const ROOT = resolve(import.meta.dirname, '../..');
 /** The built CLI, as `npm start` and the `parley` bin run it (`npm test` builds first). */
-export const CLI = join(resolve(import.meta.dirname, '../..'), 'dist/cli/main.js');
+export const CLI = join(ROOT, 'dist/cli/main.js');
 
 /** The CLI's path, or a clear error when it has not been built. */
 function builtCli(): string {
@@ -47,4 +49,12 @@ export async function until<T>(check: () => T | undefined | false | Promise<T | 
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** A temporary working directory laid out like a fresh clone's (the bundled `examples/knowledge`), for CLI runs. */
+export function freshCloneDir(name: string): string {
+  const cwd = mkdtempSync(join(tmpdir(), `parley-${name}-`));
+  mkdirSync(join(cwd, 'examples'));
+  cpSync(join(ROOT, 'examples/knowledge'), join(cwd, 'examples/knowledge'), { recursive: true });
+  return cwd;
 }

@@ -1,18 +1,15 @@
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAI } from '../fakes/openai-server.js';
-import { runParley } from '../helpers/process.js';
+import { freshCloneDir, runParley } from '../helpers/process.js';
 
 /** The built CLI, run as an operator would, from a directory laid out like a fresh clone. */
 const root = resolve(import.meta.dirname, '../..');
-const cwd = mkdtempSync(join(tmpdir(), 'parley-kb-cli-'));
+const cwd = freshCloneDir('kb-cli');
 let fake: FakeOpenAI;
 beforeAll(async () => {
   fake = await FakeOpenAI.start();
-  mkdirSync(join(cwd, 'examples'));
-  cpSync(join(root, 'examples/knowledge'), join(cwd, 'examples/knowledge'), { recursive: true });
 });
 afterAll(async () => {
   await fake.close();

@@ -1,19 +1,15 @@
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { scoreAgainstReference } from '../../src/quality/reference.js';
 import { FakeOpenAI } from '../fakes/openai-server.js';
-import { runParley } from '../helpers/process.js';
+import { freshCloneDir, runParley } from '../helpers/process.js';
 
 /** `parley eval` with reference answers and a judge, run as the built CLI against the fake model server. */
-const root = resolve(import.meta.dirname, '../..');
-const cwd = mkdtempSync(join(tmpdir(), 'parley-quality-cli-'));
+const cwd = freshCloneDir('quality-cli');
 let fake: FakeOpenAI;
 beforeAll(async () => {
   fake = await FakeOpenAI.start();
-  mkdirSync(join(cwd, 'examples'));
-  cpSync(join(root, 'examples/knowledge'), join(cwd, 'examples/knowledge'), { recursive: true });
 });
 afterAll(async () => {
   await fake.close();
