@@ -44,6 +44,7 @@ export function dashboardHtml(o: { review?: boolean } = {}): string {
 <div class="tile">Estimated cost<b id="kpi-cost">–</b></div>
 <div class="tile">Groundedness (mean) · queued<b id="kpi-grounded">–</b></div>
 </section>
+${o.review ? REVIEW_SECTION_HTML : ''}
 <section class="card"><h2>Questions per day, by answer source</h2><canvas id="chart-volume"></canvas></section>
 <section class="card"><h2>Answer sources</h2><canvas id="chart-sources"></canvas></section>
 <section class="card"><h2>👍 ratio and resolution rate</h2><canvas id="chart-quality"></canvas></section>
@@ -51,7 +52,6 @@ export function dashboardHtml(o: { review?: boolean } = {}): string {
 <section class="card"><h2>Estimated cost (USD) and handoffs</h2><canvas id="chart-cost"></canvas></section>
 <section class="card wide"><h2>Document next: unanswered, 👎 or handed-off questions</h2>
 <table id="unanswered"><thead><tr><th>Question</th><th>Profile</th><th>Asked</th><th>Unanswered</th><th>👎</th><th>Handoffs</th></tr></thead><tbody></tbody></table></section>
-${o.review ? REVIEW_SECTION_HTML : ''}
 </main>
 <script src="${CHART_PATH}"></script>
 <script src="${SCRIPT_PATH}"></script>
@@ -100,7 +100,7 @@ export const DASHBOARD_SCRIPT = `
     const sources = Object.keys(t.sources);
     draw('chart-volume', { type: 'bar', data: { labels, datasets: sources.map((s) => ({ label: s, data: r.days.map((d) => d.sources[s] || 0), backgroundColor: SOURCE_COLORS[s] || '#999' })) },
       options: { animation: false, scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } } });
-    draw('chart-sources', { type: 'doughnut', data: { labels: sources, datasets: [{ data: sources.map((s) => t.sources[s]), backgroundColor: sources.map((s) => SOURCE_COLORS[s] || '#999') }] }, options: { animation: false } });
+    draw('chart-sources', { type: 'doughnut', data: { labels: sources, datasets: [{ data: sources.map((s) => t.sources[s]), backgroundColor: sources.map((s) => SOURCE_COLORS[s] || '#999') }] }, options: { animation: false, aspectRatio: 2 } });
     const ratio = (v) => (v === null ? null : Math.round(v * 1000) / 10);
     draw('chart-quality', { type: 'line', data: { labels, datasets: [
       { label: '👍 ratio %', data: r.days.map((d) => ratio(d.upRatio)), borderColor: '#2a9d8f', spanGaps: true },
