@@ -49,7 +49,7 @@ export class SupportDesk {
     // Declined answers are kept too: in grounded profiles they carry the "Talk to a human" offer.
     const record = RATEABLE_SOURCES.has(r.source) || r.source === 'declined' ? await this.answers.remember(r, this.d.analytics.placeOf(r)) : undefined;
     // Answers the passages barely back go to the review queue (issue 12).
-    const queued = record ? await this.d.review.answered(record, r) : false;
+    const queued = record ? await this.toReview('queueing a weak answer', () => this.d.review.answered(record, r), false) : false;
     const thanks = isThanks(r.question);
     await this.d.analytics.recordTurn(r, { isThanks: thanks, queuedForReview: queued });
     if (thanks) await this.d.analytics.recordThanks(r.conversation, r.message.user.id);
@@ -90,7 +90,8 @@ export class SupportDesk {
         const previous = await this.answers.voteOf(answer, e.user.id);
         await this.answers.setVote(answer, e.user.id, { vote: e.kind, reason: e.reason ?? previous?.reason, at: e.at });
         await this.d.analytics.recordVote(answer, e.kind, previous?.vote);
-        await this.d.review.voted(answer, e.user, e.kind, e.reason ?? previous?.reason);
+        const vote = e.kind;
+        await this.toReview('queueing a 👎', () => this.d.review.voted(answer, e.user, vote, e.reason ?? previous?.reason), undefined);
         log.info({ vote: e.kind, changed: previous !== undefined && previous.vote !== e.kind, reaction: e.viaReaction === true, reasonGiven: e.reason !== undefined }, 'feedback');
         if (e.viaReaction) return;
         if (e.reason !== undefined) await e.respond?.(FEEDBACK_TEXTS.reason);
@@ -102,7 +103,7 @@ export class SupportDesk {
         log.info({ outcome }, 'handoff requested');
         if (outcome === 'handed_off') {
           await this.d.analytics.recordHandoff(answer);
-          await this.d.review.handedOff(answer, e.user, e.reason);
+          await this.toReview('queueing a handed-off answer', () => this.d.review.handedOff(answer, e.user, e.reason), undefined);
           await e.respond?.(HANDOFF_TEXTS.requested, { public: true });
         } else await e.respond?.(outcome === 'already' ? HANDOFF_TEXTS.already : outcome === 'not_delivered' ? HANDOFF_TEXTS.notDelivered : HANDOFF_TEXTS.noDestination);
         return;
@@ -113,6 +114,16 @@ export class SupportDesk {
         await e.respond?.(resumed ? HANDOFF_TEXTS.resumed : HANDOFF_TEXTS.notHandedOff, { public: resumed });
         return;
       }
+    }
+  }
+
+  /** The review queue comes second: a failure there is logged, and the vote, handoff or figures still count. */
+  private async toReview<T>(what: string, fn: () => Promise<T>, otherwise: T): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      this.d.log.error({ err: describe(err) }, `${what} for review failed`);
+      return otherwise;
     }
   }
 
