@@ -9,7 +9,7 @@ import { ReviewError, type Correction, type ReviewService } from '../review/serv
 import { cliLogger, configOrExit, EXIT_CONFIG, EXIT_FAILED, fail } from './common.js';
 
 export const usage = [
-  'parley review [--since 7d] [--status open|good|bad|corrected|all] [--reason low_groundedness|down|handoff] [--profile P] [--format table|json]',
+  'parley review [--since 7d] [--status open|good|bad|corrected|all] [--reason low_groundedness|down|handoff] [--profile P] [--limit 50] [--format table|json]',
   'parley review show ID [--format table|json]',
   'parley review good|bad ID [--note "…"] [--by NAME]',
   'parley review correct ID (--answer "…" | --answer-file PATH|-) [--question "the FAQ wording"] [--by NAME] [--note "…"]',
@@ -42,7 +42,7 @@ async function list(argv: string[]): Promise<void> {
   const { values } = parsed(() =>
     parseArgs({
       args: argv,
-      options: { since: { type: 'string', default: '7d' }, status: { type: 'string', default: 'open' }, reason: { type: 'string' }, profile: { type: 'string' }, format: { type: 'string', default: 'table' } },
+      options: { since: { type: 'string', default: '7d' }, status: { type: 'string', default: 'open' }, reason: { type: 'string' }, profile: { type: 'string' }, format: { type: 'string', default: 'table' }, limit: { type: 'string', default: '50' } },
     }),
   );
   const status = values.status as ReviewStatus | 'all';
@@ -50,6 +50,8 @@ async function list(argv: string[]): Promise<void> {
   const reason = values.reason as ReviewReason | undefined;
   if (reason !== undefined && !REVIEW_REASONS.includes(reason)) usageError(`--reason: expected ${REVIEW_REASONS.join(', ')} (got "${values.reason}")`);
   const format = formatOf(values.format);
+  const limit = Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1) usageError(`--limit: expected a whole number of items, at least 1 (got "${values.limit}")`);
   let since: number;
   try {
     since = parseSince(values.since!, Date.now());
@@ -57,9 +59,10 @@ async function list(argv: string[]): Promise<void> {
     usageError(err instanceof Error ? err.message : String(err));
   }
   await withReview(async (r) => {
-    const items = await r.list({ since, status, reason, profile: values.profile });
-    if (format === 'json') return out(`${JSON.stringify({ since: new Date(since).toISOString(), items }, null, 2)}\n`);
-    out(formatList(items, { since, status, reason, profile: values.profile }));
+    const all = await r.list({ since, status, reason, profile: values.profile });
+    const items = all.slice(0, limit);
+    if (format === 'json') return out(`${JSON.stringify({ since: new Date(since).toISOString(), total: all.length, items }, null, 2)}\n`);
+    out(formatList(items, all.length, { since, status, reason, profile: values.profile }));
   });
 }
 
@@ -118,7 +121,7 @@ async function withReview(run: (review: ReviewService) => Promise<void>): Promis
   }
 }
 
-function formatList(items: ReviewItem[], q: { since: number; status: ReviewStatus | 'all'; reason?: ReviewReason; profile?: string }): string {
+function formatList(items: ReviewItem[], total: number, q: { since: number; status: ReviewStatus | 'all'; reason?: ReviewReason; profile?: string }): string {
   const filters = [q.status !== 'open' ? `status ${q.status}` : '', q.reason ? `reason ${q.reason}` : '', q.profile ? `profile ${q.profile}` : ''].filter(Boolean);
   const filterNote = filters.length ? ` (${filters.join(', ')})` : '';
   if (!items.length) return `No answers to review since ${dayOf(q.since)}${filterNote}.\n`;
@@ -135,7 +138,8 @@ function formatList(items: ReviewItem[], q: { since: number; status: ReviewStatu
     lines.push(line([...rows[n]!, clip(item.question, questionWidth)]).trimEnd());
     lines.push(`  ↳ ${clip(item.answer, Math.max(30, width - 5))}`);
   });
-  const count = `${items.length} ${items.length === 1 ? 'answer' : 'answers'}${q.status === 'open' ? ' to review' : ''} since ${dayOf(q.since)}${filterNote}`;
+  const shown = total > items.length ? `the weakest ${items.length} of ` : '';
+  const count = `${shown}${total} ${total === 1 ? 'answer' : 'answers'}${q.status === 'open' ? ' to review' : ''} since ${dayOf(q.since)}${filterNote}${shown ? ' (--limit N for more)' : ''}`;
   lines.push('', `${count} · details: parley review show ID · fix: parley review correct ID --answer "…"`);
   return `${lines.join('\n')}\n`;
 }

@@ -44,6 +44,7 @@ export const REVIEW_SCRIPT = String.raw`
   const byInput = document.getElementById('review-by');
   const REVIEWER_KEY = 'parley.reviewer';
   let items = [];
+  let total = 0;
   const expanded = new Set();
   const drafts = new Map(); // id → { correction, note } typed but not sent
   const results = new Map(); // id → { ok, text } of the last action
@@ -175,7 +176,7 @@ export const REVIEW_SCRIPT = String.raw`
 
   function render() {
     tbody.replaceChildren(...(items.length ? items.flatMap(rowsOf) : [el('tr', null, el('td', { colspan: 5, class: 'review-empty', text: 'Nothing to review in this period.' }))]));
-    document.getElementById('review-count').textContent = items.length + (items.length === 1 ? ' answer' : ' answers');
+    document.getElementById('review-count').textContent = (total > items.length ? 'the weakest ' + items.length + ' of ' : '') + total + (total === 1 ? ' answer' : ' answers');
   }
 
   async function act(id, body) {
@@ -219,6 +220,7 @@ export const REVIEW_SCRIPT = String.raw`
     const r = await res.json();
     if (seq !== loads) return; // a later period or filter was chosen meanwhile
     items = r.items;
+    total = r.total;
     render();
     section.dataset.loaded = 'true';
   }

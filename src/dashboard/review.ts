@@ -10,7 +10,7 @@ import { REVIEW_PATH } from './review-page.js';
 
 /**
  * The review queue's JSON endpoints (issue 12), behind the dashboard's sign-in:
- * - `GET /dashboard/review?since=7d&status=open&reason=&profile=` → `{ since, items }`, weakest first.
+ * - `GET /dashboard/review?since=7d&status=open&reason=&profile=&limit=100` → `{ since, total, items }`, the weakest `limit` first.
  * - `POST /dashboard/review/<id>` with `{ "verdict": "good"|"bad", "note"?, "by"? }` → `{ item }`,
  *   or `{ "correction": "text", "note"?, "by"? }` → `{ item, faq, answersFromFaq, alsoCorrected }`.
  * POSTs change state with the sign-in cookie, so besides SameSite=Strict they must be JSON (a
@@ -30,6 +30,9 @@ export interface ReviewRouteDeps {
 export const REVIEW_MAX_BODY_BYTES = 64_000;
 const MAX_ANSWER_CHARS = 20_000;
 const DEFAULT_REVIEWER = 'dashboard';
+/** The weakest this many are sent (with the total): a busy quarter can queue thousands. */
+const DEFAULT_LIST = 100;
+const MAX_LIST = 500;
 
 const text = (what: string, max: number) =>
   z
@@ -66,6 +69,7 @@ const querySchema = z.strictObject({
   status: z.preprocess(blankIsAbsent, z.enum([...REVIEW_STATUSES, 'all'], { error: `expected one of ${[...REVIEW_STATUSES, 'all'].join(', ')}` }).default('open')),
   reason: z.preprocess(blankIsAbsent, z.enum(REVIEW_REASONS, { error: `expected one of ${REVIEW_REASONS.join(', ')}` }).optional()),
   profile: z.preprocess(blankIsAbsent, z.string().max(64).optional()),
+  limit: z.preprocess(blankIsAbsent, z.coerce.number({ error: 'expected a number' }).int().min(1).max(MAX_LIST).default(DEFAULT_LIST)),
 });
 
 /** The first problem of a failed parse: the field at fault, and a message that starts with it. */
@@ -116,7 +120,7 @@ export function mountReviewRoutes(d: ReviewRouteDeps): void {
       return sendJson(res, 400, { error: 'invalid_request', field: 'since', message: `since: ${err instanceof Error ? err.message.replace(/^--since: /, '') : String(err)}` });
     }
     const items = await review.list({ since, until: now, status: q.data.status, reason: q.data.reason, profile: q.data.profile });
-    sendJson(res, 200, { since: new Date(since).toISOString(), items }, { 'cache-control': 'no-store' });
+    sendJson(res, 200, { since: new Date(since).toISOString(), total: items.length, items: items.slice(0, q.data.limit) }, { 'cache-control': 'no-store' });
   });
 
   http.route('POST', `${REVIEW_PATH}/*`, async (req, res) => {

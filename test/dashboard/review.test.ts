@@ -246,6 +246,12 @@ describe('review queue on the dashboard', () => {
     const badQuery = await fetch(`${base}/dashboard/review?status=closed`, { headers: BEARER });
     expect(badQuery.status).toBe(400);
     expect(((await badQuery.json()) as any).field).toBe('status');
+    const badLimit = await fetch(`${base}/dashboard/review?limit=0`, { headers: BEARER });
+    expect([badLimit.status, ((await badLimit.json()) as any).field]).toEqual([400, 'limit']);
+    // The weakest `limit` items, with the total.
+    const all = await queue('since=7d&status=all');
+    const one = (await (await fetch(`${base}/dashboard/review?since=7d&status=all&limit=1`, { headers: BEARER })).json()) as any;
+    expect([one.total, one.items.map((i: any) => i.id)]).toEqual([all.length, [all[0].id]]);
 
     const unknown = await post('ffffffffff', { verdict: 'good' });
     expect(unknown.status).toBe(404);

@@ -115,6 +115,16 @@ describe('parley review', { timeout: 60_000 }, () => {
     expect(r.stdout).toMatch(/\n\n3 answers to review since \d{4}-\d\d-\d\d · details: parley review show ID · fix: parley review correct ID --answer "…"\n$/);
   });
 
+  it('--limit shows the weakest N and says how many there are', async () => {
+    const r = await parley(['review', '--limit', '2']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n').filter((l) => /^[0-9a-f]{10} /.test(l)).map((l) => l.slice(0, 10))).toEqual([HANDOFF.id, DOWN.id]);
+    expect(r.stdout).toMatch(/\n\nthe weakest 2 of 3 answers to review since \d{4}-\d\d-\d\d \(--limit N for more\) · /);
+    const json = JSON.parse((await parley(['review', '--limit', '1', '--format', 'json'])).stdout);
+    expect([json.total, json.items.length]).toEqual([3, 1]);
+    expect((await parley(['review', '--limit', '0'])).code).toBe(2);
+  });
+
   it('--format json gives since and the items, in the same order', async () => {
     const { since, items } = await listJson();
     expect(Math.abs(Date.parse(since) - (Date.now() - 7 * DAY))).toBeLessThan(60_000);
