@@ -46,9 +46,9 @@ export async function evalCommand(argv: string[]): Promise<void> {
   try {
     const profile = core.live.current.profiles.get(core.live.current.defaultProfile);
     const withModel = !values['retrieval-only'] && !!profile && core.hasModel(profile);
-    const judgeModel = values.judge;
+    const judgeModel = values.judge ?? cases.judge;
     if (judgeModel !== undefined && (!core.llm || !profile || !core.hasModel({ ...profile, model: judgeModel, fallbackModels: [] }))) {
-      fail(`--judge: no configured provider serves model "${judgeModel}" (set OPENAI_BASE_URL/OPENAI_API_KEY or add it to the config file)`, EXIT_CONFIG);
+      fail(`${values.judge !== undefined ? '--judge' : `judge (${path})`}: no configured provider serves model "${judgeModel}" (set OPENAI_BASE_URL/OPENAI_API_KEY or add it to the config file)`, EXIT_CONFIG);
     }
     if (judgeModel !== undefined && !withModel) process.stderr.write('parley: --judge has nothing to rate: no model answers (none configured, or --retrieval-only)\n');
     const report = await runEval(cases, {

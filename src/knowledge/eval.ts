@@ -23,6 +23,8 @@ export const evalFileSchema = z
     minRouge: z.number().min(0).max(1).optional(),
     /** Mean BLEU (0–1) over cases with a `reference` under which `parley eval` exits non-zero. */
     minBleu: z.number().min(0).max(1).optional(),
+    /** A judge model rating each model answer (as `--judge MODEL`, which overrides it). */
+    judge: z.string().min(1).optional(),
     /** Passages looked at for hit@k. */
     k: z.number().int().min(1).max(20).default(3),
     cases: z

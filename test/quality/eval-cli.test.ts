@@ -87,4 +87,18 @@ describe('parley eval with reference answers', { timeout: 60_000 }, () => {
     // Score 0.75 (hit@3 1/1, phrases 0/1) ≥ 0.5; ROUGE-L ≥ 0.1 from the flag (the file's 0.9 is overridden): passes.
     expect(r.code).toBe(0);
   });
+
+  it('takes the judge from the cases file too, so CI needs no flag', async () => {
+    const cases = writeCases('judge-in-file.yaml', 'minScore: 0\njudge: judge-model\n');
+    fake.script(
+      { model: 'fake-model', text: REFUND_ANSWER },
+      { model: 'judge-model', text: '{"faithfulness": 4, "helpfulness": 4, "reason": "Correct window."}' },
+      { model: 'fake-model', text: BACKUP_ANSWER },
+      { model: 'judge-model', text: '{"faithfulness": 2, "helpfulness": 3, "reason": "Wrong retention."}' },
+    );
+    const r = await parley(['eval', cases]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('judge:     faithfulness 3.00, helpfulness 3.50 (1–5, 2 scored');
+    expect(fake.chatRequests.filter((q) => q.body.model === 'judge-model')).toHaveLength(2);
+  });
 });
