@@ -1,7 +1,9 @@
 import Bottleneck from 'bottleneck';
+import { Redis } from 'ioredis';
 import type { Metrics } from '../ops/metrics.js';
 import { patchBottleneckForRedis7 } from './bottleneck-redis7.js';
 import { Pacer, type PacerSettings } from './pacer.js';
+import { RedisWindowLog } from './window.js';
 
 export type CreatePacer = (platform: string, settings: Omit<PacerSettings, 'cluster'>) => Pacer;
 
@@ -11,15 +13,22 @@ export type CreatePacer = (platform: string, settings: Omit<PacerSettings, 'clus
  */
 export function pacerFactory(o: { redisUrl?: string; metrics?: Metrics }): { create: CreatePacer; close(): Promise<void> } {
   let connection: Bottleneck.IORedisConnection | undefined;
+  let redis: Redis | undefined;
   const pacers: Pacer[] = [];
   return {
     create(platform, settings) {
       if (o.redisUrl && !connection) {
         patchBottleneckForRedis7();
-        connection = new Bottleneck.IORedisConnection({ clientOptions: redisOptions(o.redisUrl) });
+        // One client for the clustered limiters and the shared budgets' window logs.
+        redis = new Redis(redisOptions(o.redisUrl));
+        connection = new Bottleneck.IORedisConnection({ client: redis });
       }
       const pacer = new Pacer(
-        { ...settings, cluster: connection && { id: `parley:${platform}`, connection } },
+        {
+          ...settings,
+          cluster: connection && { id: `parley:${platform}`, connection },
+          window: redis && new RedisWindowLog(redis, `parley:${platform}:window`),
+        },
         o.metrics?.pacerObserver(platform),
       );
       o.metrics?.addQueue(() => pacer.queued());
@@ -29,6 +38,7 @@ export function pacerFactory(o: { redisUrl?: string; metrics?: Metrics }): { cre
     async close() {
       await Promise.allSettled(pacers.map((p) => p.stop()));
       await connection?.disconnect(false);
+      if (redis && redis.status !== 'end') redis.disconnect();
     },
   };
 }

@@ -1,5 +1,6 @@
 import Bottleneck from 'bottleneck';
 import { RateLimitError } from '../core/errors.js';
+import { LocalWindowLog, type WindowLog } from './window.js';
 
 /**
  * Pacing for one platform's outgoing requests, in the shape of grammY's throttler: one
@@ -12,7 +13,7 @@ export interface PaceRule {
   minTimeMs?: number;
   /** Requests in flight at once in one scope (default 1, so a scope's requests leave in order). */
   maxConcurrent?: number;
-  /** A refilling budget: `amount` requests per `intervalMs` in one scope. */
+  /** A budget: at most `amount` requests in any `intervalMs` (a sliding window, see window.ts) in one scope. */
   perInterval?: { amount: number; intervalMs: number };
 }
 
@@ -26,6 +27,8 @@ export interface PacerSettings {
    * using the same `id` draws from one budget per scope.
    */
   cluster?: { id: string; connection: Bottleneck.IORedisConnection };
+  /** Where `perInterval` budgets are counted: shared through Redis when clustered; default this process. */
+  window?: WindowLog;
 }
 
 /** `final` updates (the exact last text) leave before `progress` updates. */
@@ -37,13 +40,9 @@ export interface PacerObserver {
   onRequest?(bucket: string, outcome: 'ok' | 'rate_limited' | 'error', retryAfterMs?: number): void;
 }
 
+/** Spacing and concurrency go to Bottleneck; `perInterval` budgets are counted in the window log. */
 function toBottleneck(rule: PaceRule | undefined, extra: Bottleneck.ConstructorOptions | undefined): Bottleneck.ConstructorOptions {
-  const budget = rule?.perInterval && {
-    reservoir: rule.perInterval.amount,
-    reservoirRefreshAmount: rule.perInterval.amount,
-    reservoirRefreshInterval: rule.perInterval.intervalMs,
-  };
-  return { ...extra, maxConcurrent: rule?.maxConcurrent ?? 1, minTime: rule?.minTimeMs ?? 0, ...budget };
+  return { ...extra, maxConcurrent: rule?.maxConcurrent ?? 1, minTime: rule?.minTimeMs ?? 0 };
 }
 
 export class Pacer {
@@ -51,8 +50,14 @@ export class Pacer {
   private readonly groups = new Map<string, Bottleneck.Group>();
   /** Scopes told to wait by a 429, until this time (ms since epoch). */
   private readonly cooldownUntil = new Map<string, number>();
+  private readonly budgets = new Map<string, { amount: number; intervalMs: number }>();
+  private readonly globalBudget?: { amount: number; intervalMs: number };
+  private readonly window: WindowLog;
 
   constructor(settings: PacerSettings, private readonly observer: PacerObserver = {}) {
+    this.window = settings.window ?? new LocalWindowLog();
+    this.globalBudget = settings.global?.perInterval;
+    for (const [bucket, rule] of Object.entries(settings.buckets)) if (rule.perInterval) this.budgets.set(bucket, rule.perInterval);
     const cluster = settings.cluster;
     const extra = (id: string): Bottleneck.ConstructorOptions | undefined =>
       cluster && { datastore: 'ioredis', connection: cluster.connection, id: `${cluster.id}:${id}`, clearDatastore: false };
@@ -82,6 +87,10 @@ export class Pacer {
       const wait = (this.cooldownUntil.get(key) ?? 0) - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       this.cooldownUntil.delete(key);
+      // The scope holds its turn while its budget refills, as a platform counting a window would have it.
+      if (this.globalBudget) await this.spend('global', this.globalBudget);
+      const budget = this.budgets.get(bucket);
+      if (budget) await this.spend(key, budget);
       try {
         const result = await fn();
         this.observer.onRequest?.(bucket, 'ok');
@@ -106,10 +115,18 @@ export class Pacer {
   async hasCapacity(bucket: string, scope: string): Promise<boolean> {
     const group = this.groups.get(bucket);
     if (!group) throw new Error(`unknown pacing bucket "${bucket}"`);
-    const limiter = group.key(scope);
-    if (limiter.queued() > 0) return false;
-    const reservoir = await limiter.currentReservoir();
-    return reservoir === null || reservoir > 0;
+    if (group.key(scope).queued() > 0) return false;
+    const budget = this.budgets.get(bucket);
+    return !budget || this.window.fits(`${bucket}:${scope}`, budget.amount, budget.intervalMs);
+  }
+
+  /** Waits until the window log has room for one more request under `key`, and records it. */
+  private async spend(key: string, budget: { amount: number; intervalMs: number }): Promise<void> {
+    for (;;) {
+      const wait = await this.window.take(key, budget.amount, budget.intervalMs);
+      if (wait <= 0) return;
+      await new Promise((r) => setTimeout(r, wait));
+    }
   }
 
   /** Requests waiting across all scopes (for the queue-depth metric). */

@@ -3,6 +3,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { RateLimitError } from '../../src/core/errors.js';
 import { Pacer } from '../../src/pacing/pacer.js';
 import { patchBottleneckForRedis7 } from '../../src/pacing/bottleneck-redis7.js';
+import { RedisWindowLog } from '../../src/pacing/window.js';
+import { Redis } from 'ioredis';
 import { uniquePrefix } from '../helpers/redis.js';
 
 const connections: Bottleneck.IORedisConnection[] = [];
@@ -19,6 +21,7 @@ function recorder() {
   return { starts, job };
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 const gaps = (times: number[]) => times.slice(1).map((t, i) => t - times[i]!);
 
 describe('Pacer', () => {
@@ -79,6 +82,39 @@ describe('Pacer', () => {
     expect(await pacer.hasCapacity('start', 'T1')).toBe(false);
     expect(await pacer.hasCapacity('start', 'T2')).toBe(true);
     await pacer.stop();
+  });
+
+  it('keeps a budget in every sliding window, also when requests straddle a refill (no 2 × budget in one window)', async () => {
+    const pacer = new Pacer({ buckets: { start: { perInterval: { amount: 3, intervalMs: 300 } } } });
+    const { starts, job } = recorder();
+    const t0 = Date.now();
+    const all = [pacer.schedule('start', 'T1', job('T1'))];
+    await sleep(250);
+    all.push(pacer.schedule('start', 'T1', job('T1')), pacer.schedule('start', 'T1', job('T1')));
+    // Just after a refilling reservoir would have refilled (at 300 ms): three more.
+    await sleep(t0 + 310 - Date.now());
+    all.push(...[1, 2, 3].map(() => pacer.schedule('start', 'T1', job('T1'))));
+    await Promise.all(all);
+    const times = starts.map((x) => x.at);
+    expect(times).toHaveLength(6);
+    // Any 4 consecutive starts span at least the window: never 4 in 300 ms.
+    for (let i = 0; i + 3 < times.length; i++) expect(times[i + 3]! - times[i]!, `starts ${times.map((t) => t - t0).join(', ')}`).toBeGreaterThanOrEqual(298);
+    await pacer.stop();
+  });
+
+  it('shares a sliding budget across instances through Redis', async () => {
+    const prefix = uniquePrefix('window');
+    const clients = [new Redis({ host: '127.0.0.1', port: 6379 }), new Redis({ host: '127.0.0.1', port: 6379 })];
+    const [one, two] = clients.map((r) => new Pacer({ buckets: { start: { perInterval: { amount: 2, intervalMs: 400 } } }, window: new RedisWindowLog(r, prefix) }));
+    const { starts, job } = recorder();
+    await Promise.all([0, 1, 2, 3, 4, 5].map((i) => (i % 2 ? one! : two!).schedule('start', 'T1', job('T1'))));
+    const times = starts.map((x) => x.at).sort((a, b) => a - b);
+    // Six requests from two "processes", two per 400 ms window between them.
+    for (let i = 0; i + 2 < times.length; i++) expect(times[i + 2]! - times[i]!).toBeGreaterThanOrEqual(390);
+    expect(await one!.hasCapacity('start', 'T1')).toBe(false);
+    expect(await two!.hasCapacity('start', 'T2')).toBe(true);
+    await Promise.all([one!.stop(), two!.stop()]);
+    clients.forEach((c) => c.disconnect());
   });
 
   it('shares one budget across instances through Redis', async () => {
