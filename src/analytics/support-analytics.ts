@@ -16,7 +16,9 @@ import { addToSketch, emptySketch, type SketchData } from './sketch.js';
 export const ANALYTICS_RETENTION_MS = 400 * 86_400_000; // a year of days, plus margin for year-over-year
 const THREAD_TTL_MS = 60 * 86_400_000; // feedback on threads older than two months is not attributed
 const TOP_QUESTIONS_PER_DAY = 300; // distinct normalized questions kept per day (the least asked are dropped)
-const OPEN_THREADS_MAX = 20_000; // threads awaiting their quiet period; the oldest are assumed resolved first
+/** Threads awaiting their quiet period, by time of their last turn (a store timeline: a Redis sorted set when shared). */
+const OPEN_THREADS = 'analytics-open';
+const SWEEP_BATCH = 200; // due threads settled per turn of the write chain
 
 /** Sources that are not questions: command replies and quiet turns in handed-off threads. */
 const NOT_QUESTIONS = new Set(['command', 'silent']);
@@ -103,7 +105,7 @@ export class SupportAnalytics {
 
   private readonly shared?: Store;
 
-  constructor(store: Store, private readonly o: { priceOf?: PriceOf; quietPeriodMs: number; now?: () => number }) {
+  constructor(private readonly store: Store, private readonly o: { priceOf?: PriceOf; quietPeriodMs: number; now?: () => number }) {
     this.kv = store.namespace('analytics');
     // One process owns a memory or sqlite store; only Redis is written by several instances.
     if (store.kind === 'redis') this.shared = store;
@@ -136,8 +138,11 @@ export class SupportAnalytics {
     if (NOT_QUESTIONS.has(r.source) || o.isThanks) return Promise.resolve();
     const place = this.placeOf(r);
     return this.serial(async () => {
+      const key = `t:${r.conversation}`;
+      const thread = (await this.kv.get(key)) as ThreadRecord | undefined;
       await this.updateBucket(place, (b) => {
         b.questions++;
+        if (!thread) b.threads++;
         b.sources[r.source] = (b.sources[r.source] ?? 0) + 1;
         if (r.usage) {
           b.promptTokens += r.usage.promptTokens;
@@ -156,10 +161,7 @@ export class SupportAnalytics {
         t.asked++;
         if (UNANSWERED.has(r.source)) t.unanswered++;
       });
-      const key = `t:${r.conversation}`;
-      const thread = (await this.kv.get(key)) as ThreadRecord | undefined;
       if (!thread) {
-        await this.updateBucket(place, (b) => void b.threads++);
         await this.kv.set(key, { day: place.day, profile: place.profile, channel: place.channel, state: 'open', lastAt: r.finishedAt, asker: r.message.user.id } satisfies ThreadRecord, THREAD_TTL_MS);
         await this.markOpen(r.conversation, r.finishedAt);
       } else {
@@ -201,14 +203,32 @@ export class SupportAnalytics {
     });
   }
 
-  /** Threads quiet for the quiet period count as resolved. Runs before every report. */
-  sweep(now: number = this.now()): Promise<number> {
-    return this.serial(async () => {
-      const open = ((await this.kv.get('open')) as Record<string, number> | undefined) ?? {};
-      const due = Object.entries(open).filter(([, lastAt]) => now - lastAt >= this.o.quietPeriodMs);
-      for (const [conversation] of due) await this.setThreadState(conversation, 'assumed');
-      return due.length;
-    });
+  /**
+   * Threads quiet for the quiet period count as resolved. Runs before every report. Due threads
+   * are settled in batches, each one turn of the write chain: every bucket is written once per
+   * batch, and a long sweep never holds the other writers (or the shared lock) for long.
+   */
+  async sweep(now: number = this.now()): Promise<number> {
+    const due = (await this.store.timeline(OPEN_THREADS, 0, now - this.o.quietPeriodMs)).map((e) => e.member);
+    for (let i = 0; i < due.length; i += SWEEP_BATCH) {
+      const batch = due.slice(i, i + SWEEP_BATCH);
+      await this.serial(async () => {
+        const assumed = new Map<string, { place: AnswerPlace; n: number }>();
+        for (const conversation of batch) {
+          const key = `t:${conversation}`;
+          const thread = (await this.kv.get(key)) as ThreadRecord | undefined;
+          if (thread?.state !== 'open') continue;
+          await this.kv.set(key, { ...thread, state: 'assumed' }, THREAD_TTL_MS);
+          const bucket = `${thread.day}|${thread.profile}|${thread.channel}`;
+          const entry = assumed.get(bucket) ?? { place: { conversation, day: thread.day, profile: thread.profile, channel: thread.channel, question: '' }, n: 0 };
+          entry.n++;
+          assumed.set(bucket, entry);
+        }
+        for (const { place, n } of assumed.values()) await this.updateBucket(place, (b) => void (b.assumed += n));
+        await this.store.removeFromTimeline(OPEN_THREADS, ...batch);
+      });
+    }
+    return due.length;
   }
 
   /** Every bucket of the days from `since` to `until` (inclusive, UTC). */
@@ -272,15 +292,8 @@ export class SupportAnalytics {
     await this.kv.set(key, top, ANALYTICS_RETENTION_MS);
   }
 
-  private async markOpen(conversation: string, at: number): Promise<void> {
-    const open = ((await this.kv.get('open')) as Record<string, number> | undefined) ?? {};
-    open[conversation] = at;
-    const entries = Object.entries(open);
-    if (entries.length > OPEN_THREADS_MAX) {
-      entries.sort(([, a], [, b]) => a - b);
-      for (const [c] of entries.slice(0, entries.length - OPEN_THREADS_MAX)) delete open[c];
-    }
-    await this.kv.set('open', open, THREAD_TTL_MS);
+  private markOpen(conversation: string, at: number): Promise<void> {
+    return this.store.addToTimeline(OPEN_THREADS, conversation, at, THREAD_TTL_MS);
   }
 
   private async setThreadState(conversation: string, state: ThreadState): Promise<void> {
@@ -293,11 +306,7 @@ export class SupportAnalytics {
       if (state !== 'open') b[state]++;
     });
     await this.kv.set(key, { ...thread, state }, THREAD_TTL_MS);
-    const open = ((await this.kv.get('open')) as Record<string, number> | undefined) ?? {};
-    if (conversation in open) {
-      delete open[conversation];
-      await this.kv.set('open', open, THREAD_TTL_MS);
-    }
+    if (thread.state === 'open') await this.store.removeFromTimeline(OPEN_THREADS, conversation);
   }
 }
 

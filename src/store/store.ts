@@ -46,6 +46,8 @@ export interface Store {
   addToTimeline(key: string, member: string, at: number, ttlMs: number): Promise<void>;
   /** Members of the timeline `key` with times in [since, until], oldest first. */
   timeline(key: string, since: number, until: number): Promise<TimelineEntry[]>;
+  /** Takes `members` out of the timeline `key` (those not there are ignored). */
+  removeFromTimeline(key: string, ...members: string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -125,6 +127,7 @@ abstract class KeyvStore implements Store {
   abstract hitWindow(key: string, limit: number, windowMs: number, now?: number): Promise<WindowHit>;
   abstract addToTimeline(key: string, member: string, at: number, ttlMs: number): Promise<void>;
   abstract timeline(key: string, since: number, until: number): Promise<TimelineEntry[]>;
+  abstract removeFromTimeline(key: string, ...members: string[]): Promise<void>;
 
   async close(): Promise<void> {
     await Promise.allSettled([...this.spaces.values()].map((kv) => kv.disconnect()));
@@ -195,6 +198,16 @@ abstract class LocalClaims extends KeyvStore {
       entries[member] = at;
       for (const [m, t] of Object.entries(entries)) if (t < at - ttlMs) delete entries[m];
       await kv.set(key, entries, ttlMs);
+    });
+  }
+  removeFromTimeline(key: string, ...members: string[]): Promise<void> {
+    const kv = this.namespace<Record<string, number>>('timelines');
+    return this.serial(async () => {
+      const entries = await kv.get(key);
+      const present = members.filter((m) => entries && m in entries);
+      if (!present.length) return;
+      for (const m of present) delete entries![m];
+      await kv.set(key, entries);
     });
   }
   async timeline(key: string, since: number, until: number): Promise<TimelineEntry[]> {
@@ -290,6 +303,9 @@ class RedisStore extends KeyvStore {
   }
   async addToTimeline(key: string, member: string, at: number, ttlMs: number): Promise<void> {
     await this.client.eval(ADD_TO_TIMELINE, { keys: [`${this.prefix}:timelines:${key}`], arguments: [String(at), member, String(Math.max(1, Math.round(ttlMs)))] });
+  }
+  async removeFromTimeline(key: string, ...members: string[]): Promise<void> {
+    if (members.length) await this.client.zRem(`${this.prefix}:timelines:${key}`, members);
   }
   async timeline(key: string, since: number, until: number): Promise<TimelineEntry[]> {
     const r = await this.client.zRangeByScoreWithScores(`${this.prefix}:timelines:${key}`, since, until);

@@ -125,6 +125,9 @@ describe.each(backends)('store contract: $name', (backend) => {
     const window = await store.timeline('review', t0 + 5, t0 + 60);
     expect(window.map((e) => e.member)).toEqual(['item5', 'item6', 'item7', 'item8', 'item9', 'item10', 'item11', 'item0']);
     expect(window.at(-1)).toEqual({ member: 'item0', at: t0 + 50 });
+    await store.removeFromTimeline('review', 'item6');
+    await store.removeFromTimeline('review', 'not-there', 'item8');
+    expect((await store.timeline('review', t0 + 5, t0 + 9)).map((e) => e.member)).toEqual(['item5', 'item7', 'item9']);
     // A member added 31 days later pushes out everything older than 30 days.
     await store.addToTimeline('review', 'late', t0 + 31 * day, 30 * day);
     expect((await store.timeline('review', 0, t0 + 40 * day)).map((e) => e.member)).toEqual(['late']);
