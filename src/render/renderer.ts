@@ -46,7 +46,10 @@ const RETRY_FLOOR_MS = 250;
  *   lost, the renderer continues with post/edit on the same message.
  */
 export class ProgressiveRenderer {
-  private text = '';
+  /** The answer so far, as the model wrote it (untransformed). */
+  private raw = '';
+  /** Set by finish(): the exact text to deliver (transformed and decorated). */
+  private finalText?: string;
   private readonly slots: Slot[] = [];
   private inFlight?: Promise<void>;
   private retryTimer?: NodeJS.Timeout;
@@ -56,6 +59,7 @@ export class ProgressiveRenderer {
   private streamState: 'none' | 'opening' | 'open' | 'dead' = 'none';
   private appended = '';
   private splitCache?: { text: string; chunks: string[] };
+  private transformCache?: { raw: string; text: string };
   readonly stats: RenderStats = { updates: 0, failures: 0, rateLimited: 0, messages: 0, native: false };
 
   constructor(private readonly surface: ReplySurface, private readonly o: RendererOptions) {
@@ -65,8 +69,21 @@ export class ProgressiveRenderer {
   /** The answer so far (the whole text, not a delta). */
   update(text: string): void {
     if (this.finishing) return;
-    this.text = this.o.transform ? this.o.transform(text) : text;
+    // Keep the raw text: the transform runs over the whole text, so running it on every delta
+    // costs O(n²) per answer, and with coalescing most of those results would never be sent.
+    this.raw = text;
     this.kick();
+  }
+
+  /**
+   * The text to show now: the final text once finishing, else the transformed answer so far.
+   * Transformed lazily, when a request reads it, and once per raw text.
+   */
+  private get text(): string {
+    if (this.finalText !== undefined) return this.finalText;
+    if (!this.o.transform) return this.raw;
+    if (this.transformCache?.raw !== this.raw) this.transformCache = { raw: this.raw, text: this.o.transform(this.raw) };
+    return this.transformCache.text;
   }
 
   get visibleText(): string {
@@ -90,7 +107,7 @@ export class ProgressiveRenderer {
     this.finishing = true;
     clearTimeout(this.retryTimer);
     const text = this.o.transform ? this.o.transform(final.text) : final.text;
-    this.text = this.surface.decorate ? this.surface.decorate({ ...final, text }) : text;
+    this.finalText = this.surface.decorate ? this.surface.decorate({ ...final, text }) : text;
     await this.settle();
     if (this.streamState === 'open' || this.streamState === 'opening') {
       if (await this.stopStream()) return this.completeWith(final);
@@ -122,7 +139,10 @@ export class ProgressiveRenderer {
   }
 
   private kick(): void {
-    if (this.inFlight || this.finishing || this.retryTimer || this.text.length === 0) return;
+    if (this.inFlight || this.finishing || this.retryTimer) return;
+    // Progress updates have stopped (finish() still delivers): don't transform text nobody reads.
+    if (this.streamState === 'dead' && this.progressFailures >= 3) return;
+    if (this.text.length === 0) return;
     const op = this.nextProgressOp();
     if (!op) return;
     this.inFlight = op.finally(() => {

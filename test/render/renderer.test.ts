@@ -124,6 +124,27 @@ describe('ProgressiveRenderer', () => {
     expect(chat.visible()).toEqual(['the ██ is out']);
   });
 
+  it('transforms only text that is sent, not every delta, while a slow platform coalesces', async () => {
+    // The transform runs over the whole text (guardrails' regexes): once per delta would be
+    // quadratic in the answer's length, and almost every result would be thrown away.
+    const chat = new MemoryChat({ latencyMs: 40 });
+    const redact = (t: string) => t.replaceAll('secret', '██');
+    let calls = 0;
+    const transform = (t: string) => {
+      calls++;
+      return redact(t);
+    };
+    const r = new ProgressiveRenderer(chat.surface(), { log, transform });
+    const text = await stream(r, [...words(100), 'secret ', ...words(99)], 1);
+    await r.finish({ text, source: 'model' });
+    expect(chat.visible()).toEqual([redact(text)]);
+    for (const v of chat.messages[0]!.versions) expect(v).not.toContain('secret');
+    // 200 deltas, a handful of requests: at most two transforms per request (deciding to send,
+    // then the content as it leaves) plus finish's — not one per delta.
+    expect(r.stats.updates).toBeLessThan(40);
+    expect(calls).toBeLessThanOrEqual(2 * r.stats.updates + 1);
+  });
+
   it('does not spin when a surface skips progress edits without reading their content', async () => {
     const chat = new MemoryChat();
     const surface = chat.surface();
