@@ -53,6 +53,23 @@ describe('Slack streaming and its fallbacks', () => {
     for (const v of reply.history) expect(answer.startsWith(v)).toBe(true);
   });
 
+  it('delivers the exact final text when a lost stream could not be stopped (chat.update conflicts until it is stopped by ts)', async () => {
+    // The first append fails, and so does the stream's own chat.stopStream: the message stays streaming.
+    w.slack.failNext('chat.appendStream', 1, { error: 'internal_error' });
+    w.slack.failNext('chat.stopStream', 1, { error: 'internal_error' });
+    const answer = words(120, 'stuck');
+    w.openai.script({ text: answer, chunkDelayMs: 10 });
+    const m = await ask('stream lost, stop fails');
+    const replies = await answersIn(w, GENERAL, m.ts, answer);
+    expect(replies).toHaveLength(1); // the streamed message itself was finished
+    const reply = replies[0]!;
+    expect(reply.text).toBe(answer);
+    expect(w.slack.callsTo('chat.stopStream').some((c) => c.error === 'internal_error')).toBe(true);
+    expect(w.slack.callsTo('chat.update').some((c) => c.error === 'streaming_state_conflict' && c.params.ts === reply.ts)).toBe(true);
+    expect(w.slack.callsTo('chat.update').filter((c) => c.ok).at(-1)!.params.ts).toBe(reply.ts);
+    for (const v of reply.history) expect(answer.startsWith(v)).toBe(true);
+  });
+
   it('delivers the exact final text through 429s on chat.update, honouring Retry-After', async () => {
     w.slack.stream.mode = 'refuse';
     // A tight window makes every burst of updates hit Slack's limit, plus three injected 429s.

@@ -87,7 +87,7 @@ describe('Slack API wrapper, surface and native stream against the fake Slack', 
     expect(slack.ws.botMessages()).toHaveLength(0);
   });
 
-  it('after a stream is lost, an edit of its message works (stopping the stream first if it is still open)', async () => {
+  it('after a stream is lost, an edit of its message works (stopping the stream if it is still open)', async () => {
     slack.stream.expireAfterAppends = 0;
     const expired = await surface.openStream();
     await expired.append('partial ');
@@ -100,7 +100,24 @@ describe('Slack API wrapper, surface and native stream against the fake Slack', 
     await open.append('still streaming');
     await surface.edit(open.ref!, 'replaced', { final: true });
     expect(slack.ws.find(GENERAL, open.ref!.id)!.text).toBe('replaced');
-    expect(slack.calls.filter((c) => c.error === 'streaming_state_conflict')).toHaveLength(0);
+    // chat.update refused the streaming message once; the surface stopped the stream by its ts and updated.
+    expect(slack.calls.filter((c) => c.error === 'streaming_state_conflict')).toHaveLength(1);
+    expect(slack.callsTo('chat.stopStream').at(-1)).toMatchObject({ ok: true, params: { ts: open.ref!.id } });
+  });
+
+  it('finishes a lost stream’s message even when stopping the stream failed: the conflicting update is retried after a stop by ts', async () => {
+    const stream = await surface.openStream();
+    await stream.append('partial ');
+    slack.failNext('chat.appendStream', 1, { error: 'internal_error' });
+    slack.failNext('chat.stopStream', 1, { error: 'internal_error' });
+    await expect(stream.append('more')).rejects.toBeInstanceOf(StreamUnavailableError);
+    // The stream's own attempt to stop failed: Slack still has the message in streaming state.
+    expect(slack.ws.find(GENERAL, stream.ref!.id)!.streaming).toBe(true);
+    await surface.edit(stream.ref!, 'partial more, and the end', { final: true });
+    const msg = slack.ws.find(GENERAL, stream.ref!.id)!;
+    expect(msg.text).toBe('partial more, and the end');
+    expect(msg.streaming).toBe(false);
+    expect(slack.callsTo('chat.stopStream').map((c) => c.error ?? 'ok')).toEqual(['internal_error', 'ok']);
   });
 
   it('sends the thinking status to the thread and does not fail when Slack refuses it', async () => {

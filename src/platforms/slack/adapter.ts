@@ -198,7 +198,7 @@ export class SlackAdapter implements PlatformAdapter {
       this.privateReplies.delete(message.id);
       return new ResponseUrlSurface(this.api, pending.url);
     }
-    if (!message.channel.startsWith('D')) await this.markActive(message.workspace, message.channel, message.thread);
+    // The thread was marked active at intake (onMessage, onCommand): nothing to write before the first sign of life.
     return new ThreadSurface(
       this.api,
       { team: message.workspace, channel: message.channel, threadTs: message.thread, recipientUser: message.user.id, recipientTeam: message.workspace },
@@ -257,7 +257,8 @@ export class SlackAdapter implements PlatformAdapter {
       return void this.log.debug({ eventId: body.event_id }, 'slack event already handled (retry)');
     }
     // Marked before delivery: a follow-up written while the answer streams is already "in a bot thread".
-    if (trigger === 'mention') await this.markActive(team, e.channel, threadOf(e));
+    // A follow-up refreshes the mark, so a thread in use keeps being answered past the TTL.
+    if (trigger === 'mention' || trigger === 'thread_follow_up') await this.markActive(team, e.channel, threadOf(e));
     const message = await toIncomingMessage(e, { team, trigger, bot: this.bot, lookups: this.lookups(), botToken: this.settings.botToken });
     await this.deliver?.(message);
   }

@@ -40,17 +40,10 @@ export class SlackNativeStream implements NativeStream {
     private readonly api: SlackApi,
     private readonly target: StreamTarget,
     private readonly log: Logger,
-    /** Called once the stream's message exists, so the surface can stop it before an edit. */
-    private readonly onStarted: (stream: SlackNativeStream) => void,
   ) {}
 
   get ref(): MessageRef | undefined {
     return this.ts ? { id: this.ts } : undefined;
-  }
-
-  /** Whether Slack still has the message in streaming state (chat.update would conflict). */
-  get open(): boolean {
-    return this.ts !== undefined && !this.stopped;
   }
 
   append(text: string): Promise<void> {
@@ -95,9 +88,13 @@ export class SlackNativeStream implements NativeStream {
     }
   }
 
-  /** Ends Slack's streaming state if it is still open (before a chat.update on the message). */
-  async close(): Promise<void> {
-    if (!this.open) return;
+  /**
+   * After a failure: tries once to end Slack's streaming state, so the message stops showing as
+   * streaming before the renderer edits it. If this fails too, the surface's `edit` stops the
+   * stream by its ts when chat.update reports `streaming_state_conflict`.
+   */
+  private async close(): Promise<void> {
+    if (this.ts === undefined || this.stopped) return;
     this.stopped = true;
     try {
       await this.api.call('chat.stopStream', () => ({ channel: this.target.channel, ts: this.ts }), {
@@ -106,7 +103,7 @@ export class SlackNativeStream implements NativeStream {
         priority: 'final',
       });
     } catch (err) {
-      // An expired stream is already closed; anything else leaves chat.update to report it.
+      // An expired stream is already closed; anything else is left to the surface's edit (see above).
       this.log.debug({ code: slackErrorCode(err) }, 'slack stopStream while closing failed');
     }
   }
@@ -161,7 +158,6 @@ export class SlackNativeStream implements NativeStream {
     if (!res.ts) throw new StreamUnavailableError('chat.startStream returned no ts');
     this.ts = res.ts;
     this.sent = chunk;
-    this.onStarted(this);
   }
 
   /** Records the failure, closes Slack's streaming state if needed, and returns the error to throw. */

@@ -23,7 +23,6 @@ function messageText(content: Content): string {
  */
 export class ThreadSurface implements ReplySurface {
   readonly maxLength = REPLY_MAX_LENGTH;
-  private readonly streams = new Map<string, SlackNativeStream>();
 
   constructor(
     private readonly api: SlackApi,
@@ -51,8 +50,6 @@ export class ThreadSurface implements ReplySurface {
   }
 
   async edit(ref: MessageRef, content: Content, options: SendOptions): Promise<void> {
-    // After a stream failed the renderer finishes its message here; Slack refuses updates while it streams.
-    await this.streams.get(ref.id)?.close();
     const update = () =>
       this.api.call('chat.update', () => ({ channel: this.target.channel, ts: ref.id, text: messageText(content) }), {
         bucket: 'update',
@@ -63,11 +60,19 @@ export class ThreadSurface implements ReplySurface {
       await update();
     } catch (err) {
       if (slackErrorCode(err) !== 'streaming_state_conflict') throw err;
-      const stream = this.streams.get(ref.id);
-      if (stream) await stream.close();
-      // A stream this process did not open (a reply resumed after a restart): stop it by its ts.
-      else await this.api.call('chat.stopStream', () => ({ channel: this.target.channel, ts: ref.id }), { bucket: 'streamStop', scope: this.target.team, priority: 'final' });
+      // Slack still has the message in streaming state: a lost stream whose stopStream failed, or
+      // one a previous process opened (a reply resumed after a restart). Stop it by its ts, then update.
+      await this.stopStreaming(ref);
       await update();
+    }
+  }
+
+  private async stopStreaming(ref: MessageRef): Promise<void> {
+    try {
+      await this.api.call('chat.stopStream', () => ({ channel: this.target.channel, ts: ref.id }), { bucket: 'streamStop', scope: this.target.team, priority: 'final' });
+    } catch (err) {
+      // Ended meanwhile (stopped, or expired): the update can go ahead. Anything else: the caller retries the edit.
+      if (slackErrorCode(err) !== 'message_not_in_streaming_state') throw err;
     }
   }
 
@@ -104,7 +109,7 @@ export class ThreadSurface implements ReplySurface {
     if (!(await this.api.pacer.hasCapacity('streamStart', this.target.team))) {
       throw new StreamUnavailableError('chat.startStream budget spent for this workspace');
     }
-    return new SlackNativeStream(this.api, this.target, this.log, (s) => this.streams.set(s.ref!.id, s));
+    return new SlackNativeStream(this.api, this.target, this.log);
   }
 
   async notify(text: string): Promise<void> {
