@@ -166,7 +166,7 @@ export async function createCore(
       knowledge: () => knowledge.current,
       settings: () => live.current.knowledge,
       hasModel,
-      cache: new AnswerCache(store, { ttlMs: Math.max(1, settings.knowledge.cacheTtlSeconds) * 1000, log }),
+      cache: new AnswerCache(store, { log }),
       cacheMinGroundedness: () => live.current.review.groundednessThreshold,
     }),
   );

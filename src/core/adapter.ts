@@ -104,6 +104,16 @@ export interface FinalReply {
   silent?: boolean;
   /** Offer "Talk to a human" with this answer even though it is not a real answer (low confidence). */
   offerHandoff?: boolean;
+  /**
+   * The answer was cut short (the model failed mid-answer, or a shutdown interrupted it) and
+   * `text` ends with the engine's note saying so: show it, but never cache or reuse it as an answer.
+   */
+  incomplete?: boolean;
+  /**
+   * With `incomplete`: how many leading characters of `text` are the answer itself; the engine's
+   * note follows. Counts the text as the engine set it (before notices, transforms, decoration).
+   */
+  answerLength?: number;
 }
 
 /** Answer sources that get 👍/👎/"Talk to a human" actions. */

@@ -355,11 +355,13 @@ export class Engine {
       const reason = err instanceof LlmError ? reasonFor(err) : describe(err);
       outcome.error = err instanceof LlmError ? err.code : 'internal';
       ctx.log.warn({ err: describe(err), code: outcome.error, partial: text.length > 0 }, 'model call failed');
+      // Both notes mark the reply incomplete, with where the answer ends: the knowledge middleware neither caches it nor scores the note.
       if (signal.aborted) {
-        ctx.answer = { text: (text + NOTES.interrupted).trim(), source: text ? 'model' : 'error', citations: ctx.citations };
+        const answer = text.trimStart();
+        ctx.answer = { text: (answer + NOTES.interrupted).trim(), source: text ? 'model' : 'error', citations: ctx.citations, incomplete: true, answerLength: answer.length };
         outcome.usage = usage;
       } else if (text) {
-        ctx.answer = { text: text + NOTES.cutOff(reason), source: 'model', citations: ctx.citations };
+        ctx.answer = { text: text + NOTES.cutOff(reason), source: 'model', citations: ctx.citations, incomplete: true, answerLength: text.length };
         outcome.usage = usage;
       } else {
         ctx.answer = { text: NOTES.failed(reason), source: 'error' };

@@ -13,7 +13,7 @@ import { normalize, sha256 } from './text.js';
  */
 export class AnswerCache {
   private readonly kv: Keyv<FinalReply>;
-  constructor(store: Store, private readonly o: { ttlMs: number; log: Logger }) {
+  constructor(store: Store, private readonly o: { log: Logger }) {
     // Not 'answers': the support desk keeps its answer records there.
     this.kv = store.namespace<FinalReply>('answer-cache');
   }
@@ -31,9 +31,10 @@ export class AnswerCache {
     }
   }
 
-  async set(key: string, answer: FinalReply): Promise<void> {
+  /** `ttlMs` per answer, from the settings of the turn: a config reload changes the lifetime of what is cached next. */
+  async set(key: string, answer: FinalReply, ttlMs: number): Promise<void> {
     try {
-      await this.kv.set(key, answer, this.o.ttlMs);
+      await this.kv.set(key, answer, ttlMs);
     } catch (err) {
       this.o.log.warn({ err: describe(err) }, 'answer cache write failed');
     }

@@ -9,6 +9,24 @@ export type CitationStyle = 'slack' | 'discord' | 'markdown' | 'plain';
 
 const isUrl = (s: string) => /^https?:\/\//.test(s);
 
+/**
+ * The one pattern for the citation markers the model is asked to write: `[1]`, `[1, 2]`, `[1,2]`.
+ * Spaces or tabs before a marker go with it ("refunded [1]." reads "refunded."), never a line break.
+ */
+const MARKER = /[^\S\n]*\[(\d+(?:\s*,\s*\d+)*)\](?=([\p{L}\p{N}])?)/gu;
+
+/** The passage numbers an answer cites, in order of first mention, each once: "[1, 2] … [3] … [1]" → [1, 2, 3]. */
+export function citationNumbers(text: string): number[] {
+  const out = new Set<number>();
+  for (const m of text.matchAll(MARKER)) for (const n of m[1]!.split(',')) out.add(Number(n.trim()));
+  return [...out];
+}
+
+/** The text without citation markers (they are not words or numbers of the answer); a marker glued to a word leaves a space. */
+export function stripCitations(text: string): string {
+  return text.replace(MARKER, (_marker, _numbers, glued?: string) => (glued ? ' ' : ''));
+}
+
 export function citationFooter(citations: readonly Citation[], style: CitationStyle): string {
   if (!citations.length) return '';
   if (style === 'plain') return `Sources:\n${citations.map((c, i) => `  [${i + 1}] ${item(c, style)}`).join('\n')}`;

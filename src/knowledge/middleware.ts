@@ -1,10 +1,10 @@
 import type { Citation, FinalReply } from '../core/adapter.js';
-import { NOTES } from '../core/engine.js';
 import type { Grounding, Middleware, TurnContext } from '../core/pipeline.js';
 import type { Profile } from '../core/profile.js';
 import { groundedness } from '../quality/groundedness.js';
 import type { AnswerCache } from './answer-cache.js';
 import { citationOf, type Hit, type KnowledgeBase } from './base.js';
+import { citationNumbers } from './citations.js';
 
 export interface KnowledgeSettings {
   /** Passages put in the prompt. */
@@ -49,10 +49,6 @@ export const KNOWLEDGE_NOTES = {
   faqNoModel: 'No model is configured; this answer comes from the FAQ:',
   faqModelDown: 'The model is unavailable right now; this answer comes from the FAQ:',
 };
-
-const CUT_OFF_MARK = NOTES.cutOff('').split('(')[0]!;
-/** Where the engine's cut-off and interrupted notes begin: not part of the answer to score. */
-const ENGINE_NOTE_START = '\n\n_⚠️';
 
 /**
  * Knowledge for every turn: FAQ answers at zero cost, the answer cache, retrieved passages in
@@ -123,9 +119,11 @@ export function knowledgeMiddleware(deps: KnowledgeMiddlewareDeps): Middleware {
     }
     let grounding: Grounding | undefined;
     if (answer?.source === 'model' && relevant.length) {
-      ctx.answer = { ...answer, citations: citedOnly(answer.text, relevant) };
+      // A cut-off or interrupted answer ends with the engine's note, which is not part of the answer.
+      const body = answer.incomplete ? answer.text.slice(0, answer.answerLength ?? 0) : answer.text;
+      ctx.answer = { ...answer, citations: citedOnly(body, relevant) };
       // Issue 12: how much of the answer the passages back; the engine carries it into TurnResult (analytics, review queue).
-      const g = groundedness(answer.text.split(ENGINE_NOTE_START)[0]!, relevant.map((h) => h.passage.text));
+      const g = groundedness(body, relevant.map((h) => h.passage.text));
       ctx.state.grounding = grounding = {
         score: g.groundedness,
         passages: relevant.map(({ passage: p }) => ({ id: p.key, source: p.source, path: p.path, title: p.citeTitle ?? p.title, location: p.location, hash: p.hash, text: p.text })),
@@ -133,8 +131,10 @@ export function knowledgeMiddleware(deps: KnowledgeMiddlewareDeps): Middleware {
       } satisfies Grounding;
     }
     const weak = grounding !== undefined && grounding.score < (deps.cacheMinGroundedness?.() ?? 0);
-    if (cacheKey && answer?.source === 'model' && !weak && !answer.text.includes(CUT_OFF_MARK) && answer.text !== '…') {
-      await deps.cache!.set(cacheKey, ctx.answer!);
+    // The lifetime as configured now (a config reload may have changed it since start-up); 0 turns the cache off.
+    const ttlSeconds = deps.settings().cacheTtlSeconds;
+    if (cacheKey && answer?.source === 'model' && !answer.incomplete && !weak && answer.text !== '…' && ttlSeconds > 0) {
+      await deps.cache!.set(cacheKey, ctx.answer!, ttlSeconds * 1000);
     }
   };
 }
@@ -165,7 +165,7 @@ function quoted(h: Hit, note: string): FinalReply {
 
 /** Citations of the passages the answer refers to as [n]; all of them when it refers to none. */
 function citedOnly(text: string, hits: Hit[]): Citation[] {
-  const used = new Set([...text.matchAll(/\[(\d+)\]/g)].map((m) => Number(m[1]) - 1));
+  const used = new Set(citationNumbers(text).map((n) => n - 1));
   const picked = hits.filter((_, i) => used.has(i));
   return uniqueCitations(picked.length ? picked : hits);
 }

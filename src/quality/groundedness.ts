@@ -1,3 +1,4 @@
+import { stripCitations } from '../knowledge/citations.js';
 import { term } from '../knowledge/text.js';
 import { tokenize } from './metrics.js';
 
@@ -33,8 +34,6 @@ export interface Groundedness {
   unsupported: UnsupportedSentence[];
 }
 
-/** Citation markers like [1] or [1, 2]: not numbers of the answer. */
-const CITATION = /\[\d+(?:\s*,\s*\d+)*\]/g;
 /** 1,200 · 12.50 · 30 — separators inside a number kept, then normalised away for comparison. */
 const NUMBER = /\d+(?:[.,]\d+)*/g;
 
@@ -63,7 +62,7 @@ export function groundedness(answer: string, passages: readonly string[], option
 export function sentences(text: string): string[] {
   sentenceSegmenter ??= new Intl.Segmenter(undefined, { granularity: 'sentence' });
   const out: string[] = [];
-  for (const line of text.replace(/\s*\[\d+(?:\s*,\s*\d+)*\]/g, '').split(/\n+/)) {
+  for (const line of stripCitations(text).split(/\n+/)) {
     for (const s of sentenceSegmenter.segment(line.replace(/^\s*(?:[-*+>]|\d+[.)])\s+/, '').replace(/[*_`]+/g, ''))) {
       const t = s.segment.trim();
       if (t) out.push(t);
@@ -75,7 +74,8 @@ export function sentences(text: string): string[] {
 /** Stemmed words without stopwords (the knowledge index's terms); Chinese and Japanese per character. */
 function contentTerms(text: string): string[] {
   const out: string[] = [];
-  for (const token of tokenize(text.replace(CITATION, ''))) {
+  // Citation markers like [1] or [1, 2]: not words or numbers of the answer.
+  for (const token of tokenize(stripCitations(text))) {
     if (/^\d+$/.test(token)) continue; // numbers are checked on their own, exactly
     const t = term(token);
     if (t) out.push(t);
@@ -84,5 +84,5 @@ function contentTerms(text: string): string[] {
 }
 
 function numbersIn(text: string): string[] {
-  return [...text.replace(CITATION, '').matchAll(NUMBER)].map(([n]) => n.replace(/,(?=\d{3}\b)/g, ''));
+  return [...stripCitations(text).matchAll(NUMBER)].map(([n]) => n.replace(/,(?=\d{3}\b)/g, ''));
 }

@@ -79,6 +79,34 @@ describe('createCore with a config file', () => {
     }
   });
 
+  it('a config reload changes the answer cache lifetime, not only whether it is on', async () => {
+    const file = join(dir, 'parley.ttl.config.yaml');
+    const withTtl = (seconds: number) => configText(EXAMPLE_DIR).replace('knowledge:\n', `knowledge:\n  cacheTtlSeconds: ${seconds}\n`);
+    writeFileSync(file, withTtl(0));
+    const config = loadConfig({ PARLEY_CONFIG: file, STORE_URL: 'memory://' });
+    const core = await createCore(config, silentLogger(), undefined, { env: { FAKE_KEY: 'secret' }, watch: false });
+    const adapter = new MemoryAdapter();
+    try {
+      expect(core.live.current.knowledge.cacheTtlSeconds).toBe(0);
+      writeFileSync(file, withTtl(86_400));
+      expect(core.live.reload()).toBe(true);
+      expect(core.live.current.knowledge.cacheTtlSeconds).toBe(86_400);
+      fake.script('Use the HMAC header [1].');
+      const first = await core.engine.ask(adapter, adapter.message('How do I verify webhook signatures?', { thread: 'TTL1' }));
+      expect(first!.source).toBe('model');
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 60_000 }); // a minute later: well within a day
+      try {
+        const again = await core.engine.ask(adapter, adapter.message('How do I verify webhook signatures?', { thread: 'TTL2' }));
+        expect(again).toMatchObject({ source: 'cache', text: first!.text });
+      } finally {
+        vi.useRealTimers();
+      }
+    } finally {
+      core.close();
+      await core.store.close();
+    }
+  });
+
   it('a knowledge folder that cannot be read stops the start, naming the setting', async () => {
     const config = loadConfig({ KNOWLEDGE_DIR: join(dir, 'missing'), STORE_URL: 'memory://' });
     await expect(createCore(config, silentLogger(), undefined, { watch: false })).rejects.toMatchObject({ name: 'ConfigError', key: 'KNOWLEDGE_DIR' });

@@ -57,7 +57,7 @@ describe('knowledge middleware in the engine', () => {
         knowledge: () => kb,
         settings: () => ({ ...DEFAULT_KNOWLEDGE_SETTINGS, ...o.settings }),
         hasModel: (x) => !!llm && !!x.model,
-        cache: new AnswerCache(store, { ttlMs: 60_000, log }),
+        cache: new AnswerCache(store, { log }),
       }),
     );
     return engine;

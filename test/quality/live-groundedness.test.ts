@@ -94,7 +94,7 @@ describe('live groundedness on every model answer with passages', () => {
   });
 
   it('does not cache an answer under the groundedness threshold: the next asker gets a fresh attempt', async () => {
-    const e = engine([], [], new AnswerCache(store, { ttlMs: 3_600_000, log }));
+    const e = engine([], [], new AnswerCache(store, { log }));
     const adapter = new MemoryAdapter({ latencyMs: 1 });
     const question = 'How long do refunds for an annual plan take?';
     fake.script('Annual plans can be refunded within 90 days [1]. After that a 25% fee applies.');
