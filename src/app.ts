@@ -190,7 +190,9 @@ export async function startParley(config: Config, options: StartOptions = {}): P
   const { engine, store, live, journal, adminChannel, support, close: closeCore } = await createCore(config, log, metrics, { watch: options.watch });
   await journal.start();
   const http = new HttpServer(log.child({ component: 'http' }));
-  const pacers = pacerFactory({ redisUrl: store.kind === 'redis' ? config.store.url : undefined, metrics });
+  // Shared by instances only on Redis; alone, each pacer counts its budgets in memory.
+  const shared = store.kind === 'redis' ? store : undefined;
+  const pacers = pacerFactory({ redisUrl: shared && config.store.url, shared, metrics });
   // The HTTP API answers requests itself (engine.ask) and validates profile names (settings).
   const deps = { log, store, http, metrics, createPacer: pacers.create, engine, settings: () => live.current, feedback: support.desk.feedback };
   const adapters = [...(options.platforms === false ? [] : await createAdapters(config, deps)), ...(options.extraAdapters ?? [])];

@@ -398,4 +398,3 @@ function withNotices(text: string, notices: string[]): string {
   return notices.length ? `${text}\n\n${notices.map((n) => `_${n}_`).join('\n')}` : text;
 }
 
-export type { ReplySurface };

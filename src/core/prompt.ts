@@ -20,7 +20,6 @@ export interface Prompt {
   /** Counted prompt tokens (o200k; an estimate for other tokenizers). */
   tokens: number;
   droppedTurns: number;
-  droppedContext: number;
 }
 
 /** The question alone does not fit the model's context; never cut silently. */
@@ -78,7 +77,6 @@ export function buildPrompt(input: PromptInput): Prompt {
     ],
     tokens: used + TOKENS_PER_REPLY,
     droppedTurns: input.history.length - kept.length,
-    droppedContext: input.context.length - context.length,
   };
 }
 

@@ -1,6 +1,6 @@
 import Bottleneck from 'bottleneck';
 import { RateLimitError } from '../core/errors.js';
-import { LocalWindowLog, type WindowLog } from './window.js';
+import { windowLog, type WindowLog } from './window.js';
 
 /**
  * Pacing for one platform's outgoing requests, in the shape of grammY's throttler: one
@@ -55,7 +55,7 @@ export class Pacer {
   private readonly window: WindowLog;
 
   constructor(settings: PacerSettings, private readonly observer: PacerObserver = {}) {
-    this.window = settings.window ?? new LocalWindowLog();
+    this.window = settings.window ?? windowLog();
     this.globalBudget = settings.global?.perInterval;
     for (const [bucket, rule] of Object.entries(settings.buckets)) if (rule.perInterval) this.budgets.set(bucket, rule.perInterval);
     const cluster = settings.cluster;

@@ -7,11 +7,9 @@
  * against published values (the ROUGE paper's examples, NLTK's `sentence_bleu` doc example).
  */
 
-/** Scripts written without spaces between words where one character is a sensible unit (as sacrebleu's `zh` tokenizer does). */
-const PER_CHARACTER = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]/u;
 /** Scripts written without spaces whose characters are not words (Thai, Lao, Khmer, Myanmar): cut with Intl.Segmenter. */
 const SEGMENTED = /[\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}]/u;
-/** One Han/kana character, or a run of other letters, marks and digits (a word). */
+/** One Han/kana character (Chinese and Japanese: one character is a sensible unit, as sacrebleu's `zh` tokenizer has it), or a run of other letters, marks and digits (a word). */
 const TOKEN = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]|(?:(?![\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}])[\p{L}\p{M}\p{N}])+/gu;
 
 let wordSegmenter: Intl.Segmenter | undefined;
@@ -32,10 +30,6 @@ export function tokenize(text: string): string[] {
     }
   }
   return out;
-}
-
-export function isPerCharacter(token: string): boolean {
-  return PER_CHARACTER.test(token);
 }
 
 export interface RougeScore {

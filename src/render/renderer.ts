@@ -86,10 +86,6 @@ export class ProgressiveRenderer {
     return this.transformCache.text;
   }
 
-  get visibleText(): string {
-    return this.text;
-  }
-
   /** Continues a reply whose messages already exist (after a restart): their text is unknown. */
   adopt(refs: MessageRef[]): void {
     this.slots.splice(0, this.slots.length, ...refs.map((ref) => ({ ref })));

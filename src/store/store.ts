@@ -39,6 +39,8 @@ export interface Store {
    * Atomic across instances (Redis sorted set in one script).
    */
   hitWindow(key: string, limit: number, windowMs: number, now?: number): Promise<WindowHit>;
+  /** Hits recorded under `key` in the last `windowMs` (what `hitWindow` would count), without recording one. */
+  windowCount(key: string, windowMs: number, now?: number): Promise<number>;
   /**
    * Time-ordered index: puts `member` at time `at` under `key` (a member added again moves to
    * its new time) and drops members older than `at - ttlMs`. Atomic across instances (Redis sorted set).
@@ -81,10 +83,15 @@ export function parseStoreUrl(url: string): { kind: StoreKind; location: string 
 /** Namespaces the features open (history, answers, votes, analytics, review, ledger, …), with room to grow. */
 const MAX_NAMESPACES = 64;
 
+/** A store in this process's memory, ready at once (pacers' budgets; tests). */
+export function memoryStore(keyPrefix = 'parley'): Store {
+  return new MemoryStore(keyPrefix);
+}
+
 export async function openStore(url: string, options: { keyPrefix?: string } = {}): Promise<Store> {
   const { kind, location } = parseStoreUrl(url);
   const prefix = options.keyPrefix ?? 'parley';
-  if (kind === 'memory') return new MemoryStore(prefix);
+  if (kind === 'memory') return memoryStore(prefix);
   if (kind === 'sqlite') {
     const file = location === ':memory:' ? location : resolve(location);
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
@@ -125,6 +132,7 @@ abstract class KeyvStore implements Store {
   abstract release(key: string, owner: string): Promise<void>;
   abstract increment(key: string, by: number, ttlMs: number): Promise<number>;
   abstract hitWindow(key: string, limit: number, windowMs: number, now?: number): Promise<WindowHit>;
+  abstract windowCount(key: string, windowMs: number, now?: number): Promise<number>;
   abstract addToTimeline(key: string, member: string, at: number, ttlMs: number): Promise<void>;
   abstract timeline(key: string, since: number, until: number): Promise<TimelineEntry[]>;
   abstract removeFromTimeline(key: string, ...members: string[]): Promise<void>;
@@ -190,6 +198,9 @@ abstract class LocalClaims extends KeyvStore {
       await kv.set(key, hits, windowMs);
       return { allowed: true, count: hits.length, retryAfterMs: 0 };
     });
+  }
+  async windowCount(key: string, windowMs: number, now: number = Date.now()): Promise<number> {
+    return ((await this.namespace<number[]>('windows').get(key)) ?? []).filter((t) => t > now - windowMs).length;
   }
   addToTimeline(key: string, member: string, at: number, ttlMs: number): Promise<void> {
     const kv = this.namespace<Record<string, number>>('timelines');
@@ -293,6 +304,9 @@ class RedisStore extends KeyvStore {
       arguments: [String(Math.trunc(by)), String(Math.max(1, Math.round(ttlMs)))],
     });
     return Number(r);
+  }
+  async windowCount(key: string, windowMs: number, now: number = Date.now()): Promise<number> {
+    return this.client.zCount(`${this.prefix}:windows:${key}`, `(${now - windowMs}`, '+inf');
   }
   async hitWindow(key: string, limit: number, windowMs: number, now: number = Date.now()): Promise<WindowHit> {
     const r = (await this.client.eval(HIT_WINDOW, {

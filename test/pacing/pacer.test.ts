@@ -3,9 +3,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { RateLimitError } from '../../src/core/errors.js';
 import { Pacer } from '../../src/pacing/pacer.js';
 import { patchBottleneckForRedis7 } from '../../src/pacing/bottleneck-redis7.js';
-import { RedisWindowLog } from '../../src/pacing/window.js';
-import { Redis } from 'ioredis';
-import { uniquePrefix } from '../helpers/redis.js';
+import { windowLog } from '../../src/pacing/window.js';
+import { openStore } from '../../src/store/store.js';
+import { REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 
 const connections: Bottleneck.IORedisConnection[] = [];
 afterAll(async () => {
@@ -103,9 +103,9 @@ describe('Pacer', () => {
   });
 
   it('shares a sliding budget across instances through Redis', async () => {
-    const prefix = uniquePrefix('window');
-    const clients = [new Redis({ host: '127.0.0.1', port: 6379 }), new Redis({ host: '127.0.0.1', port: 6379 })];
-    const [one, two] = clients.map((r) => new Pacer({ buckets: { start: { perInterval: { amount: 2, intervalMs: 400 } } }, window: new RedisWindowLog(r, prefix) }));
+    const keyPrefix = uniquePrefix('window');
+    const stores = [await openStore(REDIS_URL, { keyPrefix }), await openStore(REDIS_URL, { keyPrefix })];
+    const [one, two] = stores.map((s) => new Pacer({ buckets: { start: { perInterval: { amount: 2, intervalMs: 400 } } }, window: windowLog(s) }));
     const { starts, job } = recorder();
     await Promise.all([0, 1, 2, 3, 4, 5].map((i) => (i % 2 ? one! : two!).schedule('start', 'T1', job('T1'))));
     const times = starts.map((x) => x.at).sort((a, b) => a - b);
@@ -114,7 +114,7 @@ describe('Pacer', () => {
     expect(await one!.hasCapacity('start', 'T1')).toBe(false);
     expect(await two!.hasCapacity('start', 'T2')).toBe(true);
     await Promise.all([one!.stop(), two!.stop()]);
-    clients.forEach((c) => c.disconnect());
+    await Promise.all(stores.map((s) => s.close()));
   });
 
   it('shares one budget across instances through Redis', async () => {

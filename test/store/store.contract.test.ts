@@ -114,6 +114,10 @@ describe.each(backends)('store contract: $name', (backend) => {
     expect(later).toMatchObject({ allowed: true, count: 1 });
     // Other keys are independent.
     expect((await store.hitWindow('rate:U2', 5, 60_000, t0)).allowed).toBe(true);
+    // Counting records nothing: the window holds what hitWindow counted.
+    expect(await store.windowCount('rate:U1', 60_000, t0 + 60_001)).toBe(1);
+    expect(await store.windowCount('rate:U1', 60_000, t0 + 60_001)).toBe(1);
+    expect(await store.windowCount('rate:U3', 60_000, t0)).toBe(0);
   });
 
   it('keeps a time-ordered index: concurrent adds all land, re-adding moves a member, old members expire', async () => {
