@@ -10,6 +10,7 @@ import { handoffFromEnv } from './handoff/settings.js';
 import { mountDashboard } from './dashboard/index.js';
 import type { ChatModelClient } from './llm/client.js';
 import { LiveConfig } from './config/live.js';
+import { findModel } from './config/settings.js';
 import { ProviderRouter } from './llm/providers.js';
 import { routingMiddleware } from './routing/router.js';
 import { LiveKnowledge } from './knowledge/live.js';
@@ -119,12 +120,12 @@ export async function createCore(
     settings: () => live.current.guardrails,
     allSettings: () => [...live.current.profiles.values()].flatMap((p) => (p.guardrails ? [p.guardrails] : [])),
     priceOf: (model) => {
-      const m = live.current.models.get(model) ?? [...live.current.models.values()].find((x) => x.id === model);
+      const m = findModel(live.current, model);
       return m?.price ? { inPerM: m.price.input, outPerM: m.price.output } : undefined;
     },
     // Images go only to models marked vision-capable: in the config file, or OPENAI_VISION for the environment's model.
     isVisionModel: (model) => {
-      const m = live.current.models.get(model) ?? [...live.current.models.values()].find((x) => x.id === model);
+      const m = findModel(live.current, model);
       return m ? m.vision : model === config.llm.model && config.llm.vision;
     },
   });
@@ -139,7 +140,7 @@ export async function createCore(
     handoffDefaults: handoffFromEnv(config.support.handoff),
     quietPeriodMs: config.support.quietPeriodMs,
     priceOf: (profile, model) => {
-      const m = model ? (live.current.models.get(model) ?? [...live.current.models.values()].find((x) => x.id === model)) : undefined;
+      const m = model ? findModel(live.current, model) : undefined;
       return live.current.profiles.get(profile)?.pricing ?? (m?.price ? { inputPerMillion: m.price.input, outputPerMillion: m.price.output } : undefined);
     },
     isAdmin: (ctx) => isAdmin(ctx.message, (ctx.profile.guardrails ?? live.current.guardrails ?? defaultGuardrailSettings()).access),

@@ -209,7 +209,6 @@ export const configFileSchema = z
   });
 
 export type ConfigFile = z.output<typeof configFileSchema>;
-export type ConfigFileInput = z.input<typeof configFileSchema>;
 
 function list(names: string[]): string {
   return names.length ? names.join(', ') : 'none';

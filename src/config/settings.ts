@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import type { Config } from './env.js';
-import { reviewSchema, type ConfigFile, type LoadedConfigFile } from './file.js';
+import { knowledgeSchema, reviewSchema, type ConfigFile, type LoadedConfigFile } from './file.js';
 import type { z } from 'zod';
 import { defaultProfile, type Profile } from '../core/profile.js';
 import { handoffSettings } from '../handoff/settings.js';
 import type { KnowledgeSettings } from '../knowledge/middleware.js';
-import { mergeGuardrailSettings, guardrailSettingsSchema, type GuardrailSettings, type GuardrailSettingsInput } from '../guardrails/settings.js';
+import { mergeGuardrailSettings, type GuardrailSettings, type GuardrailSettingsInput } from '../guardrails/settings.js';
 
 /**
  * Everything the config file decides, resolved against the environment: the one shape the
@@ -87,6 +87,11 @@ export interface Settings {
 
 export type ReviewSettings = z.output<typeof reviewSchema>;
 
+/** A model by its entry name in `models`, else by the id sent to the provider. */
+export function findModel(settings: Settings, nameOrId: string): ModelSettings | undefined {
+  return settings.models.get(nameOrId) ?? [...settings.models.values()].find((m) => m.id === nameOrId);
+}
+
 /** The provider the environment describes (OPENAI_BASE_URL, OPENAI_API_KEY, LLM_* timeouts). */
 const ENV_PROVIDER = 'env';
 
@@ -101,7 +106,6 @@ export function resolveSettings(config: Config, file?: LoadedConfigFile, cwd: st
     maxRetries: config.llm.maxRetries,
   };
   const base = defaultProfile(config);
-  const knowledgeDefaults = { topK: 3, threshold: 0.5, embeddingThreshold: 0.5, faqThreshold: 0.8, contextTurns: 2, cacheTtlSeconds: 86_400, watch: true, chunk: { maxChars: 1_500, minChars: 120 } };
   if (!file) {
     const sources = config.knowledgeDir ? [{ ...source('default', config.knowledgeDir, cwd), configKey: 'KNOWLEDGE_DIR' }] : [];
     return {
@@ -111,7 +115,8 @@ export function resolveSettings(config: Config, file?: LoadedConfigFile, cwd: st
       profiles: new Map([['default', base]]),
       defaultProfile: 'default',
       rules: [],
-      knowledge: { sources, ...knowledgeDefaults },
+      // The file's defaults (knowledgeSchema) are the one source of them.
+      knowledge: { ...knowledgeSchema.parse({}), sources },
       review: reviewSchema.parse({}),
     };
   }
@@ -185,19 +190,9 @@ export function resolveSettings(config: Config, file?: LoadedConfigFile, cwd: st
     profiles,
     defaultProfile: c.defaultProfile,
     rules,
-    knowledge: {
-      sources,
-      embeddings: k.embeddings,
-      topK: k.topK,
-      threshold: k.threshold,
-      embeddingThreshold: k.embeddingThreshold,
-      faqThreshold: k.faqThreshold,
-      contextTurns: k.contextTurns,
-      cacheTtlSeconds: k.cacheTtlSeconds,
-      watch: k.watch,
-      chunk: k.chunk,
-    },
-    guardrails: topGuardrails ? guardrailSettingsSchema.parse(topGuardrails) : undefined,
+    knowledge: { ...k, sources },
+    // Already parsed from the same raw value; the schema's prefault also fills an absent section, which stays undefined here.
+    guardrails: topGuardrails ? c.guardrails : undefined,
     review: c.review,
   };
 }

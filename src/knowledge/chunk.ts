@@ -4,6 +4,8 @@
  * on paragraphs, a section too short joins its neighbour), plain text by paragraphs.
  */
 
+import { knowledgeSchema } from '../config/file.js';
+
 export interface Chunk {
   /** Stable id: `path#section-slug` (plus `-2`, `-3` for a section split in parts). */
   id: string;
@@ -23,7 +25,8 @@ export interface ChunkOptions {
   minChars: number;
 }
 
-export const DEFAULT_CHUNK_OPTIONS: ChunkOptions = { maxChars: 1_500, minChars: 120 };
+/** The config file's `knowledge.chunk` defaults (knowledgeSchema), the one place they are declared. */
+export const DEFAULT_CHUNK_OPTIONS: ChunkOptions = knowledgeSchema.parse({}).chunk;
 
 interface Section {
   heading: string;

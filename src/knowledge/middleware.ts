@@ -1,6 +1,7 @@
 import type { Citation, FinalReply } from '../core/adapter.js';
 import type { Grounding, Middleware, TurnContext } from '../core/pipeline.js';
 import type { Profile } from '../core/profile.js';
+import { knowledgeSchema } from '../config/file.js';
 import { groundedness } from '../quality/groundedness.js';
 import type { AnswerCache } from './answer-cache.js';
 import { citationOf, type Hit, type KnowledgeBase } from './base.js';
@@ -21,14 +22,15 @@ export interface KnowledgeSettings {
   cacheTtlSeconds: number;
 }
 
-export const DEFAULT_KNOWLEDGE_SETTINGS: KnowledgeSettings = {
-  topK: 3,
-  threshold: 0.5,
-  embeddingThreshold: 0.5,
-  faqThreshold: 0.8,
-  contextTurns: 2,
-  cacheTtlSeconds: 86_400,
-};
+/** The config file's defaults (knowledgeSchema), the one place they are declared. */
+export const DEFAULT_KNOWLEDGE_SETTINGS: KnowledgeSettings = (({ topK, threshold, embeddingThreshold, faqThreshold, contextTurns, cacheTtlSeconds }) => ({
+  topK,
+  threshold,
+  embeddingThreshold,
+  faqThreshold,
+  contextTurns,
+  cacheTtlSeconds,
+}))(knowledgeSchema.parse({}));
 
 export interface KnowledgeMiddlewareDeps {
   /** The current knowledge base (a config reload may replace it); undefined = none configured. */
