@@ -32,7 +32,7 @@ export function statsCommand(o: { analytics: SupportAnalytics; isAdmin: (ctx: Tu
         else profile = a;
       }
     } catch (err) {
-      ctx.answer = { text: err instanceof Error ? err.message.replace(/^--since: /, '') : String(err), source: 'command' };
+      ctx.answer = { text: err instanceof Error ? err.message : String(err), source: 'command' };
       return;
     }
     const text = formatSummary(await buildReport(o.analytics, { since, until: now, profile }));

@@ -129,12 +129,15 @@ export function totalsOf(buckets: SupportBucket[]): Totals {
   };
 }
 
-/** `7d`, `24h`, `2w`, or a date `2026-11-01` → ms since epoch (relative to `now`). */
+/**
+ * `7d`, `24h`, `2w`, or a date `2026-11-01` → ms since epoch (relative to `now`). The error names
+ * no flag or field: callers prefix theirs (`--since: ` on the command line, `since: ` over HTTP).
+ */
 export function parseSince(v: string, now: number): number {
   const rel = /^(\d+(?:\.\d+)?)([hdw])$/.exec(v.trim());
   if (rel) return now - Number(rel[1]) * { h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 }[rel[2] as 'h' | 'd' | 'w'];
   const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new Error(`--since: expected a duration like 7d, 24h, 2w or a date like 2026-11-01 (got "${v}")`);
+  if (Number.isNaN(t)) throw new Error(`expected a duration like 7d, 24h, 2w or a date like 2026-11-01 (got "${v}")`);
   return t;
 }
 

@@ -56,7 +56,7 @@ async function list(argv: string[]): Promise<void> {
   try {
     since = parseSince(values.since!, Date.now());
   } catch (err) {
-    usageError(err instanceof Error ? err.message : String(err));
+    usageError(`--since: ${err instanceof Error ? err.message : String(err)}`);
   }
   await withReview(async (r) => {
     const all = await r.list({ since, status, reason, profile: values.profile });

@@ -23,7 +23,7 @@ export async function stats(argv: string[]): Promise<void> {
   try {
     since = parseSince(values.since!, now);
   } catch (err) {
-    fail(`${err instanceof Error ? err.message : String(err)}\nusage: ${usage}`, EXIT_CONFIG);
+    fail(`--since: ${err instanceof Error ? err.message : String(err)}\nusage: ${usage}`, EXIT_CONFIG);
   }
   const config = configOrExit();
   const store = await openStore(config.store.url);

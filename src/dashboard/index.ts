@@ -89,6 +89,7 @@ export function mountDashboard(d: DashboardDeps): void {
   });
 
   http.route('POST', '/dashboard/login', async (req, res) => {
+    // A longer form is answered 413 by the server (readBody's HttpError).
     const form = new URLSearchParams((await readBody(req, 10_000)).toString('utf8'));
     if (!same(form.get('token') ?? '', token)) {
       d.log.warn('dashboard sign-in refused');
@@ -109,7 +110,7 @@ export function mountDashboard(d: DashboardDeps): void {
     try {
       since = parseSince(url.searchParams.get('since') ?? '7d', now);
     } catch (err) {
-      return sendJson(res, 400, { error: 'bad_since', message: err instanceof Error ? err.message : String(err) });
+      return sendJson(res, 400, { error: 'bad_since', message: `since: ${err instanceof Error ? err.message : String(err)}` });
     }
     const report = await buildReport(d.analytics, {
       since,

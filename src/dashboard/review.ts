@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { readBody, sendJson, type HttpServer } from '../server/http.js';
+import { firstIssue } from '../server/validation.js';
 import { parseSince } from '../analytics/report.js';
 import { REVIEW_REASONS, REVIEW_STATUSES } from '../review/queue.js';
 import { ReviewError, type ReviewService } from '../review/service.js';
@@ -72,16 +73,8 @@ const querySchema = z.strictObject({
   limit: z.preprocess(blankIsAbsent, z.coerce.number({ error: 'expected a number' }).int().min(1).max(MAX_LIST).default(DEFAULT_LIST)),
 });
 
-/** The first problem of a failed parse: the field at fault, and a message that starts with it. */
-function firstIssue(error: z.ZodError): { field: string; message: string } {
-  const issue = error.issues[0]!;
-  if (issue.code === 'unrecognized_keys') return { field: issue.keys[0]!, message: `${issue.keys[0]}: unknown field` };
-  const field = issue.path.map(String).join('.') || 'body';
-  return { field, message: `${field}: ${issue.message}` };
-}
-
 function invalid(res: ServerResponse, error: z.ZodError): void {
-  sendJson(res, 400, { error: 'invalid_request', ...firstIssue(error) });
+  sendJson(res, 400, { error: 'invalid_request', ...firstIssue(error, 'body') });
 }
 
 /** The media type of the request body, without parameters. */
@@ -117,7 +110,7 @@ export function mountReviewRoutes(d: ReviewRouteDeps): void {
     try {
       since = parseSince(q.data.since, now);
     } catch (err) {
-      return sendJson(res, 400, { error: 'invalid_request', field: 'since', message: `since: ${err instanceof Error ? err.message.replace(/^--since: /, '') : String(err)}` });
+      return sendJson(res, 400, { error: 'invalid_request', field: 'since', message: `since: ${err instanceof Error ? err.message : String(err)}` });
     }
     const items = await review.list({ since, until: now, status: q.data.status, reason: q.data.reason, profile: q.data.profile });
     sendJson(res, 200, { since: new Date(since).toISOString(), total: items.length, items: items.slice(0, q.data.limit) }, { 'cache-control': 'no-store' });
@@ -140,13 +133,8 @@ export function mountReviewRoutes(d: ReviewRouteDeps): void {
     }
     if (!/^[\w-]{1,64}$/.test(id)) return sendJson(res, 404, { error: 'review_not_found', message: 'POST /dashboard/review/<id>, with the id of a review item' });
 
-    let raw: Buffer;
-    try {
-      raw = await readBody(req, REVIEW_MAX_BODY_BYTES);
-    } catch (err) {
-      if ((err as { status?: number }).status !== 413) throw err;
-      return sendJson(res, 413, { error: 'payload_too_large', message: `the request body is larger than ${REVIEW_MAX_BODY_BYTES} bytes` }, { connection: 'close' });
-    }
+    // Too long: the server answers 413 payload_too_large (readBody's HttpError).
+    const raw = await readBody(req, REVIEW_MAX_BODY_BYTES);
     let json: unknown;
     try {
       json = JSON.parse(raw.toString('utf8'));

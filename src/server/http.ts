@@ -1,5 +1,32 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../core/logger.js';
+
+/**
+ * A request the client must change: thrown from a handler (or readBody), answered by the server
+ * with `status` and `{ error: code, message }`. Any error with a 4xx `status` is answered so.
+ */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+/** The 4xx status an error carries, if any. */
+function clientStatus(err: unknown): number | undefined {
+  const status = (err as { status?: unknown } | null)?.status;
+  return typeof status === 'number' && Number.isInteger(status) && status >= 400 && status < 500 ? status : undefined;
+}
+
+/** `Payload Too Large` → `payload_too_large`, like the server's other error codes. */
+function codeOf(status: number): string {
+  return (STATUS_CODES[status] ?? 'bad_request').toLowerCase().replace(/[^a-z0-9]+/g, '_');
+}
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -55,6 +82,15 @@ export class HttpServer {
     try {
       await route.handler(req, res);
     } catch (err) {
+      const status = clientStatus(err);
+      if (status !== undefined) {
+        // The client's mistake (a body too large, …): its 4xx, not a 500.
+        const message = (err as Error).message || STATUS_CODES[status] || 'bad request';
+        this.log.warn({ path, status, message }, 'http request refused');
+        if (res.headersSent) return void res.end();
+        const known = err instanceof HttpError;
+        return sendJson(res, status, { error: known ? err.code : codeOf(status), message }, known ? err.headers : {});
+      }
       this.log.error({ err, path }, 'http handler failed');
       if (!res.headersSent) sendJson(res, 500, { error: 'internal_error' });
       else res.end();
@@ -78,12 +114,16 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(data);
 }
 
+/**
+ * The request body, at most `limitBytes`; a longer one throws an HttpError 413, which the server
+ * answers (`payload_too_large`, closing the connection) unless the caller answers it itself.
+ */
 export async function readBody(req: IncomingMessage, limitBytes = 1_000_000): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limitBytes) throw Object.assign(new Error('request body too large'), { status: 413 });
+    if (size > limitBytes) throw new HttpError(413, 'payload_too_large', `the request body is larger than ${limitBytes} bytes`, { connection: 'close' });
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);

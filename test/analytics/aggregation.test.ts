@@ -140,5 +140,7 @@ describe('support analytics', () => {
     expect(parseSince('24h', T0)).toBe(T0 - DAY);
     expect(parseSince('2026-11-01', T0)).toBe(Date.parse('2026-11-01'));
     expect(() => parseSince('last week', T0)).toThrow(/expected a duration/);
+    // No flag in the message: the CLI says `--since: `, the HTTP endpoints `since: `.
+    expect(() => parseSince('last week', T0)).toThrow(/^expected a duration like 7d, 24h, 2w or a date like 2026-11-01 \(got "last week"\)$/);
   });
 });

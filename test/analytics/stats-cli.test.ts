@@ -55,5 +55,6 @@ describe('parley stats', () => {
     const since = await stats(['--since', 'yesterday']);
     expect(since.code).toBe(2);
     expect(since.stderr).toContain('expected a duration like 7d');
+    expect(since.stderr).toContain('--since: expected a duration like 7d, 24h, 2w or a date like 2026-11-01 (got "yesterday")');
   }, 30_000);
 });

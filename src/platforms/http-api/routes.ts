@@ -2,8 +2,9 @@ import type { IncomingMessage as HttpRequest, ServerResponse } from 'node:http';
 import type { ApiKeySettings } from '../../config/env.js';
 import type { Logger } from '../../core/logger.js';
 import { readBody, sendJson, type HttpServer } from '../../server/http.js';
+import { firstIssue } from '../../server/validation.js';
 import type { ApiKeyring } from './keys.js';
-import { firstIssue, isTaskId, type AskRequest } from './schemas.js';
+import { isTaskId, type AskRequest } from './schemas.js';
 import type { z } from 'zod';
 
 export const API_PREFIX = '/api/v1';

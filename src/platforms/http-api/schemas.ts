@@ -120,11 +120,3 @@ export const errorSchema = z
     }),
   })
   ;
-
-/** The first problem of a failed parse, as the API reports it: the field and what is wrong. */
-export function firstIssue(error: z.ZodError): { field?: string; message: string } {
-  const issue = error.issues[0]!;
-  if (issue.code === 'unrecognized_keys') return { field: issue.keys[0], message: `${issue.keys[0]}: unknown field` };
-  const field = issue.path.map(String).join('.') || undefined;
-  return { field, message: field ? `${field}: ${issue.message}` : issue.message };
-}
