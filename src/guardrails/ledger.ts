@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type Keyv from 'keyv';
-import { ParleyError } from '../core/errors.js';
 import type { IncomingMessage } from '../core/types.js';
 import type { Store } from '../store/store.js';
+import { exclusive } from '../store/exclusive.js';
 
 /** One model call, as the ledger keeps it. Costs are in micro-units of the price table's currency. */
 export interface LedgerRow {
@@ -72,7 +71,7 @@ export class UsageLedger {
   async record(row: LedgerRow, retentionMs: number): Promise<void> {
     const user = `${row.platform}:${row.user}`;
     const key = `rows:${user}:${dayOf(row.at)}`;
-    await withLock(this.store, `ledger:${user}`, async () => {
+    await locked(this.store, `ledger:${user}`, async () => {
       const list = (await this.rows.get(key)) ?? [];
       list.push(row);
       await this.rows.set(key, list, retentionMs);
@@ -104,7 +103,7 @@ export class UsageLedger {
 
   /** Remembers that `user` took part in `conversation`, so `/parley forget` can find it. */
   async noteConversation(userScope: string, conversation: string, retentionMs: number | undefined): Promise<void> {
-    await withLock(this.store, `ledger:${userScope}`, async () => {
+    await locked(this.store, `ledger:${userScope}`, async () => {
       const list = (await this.index.get(userScope)) ?? [];
       if (!list.includes(conversation)) list.push(conversation);
       // Written every time: the index must outlive the newest conversation it points to.
@@ -118,7 +117,7 @@ export class UsageLedger {
 
   /** Deletes the user's rows (within `retentionDays`) and conversation index; returns how many rows. */
   async forgetUser(userScope: string, retentionDays: number, now = Date.now()): Promise<number> {
-    return withLock(this.store, `ledger:${userScope}`, async () => {
+    return locked(this.store, `ledger:${userScope}`, async () => {
       const keys = dayKeys(userScope, retentionDays + 2, now);
       const lists = await this.rows.getMany(keys);
       const count = lists.reduce((n, l) => n + (l?.length ?? 0), 0);
@@ -133,18 +132,7 @@ function dayKeys(userScope: string, days: number, now: number): string[] {
   return Array.from({ length: days }, (_, i) => `rows:${userScope}:${dayOf(now - i * DAY_MS)}`);
 }
 
-/** Runs `fn` holding a store claim on `key` (across instances on Redis); waits briefly for it. */
-export async function withLock<T>(store: Store, key: string, fn: () => Promise<T>): Promise<T> {
-  const owner = randomUUID();
-  for (let attempt = 0; attempt < 200; attempt++) {
-    if (await store.claim(`lock:${key}`, 10_000, owner)) {
-      try {
-        return await fn();
-      } finally {
-        await store.release(`lock:${key}`, owner);
-      }
-    }
-    await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
-  }
-  throw new ParleyError('lock_timeout', `could not take the lock ${key}`);
+/** A person's ledger rows are rewritten under a store hold (across instances on Redis); a turn waits a few seconds for it at most. */
+function locked<T>(store: Store, key: string, fn: () => Promise<T>): Promise<T> {
+  return exclusive(store, key, fn, { holdMs: 10_000, maxWaitMs: 4_000 });
 }
