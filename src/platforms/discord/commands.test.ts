@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { askCommand, sameCommand } from './commands.js';
+import { silentLogger } from '../../core/logger.js';
+import type { CommandSpec, DiscordApi } from './api.js';
+import { askCommand, commandRole, commandSpecs, parleyCommand, registerCommands, sameCommand } from './commands.js';
 import { inviteUrl, requiredPermissions } from './index.js';
 import { PermissionFlagsBits } from 'discord.js';
 
@@ -19,6 +21,61 @@ describe('/ask registration', () => {
     expect(sameCommand({ ...wanted, description: 'old' }, wanted)).toBe(false);
     expect(sameCommand({ ...wanted, options: [] }, wanted)).toBe(false);
     expect(sameCommand({ ...askCommand('help') }, wanted)).toBe(false);
+  });
+});
+
+/** An api that records calls; `fail` names commands whose upsert is refused. */
+function stubApi(registered: CommandSpec[], o: { fail?: string[]; listFails?: boolean } = {}) {
+  const calls: string[] = [];
+  const api = {
+    async listCommands() {
+      calls.push('list');
+      if (o.listFails) throw new Error('403 Missing Access');
+      return registered.map((c, i) => ({ ...c, id: String(i) }));
+    },
+    async upsertCommand(_app: string, _guild: string | undefined, spec: CommandSpec) {
+      calls.push(`upsert ${spec.name}`);
+      if (o.fail?.includes(spec.name)) throw new Error('500');
+      return spec;
+    },
+  };
+  return { api: api as unknown as DiscordApi, calls };
+}
+
+describe('registerCommands', () => {
+  const o = { applicationId: '1', guildId: '2', log: silentLogger() };
+
+  it('lists once and upserts only what is missing or differs, in order', async () => {
+    const { api, calls } = stubApi([askCommand('ask'), { ...parleyCommand(), description: 'old' }]);
+    await registerCommands(api, [askCommand('ask'), parleyCommand(), askCommand('help')], o);
+    expect(calls).toEqual(['list', 'upsert parley', 'upsert help']);
+  });
+
+  it('keeps going past a failed upsert, and resolves when listing fails', async () => {
+    const failing = stubApi([], { fail: ['ask'] });
+    await registerCommands(failing.api, commandSpecs('ask'), o);
+    expect(failing.calls).toEqual(['list', 'upsert ask', 'upsert parley']);
+    const unlisted = stubApi([], { listFails: true });
+    await expect(registerCommands(unlisted.api, commandSpecs('ask'), o)).resolves.toBeUndefined();
+    expect(unlisted.calls).toEqual(['list']);
+  });
+
+  it('refuses two specs with one name before any request', async () => {
+    const { api, calls } = stubApi([]);
+    await expect(registerCommands(api, [askCommand('parley'), parleyCommand()], o)).rejects.toThrow(/duplicate/);
+    expect(calls).toEqual([]);
+  });
+});
+
+describe('command roles', () => {
+  it('registers and dispatches one command per name, /parley always the admin command', () => {
+    expect(commandSpecs('ask').map((c) => c.name)).toEqual(['ask', 'parley']);
+    expect(commandSpecs('parley')).toEqual([parleyCommand()]);
+    expect(commandRole('ask', 'ask')).toBe('ask');
+    expect(commandRole('parley', 'ask')).toBe('admin');
+    expect(commandRole('parley', 'parley')).toBe('admin');
+    expect(commandRole('ask', 'parley')).toBeUndefined();
+    expect(commandRole('other', 'ask')).toBeUndefined();
   });
 });
 

@@ -6,7 +6,7 @@ import type { Logger } from '../../core/logger.js';
 import type { DiscordSettings } from '../../config/env.js';
 import { describe } from '../../core/errors.js';
 import { DiscordApi } from './api.js';
-import { PARLEY_COMMAND, PARLEY_OPTION, QUESTION_OPTION, registerAskCommand, registerParleyCommand } from './commands.js';
+import { commandRole, commandSpecs, PARLEY_COMMAND, PARLEY_OPTION, QUESTION_OPTION, registerCommands } from './commands.js';
 import { DiscordFeedback } from './feedback.js';
 import { ConversationLinks } from './links.js';
 import { factsOf, routeCommand, routeMessage, type ReplyPlan, type Routed } from './parse.js';
@@ -92,13 +92,14 @@ export class DiscordAdapter implements PlatformAdapter {
     }
     const client = this.client!;
     const applicationId = client.application?.id ?? client.user!.id;
-    await registerAskCommand(this.api!, { applicationId, guildId: this.settings.guildId, name: this.settings.command, log: this.log }).catch((err) => {
-      // The bot still answers mentions and DMs; say what is wrong with the command.
-      this.log.error({ err: describe(err) }, `could not register /${this.settings.command} (does the invite include the applications.commands scope?)`);
-    });
-    await registerParleyCommand(this.api!, { applicationId, guildId: this.settings.guildId, log: this.log }).catch((err) => {
-      this.log.error({ err: describe(err) }, `could not register /${PARLEY_COMMAND}`);
-    });
+    if (this.settings.command === PARLEY_COMMAND) {
+      this.log.warn(
+        `DISCORD_COMMAND=${this.settings.command} is Parley's own /${PARLEY_COMMAND} command (usage, forget, stats): it stays that, and no slash command for questions is registered. ` +
+          'Questions still work by mention, reply and DM; set DISCORD_COMMAND to another name (e.g. ask) for one.',
+      );
+    }
+    // One list request, then only the commands that changed (failures are logged there).
+    await registerCommands(this.api!, commandSpecs(this.settings.command), { applicationId, guildId: this.settings.guildId, log: this.log });
     this.log.info(
       { bot: client.user?.tag, guilds: client.guilds.cache.size, messageContent: this.messageContent, inviteUrl: inviteUrl(applicationId, this.settings.replyMode) },
       `Discord connected. Invite the bot with: ${inviteUrl(applicationId, this.settings.replyMode)}`,
@@ -209,9 +210,12 @@ export class DiscordAdapter implements PlatformAdapter {
 
   private async onInteraction(i: Interaction): Promise<void> {
     if (!i.isChatInputCommand() || !this.api || !this.deliver) return;
-    // `/parley …` (usage, forget, stats) is answered privately: the reply is deferred as ephemeral.
-    const parley = i.commandName === PARLEY_COMMAND && this.settings.command !== PARLEY_COMMAND;
-    if (i.commandName !== this.settings.command && !parley) return;
+    // The same rule as registration (commandSpecs): `/parley …` (usage, forget, stats) is always the
+    // admin command, answered privately (the reply is deferred as ephemeral), even when
+    // DISCORD_COMMAND=parley; any other name is the ask command only when it is DISCORD_COMMAND.
+    const role = commandRole(i.commandName, this.settings.command);
+    if (!role) return;
+    const parley = role === 'admin';
     try {
       if (!(await this.firstTime(i.id))) return;
       // Discord drops interactions not acknowledged within 3 s: defer before anything else.
@@ -221,7 +225,7 @@ export class DiscordAdapter implements PlatformAdapter {
       this.remember(routed);
       await this.deliver(routed.message);
     } catch (err) {
-      this.log.error({ err: describe(err), interactionId: i.id }, `handling /${this.settings.command} failed`);
+      this.log.error({ err: describe(err), interactionId: i.id }, `handling /${i.commandName} failed`);
     }
   }
 
