@@ -5,6 +5,7 @@ import { snowflake, user, ChannelType } from '../../test/fakes/discord/model.js'
 import { Tracer, type ReplyTrace } from './trace.js';
 import { EveryChunk } from './baseline.js';
 import { within } from './stats.js';
+import type { Parley } from '../../src/app.js';
 
 /** How the scripted model answers: time to first token, chunk spacing, answer length. */
 export interface ModelScript {
@@ -34,6 +35,26 @@ export function scriptModel(openai: FakeOpenAI, scripts: Map<string, ScriptedRep
     const q = typeof last?.content === 'string' ? last.content : '';
     const id = /\bQ([a-z]+\d+)\b/.exec(q)?.[1];
     return (id && scripts.get(id)) || { text: 'no script' };
+  };
+}
+
+/**
+ * What every world shares: the model answers each `Q<id>` with the reply registered for it, the
+ * optional baseline is installed, and each ask gets a trace expecting its exact answer.
+ */
+function scriptedReplies(openai: FakeOpenAI, parley: Parley, tracer: Tracer, withBaseline?: boolean) {
+  const scripts = new Map<string, ScriptedReply>();
+  scriptModel(openai, scripts);
+  tracer.attachParley(parley);
+  let baseline: EveryChunk | undefined;
+  if (withBaseline) (baseline = new EveryChunk()).install(parley);
+  return {
+    baseline,
+    expect(id: string, script: ModelScript): ReplyTrace {
+      const a = answerFor(id, script);
+      scripts.set(id, { chunks: a.chunks, firstTokenDelayMs: script.firstTokenDelayMs, chunkDelayMs: script.chunkDelayMs });
+      return tracer.expect(id, a.text);
+    },
   };
 }
 
@@ -70,20 +91,14 @@ export async function slackWorld(o: { stream: 'on' | 'refuse'; channels: number;
   for (const [i, id] of users.entries()) w.slack.ws.users.set(id, { id, name: `asker${i}`, real_name: `Asker ${i}` });
   let asked = 0;
   tracer.attachSlack(w.slack);
-  tracer.attachParley(w.parley);
-  const scripts = new Map<string, ScriptedReply>();
-  scriptModel(w.openai, scripts);
-  let baseline: EveryChunk | undefined;
-  if (o.baseline) (baseline = new EveryChunk()).install(w.parley);
+  const replies = scriptedReplies(w.openai, w.parley, tracer, o.baseline);
   return {
     w,
     tracer,
-    baseline,
+    baseline: replies.baseline,
     places,
     ask(id, script, channel) {
-      const a = answerFor(id, script);
-      scripts.set(id, { chunks: a.chunks, firstTokenDelayMs: script.firstTokenDelayMs, chunkDelayMs: script.chunkDelayMs });
-      const trace = tracer.expect(id, a.text);
+      const trace = replies.expect(id, script);
       const m = w.slack.userSays(channel, users[asked++ % users.length]!, `<@${w.slack.botUserId}> Q${id} how do I pace replies?`);
       void w.slack.deliver(w.eventsUrl, w.slack.envelope(w.slack.messageEvent(m, 'app_mention'))).catch(() => undefined);
       return trace;
@@ -137,23 +152,17 @@ export async function discordWorld(o: { via: 'mention' | 'ask'; channels: number
   let asked = 0;
   const tracer = o.tracer ?? new Tracer();
   tracer.attachDiscord(h.discord);
-  tracer.attachParley(h.parley);
-  const scripts = new Map<string, ScriptedReply>();
-  scriptModel(h.openai, scripts);
+  const replies = scriptedReplies(h.openai, h.parley, tracer, o.baseline);
   if (o.via === 'ask') {
     await h.discord.waitFor(() => h.discord.commandList(h.discord.guildId).some((c) => c.name === 'ask') || h.discord.globalCommands.some((c) => c.name === 'ask'), 15_000, 'the /ask command');
   }
-  let baseline: EveryChunk | undefined;
-  if (o.baseline) (baseline = new EveryChunk()).install(h.parley);
   return {
     h,
     tracer,
-    baseline,
+    baseline: replies.baseline,
     places,
     ask(id, script, channelId) {
-      const a = answerFor(id, script);
-      scripts.set(id, { chunks: a.chunks, firstTokenDelayMs: script.firstTokenDelayMs, chunkDelayMs: script.chunkDelayMs });
-      const trace = tracer.expect(id, a.text);
+      const trace = replies.expect(id, script);
       const question = `Q${id} how do I pace replies?`;
       const author = users[asked++ % users.length]!;
       if (o.via === 'ask') h.discord.runCommand({ name: 'ask', options: { question }, channelId, author });
