@@ -17,12 +17,8 @@ export async function startHarness(o: { env?: Record<string, string>; log?: Logg
   const discord = await FakeDiscord.start();
   o.beforeStart?.(discord);
   const config = loadConfig({
-    OPENAI_BASE_URL: openai.url,
-    OPENAI_API_KEY: 'k',
-    OPENAI_MODEL: 'fake-model',
-    DISCORD_TOKEN: discord.token,
-    DISCORD_API_URL: discord.apiUrl,
-    DISCORD_GUILD_ID: discord.guildId,
+    ...openai.env(),
+    ...discord.env(),
     STORE_URL: 'memory://',
     PORT: '0',
     LOG_LEVEL: 'silent',

@@ -48,6 +48,11 @@ export class FakeOpenAI {
 
   private constructor(private readonly server: Server, readonly url: string) {}
 
+  /** The environment that points Parley at this fake (model `fake-model`). */
+  env(): { OPENAI_BASE_URL: string; OPENAI_API_KEY: string; OPENAI_MODEL: string } {
+    return { OPENAI_BASE_URL: this.url, OPENAI_API_KEY: 'k', OPENAI_MODEL: 'fake-model' };
+  }
+
   static async start(): Promise<FakeOpenAI> {
     let fake!: FakeOpenAI;
     const server = createServer((req, res) => void fake.handle(req, res));

@@ -29,12 +29,8 @@ function startBot(): ChildProcess {
   const child = spawnParley(
     ['start'],
     {
-      OPENAI_BASE_URL: openai.url,
-      OPENAI_API_KEY: 'k',
-      OPENAI_MODEL: 'fake-model',
-      DISCORD_TOKEN: discord.token,
-      DISCORD_API_URL: discord.apiUrl,
-      DISCORD_GUILD_ID: discord.guildId,
+      ...openai.env(),
+      ...discord.env(),
       STORE_URL: `sqlite://${join(dir, 'parley.sqlite')}`,
       PORT: '0',
       LOG_LEVEL: 'silent',

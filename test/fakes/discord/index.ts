@@ -63,6 +63,11 @@ export class FakeDiscord {
   apiUrl = '';
   gatewayUrl = '';
 
+  /** The environment that points Parley's Discord adapter at this fake, in its guild. */
+  env(): { DISCORD_TOKEN: string; DISCORD_API_URL: string; DISCORD_GUILD_ID: string } {
+    return { DISCORD_TOKEN: this.token, DISCORD_API_URL: this.apiUrl, DISCORD_GUILD_ID: this.guildId };
+  }
+
   private constructor(private readonly server: Server) {
     for (const u of [this.botUser, this.defaultUser, this.otherBot]) this.users.set(u.id, u);
     this.channels.set(this.channelId, { id: this.channelId, type: ChannelType.GuildText, name: 'general', guild_id: this.guildId });
