@@ -120,10 +120,12 @@ export class InflightJournal {
       if (r.instance === this.instance) continue;
       if (!alive.has(r.instance)) alive.set(r.instance, (await this.instances.get(r.instance)) !== undefined);
       if (alive.get(r.instance)) continue;
-      // Several live instances may scan at once: one finalises each record.
-      if (!(await this.store.claim(`recover:${key}`, 60_000))) continue;
+      // Only an instance running the reply's platform can finish it: others must not claim it
+      // (a `parley ask` on the shared store would hold a Slack reply back for the claim's minute).
       const adapter = adapters.find((a) => a.platform === r.platform);
       if (!adapter?.resumeReply) continue;
+      // Several live instances may scan at once: one finalises each record.
+      if (!(await this.store.claim(`recover:${key}`, 60_000))) continue;
       try {
         const surface = await adapter.resumeReply(r.location);
         const renderer = new ProgressiveRenderer(surface, { log: this.log });

@@ -156,8 +156,9 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
   const budgetCheck: Middleware = async (ctx, next) => {
     const s = settingsOf(ctx);
     turnInfo.set(ctx.message, { settings: s, model: ctx.profile.model });
-    // Calls of this process that are still being recorded count too.
-    await idle();
+    // Calls of this process still being recorded when this check began count too (a snapshot:
+    // under steady traffic, waiting for "no recording at all" could wait indefinitely).
+    await Promise.all([...pending]);
     const spent = await budgets.spent(ctx.message, s.budgets, now());
     if (spent) {
       ctx.log.info({ budget: spent.budget, used: spent.used, limit: spent.limit }, 'budget spent; no model call');
