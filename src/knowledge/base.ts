@@ -77,6 +77,8 @@ const RRF_K = 60;
 export class KnowledgeBase extends EventEmitter {
   private index = newIndex();
   private passages = new Map<string, Passage>();
+  /** Page titles by `source:path` (what FAQ answers are cited under). */
+  private pageTitles = new Map<string, string>();
   private faq: FaqEntry[] = [];
   private watchers: FSWatcher[] = [];
   private reloadTimer?: NodeJS.Timeout;
@@ -112,12 +114,13 @@ export class KnowledgeBase extends EventEmitter {
         }
       }
     }
-    // An FAQ entry is cited under its page's title.
+    // An FAQ entry is cited under its page's title: each page's title, by source and path, found once.
+    const pageTitles = new Map<string, string>();
     for (const p of passages.values()) {
-      if (p.quote === undefined) continue;
-      const page = [...passages.values()].find((x) => x.source === p.source && x.path === p.path && x.quote === undefined);
-      if (page) p.citeTitle = page.title.split(' › ')[0];
+      const at = `${p.source}:${p.path}`;
+      if (p.quote === undefined && !pageTitles.has(at)) pageTitles.set(at, p.title.split(' › ')[0]!);
     }
+    for (const p of passages.values()) if (p.quote !== undefined) p.citeTitle = pageTitles.get(`${p.source}:${p.path}`);
     if (this.o.embedder) {
       const list = [...passages.values()];
       const vectors = await this.o.embedder.embed(list.map(embeddingText));
@@ -129,6 +132,7 @@ export class KnowledgeBase extends EventEmitter {
     const changed = version !== this.version;
     this.index = index;
     this.passages = passages;
+    this.pageTitles = pageTitles;
     this.faq = faq;
     this.stats = { files, passages: passages.size, faqEntries: faq.length, indexMs: Math.round(performance.now() - started) };
     const previous = this.version;
@@ -225,12 +229,10 @@ export class KnowledgeBase extends EventEmitter {
 
   /** The citation for an FAQ entry: its source page when it names one, else the FAQ file. */
   faqCitation(entry: FaqEntry): Citation {
-    const e = this.faq.find((f) => f === entry);
-    const source = this.sources.find((s) => s.name === e?.sourceName) ?? this.sources[0]!;
+    const source = this.sources.find((s) => s.name === entry.sourceName) ?? this.sources[0]!;
     const path = entry.source ?? entry.file;
     if (/^https?:\/\//.test(path)) return { id: entry.id, title: entry.questions[0]!, location: path };
-    const page = [...this.passages.values()].find((p) => p.source === source.name && p.path === path && p.quote === undefined);
-    return { id: `${source.name}:${path}`, title: page?.title.split(' › ')[0] ?? entry.questions[0]!, location: locate(source, path, '') };
+    return { id: `${source.name}:${path}`, title: this.pageTitles.get(`${source.name}:${path}`) ?? entry.questions[0]!, location: locate(source, path, '') };
   }
 
   /** The passage with this key, if the current index has it. */
