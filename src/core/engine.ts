@@ -66,9 +66,6 @@ export class Engine {
   private readonly queue: ConversationQueue;
   private readonly adapters = new WeakMap<IncomingMessage, PlatformAdapter>();
   private readonly results = new WeakMap<IncomingMessage, TurnResult>();
-  private run?: (ctx: TurnContext) => Promise<void>;
-  /** Per-turn machinery for the terminal step, kept off the context middleware sees. */
-  private readonly runs = new WeakMap<TurnContext, TurnRun>();
 
   constructor(private readonly deps: EngineDeps) {
     this.errorHook = (err, message) =>
@@ -85,7 +82,6 @@ export class Engine {
   /** Adds middleware; runs in the order added, before the model. */
   use(...mw: Middleware[]): this {
     this.middleware.push(...mw);
-    this.run = undefined;
     return this;
   }
 
@@ -221,10 +217,11 @@ export class Engine {
       onProgress: tracker && ((refs, text) => tracker.progress(refs, text)),
     });
     const outcome: Partial<TurnResult> = {};
-    this.run ??= compose(this.middleware, (c) => this.answerWithModel(c, this.runs.get(c)!));
-    this.runs.set(ctx, { renderer, outcome, signal });
+    // The terminal step gets this turn's machinery directly (composing is one closure per turn),
+    // keeping it off the context middleware sees.
+    const run = compose(this.middleware, (c) => this.answerWithModel(c, { renderer, outcome, signal }));
     try {
-      await this.run(ctx);
+      await run(ctx);
     } catch (err) {
       // The asker still gets a reply; the error goes to the one hook, with its conversation.
       this.errorHook(err instanceof HandlerError ? err : new HandlerError(conversation, err), message);
