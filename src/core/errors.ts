@@ -102,3 +102,10 @@ export class StreamUnavailableError extends ParleyError {
     super('stream_unavailable', `native stream unavailable: ${reason}`, options);
   }
 }
+
+/** A reply could not be delivered: the surface kept refusing or ignoring its text. */
+export class DeliveryError extends ParleyError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('delivery_failed', message, options);
+  }
+}

@@ -13,6 +13,8 @@ export const HEARTBEAT_TTL_MS = 15_000;
 const CHECKPOINT_EVERY_MS = 1_000;
 /** Records outlive any reply: a record older than this is stale whatever happened. */
 const RECORD_TTL_MS = 24 * 3_600_000;
+/** Scans that may try to finalise one interrupted reply before it is given up (and its record removed). */
+export const MAX_RECOVERY_ATTEMPTS = 3;
 
 export const INTERRUPTED_NOTE = '\n\n_⚠️ Interrupted: Parley restarted while writing this answer. Please ask again._';
 
@@ -25,6 +27,8 @@ interface InflightRecord {
   /** The text shown at the last checkpoint. */
   text: string;
   updatedAt: number;
+  /** Failed attempts to finalise it after a crash; the record is dropped after MAX_RECOVERY_ATTEMPTS. */
+  recoveryAttempts?: number;
 }
 
 export interface InflightTracker {
@@ -109,14 +113,9 @@ export class InflightJournal {
 
   /** Finalises replies left by dead instances; returns how many were finalised. */
   async recover(adapters: PlatformAdapter[]): Promise<number> {
-    if (!this.records.iterator) {
-      this.log.warn('this store cannot list records; crash recovery is off');
-      return 0;
-    }
     let recovered = 0;
     const alive = new Map<string, boolean>();
-    for await (const [key, rec] of this.records.iterator(undefined)) {
-      const r = rec as InflightRecord;
+    for await (const [key, r] of this.store.entries<InflightRecord>('inflight')) {
       if (r.instance === this.instance) continue;
       if (!alive.has(r.instance)) alive.set(r.instance, (await this.instances.get(r.instance)) !== undefined);
       if (alive.get(r.instance)) continue;
@@ -128,16 +127,32 @@ export class InflightJournal {
       if (!(await this.store.claim(`recover:${key}`, 60_000))) continue;
       try {
         const surface = await adapter.resumeReply(r.location);
-        const renderer = new ProgressiveRenderer(surface, { log: this.log });
+        const renderer = new ProgressiveRenderer(surface, { log: this.log, finalAttempts: 3 });
         renderer.adopt(r.refs);
         await renderer.finish({ text: `${r.text}${INTERRUPTED_NOTE}`.trim(), source: 'error' });
-        await this.records.delete(String(key));
+        await this.records.delete(key);
         recovered++;
         this.log.info({ platform: r.platform }, 'finalised a reply interrupted by a restart');
       } catch (err) {
-        this.log.error({ err: describe(err), platform: r.platform }, 'finalising an interrupted reply failed');
+        await this.failedAttempt(key, r, err);
       }
     }
     return recovered;
+  }
+
+  /** Counts a failed finalisation; the last allowed one removes the record, so no reply is retried forever. */
+  private async failedAttempt(key: string, r: InflightRecord, err: unknown): Promise<void> {
+    const attempts = (r.recoveryAttempts ?? 0) + 1;
+    try {
+      if (attempts >= MAX_RECOVERY_ATTEMPTS) {
+        await this.records.delete(key);
+        this.log.error({ err: describe(err), platform: r.platform, attempts }, 'gave up finalising an interrupted reply; its record is removed');
+      } else {
+        await this.records.set(key, { ...r, recoveryAttempts: attempts }, RECORD_TTL_MS);
+        this.log.error({ err: describe(err), platform: r.platform, attempts }, 'finalising an interrupted reply failed; the next scan tries again');
+      }
+    } catch (storeErr) {
+      this.log.error({ err: describe(storeErr), platform: r.platform }, 'recording a failed finalisation failed');
+    }
   }
 }

@@ -1,6 +1,6 @@
 import type { Logger } from '../core/logger.js';
 import type { FinalReply, MessageRef, NativeStream, ReplySurface } from '../core/adapter.js';
-import { RateLimitError, describe } from '../core/errors.js';
+import { DeliveryError, RateLimitError, describe } from '../core/errors.js';
 import { splitMessage } from './split.js';
 
 export interface RendererOptions {
@@ -201,18 +201,25 @@ export class ProgressiveRenderer {
     const attempts = this.o.finalAttempts ?? 8;
     const chunks = this.chunks();
     for (let i = 0; i < chunks.length; i++) {
+      // Bounded whatever the surface does: a send that resolves without taking the text (a
+      // surface breaking the contract) counts as a failed attempt like one that throws, and
+      // every retry waits on a timer, so a broken surface can never spin the event loop.
       for (let attempt = 1; this.slots[i]?.shown !== chunks[i]; attempt++) {
+        let failure: unknown;
         try {
           await this.send(i, true);
+          if (this.slots[i]?.shown === chunks[i]) break;
+          failure = new DeliveryError('the reply surface did not take the final text');
         } catch (err) {
-          this.stats.failures++;
+          failure = err;
           if (err instanceof RateLimitError) this.stats.rateLimited++;
-          if (attempt >= attempts) throw err;
-          // The pacer already holds the scope for Retry-After; wait a little more for other errors.
-          const wait = err instanceof RateLimitError ? 0 : Math.min(5_000, RETRY_FLOOR_MS * 2 ** attempt);
-          this.o.log.warn({ err: describe(err), attempt, message: i }, 'final update failed, retrying');
-          await new Promise((r) => setTimeout(r, wait));
         }
+        this.stats.failures++;
+        if (attempt >= attempts) throw failure;
+        // The pacer already holds the scope for Retry-After; wait a little more for other errors.
+        const wait = failure instanceof RateLimitError ? 0 : Math.min(5_000, RETRY_FLOOR_MS * 2 ** attempt);
+        this.o.log.warn({ err: describe(failure), attempt, message: i }, 'final update failed, retrying');
+        await new Promise((r) => setTimeout(r, wait));
       }
     }
     // The final text may need fewer messages than the stream did (e.g. after a transform).

@@ -19,6 +19,11 @@ export interface Store {
   /** A Keyv scoped to `name`; values are JSON. Calling twice with one name returns the same Keyv. */
   namespace<T = unknown>(name: string): Keyv<T>;
   /**
+   * Every live entry of the namespace `name`, with keys exactly as they were set (Keyv's own
+   * iterator prefixes them differently per backend). Order is unspecified.
+   */
+  entries<T = unknown>(name: string): AsyncIterable<[string, T]>;
+  /**
    * Sets `key` to `owner` for `ttlMs` only if it is not set: true if this caller got it.
    * Atomic across every instance sharing the store (Redis `SET NX PX`).
    */
@@ -125,6 +130,16 @@ abstract class KeyvStore implements Store {
       this.spaces.set(name, kv);
     }
     return kv as Keyv<T>;
+  }
+
+  async *entries<T = unknown>(name: string): AsyncIterable<[string, T]> {
+    const kv = this.namespace<T>(name);
+    // Keyv's iterator yields `name:key` where Keyv prefixes keys itself, the bare key where the adapter does.
+    const prefix = this.keyvPrefixesKeys ? `${name}:` : '';
+    for await (const [key, value] of kv.iterator!(undefined)) {
+      const k = String(key);
+      yield [prefix && k.startsWith(prefix) ? k.slice(prefix.length) : k, value as T];
+    }
   }
 
   abstract claim(key: string, ttlMs: number, owner?: string): Promise<boolean>;

@@ -8,13 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAI } from '../fakes/openai-server.js';
 import { FakeSlack } from '../fakes/slack/fake-slack.js';
 import { spawnParley, until } from '../helpers/process.js';
+import { redisDbUrl } from '../helpers/redis.js';
 
 /**
  * Two real `parley start` processes on one Redis, behind the fake Slack in HTTP mode, as
  * replicas behind a load balancer would run.
  */
 // A Redis database of its own: the processes use the default key prefix.
-const REDIS_DB_URL = 'redis://127.0.0.1:6379/7';
+const REDIS_DB_URL = redisDbUrl(7);
 const GENERAL = 'C0GENERAL1';
 const dir = mkdtempSync(join(tmpdir(), 'parley-multi-'));
 let openai: FakeOpenAI;

@@ -2,7 +2,7 @@ import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { patchBottleneckForRedis7 } from '../../src/pacing/bottleneck-redis7.js';
-import { uniquePrefix } from '../helpers/redis.js';
+import { REDIS_PORT, uniquePrefix } from '../helpers/redis.js';
 
 /**
  * Bottleneck clustering on a real Redis 7: after the limiter's settings key expires, or its
@@ -10,7 +10,7 @@ import { uniquePrefix } from '../helpers/redis.js';
  */
 let redis: Redis;
 beforeAll(() => {
-  redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: false });
+  redis = new Redis({ host: '127.0.0.1', port: REDIS_PORT, lazyConnect: false });
 });
 afterAll(async () => {
   await redis.quit();
@@ -23,7 +23,7 @@ function limiter(id: string, connection: InstanceType<typeof Bottleneck.IORedisC
 async function scenario(patched: boolean, breakIt: (id: string) => Promise<void>): Promise<unknown> {
   if (patched) patchBottleneckForRedis7();
   const id = uniquePrefix(patched ? 'bn-fixed' : 'bn-stock');
-  const connection = new Bottleneck.IORedisConnection({ clientOptions: { host: '127.0.0.1', port: 6379 } });
+  const connection = new Bottleneck.IORedisConnection({ clientOptions: { host: '127.0.0.1', port: REDIS_PORT } });
   const l = limiter(id, connection);
   try {
     await l.ready();

@@ -5,7 +5,7 @@ import { Pacer } from '../../src/pacing/pacer.js';
 import { patchBottleneckForRedis7 } from '../../src/pacing/bottleneck-redis7.js';
 import { windowLog } from '../../src/pacing/window.js';
 import { openStore } from '../../src/store/store.js';
-import { REDIS_URL, uniquePrefix } from '../helpers/redis.js';
+import { REDIS_PORT, REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 
 const connections: Bottleneck.IORedisConnection[] = [];
 afterAll(async () => {
@@ -121,7 +121,7 @@ describe('Pacer', () => {
     patchBottleneckForRedis7();
     const id = uniquePrefix('pacer');
     const make = () => {
-      const connection = new Bottleneck.IORedisConnection({ clientOptions: { host: '127.0.0.1', port: 6379 } });
+      const connection = new Bottleneck.IORedisConnection({ clientOptions: { host: '127.0.0.1', port: REDIS_PORT } });
       connections.push(connection);
       return new Pacer({ buckets: { update: { minTimeMs: 150 } }, cluster: { id, connection } });
     };

@@ -106,6 +106,24 @@ describe('ProgressiveRenderer', () => {
     await expect(r.finish({ text: 'partial and final', source: 'model' })).rejects.toThrow(/internal_error/);
   });
 
+  it('gives up, bounded and without blocking the event loop, when a surface never takes the final text', async () => {
+    // A surface breaking the contract (post/edit resolve without reading their content), as
+    // the HTTP API's crash-recovery surface once did: the final delivery looped forever.
+    const surface = { maxLength: 1000, post: async () => ({ id: 'm' }), edit: async () => undefined };
+    const r = new ProgressiveRenderer(surface, { log, finalAttempts: 3 });
+    r.adopt([{ id: 'm' }]);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    try {
+      await expect(r.finish({ text: 'final', source: 'error' })).rejects.toThrow(/did not take the final text/);
+    } finally {
+      clearInterval(timer);
+    }
+    // Timers ran while it retried: it waited between attempts instead of spinning.
+    expect(ticks).toBeGreaterThan(0);
+    expect(r.stats.failures).toBe(3);
+  });
+
   it('removes surplus messages when the final text is shorter than the stream', async () => {
     const chat = new MemoryChat({ maxLength: 100 });
     const r = new ProgressiveRenderer(chat.surface(), { log });

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/core/logger.js';
+import { REDIS_URL } from '../helpers/redis.js';
 import { answersIn, eventually, startSlackWorld, type SlackWorld } from './harness.js';
 
 const GENERAL = 'C0GENERAL1';
@@ -30,7 +31,7 @@ describe('Slack options from the environment', () => {
 
 describe('two Parley instances sharing Redis', () => {
   it('answer an event delivered to both (a retry landing on another instance) exactly once', async () => {
-    const env = { STORE_URL: 'redis://127.0.0.1:6379/0' };
+    const env = { STORE_URL: REDIS_URL };
     const a = await startSlackWorld({ env });
     const b = await startSlackWorld({ env, sharing: a });
     try {

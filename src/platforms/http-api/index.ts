@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage as HttpRequest, ServerResponse } from 'node:http';
 import type { ApiKeySettings, ApiSettings } from '../../config/env.js';
 import type { Settings } from '../../config/settings.js';
-import type { AdapterDeps, Diagnosis, PlatformAdapter, ReplySurface } from '../../core/adapter.js';
+import { resolveContent, type AdapterDeps, type Diagnosis, type PlatformAdapter, type ReplySurface } from '../../core/adapter.js';
 import type { Engine } from '../../core/engine.js';
 import { describe } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
@@ -100,10 +100,12 @@ export class HttpApiAdapter implements PlatformAdapter {
   async resumeReply(location: unknown): Promise<ReplySurface> {
     const task = (location as Partial<TaskLocation> | undefined)?.task;
     if (typeof task !== 'string') throw new Error('not an HTTP API task location');
+    // Nothing is shown while a task runs: the surface only takes the text (as every surface
+    // must) and `complete` writes it to the task.
     return {
       maxLength: Number.MAX_SAFE_INTEGER,
-      post: async () => ({ id: 'answer' }),
-      edit: async () => undefined,
+      post: async (content) => (resolveContent(content), { id: 'answer' }),
+      edit: async (_ref, content) => void resolveContent(content),
       complete: (final) => this.tasks.interrupted(task, final.text),
     };
   }
