@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { startOwnRedis, type OwnRedis } from '../../test/helpers/redis-server.js';
 import { engineWorld } from '../lib/engine-world.js';
 import { dist, round, sleep, within, type Dist } from '../lib/stats.js';
 import type { ScriptedReply } from '../../test/fakes/openai-server.js';
@@ -180,39 +180,6 @@ export interface StoreResult {
   note?: string;
 }
 
-/** A Redis db of 127.0.0.1:6379 that holds no keys (the bench then deletes what it wrote), or undefined. */
-async function emptyRedisDb(): Promise<{ db: number; note?: string } | { note: string }> {
-  const r = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 2_000, enableOfflineQueue: false });
-  r.on('error', () => undefined);
-  try {
-    await r.connect();
-    for (const db of [14, 15, 13]) {
-      await r.select(db);
-      if ((await r.dbsize()) === 0) return { db };
-    }
-    return { note: 'Redis dbs 13-15 all hold keys; not touching them' };
-  } catch (err) {
-    return { note: `Redis at 127.0.0.1:6379 unavailable (${String((err as Error).message ?? err)})` };
-  } finally {
-    r.disconnect();
-  }
-}
-
-async function clearRedisDb(db: number): Promise<void> {
-  const r = new Redis({ host: '127.0.0.1', port: 6379, db, maxRetriesPerRequest: 1 });
-  try {
-    let cursor = '0';
-    let rounds = 0;
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', 'parley*', 'COUNT', 500);
-      if (keys.length) await r.del(...keys);
-      cursor = next;
-    } while (cursor !== '0' && ++rounds < 10_000);
-  } finally {
-    r.disconnect();
-  }
-}
-
 /**
  * Store: time per turn (engine start of turn → history saved) with each store, one turn at a
  * time, over `conversations` conversations so histories grow as in real threads. Every store
@@ -224,15 +191,16 @@ export async function stores(o: { turns: number; conversations: number }): Promi
   try {
     for (const store of ['memory', 'sqlite', 'redis'] as const) {
       let url = store === 'memory' ? 'memory://' : `sqlite://${join(dir, 'store.sqlite')}`;
-      let redisDb: number | undefined;
+      // The bench's own redis-server on a free port: never a Redis it did not start (6379 may hold someone's data).
+      let redis: OwnRedis | undefined;
       if (store === 'redis') {
-        const found = await emptyRedisDb();
-        if (!('db' in found)) {
-          out.push({ store, turns: 0, completed: 0, turnMs: dist([]), msPerTurn: 0, note: found.note });
+        try {
+          redis = await startOwnRedis();
+        } catch (err) {
+          out.push({ store, turns: 0, completed: 0, turnMs: dist([]), msPerTurn: 0, note: String((err as Error).message ?? err) });
           continue;
         }
-        redisDb = found.db;
-        url = `redis://127.0.0.1:6379/${redisDb}`;
+        url = redis.url;
       }
       const w = await engineWorld({ storeUrl: url, reply: SHORT });
       const turnMs: number[] = [];
@@ -253,7 +221,7 @@ export async function stores(o: { turns: number; conversations: number }): Promi
         out.push({ store, turns: o.turns, completed, turnMs: dist(turnMs, 2), msPerTurn: round((performance.now() - t0) / Math.max(1, completed), 2), note: String(err) });
       } finally {
         await w.stop();
-        if (redisDb !== undefined) await clearRedisDb(redisDb).catch(() => undefined);
+        await redis?.stop();
       }
     }
   } finally {
