@@ -51,7 +51,8 @@ const classes = (v: string) => [/[a-z]/, /[A-Z]/, /\d/, /[^A-Za-z0-9]/].filter((
 type Sep = 'assign' | 'colon' | 'prose' | 'space';
 
 function acceptValue(value: string, sep: Sep, strong: boolean, quoted: boolean, after: string): boolean {
-  if (!value || isReferenceOrPlaceholder(value) || UNIT_AFTER.test(after)) return false;
+  // `getpass.getpass()`, `config["db"]`: the value was cut at a call or an index, so it is code.
+  if (!value || isReferenceOrPlaceholder(value) || UNIT_AFTER.test(after) || (!quoted && /^[([]/.test(after))) return false;
   if (quoted) return value.length >= 3;
   // A bare space after the name ("password Tr0ub4dor!") is also how titles read: ask for a mix.
   if (sep === 'space') return strong && value.length >= 6 && classes(value) >= 3;
@@ -89,7 +90,8 @@ function keywordDetector(name: string, label: string, what: string, re: RegExp, 
 const sepKind = (sep: string): Sep => (/[=]|->|=>/.test(sep) ? 'assign' : /[:：]/.test(sep) ? 'colon' : sep.trim() ? 'prose' : 'space');
 
 // "password for the staging db is", "passwd on the jump box is": up to four words between name and verb.
-const GAP = String.raw`(?:\s+(?:for|on|to|of|at|in|into)(?:\s+[\w.@/-]+){1,4}?)?`;
+// The gap is only taken when a real separator follows it, not a bare space.
+const GAP = String.raw`(?:\s+(?:for|on|to|of|at|in|into)(?:\s+[\w.@/-]+){1,4}?(?=\s*(?:=|:|：)|\s+(?:is|was|should be|will be)\s))?`;
 const EN_SEP = String.raw`\s*(?:=>|->|=|:|：|是|为|為)\s*|['’]s\s+|\s+(?:(?:was|is|has been|got)\s+)?(?:changed|reset|set|updated)\s+to\s+|\s+(?:is|was|is now|are|should be|will be|=)\s+(?:(?:still|now|just|literally|simply)\s+)?|\s+`;
 const VALUE = String.raw`(?<q>["'\x60]?)(?<v>(?<=["'\x60])[^"'\x60\n]+|[^\s"'\x60,;，。；、（）()]+)\k<q>`;
 
@@ -147,6 +149,22 @@ export const KEYWORD_DETECTORS: Detector[] = [
     () => true,
   ),
   credentialPair,
+  // "my pin 0931", "PIN: 7720", "the pin is 4821"; not "pin the 2024 roadmap" or "did the pin change in 2023".
+  keywordDetector(
+    'verification_code',
+    'a verification code',
+    'code',
+    /(?<pre>\bpin(?:\s*(?:code|number|no\.?|#))?\s*(?:is|was|[:=：#-])?\s*)(?<q>)(?<v>\d{4,8})(?![\d.,:]\d|\d)/giu,
+    () => true,
+  ),
+  // "the code is 582914": six digits is what one-time codes are; error and status codes are shorter.
+  keywordDetector(
+    'verification_code',
+    'a verification code',
+    'code',
+    /(?<pre>\b(?:my|the|your|this|that)\s+code\s+(?:is|was|[:=])\s*)(?<q>)(?<v>\d{6}|\d{3}[ -]\d{3})(?![\d.,:]\d|\d)/giu,
+    () => true,
+  ),
   // `mysql -uroot -pS3cret` (mysql takes the password glued to -p; `-p db` prompts), `sshpass -p …`, `redis-cli -a …`.
   keywordDetector(
     'password',

@@ -61,7 +61,8 @@ function regexDetector(name: string, label: string, what: string, re: RegExp, gr
 }
 
 // A code needs its context: "login code 1234" is a secret, "login failed since 2024" is not.
-const CODE_CONTEXT = String.raw`(?:verification|verify|confirmation|security|one[- ]time|login|log-in|sign[- ]?in|authentication|auth|reset|sms|access|2fa|mfa)\s*(?:code|pin|passcode|password)|otp|2fa|mfa|pin|passcode|tan`;
+// A PIN has its own, tighter rule in redact-keywords.ts ("pin the 2024 roadmap" is not one).
+const CODE_CONTEXT = String.raw`(?:verification|verify|confirmation|security|one[- ]time|login|log-in|sign[- ]?in|authentication|auth|reset|sms|access|2fa|mfa)\s*(?:code|pin|passcode|password)|otp|2fa|mfa|passcode|tan`;
 
 /** Built-in detectors, most specific first. */
 export const BUILTIN_DETECTORS: Detector[] = [
