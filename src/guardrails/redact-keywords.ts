@@ -37,7 +37,7 @@ const REFERENCE =
 
 /** Placeholders and masked values: nothing to hide. */
 const PLACEHOLDER =
-  /^(?:<[^>]*>?|\[[^\]]*\]?|\{[^}]*\}?|[xX*•#._-]{3,}|.*(?:\.\.\.|…|\*\*\*|xxxx|XXXX).*|your[_-]?\w*|\w*YOUR_\w*|(?:change[_-]?me|changeit|replace[_-]?me|placeholder|example|dummy|redacted|removed|secret|password|passwd|null|none|nil|undefined|todo|tbd|n\/a)[.!?]?|(?:str|string|int|bool|Optional|SecretStr|Union|Any|char|varchar|text)\b.*)$/i;
+  /^(?:<[^>]*>?|\[[^\]]*\]?|\{[^}]*\}?|[xX*•#._-]{3,}|.*(?:\.\.\.|…|\*\*\*|xxxx|XXXX).*|your[\w-]*|\w*YOUR_\w*|(?:change[_-]?me|changeit|replace[_-]?me|placeholder|example|dummy|redacted|removed|secret|password|passwd|null|none|nil|undefined|todo|tbd|n\/a)[.!?]?|(?:str|string|int|bool|Optional|SecretStr|Union|Any|char|varchar|text)\b.*)$/i;
 
 // A number with a unit after it is a length or a count ("password: 8 characters").
 const UNIT_AFTER = /^\s*(?:\+|or more|chars?|characters|digits|letters|symbols|tests?|tokens?|times|days|hours|minutes|mins|seconds|secs|attempts|tries|bytes|bits|位|个|字|次|秒|分|天|条)/i;
@@ -74,8 +74,10 @@ function keywordDetector(name: string, label: string, what: string, re: RegExp, 
         const offset = args.at(-3) as number;
         const g = args.at(-1) as Record<string, string | undefined>;
         let value = g.v ?? '';
-        // A sentence's own full stop or question mark is not part of the password.
-        if (!g.q) value = value.replace(/[.,!?;:)\]]+$/, '');
+        // A placeholder may end in dots (`sk-...`): judge it whole before trimming.
+        if (isReferenceOrPlaceholder(value)) return match;
+        // A sentence's own full stop or question mark is not part of the password ("!" often is).
+        if (!g.q) value = value.replace(/[.,?;:)\]]+$/, '');
         if (!value) return match;
         const after = text.slice(offset + match.length - (g.v!.length - value.length));
         if (!accept({ ...g, v: value }, after)) return match;
@@ -139,6 +141,14 @@ function zhDetector(name: string, label: string, what: string, words: string, mi
 
 export const KEYWORD_DETECTORS: Detector[] = [
   zhDetector('password_zh', 'a password', 'password', ZH_PASSWORD, 4),
+  // "要密码，我输的 Gh2024pass 不行": the value comes later in the sentence, after "I typed/used".
+  keywordDetector(
+    'password_zh',
+    'a password',
+    'password',
+    new RegExp(String.raw`(?<pre>(?:${ZH_PASSWORD})[^\x21-\x7E\n]{0,10}?(?:输入的|输的|用的|填的|打的|设的|输了|填了)(?:是|为)?\s*)${ZH_VALUE}`, 'giu'),
+    (g) => g.v!.length >= 4 && classes(g.v!) >= 2 && !isReferenceOrPlaceholder(g.v!),
+  ),
   zhDetector('verification_code_zh', 'a verification code', 'code', ZH_CODE, 4),
   // "123456是您的验证码", "【银行】384920（动态码）": the code before its name.
   keywordDetector(
