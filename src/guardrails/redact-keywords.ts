@@ -33,7 +33,7 @@ const STATE_WORDS = new Set(
 
 /** Where a secret lives, not the secret. The value may be cut at a quote or bracket. */
 const REFERENCE =
-  /^(?:\$\{?[A-Za-z_]\w*\}?|\$\(|%[A-Za-z_]\w*%|\{\{|\{%|(?:process|Deno|import\.meta)\.env\b|os\.(?:environ|getenv)\b|(?:System\.)?getenv\b|ENV\[|env\(|(?:request|req|self|this|config|cfg|conf|settings|secrets|vars|env|args|opts|options|params|vault|creds|credentials|user|data|form|body)[.[]|[A-Za-z_][\w.]*\()/i;
+  /^(?:!\w+|(?:await|new|yield|lambda|function)\b|\$\{?[A-Za-z_]\w*\}?|\$\(|%[A-Za-z_]\w*%|\{\{|\{%|(?:process|Deno|import\.meta)\.env\b|os\.(?:environ|getenv)\b|(?:System\.)?getenv\b|ENV\[|env\(|(?:request|req|self|this|config|cfg|conf|settings|secrets|vars|env|args|opts|options|params|vault|creds|credentials|user|data|form|body)[.[]|[A-Za-z_][\w.]*\()/i;
 
 /** Placeholders and masked values: nothing to hide. */
 const PLACEHOLDER =
@@ -89,12 +89,12 @@ function keywordDetector(name: string, label: string, what: string, re: RegExp, 
   };
 }
 
-const sepKind = (sep: string): Sep => (/[=]|->|=>/.test(sep) ? 'assign' : /[:：]/.test(sep) ? 'colon' : sep.trim() ? 'prose' : 'space');
+const sepKind = (sep: string): Sep => (/[=＝]|->|=>/.test(sep) ? 'assign' : /[:：–—]|\s-\s/.test(sep) ? 'colon' : sep.trim() ? 'prose' : 'space');
 
 // "password for the staging db is", "passwd on the jump box is": up to four words between name and verb.
 // The gap is only taken when a real separator follows it, not a bare space.
 const GAP = String.raw`(?:\s+(?:for|on|to|of|at|in|into)(?:\s+[\w.@/-]+){1,4}?(?=\s*(?:=|:|：)|\s+(?:is|was|should be|will be)\s))?`;
-const EN_SEP = String.raw`\s*(?:=>|->|=|:|：|是|为|為)\s*|['’]s\s+|\s+(?:(?:was|is|has been|got)\s+)?(?:changed|reset|set|updated)\s+to\s+|\s+(?:is|was|is now|are|should be|will be|=)\s+(?:(?:still|now|just|literally|simply)\s+)?|\s+`;
+const EN_SEP = String.raw`\s*(?:=>|->|=|＝|:|：|是|为|為)\s*|\s+[-–—]\s+|['’]s\s+(?:(?:still|now|just)\s+)?|\s+(?:(?:was|is|has been|got)\s+)?(?:changed|reset|set|updated)\s+to\s+|\s+(?:is|was|is now|are|should be|will be|=)\s+(?:(?:still|now|just|literally|simply)\s+)?|\s+`;
 const VALUE = String.raw`(?<q>["'\x60]?)(?<v>(?<=["'\x60])[^"'\x60\n]+|[^\s"'\x60,;，。；、（）()]+)\k<q>`;
 
 const englishPassword = keywordDetector(
@@ -123,7 +123,8 @@ const credentialPair = keywordDetector(
 // Chinese (simplified and traditional): 密码/口令 are passwords; 验证码 and the like are one-time codes.
 const ZH_PASSWORD = String.raw`密码|密碼|口令|支付密码|登录密码|开机密码|pin码|PIN码`;
 const ZH_CODE = String.raw`验证码|驗證碼|校验码|校驗碼|动态码|動態碼|动态密码|短信码|提取码|取件码|授权码|授權碼`;
-const ZH_SEP = String.raw`\s*(?:[：:=]|是|为|為|改成了?|改为|换成了?|设成了?|设置为|设为|：是)?\s*`;
+// "验证码6位：", "密码是：", "密码＝": a length, a verb and a colon may all come between.
+const ZH_SEP = String.raw`(?:\s*[（(]?\d{1,2}\s*位(?:数字)?[）)]?)?\s*(?:(?:是|为|為|改成了?|改为|换成了?|设成了?|设置为|设为)\s*[：:=＝]?|[：:=＝]\s*(?:是|为)?)?\s*`;
 const ZH_VALUE = String.raw`(?<q>["'“‘「]?)(?<v>[\x21-\x7E]+?)(?=[”’」]|[^\x21-\x7E]|$)`;
 
 function zhDetector(name: string, label: string, what: string, words: string, minLength: number): Detector {

@@ -61,6 +61,7 @@ function regexDetector(name: string, label: string, what: string, re: RegExp, gr
 }
 
 // A code needs its context: "login code 1234" is a secret, "login failed since 2024" is not.
+// Between the name and the code no clause break: "login code never arrived, ticket 88213" is a ticket.
 // A PIN has its own, tighter rule in redact-keywords.ts ("pin the 2024 roadmap" is not one).
 const CODE_CONTEXT = String.raw`(?:verification|verify|confirmation|security|one[- ]time|login|log-in|sign[- ]?in|authentication|auth|reset|sms|access|2fa|mfa)\s*(?:code|pin|passcode|password)|otp|2fa|mfa|passcode|tan`;
 
@@ -93,7 +94,7 @@ export const BUILTIN_DETECTORS: Detector[] = [
     'verification_code',
     'a verification code',
     'code',
-    new RegExp(String.raw`(\b(?:${CODE_CONTEXT})\b[^\d\n]{0,25}?)(\d{3}[ -]?\d{3}|\d{4,8})\b`, 'giu'),
+    new RegExp(String.raw`(\b(?:${CODE_CONTEXT})\b[^\d\n,;.!?]{0,25}?)(\d{4}[ -]\d{4}|\d{3}[ -]?\d{3}|\d{4,8})\b`, 'giu'),
     2,
   ),
   regexDetector('verification_code_after', 'a verification code', 'code', /\b(\d{4,8})(\s+is\s+your\s+(?:\w+\s+){0,3}(?:code|pin|otp|password|passcode))\b/gi, 1),

@@ -6,7 +6,7 @@ import { ID_DETECTORS, chineseIdCheck, isValidChineseId, isValidNino, isValidSsn
 import { BUILTIN_DETECTORS, redact } from '../../src/guardrails/redact.js';
 import { openStore, type Store } from '../../src/store/store.js';
 import { FakeOpenAI } from '../fakes/openai-server.js';
-import { everythingSent, lastQuestionSent, rig, WhisperingAdapter } from './harness.js';
+import { lastQuestionSent, rig, WhisperingAdapter } from './harness.js';
 
 /**
  * The "as people write" corpora (secrets.yaml, lookalikes.yaml): each entry's split was fixed
@@ -21,6 +21,8 @@ interface Entry {
   kind: string;
   lang: 'en' | 'zh';
   split: Split;
+  /** 1: written before any tuning; 2: written after the first held-out run. */
+  batch: 1 | 2;
   text: string;
 }
 interface SecretEntry extends Entry {
@@ -32,6 +34,10 @@ const lookalikes = load<Entry>('lookalikes.yaml');
 
 /** The split rule the corpora were written with: the first byte of sha256(text), even → tune. */
 const splitOf = (text: string): Split => (createHash('sha256').update(text).digest()[0]! % 2 === 0 ? 'tune' : 'heldout');
+
+/** The messages of the last model request but the system prompt (whose words would count as leaks of "test"). */
+const sentMessages = (fake: FakeOpenAI): string =>
+  JSON.stringify((fake.chatRequests.at(-1)!.body.messages as { role: string }[]).filter((m) => m.role !== 'system'));
 
 /**
  * Whether any part of `secret` reached the model: the secret itself, or any 4+ character run of
@@ -52,9 +58,22 @@ interface Figures {
   leaks: string[];
   altered: string[];
 }
-const results: Record<Split, Figures> = {
-  tune: { secretsKept: 0, secrets: 0, lookalikesUnchanged: 0, lookalikes: 0, leaks: [], altered: [] },
-  heldout: { secretsKept: 0, secrets: 0, lookalikesUnchanged: 0, lookalikes: 0, leaks: [], altered: [] },
+type Group = `${Split} batch ${1 | 2}`;
+const results = {} as Record<Group, Figures>;
+const groupOf = (e: Entry): Figures =>
+  (results[`${e.split} batch ${e.batch}`] ??= { secretsKept: 0, secrets: 0, lookalikesUnchanged: 0, lookalikes: 0, leaks: [], altered: [] });
+/** The held-out half of both batches. */
+const heldout = (): Figures => {
+  const parts = [results['heldout batch 1'], results['heldout batch 2']];
+  const sum = (k: 'secretsKept' | 'secrets' | 'lookalikesUnchanged' | 'lookalikes') => parts.reduce((n, f) => n + (f?.[k] ?? 0), 0);
+  return {
+    secretsKept: sum('secretsKept'),
+    secrets: sum('secrets'),
+    lookalikesUnchanged: sum('lookalikesUnchanged'),
+    lookalikes: sum('lookalikes'),
+    leaks: parts.flatMap((f) => f?.leaks ?? []),
+    altered: parts.flatMap((f) => f?.altered ?? []),
+  };
 };
 const pct = (n: number, d: number) => `${((100 * n) / d).toFixed(1)}%`;
 
@@ -73,16 +92,16 @@ beforeAll(async () => {
     await ask(adapter, adapter.message(e.text, { thread: `S${n++}` }));
     // A question that was declined never reached the model: that would prove nothing here.
     if (fake.chatRequests.length !== before + 1) throw new Error(`no model call for: ${e.text}`);
-    const f = results[e.split];
+    const f = groupOf(e);
     f.secrets++;
-    if (leaked(everythingSent(fake), e)) f.leaks.push(`${e.text} -> ${lastQuestionSent(fake)}`);
+    if (leaked(sentMessages(fake), e)) f.leaks.push(`${e.text} -> ${lastQuestionSent(fake)}`);
     else f.secretsKept++;
   }
   for (const e of lookalikes) {
     const before = fake.chatRequests.length;
     await ask(adapter, adapter.message(e.text, { thread: `L${n++}` }));
     if (fake.chatRequests.length !== before + 1) throw new Error(`no model call for: ${e.text}`);
-    const f = results[e.split];
+    const f = groupOf(e);
     f.lookalikes++;
     if (lastQuestionSent(fake) === e.text) f.lookalikesUnchanged++;
     else f.altered.push(`${e.text} -> ${lastQuestionSent(fake)}`);
@@ -102,24 +121,27 @@ describe('the "as people write" corpora', () => {
       expect(lookalikes.filter((e) => e.lang === lang).length).toBeGreaterThanOrEqual(30);
     }
     for (const e of [...secrets, ...lookalikes]) expect(e.split, e.text).toBe(splitOf(e.text));
-    // YAML reads an unquoted 0931 as the number 931: every field must have stayed a string.
-    for (const e of [...secrets, ...lookalikes]) for (const v of Object.values(e)) expect(typeof v, e.text).toBe('string');
+    // YAML reads an unquoted 0931 as the number 931: every text field must have stayed a string.
+    for (const e of [...secrets, ...lookalikes]) {
+      for (const [k, v] of Object.entries(e)) if (k !== 'batch') expect(typeof v, e.text).toBe('string');
+      expect([1, 2]).toContain(e.batch);
+    }
     for (const e of secrets) expect(e.text).toContain(e.secret);
     expect(new Set(secrets.map((e) => e.text)).size).toBe(secrets.length);
     expect(new Set(lookalikes.map((e) => e.text)).size).toBe(lookalikes.length);
   });
 
   it('held-out half: 100% of secrets kept from the model, at least 98% of look-alikes unchanged', () => {
-    for (const split of ['tune', 'heldout'] as const) {
-      const f = results[split];
+    const report: [string, Figures][] = [...Object.entries(results).sort(), ['heldout, both batches', heldout()]];
+    for (const [name, f] of report) {
       console.log(
-        `redaction corpus [${split}]: secrets kept from the model ${f.secretsKept}/${f.secrets} (${pct(f.secretsKept, f.secrets)}), ` +
+        `redaction corpus [${name}]: secrets kept from the model ${f.secretsKept}/${f.secrets} (${pct(f.secretsKept, f.secrets)}), ` +
           `look-alikes unchanged ${f.lookalikesUnchanged}/${f.lookalikes} (${pct(f.lookalikesUnchanged, f.lookalikes)})` +
           [...f.leaks.map((l) => `\n  leaked: ${l}`), ...f.altered.map((a) => `\n  altered: ${a}`)].join(''),
       );
     }
-    const h = results.heldout;
-    expect(h.secrets + results.tune.secrets).toBe(secrets.length);
+    const h = heldout();
+    expect(Object.values(results).reduce((n, f) => n + f.secrets, 0)).toBe(secrets.length);
     expect(h.leaks).toEqual([]);
     expect(h.secretsKept).toBe(h.secrets);
     expect(h.lookalikesUnchanged / h.lookalikes).toBeGreaterThanOrEqual(0.98);
