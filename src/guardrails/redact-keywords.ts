@@ -13,7 +13,7 @@ import type { Detector } from './redact.js';
 // Spellings that can only mean a password; their value after "is"/":" may be a plain word.
 const STRONG = String.raw`pass(?:word|wd|wrd|wort|code|phrase)?|pasword|passowrd|passwrod|pword|pwd|pw|db[_-]?pass(?:word)?`;
 // Names whose value is only taken when it looks generated (digits, symbols or long).
-const WEAK = String.raw`secret|client[_-]?secret|api[_-]?key|apikey|access[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token|token|private[_-]?key`;
+const WEAK = String.raw`secret[_-]?(?:access[_-]?)?key|signing[_-]?key|encryption[_-]?key|secret|client[_-]?secret|api[_-]?key|apikey|access[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token|token|private[_-]?key`;
 
 /** Words that follow "password is"/"password:" in a sentence about a password, not a password. */
 const STATE_WORDS = new Set(
@@ -37,7 +37,7 @@ const REFERENCE =
 
 /** Placeholders and masked values: nothing to hide. */
 const PLACEHOLDER =
-  /^(?:<[^>]*>?|\[[^\]]*\]?|\{[^}]*\}?|[xX*•#._-]{3,}|.*(?:\.\.\.|…|\*\*\*|xxxx|XXXX).*|your[\w-]*|\w*YOUR_\w*|(?:change[_-]?me|changeit|replace[_-]?me|placeholder|example|dummy|redacted|removed|secret|password|passwd|null|none|nil|undefined|todo|tbd|n\/a)[.!?]?|(?:str|string|int|bool|Optional|SecretStr|Union|Any|char|varchar|text)\b.*)$/i;
+  /^(?:<[^>]*>?|\[[^\]]*\]?|\{[^}]*\}?|[xX*•#._-]{3,}|.*(?:\.\.\.|…|\*\*\*|xxxx|XXXX).*|your[\w-]*|\w*YOUR_\w*|(?:change[_-]?me\d*|changeit|replace[_-]?me|placeholder|example|dummy|redacted|removed|secret|password|passwd|null|none|nil|undefined|todo|tbd|n\/a)[.!?]?|(?:str|string|int|bool|Optional|SecretStr|Union|Any|char|varchar|text)\b.*)$/i;
 
 // A number with a unit after it is a length or a count ("password: 8 characters").
 const UNIT_AFTER = /^\s*(?:\+|or more|chars?|characters|digits|letters|symbols|tests?|tokens?|times|days|hours|minutes|mins|seconds|secs|attempts|tries|bytes|bits|位|个|字|次|秒|分|天|条)/i;
@@ -89,12 +89,13 @@ function keywordDetector(name: string, label: string, what: string, re: RegExp, 
   };
 }
 
-const sepKind = (sep: string): Sep => (/[=＝]|->|=>/.test(sep) ? 'assign' : /[:：–—]|\s-\s/.test(sep) ? 'colon' : sep.trim() ? 'prose' : 'space');
+// "set PGPASSWORD to …" reads like prose ("password to something longer"): only a mixed value counts.
+const sepKind = (sep: string): Sep => (/^\s+to\s+$/.test(sep) ? 'space' : /[=＝]|->|=>/.test(sep) ? 'assign' : /[:：–—(（]|\s-\s/.test(sep) ? 'colon' : sep.trim() ? 'prose' : 'space');
 
 // "password for the staging db is", "passwd on the jump box is": up to four words between name and verb.
 // The gap is only taken when a real separator follows it, not a bare space.
 const GAP = String.raw`(?:\s+(?:for|on|to|of|at|in|into)(?:\s+[\w.@/-]+){1,4}?(?=\s*(?:=|:|：)|\s+(?:is|was|should be|will be)\s))?`;
-const EN_SEP = String.raw`\s*(?:=>|->|=|＝|:|：|是|为|為)\s*|\s+[-–—]\s+|['’]s\s+(?:(?:still|now|just)\s+)?|\s+(?:(?:was|is|has been|got)\s+)?(?:changed|reset|set|updated)\s+to\s+|\s+(?:is|was|is now|are|should be|will be|=)\s+(?:(?:still|now|just|literally|simply)\s+)?|\s+`;
+const EN_SEP = String.raw`\s*(?:=>|->|=|＝|:|：|是|为|為|\(|（)\s*|\s+to\s+|\s+[-–—]\s+|['’]s\s+(?:(?:still|now|just)\s+)?|\s+(?:(?:was|is|has been|got)\s+)?(?:changed|reset|set|updated)\s+to\s+|\s+(?:is|was|is now|are|should be|will be|=)\s+(?:(?:still|now|just|literally|simply)\s+)?|\s+`;
 const VALUE = String.raw`(?<q>["'\x60]?)(?<v>(?<=["'\x60])[^"'\x60\n]+|[^\s"'\x60,;，。；、（）()]+)\k<q>`;
 
 const englishPassword = keywordDetector(
@@ -116,7 +117,8 @@ const credentialPair = keywordDetector(
   'password',
   'a password',
   'password',
-  /(?<pre>\b(?:creds?|credentials|logins?|user\s*\/\s*pass(?:word)?|username\s*\/\s*password)\b\s*(?:[:=]|are|is)\s*[^\s:/]+\s*[:/]\s*)(?<q>)(?<v>[^\s,;]+)/giu,
+  /(?<pre>\b(?:creds?|credentials|logins?|user\s*\/\s*pass(?:word)?|username\s*\/\s*password)\b\s*(?:[:=]|are|is)\s*[^\s:/]+\s*[:/]\s*)(?<q>)(?<v>[^\s,;]+?)(?=[\s,;]|$)(?<![:：])/giu,
+  // A token ending in a colon is the next name ("Login: jdoe / Pass: …"), left to the password rule.
   (g) => g.v!.length >= 3 && !isReferenceOrPlaceholder(g.v!),
 );
 
@@ -124,7 +126,7 @@ const credentialPair = keywordDetector(
 const ZH_PASSWORD = String.raw`密码|密碼|口令|支付密码|登录密码|开机密码|pin码|PIN码`;
 const ZH_CODE = String.raw`验证码|驗證碼|校验码|校驗碼|动态码|動態碼|动态密码|短信码|提取码|取件码|授权码|授權碼`;
 // "验证码6位：", "密码是：", "密码＝": a length, a verb and a colon may all come between.
-const ZH_SEP = String.raw`(?:\s*[（(]?\d{1,2}\s*位(?:数字)?[）)]?)?\s*(?:(?:是|为|為|改成了?|改为|换成了?|设成了?|设置为|设为)\s*[：:=＝]?|[：:=＝]\s*(?:是|为)?)?\s*`;
+const ZH_SEP = String.raw`(?:\s*[（(]?\d{1,2}\s*位(?:数字)?[）)]?)?\s*(?:(?:(?:就|也|还|都|应该|一直)?(?:是|为|為)|改成了?|改为|换成了?|设成了?|设置为|设为)\s*[：:=＝]?|[：:=＝]\s*(?:是|为)?)?\s*`;
 const ZH_VALUE = String.raw`(?<q>["'“‘「]?)(?<v>[\x21-\x7E]+?)(?=[”’」]|[^\x21-\x7E]|$)`;
 
 function zhDetector(name: string, label: string, what: string, words: string, minLength: number): Detector {
@@ -173,7 +175,7 @@ export const KEYWORD_DETECTORS: Detector[] = [
     'verification_code',
     'a verification code',
     'code',
-    /(?<pre>\b(?:my|the|your|this|that)\s+code\s+(?:is|was|[:=])\s*)(?<q>)(?<v>\d{6}|\d{3}[ -]\d{3})(?![\d.,:]\d|\d)/giu,
+    /(?<pre>\b(?:my|the|your|this|that)\s+(?:[\w-]+\s+){0,2}?code\s*(?:is|was)?\s*[:=]?\s*)(?<q>)(?<v>\d{6}|\d{3}[ -]\d{3})(?![\d.,:]\d|\d)/giu,
     () => true,
   ),
   // `mysql -uroot -pS3cret` (mysql takes the password glued to -p; `-p db` prompts), `sshpass -p …`, `redis-cli -a …`.

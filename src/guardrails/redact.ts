@@ -94,7 +94,7 @@ export const BUILTIN_DETECTORS: Detector[] = [
     'verification_code',
     'a verification code',
     'code',
-    new RegExp(String.raw`(\b(?:${CODE_CONTEXT})\b[^\d\n,;.!?]{0,25}?)(\d{4}[ -]\d{4}|\d{3}[ -]?\d{3}|\d{4,8})\b`, 'giu'),
+    new RegExp(String.raw`(\b(?:${CODE_CONTEXT})\b[^\d\n,;.!?]{0,25}?)(\d{4}[ -]\d{4}|\d{3}[ -]?\d{3}|\d(?: \d){3,7}|\d{4,8})\b`, 'giu'),
     2,
   ),
   regexDetector('verification_code_after', 'a verification code', 'code', /\b(\d{4,8})(\s+is\s+your\s+(?:\w+\s+){0,3}(?:code|pin|otp|password|passcode))\b/gi, 1),

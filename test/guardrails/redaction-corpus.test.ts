@@ -21,8 +21,8 @@ interface Entry {
   kind: string;
   lang: 'en' | 'zh';
   split: Split;
-  /** 1: written before any tuning; 2: written after the first held-out run. */
-  batch: 1 | 2;
+  /** 1: written before any tuning; 2 and 3: each written after the previous batch's held-out run and the fixes it led to. */
+  batch: 1 | 2 | 3;
   text: string;
 }
 interface SecretEntry extends Entry {
@@ -58,13 +58,13 @@ interface Figures {
   leaks: string[];
   altered: string[];
 }
-type Group = `${Split} batch ${1 | 2}`;
+type Group = `${Split} batch ${1 | 2 | 3}`;
 const results = {} as Record<Group, Figures>;
 const groupOf = (e: Entry): Figures =>
   (results[`${e.split} batch ${e.batch}`] ??= { secretsKept: 0, secrets: 0, lookalikesUnchanged: 0, lookalikes: 0, leaks: [], altered: [] });
-/** The held-out half of both batches. */
+/** The held-out half of every batch. */
 const heldout = (): Figures => {
-  const parts = [results['heldout batch 1'], results['heldout batch 2']];
+  const parts = [results['heldout batch 1'], results['heldout batch 2'], results['heldout batch 3']];
   const sum = (k: 'secretsKept' | 'secrets' | 'lookalikesUnchanged' | 'lookalikes') => parts.reduce((n, f) => n + (f?.[k] ?? 0), 0);
   return {
     secretsKept: sum('secretsKept'),
@@ -124,7 +124,7 @@ describe('the "as people write" corpora', () => {
     // YAML reads an unquoted 0931 as the number 931: every text field must have stayed a string.
     for (const e of [...secrets, ...lookalikes]) {
       for (const [k, v] of Object.entries(e)) if (k !== 'batch') expect(typeof v, e.text).toBe('string');
-      expect([1, 2]).toContain(e.batch);
+      expect([1, 2, 3]).toContain(e.batch);
     }
     for (const e of secrets) expect(e.text).toContain(e.secret);
     expect(new Set(secrets.map((e) => e.text)).size).toBe(secrets.length);
@@ -132,7 +132,7 @@ describe('the "as people write" corpora', () => {
   });
 
   it('held-out half: 100% of secrets kept from the model, at least 98% of look-alikes unchanged', () => {
-    const report: [string, Figures][] = [...Object.entries(results).sort(), ['heldout, both batches', heldout()]];
+    const report: [string, Figures][] = [...Object.entries(results).sort(), ['heldout, all batches', heldout()]];
     for (const [name, f] of report) {
       console.log(
         `redaction corpus [${name}]: secrets kept from the model ${f.secretsKept}/${f.secrets} (${pct(f.secretsKept, f.secrets)}), ` +
