@@ -183,8 +183,8 @@ describe('national ID rules', () => {
     const ssnBare = rate(() => digits(9));
     const nino = rate(() => `${letter()}${letter()}${digits(6)}${letter()}`);
     console.log(
-      `national ID rules on 10,000 random look-alikes each: 18 digits ${`${Math.round(cn18 * 1e4)}/10000`}, 18 digits with a real-looking date ${`${Math.round(cnDated * 1e4)}/10000`}, ` +
-        `3-2-4 dashed ${`${Math.round(ssn * 1e4)}/10000`}, 9 bare digits (no "SSN" nearby) ${`${Math.round(ssnBare * 1e4)}/10000`}, two letters + 6 digits + letter ${`${Math.round(nino * 1e4)}/10000`}`,
+      `national ID rules on 10,000 random look-alikes each: 18 digits ${Math.round(cn18 * 1e4)}/10000, 18 digits with a real-looking date ${Math.round(cnDated * 1e4)}/10000, ` +
+        `3-2-4 dashed ${Math.round(ssn * 1e4)}/10000, 9 bare digits (no "SSN" nearby) ${Math.round(ssnBare * 1e4)}/10000, two letters + 6 digits + letter ${Math.round(nino * 1e4)}/10000`,
     );
     expect(cn18).toBeLessThan(0.005);
     expect(ssnBare).toBe(0);
