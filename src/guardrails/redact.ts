@@ -1,10 +1,13 @@
+import { ID_DETECTORS } from './redact-ids.js';
+import { KEYWORD_DETECTORS } from './redact-keywords.js';
 import type { CustomPattern, GuardrailSettings } from './settings.js';
 
 /**
  * Finds sensitive data in text before it leaves the process: provider API keys and tokens,
- * bearer tokens, private key blocks, `password:`-style values, verification codes, payment
- * cards (Luhn-checked, brand prefix and length checked, so order numbers and ids survive) and
- * a profile's own patterns. Each finding is replaced by a placeholder naming its kind, so the
+ * bearer tokens, private key blocks, passwords and codes named in English or Chinese
+ * (redact-keywords.ts), national ID numbers with their check rules (redact-ids.ts), verification
+ * codes, payment cards (Luhn-checked, brand prefix and length checked, so order numbers and ids
+ * survive) and a profile's own patterns. Each finding is replaced by a placeholder naming its kind, so the
  * model (and the stored history) still sees that *something* was there.
  *
  * Detectors run in order on the progressively redacted text; placeholders contain nothing a
@@ -57,15 +60,10 @@ function regexDetector(name: string, label: string, what: string, re: RegExp, gr
   };
 }
 
-/** Values after `password:` are only taken when they look like a secret, not a word of a sentence. */
-function looksLikeSecretValue(value: string, separator: string, quoted: boolean): boolean {
-  if (quoted || separator.includes('=')) return value.length >= 1;
-  return /[\d\W_]/u.test(value) || value.length >= 12;
-}
-
-const KEYWORD = String.raw`(?:password|passwd|passphrase|pass|pwd|secret|client[_-]?secret|api[_-]?key|apikey|access[_-]?token|auth[_-]?token|refresh[_-]?token|token|private[_-]?key|db[_-]?pass(?:word)?)`;
 // A code needs its context: "login code 1234" is a secret, "login failed since 2024" is not.
-const CODE_CONTEXT = String.raw`(?:verification|verify|confirmation|security|one[- ]time|login|log-in|sign[- ]?in|authentication|auth|reset|sms|access|2fa|mfa)\s*(?:code|pin|passcode|password)|otp|2fa|mfa|pin|passcode|tan`;
+// Between the name and the code no clause break: "login code never arrived, ticket 88213" is a ticket.
+// A PIN has its own, tighter rule in redact-keywords.ts ("pin the 2024 roadmap" is not one).
+const CODE_CONTEXT = String.raw`(?:verification|verify|confirmation|security|one[- ]time|login|log-in|sign[- ]?in|authentication|auth|reset|sms|access|2fa|mfa)\s*(?:code|pin|passcode|password)|otp|2fa|mfa|passcode|tan`;
 
 /** Built-in detectors, most specific first. */
 export const BUILTIN_DETECTORS: Detector[] = [
@@ -90,20 +88,13 @@ export const BUILTIN_DETECTORS: Detector[] = [
   regexDetector('jwt', 'a token', 'token', /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g),
   regexDetector('bearer', 'a token', 'token', /\b(bearer|token)\s+([A-Za-z0-9._~+/-]{16,}=*)/gi, 2, (m) => /\d/.test(m[2]!) && /[A-Za-z]/.test(m[2]!)),
   regexDetector('url_credentials', 'a password', 'password', /\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)([^\s/@]+)(@)/gi, 2),
-  regexDetector(
-    'password',
-    'a password',
-    'password',
-    // `DB_PASSWORD=…`, `password: …`, `my password is …`; a quoted value may contain spaces.
-    new RegExp(String.raw`((?<![A-Za-z0-9])(?:[A-Za-z0-9]+[_.-])*${KEYWORD}\b["']?\s*(=|:|\s+is\s+|\s+was\s+)\s*)(["']?)((?!\[)(?:(?<=["'])[^"'\n]+|[^\s"',;]+))(\3)`, 'giu'),
-    4,
-    (m) => looksLikeSecretValue(m[4]!, m[2]!, m[3] !== ''),
-  ),
+  ...ID_DETECTORS,
+  ...KEYWORD_DETECTORS,
   regexDetector(
     'verification_code',
     'a verification code',
     'code',
-    new RegExp(String.raw`(\b(?:${CODE_CONTEXT})\b[^\d\n]{0,25}?)(\d{3}[ -]?\d{3}|\d{4,8})\b`, 'giu'),
+    new RegExp(String.raw`(\b(?:${CODE_CONTEXT})\b[^\d\n,;.!?]{0,25}?)(\d{4}[ -]\d{4}|\d{3}[ -]?\d{3}|\d(?: \d){3,7}|\d{4,8})\b`, 'giu'),
     2,
   ),
   regexDetector('verification_code_after', 'a verification code', 'code', /\b(\d{4,8})(\s+is\s+your\s+(?:\w+\s+){0,3}(?:code|pin|otp|password|passcode))\b/gi, 1),
