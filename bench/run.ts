@@ -48,8 +48,8 @@ const counts = {
 
 /** Single reply: ~1 s of streaming, 15 chunks of 2 words, 150 ms to the first token. */
 const singleScript: ModelScript = { firstTokenDelayMs: 150, chunkDelayMs: 60, chunks: 15, wordsPerChunk: 2 };
-/** Crowd: ~2.3 s of streaming each, 40 chunks of one word, 300 ms to the first token. */
-const crowdScript: ModelScript = { firstTokenDelayMs: 300, chunkDelayMs: 50, chunks: 40, wordsPerChunk: 1 };
+/** Crowd: ~6 s of streaming each, 40 chunks of one word 150 ms apart, 300 ms to the first token. */
+const crowdScript: ModelScript = { firstTokenDelayMs: 300, chunkDelayMs: 150, chunks: 40, wordsPerChunk: 1 };
 
 function git(...a: string[]): string {
   try {
@@ -155,6 +155,18 @@ async function main(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const latest = join(dir, 'latest.json');
   const previous: BenchResults | undefined = existsSync(latest) ? JSON.parse(readFileSync(latest, 'utf8')) : undefined;
+  // A partial run (--only) keeps the other phases' figures from the previous run, marked as carried over.
+  if (previous && opt('only')) {
+    const carried: string[] = [];
+    if (!only.has('single')) (results.single = previous.single), carried.push('single');
+    if (!only.has('crowd')) (results.crowd = previous.crowd), carried.push('crowd');
+    if (!only.has('baseline')) (results.baseline = previous.baseline), carried.push('baseline');
+    if (!only.has('throughput') && previous.throughput) (results.throughput = previous.throughput), carried.push('throughput');
+    if (!only.has('memory') && previous.memory) (results.memory = previous.memory), carried.push('memory');
+    if (!only.has('store') && previous.store) (results.store = previous.store), carried.push('store');
+    results.carried = carried;
+    results.carriedFrom = previous.carriedFrom ?? previous.startedAt;
+  }
   const stamp = results.startedAt.replace(/[:.]/g, '-');
   writeFileSync(join(dir, `${stamp}.json`), json + '\n');
   writeFileSync(latest, json + '\n');
