@@ -46,6 +46,8 @@ const PRIORITY: Record<Priority, number> = { final: 1, first: 2, normal: 4, prog
 export interface BucketState {
   remaining: number;
   resetAfterMs: number;
+  /** The bucket's size (X-RateLimit-Limit), when known. */
+  limit?: number;
 }
 /** Margin after a bucket's announced reset: the platform's clock and ours differ by the request's travel. */
 const RESET_MARGIN_MS = 50;
@@ -152,12 +154,14 @@ export class Pacer {
 
   /**
    * Follows the platform's own account of a bucket (Discord's X-RateLimit-* headers): an empty
-   * bucket holds the scope until it resets; otherwise the remaining requests are spread evenly
-   * over the time left, so the last of them (a final edit) never waits for a whole reset.
+   * bucket holds the scope until it resets. The first half of a bucket goes at once (a burst of
+   * first words, of thread creations); the second half is spread evenly over the time left, so
+   * the last request (a final edit) never waits for a whole reset behind progress edits.
    */
   observe(bucket: string, scope: string, state: BucketState): void {
     if (!Number.isFinite(state.remaining) || !Number.isFinite(state.resetAfterMs)) return;
     const key = `${bucket}:${scope}`;
+    if (state.limit !== undefined && state.remaining * 2 > state.limit) return;
     const delay = state.remaining <= 0 ? state.resetAfterMs + RESET_MARGIN_MS : state.resetAfterMs / (state.remaining + 1);
     const until = Date.now() + delay;
     if (until > (this.cooldownUntil.get(key) ?? 0)) this.cooldownUntil.set(key, until);

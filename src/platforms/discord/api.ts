@@ -1,7 +1,7 @@
 import { DiscordAPIError, HTTPError, RateLimitError as RestRateLimitError, RequestMethod, Routes, type REST, type RequestData, type RouteLike } from 'discord.js';
 import { resolveContent, type Content } from '../../core/adapter.js';
 import { NetworkError, PlatformError, RateLimitError, describe } from '../../core/errors.js';
-import { Pacer, type PacerSettings, type Priority } from '../../pacing/pacer.js';
+import { Pacer, type BucketState, type PacerSettings, type Priority } from '../../pacing/pacer.js';
 import type { CreatePacer } from '../../pacing/factory.js';
 import { toDiscordContent } from './format.js';
 
@@ -57,7 +57,7 @@ export class DiscordApi {
         post: {},
         edit: {},
         // Thread creation shares a limit across the guild (429 scope "shared"), whatever the channel.
-        thread: {},
+        thread: { maxConcurrent: 4 },
         // Typing and interaction acknowledgements must not wait behind a channel's edits.
         typing: {},
         ack: { maxConcurrent: 10 },
@@ -231,11 +231,12 @@ function senderOf(rest: REST): RequestSender {
 }
 
 /** X-RateLimit-Remaining / X-RateLimit-Reset-After (seconds), when the route reports them. */
-export function bucketState(headers: Headers): { remaining: number; resetAfterMs: number } | undefined {
+export function bucketState(headers: Headers): BucketState | undefined {
   const remaining = headers.get('x-ratelimit-remaining');
   const resetAfter = headers.get('x-ratelimit-reset-after');
+  const limit = headers.get('x-ratelimit-limit');
   if (remaining === null || resetAfter === null) return undefined;
-  return { remaining: Number(remaining), resetAfterMs: Number(resetAfter) * 1000 };
+  return { remaining: Number(remaining), resetAfterMs: Number(resetAfter) * 1000, ...(limit !== null && Number.isFinite(Number(limit)) ? { limit: Number(limit) } : {}) };
 }
 
 function priorityOf(final: boolean): Priority {
