@@ -210,6 +210,15 @@ export class Pacer {
     return !budget || this.window.fits(key, budget.amount, budget.intervalMs);
   }
 
+  /**
+   * Whether the global budget has more than `reserve` requests left now: optional requests (a
+   * typing indicator) are dropped rather than spend what a crowd's first words need.
+   */
+  async globalHeadroom(reserve: number): Promise<boolean> {
+    const b = this.globalBudget;
+    return !b || this.window.fits('global', Math.max(0, b.amount - reserve), b.intervalMs);
+  }
+
   /** Waits until the window log has room for one more request under `key`, and records it. */
   private async spend(key: string, budget: { amount: number; intervalMs: number }): Promise<void> {
     for (;;) {

@@ -30,6 +30,8 @@ const EPHEMERAL_FLAG = 1 << 6; // MessageFlags.Ephemeral
 const DEFERRED_CHANNEL_MESSAGE = 5; // InteractionResponseType.DeferredChannelMessageWithSource
 const THREAD_AUTO_ARCHIVE_MINUTES = 1440; // one day, available on every server
 const THREAD_CREATE_RETRIES = 1;
+/** A typing indicator is skipped when fewer than this many of the global 50 requests/s are left. */
+const TYPING_GLOBAL_RESERVE = GLOBAL_REQUESTS.amount / 2;
 
 export interface ApiMessage {
   id: string;
@@ -111,6 +113,8 @@ export class DiscordApi {
   }
 
   async sendTyping(channelId: string): Promise<void> {
+    // Optional: in a burst (20 threads opening at once) the 50 requests a second are for first words.
+    if (!(await this.pacer.globalHeadroom(TYPING_GLOBAL_RESERVE))) return;
     await this.send('typing', channelId, 'sendTyping', 'normal', (rest) => rest.post(Routes.channelTyping(channelId)));
   }
 
