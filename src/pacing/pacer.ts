@@ -181,8 +181,10 @@ export class Pacer {
     if (!rule) return;
     const now = Date.now();
     const seen = (this.successes.get(key) ?? []).filter((t) => now - t < rule.windowMs).length;
-    // What got through before the 429 is what the platform allows per window (at least one).
-    const amount = Math.max(1, seen);
+    // What got through before the 429 is what the platform allows per window. A 429 before any
+    // success says nothing about the rate (another client spent it): only Retry-After applies.
+    if (seen === 0) return;
+    const amount = seen;
     const current = this.learned.get(key);
     if (!current || current.until <= now || amount < current.amount) this.learned.set(key, { amount, intervalMs: rule.windowMs, until: now + rule.forMs });
   }

@@ -32,14 +32,11 @@ export type SlackBucket = 'update' | 'post' | 'append' | 'streamStart' | 'stream
 /** Slack's limits as pacing buckets, scoped per workspace or per channel as Slack counts them. */
 export const SLACK_PACING: Omit<PacerSettings, 'cluster'> = {
   buckets: {
-    // Every method scope adopts the limit a 429 reveals, for a while (Slack's tiers say "20+", "50+").
-    update: { minTimeMs: CHAT_UPDATE_MIN_INTERVAL_MS, learn: { windowMs: 60_000, forMs: LEARNED_LIMIT_MS } },
+    // Where Slack leaves the size open (a burst of posts, Tier 2's "20+ per minute"), a scope adopts
+    // the limit a 429 reveals, for a while. Updates and appends are spread evenly within their tier.
+    update: { minTimeMs: CHAT_UPDATE_MIN_INTERVAL_MS },
     post: { perInterval: POST_MESSAGE_BURST, learn: { windowMs: POST_MESSAGE_BURST.intervalMs, forMs: LEARNED_LIMIT_MS } },
-    append: {
-      minTimeMs: APPEND_STREAM_MIN_INTERVAL_MS,
-      perInterval: { amount: APPEND_STREAM_PER_MINUTE, intervalMs: 60_000 },
-      learn: { windowMs: 60_000, forMs: LEARNED_LIMIT_MS },
-    },
+    append: { minTimeMs: APPEND_STREAM_MIN_INTERVAL_MS, perInterval: { amount: APPEND_STREAM_PER_MINUTE, intervalMs: 60_000 } },
     // Tier limits are per method: starts and stops have a budget each.
     streamStart: { perInterval: { amount: START_STOP_STREAM_PER_MINUTE, intervalMs: 60_000 }, learn: { windowMs: 60_000, forMs: LEARNED_LIMIT_MS } },
     streamStop: { perInterval: { amount: START_STOP_STREAM_PER_MINUTE, intervalMs: 60_000 }, learn: { windowMs: 60_000, forMs: LEARNED_LIMIT_MS } },
