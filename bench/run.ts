@@ -144,14 +144,7 @@ async function main(): Promise<void> {
   results.durationMs = Date.now() - t0;
   log(`finished in ${(results.durationMs / 1000).toFixed(0)} s`);
 
-  const json = JSON.stringify(results, null, 2);
-  if (flag('no-write')) {
-    console.log(json);
-    return;
-  }
-  const dir = join(root, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  const latest = join(dir, 'latest.json');
+  const latest = join(root, 'bench', 'results', 'latest.json');
   const previous: BenchResults | undefined = existsSync(latest) ? JSON.parse(readFileSync(latest, 'utf8')) : undefined;
   // A partial run (--only) keeps the other phases' figures from the previous run, marked as carried over.
   if (previous && opt('only')) {
@@ -165,6 +158,13 @@ async function main(): Promise<void> {
     results.carried = carried;
     results.carriedFrom = previous.carriedFrom ?? previous.startedAt;
   }
+  const json = JSON.stringify(results, null, 2);
+  if (flag('no-write')) {
+    console.log(json);
+    return;
+  }
+  const dir = join(root, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
   const stamp = results.startedAt.replace(/[:.]/g, '-');
   writeFileSync(join(dir, `${stamp}.json`), json + '\n');
   writeFileSync(latest, json + '\n');

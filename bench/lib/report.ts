@@ -90,7 +90,7 @@ export function renderMarkdown(r: BenchResults, prev?: BenchResults): string {
   const c0 = r.scripts.crowd;
   L.push('## Crowd');
   L.push('');
-  L.push(`All replies asked at once: Slack in one workspace (native streaming on), Discord in one channel; each answer ${c0.chunks} chunks ${c0.chunkDelayMs} ms apart after ${c0.firstTokenDelayMs} ms. Visible lag: a token's arrival → the first platform state showing it (ms).`);
+  L.push(`All replies asked at once: Slack in one workspace (native streaming on), Discord in one channel, the two crowds one after the other; each answer ${c0.chunks} chunks ${c0.chunkDelayMs} ms apart after ${c0.firstTokenDelayMs} ms. Visible lag: a token's arrival → the first platform state showing it (ms).`);
   L.push('');
   L.push('Limits in play (the fakes\' and the adapters\'): Slack chat.update 50/min per workspace, chat.appendStream 100/min, chat.startStream and');
   L.push('chat.stopStream 20/min each, chat.postMessage ~1/s per channel (bursts of 3); Discord 5 message creations and 5 edits per 5 s per channel,');
