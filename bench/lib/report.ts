@@ -29,6 +29,9 @@ export interface BenchResults {
   baseline: { single: SingleResult[]; crowd: CrowdResult[] };
   /** 1-minute load average at the end of each phase. */
   loadDuring: Record<string, number>;
+  /** With `--only`: the phases not run, whose figures are the previous run's (its start time in carriedFrom). */
+  carried?: string[];
+  carriedFrom?: string;
   throughput?: ThroughputResult;
   memory?: MemoryResult;
   store?: StoreResult[];
@@ -59,11 +62,12 @@ export function renderMarkdown(r: BenchResults, prev?: BenchResults): string {
   L.push(`| commit | ${r.commit.slice(0, 12)}${r.dirtyFiles ? ` plus ${r.dirtyFiles} uncommitted files in the tree` : ''} |`);
   L.push(`| machine | ${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB, ${m.platform}, Node ${m.node} |`);
   L.push(`| load average (1/5/15 min) | start ${m.loadAverageStart.join(' / ')}, end ${m.loadAverageEnd.join(' / ')} |`);
+  if (r.carried?.length) L.push(`| phases not run (figures carried from the previous run, ${r.carriedFrom}) | ${r.carried.join(', ')} |`);
   L.push(`| load during phases (1 min) | ${Object.entries(r.loadDuring).map(([k, v]) => `${k}: ${v}`).join('; ')} |`);
   L.push('');
   L.push('Everything runs in one Node process over loopback: Parley (`startParley`, the real Slack and Discord adapters, engine, renderer and pacers),');
-  L.push('the fake Slack (Web API with Slack\'s per-method limits on), the fake Discord (REST + gateway; Discord\'s ~5 message writes per 5 s');
-  L.push('per channel emulated through the fake\'s `takeRateLimit` hook, since the fake does not apply it by itself) and the scripted model.');
+  L.push('the fake Slack (Web API with Slack\'s per-method limits on), the fake Discord (REST + gateway, with Discord-like per-route buckets:');
+  L.push('X-RateLimit-* headers and 429s with `retry_after`) and the scripted model.');
   L.push('Token arrival is stamped where the engine receives each delta; "visible" is stamped when the fake applies a post, edit or append.');
   L.push('A loaded machine inflates the small latencies (first token → first text); pacing-bound figures (crowd) hardly move with load.');
   L.push('');
@@ -86,19 +90,21 @@ export function renderMarkdown(r: BenchResults, prev?: BenchResults): string {
   const c0 = r.scripts.crowd;
   L.push('## Crowd');
   L.push('');
-  L.push(`All replies asked at once: Slack in one workspace (native streaming on), Discord in one channel; each answer ${c0.chunks} chunks ${c0.chunkDelayMs} ms apart after ${c0.firstTokenDelayMs} ms. Visible lag: a token's arrival → the first platform state showing it (ms).`);
+  L.push(`All replies asked at once: Slack in one workspace (native streaming on), Discord in one channel, the two crowds one after the other; each answer ${c0.chunks} chunks ${c0.chunkDelayMs} ms apart after ${c0.firstTokenDelayMs} ms. Visible lag: a token's arrival → the first platform state showing it (ms).`);
   L.push('');
   L.push('Limits in play (the fakes\' and the adapters\'): Slack chat.update 50/min per workspace, chat.appendStream 100/min, chat.startStream and');
-  L.push('chat.stopStream 20/min each, chat.postMessage ~1/s per channel; Discord ~5 message writes per 5 s per channel (emulated, see above).');
+  L.push('chat.stopStream 20/min each, chat.postMessage ~1/s per channel (bursts of 3); Discord 5 message creations and 5 edits per 5 s per channel,');
+  L.push('thread creation 50 per 10 s per guild (the fake\'s route buckets, with X-RateLimit-* headers and 429s). Parley\'s default Discord reply mode (`auto`)');
+  L.push('answers a mention in a channel already answering someone in a thread of its own. First words: question posted → first visible text of its answer.');
   L.push('A natively streamed Slack reply shows nothing until its chat.startStream leaves the pacer, so in a crowd beyond 20 replies a minute');
   L.push('the later replies wait for the next minute\'s budget before their first text.');
   L.push('');
-  L.push('| platform | replies | 429s (target 0) | exact finals | updates/reply min/med/max | visible lag p50 / p99 (tokens visible) | first token → first text p50 / p99 | last final after (ms) |');
-  L.push('|---|---|---|---|---|---|---|---|');
+  L.push('| platform | replies | 429s (target 0) | exact finals | first words p50 / p99 (ms) | threads | updates/reply min/med/max | visible lag p50 / p99 (tokens visible) | first token → first text p50 / p99 | last final after (ms) |');
+  L.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const c of r.crowd) {
     const p = prev?.crowd.find((x) => x.platform === c.platform);
     L.push(
-      `| ${c.platform} (${c.channels} ch.) | ${cell(c.replies, p?.replies)} | ${cell(c.rateLimited, p?.rateLimited)} | ${cell(c.exact, p?.exact)}/${c.replies} | ${c.updatesPerReply.min}/${c.updatesPerReply.median}/${c.updatesPerReply.max} (${p ? `${p.updatesPerReply.min}/${p.updatesPerReply.median}/${p.updatesPerReply.max}` : '–'}) | ${cell(c.lagMs.p50, p?.lagMs.p50)} / ${cell(c.lagMs.p99, p?.lagMs.p99)} (${c.tokensVisible}/${c.tokens}) | ${cell(c.firstVisibleMs.p50, p?.firstVisibleMs.p50)} / ${cell(c.firstVisibleMs.p99, p?.firstVisibleMs.p99)} | ${cell(c.lastFinalMs, p?.lastFinalMs)} |`,
+      `| ${c.platform} (${c.channels} ch.) | ${cell(c.replies, p?.replies)} | ${cell(c.rateLimited, p?.rateLimited)} | ${cell(c.exact, p?.exact)}/${c.replies} | ${c.firstWordsMs ? `${cell(c.firstWordsMs.p50, p?.firstWordsMs?.p50)} / ${cell(c.firstWordsMs.p99, p?.firstWordsMs?.p99)}` : '–'} | ${c.threads ?? '–'} | ${c.updatesPerReply.min}/${c.updatesPerReply.median}/${c.updatesPerReply.max} (${p ? `${p.updatesPerReply.min}/${p.updatesPerReply.median}/${p.updatesPerReply.max}` : '–'}) | ${cell(c.lagMs.p50, p?.lagMs.p50)} / ${cell(c.lagMs.p99, p?.lagMs.p99)} (${c.tokensVisible}/${c.tokens}) | ${cell(c.firstVisibleMs.p50, p?.firstVisibleMs.p50)} / ${cell(c.firstVisibleMs.p99, p?.firstVisibleMs.p99)} | ${cell(c.lastFinalMs, p?.lastFinalMs)} |`,
     );
   }
   L.push('');

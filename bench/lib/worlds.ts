@@ -109,31 +109,6 @@ export async function slackWorld(o: { stream: 'on' | 'refuse'; channels: number;
   };
 }
 
-/**
- * Discord's per-channel limit for message writes (about 5 per 5 s), which the fake does not
- * apply by itself: emulated through the fake's public `takeRateLimit` hook, which the REST
- * routes call for every channel request (the request being routed is the fake's last recorded one).
- */
-export const DISCORD_CHANNEL_WRITES = { amount: 5, windowMs: 5_000 };
-
-function emulateDiscordLimits(h: Harness): void {
-  const d = h.discord;
-  const injected = d.takeRateLimit.bind(d);
-  const windows = new Map<string, { start: number; count: number }>();
-  d.takeRateLimit = (channelId: string) => {
-    const forced = injected(channelId);
-    if (forced !== undefined) return forced;
-    const rec = d.requests[d.requests.length - 1];
-    if (!rec || rec.method === 'GET' || !/^\/channels\/\d+\/messages/.test(rec.path)) return undefined;
-    const t = Date.now();
-    let w = windows.get(channelId);
-    if (!w || t - w.start >= DISCORD_CHANNEL_WRITES.windowMs) windows.set(channelId, (w = { start: t, count: 0 }));
-    if (w.count >= DISCORD_CHANNEL_WRITES.amount) return Math.max(1, w.start + DISCORD_CHANNEL_WRITES.windowMs - t);
-    w.count++;
-    return undefined;
-  };
-}
-
 export async function discordWorld(o: { via: 'mention' | 'ask'; channels: number; baseline?: boolean; tracer?: Tracer }): Promise<World & { h: Harness }> {
   const places: string[] = [];
   const h = await startHarness({
@@ -146,7 +121,6 @@ export async function discordWorld(o: { via: 'mention' | 'ask'; channels: number
       }
     },
   });
-  emulateDiscordLimits(h);
   const users = Array.from({ length: ASKERS }, (_, i) => user(snowflake(), `asker${i}`));
   for (const u of users) h.discord.users.set(u.id, u);
   let asked = 0;

@@ -1,6 +1,7 @@
 import { discordWorld, slackWorld, type ModelScript, type World } from '../lib/worlds.js';
 import { figures } from '../lib/trace.js';
-import { dist, spread, within, type Dist } from '../lib/stats.js';
+import { dist, now, spread, within, type Dist } from '../lib/stats.js';
+import { ChannelType } from '../../test/fakes/discord/model.js';
 
 export interface CrowdOptions {
   platform: 'slack' | 'discord';
@@ -30,6 +31,10 @@ export interface CrowdResult {
   tokens: number;
   tokensVisible: number;
   firstVisibleMs: Dist;
+  /** First words as the asker sees them: the question posted → the first visible text of the answer (ms). */
+  firstWordsMs?: Dist;
+  /** Discord: threads the bot opened (one per mention answered in a thread). */
+  threads?: number;
   finalMs: Dist;
   /** From the first question to the last exact final text. */
   lastFinalMs: number | null;
@@ -48,7 +53,11 @@ export async function crowd(o: CrowdOptions): Promise<CrowdResult> {
     let timer: NodeJS.Timeout | undefined;
     if (o.baseline) timer = setTimeout(() => world.baseline?.abort(), o.deadlineMs);
     const t0 = Date.now();
-    const traces = Array.from({ length: o.replies }, (_, i) => world.ask(`${tag}${i + 1}`, o.script, world.places[i % world.places.length]!));
+    const asked: number[] = [];
+    const traces = Array.from({ length: o.replies }, (_, i) => {
+      asked.push(now());
+      return world.ask(`${tag}${i + 1}`, o.script, world.places[i % world.places.length]!);
+    });
     await within(Promise.all(traces.map((t) => t.done)), o.deadlineMs + 30_000, `${o.platform} crowd`).catch((err) => console.error(`  ${String(err)}`));
     clearTimeout(timer);
     const wallMs = Date.now() - t0;
@@ -71,6 +80,11 @@ export async function crowd(o: CrowdOptions): Promise<CrowdResult> {
       tokens: traces.reduce((n, t) => n + t.tokens.length, 0),
       tokensVisible: figs.reduce((n, f) => n + f.lagsMs.length, 0),
       firstVisibleMs: dist(figs.flatMap((f) => (f.firstVisibleMs === undefined ? [] : [f.firstVisibleMs]))),
+      firstWordsMs: dist(traces.flatMap((t, i) => {
+        const first = t.snapshots.find((x) => x.text.trim() !== '');
+        return first ? [first.at - asked[i]!] : [];
+      })),
+      threads: 'h' in world ? [...(world as { h: { discord: { channels: Map<string, { type: number; owner_id?: string }> } } }).h.discord.channels.values()].filter((c) => c.type === ChannelType.PublicThread).length : undefined,
       finalMs: dist(figs.flatMap((f) => (f.finalMs === undefined ? [] : [f.finalMs]))),
       lastFinalMs: finals.length ? Math.round(Math.max(...finals) - t0) : null,
       droppedAtDeadline: world.baseline?.dropped ?? 0,

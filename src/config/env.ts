@@ -93,7 +93,7 @@ const schema = {
   DISCORD_API_URL: httpUrl.optional(),
   DISCORD_GUILD_ID: z.string().regex(/^\d{17,20}$/, { message: 'expected a Discord guild id (a snowflake)' }).optional(),
   DISCORD_COMMAND: name.default('ask'),
-  DISCORD_REPLY_MODE: z.enum(['reply', 'thread']).default('reply'),
+  DISCORD_REPLY_MODE: z.enum(['auto', 'reply', 'thread']).default('auto'),
   HANDOFF_CHANNEL: z
     .string()
     .regex(/^[a-z][a-z0-9-]*:[A-Za-z0-9_-]+$/, { message: 'expected platform:channel, e.g. slack:C0123ABCD or discord:123456789012345678' })
@@ -169,7 +169,7 @@ export interface DiscordSettings {
   apiUrl?: string;
   guildId?: string;
   command: string;
-  replyMode: 'reply' | 'thread';
+  replyMode: 'auto' | 'reply' | 'thread';
 }
 
 /** One API key of the HTTP API: its name (the analytics workspace), hash and limits. */

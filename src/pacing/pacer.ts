@@ -15,6 +15,12 @@ export interface PaceRule {
   maxConcurrent?: number;
   /** A budget: at most `amount` requests in any `intervalMs` (a sliding window, see window.ts) in one scope. */
   perInterval?: { amount: number; intervalMs: number };
+  /**
+   * Learn the platform's limit from its first 429 (Slack publishes tiers, not burst sizes): the
+   * requests that succeeded in the last `windowMs` become the scope's budget per `windowMs` for
+   * `forMs`, so a burst meets at most one 429 instead of one per queued request.
+   */
+  learn?: { windowMs: number; forMs: number };
 }
 
 export interface PacerSettings {
@@ -32,8 +38,24 @@ export interface PacerSettings {
 }
 
 /** `final` updates (the exact last text) leave before `progress` updates. */
-export type Priority = 'final' | 'normal' | 'progress';
-const PRIORITY: Record<Priority, number> = { final: 1, normal: 4, progress: 7 };
+/** `first` (a reply's first words) leave before a busy scope's edits, so askers are not starved by earlier replies. */
+export type Priority = 'final' | 'first' | 'normal' | 'progress';
+const PRIORITY: Record<Priority, number> = { final: 1, first: 2, normal: 4, progress: 7 };
+
+/** What a platform's response says about its bucket (Discord: X-RateLimit-Remaining / Reset-After). */
+export interface BucketState {
+  remaining: number;
+  resetAfterMs: number;
+  /** The bucket's size (X-RateLimit-Limit), when known. */
+  limit?: number;
+}
+/** Margin after a bucket's announced reset: the platform's clock and ours differ by the request's travel. */
+const RESET_MARGIN_MS = 50;
+
+export interface ScheduleOptions {
+  /** Retries after 429s (default 0: the caller decides, e.g. a renderer sending newer text instead). */
+  retries?: number;
+}
 
 export interface PacerObserver {
   /** Called after each request with its outcome. */
@@ -51,13 +73,20 @@ export class Pacer {
   /** Scopes told to wait by a 429, until this time (ms since epoch). */
   private readonly cooldownUntil = new Map<string, number>();
   private readonly budgets = new Map<string, { amount: number; intervalMs: number }>();
+  private readonly learnRules = new Map<string, { windowMs: number; forMs: number }>();
+  /** Per learning scope: success times within the learning window, and the budget learned from a 429. */
+  private readonly successes = new Map<string, number[]>();
+  private readonly learned = new Map<string, { amount: number; intervalMs: number; until: number }>();
   private readonly globalBudget?: { amount: number; intervalMs: number };
   private readonly window: WindowLog;
 
   constructor(settings: PacerSettings, private readonly observer: PacerObserver = {}) {
     this.window = settings.window ?? windowLog();
     this.globalBudget = settings.global?.perInterval;
-    for (const [bucket, rule] of Object.entries(settings.buckets)) if (rule.perInterval) this.budgets.set(bucket, rule.perInterval);
+    for (const [bucket, rule] of Object.entries(settings.buckets)) {
+      if (rule.perInterval) this.budgets.set(bucket, rule.perInterval);
+      if (rule.learn) this.learnRules.set(bucket, rule.learn);
+    }
     const cluster = settings.cluster;
     const extra = (id: string): Bottleneck.ConstructorOptions | undefined =>
       cluster && { datastore: 'ioredis', connection: cluster.connection, id: `${cluster.id}:${id}`, clearDatastore: false };
@@ -76,10 +105,21 @@ export class Pacer {
 
   /**
    * Runs `fn` when `bucket`/`scope` (and the global limit) allow. When `fn` throws a
-   * RateLimitError the scope waits `retryAfterMs` before its next request; the error is
+   * RateLimitError the scope waits `retryAfterMs` before its next request; with `retries`, the
+   * request is queued again (the one retry loop for every platform), otherwise the error is
    * rethrown so the caller decides whether the request is still worth sending.
    */
-  schedule<T>(bucket: string, scope: string, fn: () => Promise<T>, priority: Priority = 'normal'): Promise<T> {
+  async schedule<T>(bucket: string, scope: string, fn: () => Promise<T>, priority: Priority = 'normal', o: ScheduleOptions = {}): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.scheduleOnce(bucket, scope, fn, priority);
+      } catch (err) {
+        if (!(err instanceof RateLimitError) || attempt >= (o.retries ?? 0)) throw err;
+      }
+    }
+  }
+
+  private scheduleOnce<T>(bucket: string, scope: string, fn: () => Promise<T>, priority: Priority): Promise<T> {
     const group = this.groups.get(bucket);
     if (!group) throw new Error(`unknown pacing bucket "${bucket}"`);
     const key = `${bucket}:${scope}`;
@@ -91,13 +131,18 @@ export class Pacer {
       if (this.globalBudget) await this.spend('global', this.globalBudget);
       const budget = this.budgets.get(bucket);
       if (budget) await this.spend(key, budget);
+      const learned = this.learned.get(key);
+      if (learned && learned.until > Date.now()) await this.spend(`learned:${key}`, learned);
+      else if (learned) this.learned.delete(key);
       try {
         const result = await fn();
+        this.noteSuccess(bucket, key);
         this.observer.onRequest?.(bucket, 'ok');
         return result;
       } catch (err) {
         if (err instanceof RateLimitError) {
           this.cooldownUntil.set(key, Date.now() + err.retryAfterMs);
+          this.learnFrom429(bucket, key);
           this.observer.onRequest?.(bucket, 'rate_limited', err.retryAfterMs);
         } else {
           this.observer.onRequest?.(bucket, 'error');
@@ -105,6 +150,49 @@ export class Pacer {
         throw err;
       }
     });
+  }
+
+  /**
+   * Follows the platform's own account of a bucket (Discord's X-RateLimit-* headers): an empty
+   * bucket holds the scope until it resets. The first half of a bucket goes at once (a burst of
+   * first words, of thread creations); the second half is spread evenly over the time left, so
+   * the last request (a final edit) never waits for a whole reset behind progress edits.
+   */
+  observe(bucket: string, scope: string, state: BucketState): void {
+    if (!Number.isFinite(state.remaining) || !Number.isFinite(state.resetAfterMs)) return;
+    const key = `${bucket}:${scope}`;
+    if (state.limit !== undefined && state.remaining * 2 > state.limit) return;
+    const delay = state.remaining <= 0 ? state.resetAfterMs + RESET_MARGIN_MS : state.resetAfterMs / (state.remaining + 1);
+    const until = Date.now() + delay;
+    if (until > (this.cooldownUntil.get(key) ?? 0)) this.cooldownUntil.set(key, until);
+  }
+
+  private noteSuccess(bucket: string, key: string): void {
+    const rule = this.learnRules.get(bucket);
+    if (!rule) return;
+    const now = Date.now();
+    const list = (this.successes.get(key) ?? []).filter((t) => now - t < rule.windowMs);
+    list.push(now);
+    this.successes.set(key, list);
+  }
+
+  private learnFrom429(bucket: string, key: string): void {
+    const rule = this.learnRules.get(bucket);
+    if (!rule) return;
+    const now = Date.now();
+    const seen = (this.successes.get(key) ?? []).filter((t) => now - t < rule.windowMs).length;
+    // What got through before the 429 is what the platform allows per window. A 429 before any
+    // success says nothing about the rate (another client spent it): only Retry-After applies.
+    if (seen === 0) return;
+    const amount = seen;
+    const current = this.learned.get(key);
+    if (!current || current.until <= now || amount < current.amount) this.learned.set(key, { amount, intervalMs: rule.windowMs, until: now + rule.forMs });
+  }
+
+  /** The budget learned from a 429 for `bucket`/`scope`, while it holds (for diagnostics and tests). */
+  learnedLimit(bucket: string, scope: string): { amount: number; intervalMs: number } | undefined {
+    const l = this.learned.get(`${bucket}:${scope}`);
+    return l && l.until > Date.now() ? { amount: l.amount, intervalMs: l.intervalMs } : undefined;
   }
 
   /**
@@ -116,8 +204,21 @@ export class Pacer {
     const group = this.groups.get(bucket);
     if (!group) throw new Error(`unknown pacing bucket "${bucket}"`);
     if (group.key(scope).queued() > 0) return false;
+    const key = `${bucket}:${scope}`;
+    if ((this.cooldownUntil.get(key) ?? 0) > Date.now()) return false;
+    const learned = this.learned.get(key);
+    if (learned && learned.until > Date.now() && !(await this.window.fits(`learned:${key}`, learned.amount, learned.intervalMs))) return false;
     const budget = this.budgets.get(bucket);
-    return !budget || this.window.fits(`${bucket}:${scope}`, budget.amount, budget.intervalMs);
+    return !budget || this.window.fits(key, budget.amount, budget.intervalMs);
+  }
+
+  /**
+   * Whether the global budget has more than `reserve` requests left now: optional requests (a
+   * typing indicator) are dropped rather than spend what a crowd's first words need.
+   */
+  async globalHeadroom(reserve: number): Promise<boolean> {
+    const b = this.globalBudget;
+    return !b || this.window.fits('global', Math.max(0, b.amount - reserve), b.intervalMs);
   }
 
   /** Waits until the window log has room for one more request under `key`, and records it. */

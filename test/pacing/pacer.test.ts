@@ -139,4 +139,42 @@ describe('Pacer', () => {
     for (const g of gaps(times)) expect(g).toBeGreaterThanOrEqual(120);
     await Promise.all([one.stop(), two.stop()]);
   });
+
+  it('learns a limit from the first 429 and retries: a burst meets one 429, every request gets through', async () => {
+    // A platform allowing 3 requests per fixed 300 ms window, answering 429 beyond them.
+    let windowStart = 0;
+    let count = 0;
+    let limited = 0;
+    const platform = async () => {
+      const t = Date.now();
+      if (t - windowStart >= 300) (windowStart = t), (count = 0);
+      if (count >= 3) {
+        limited++;
+        throw new RateLimitError('test', windowStart + 300 - t);
+      }
+      count++;
+    };
+    const pacer = new Pacer({ buckets: { post: { learn: { windowMs: 300, forMs: 60_000 } } } });
+    await Promise.all(Array.from({ length: 10 }, () => pacer.schedule('post', 'C1', platform, 'normal', { retries: 3 })));
+    expect(limited).toBe(1);
+    expect(pacer.learnedLimit('post', 'C1')).toEqual({ amount: 3, intervalMs: 300 });
+    // Another scope learned nothing.
+    expect(pacer.learnedLimit('post', 'C2')).toBeUndefined();
+    await pacer.stop();
+  });
+
+  it('rethrows a 429 without retries, and holds an empty bucket until the reset it reported', async () => {
+    const pacer = new Pacer({ buckets: { edit: {} } });
+    const err = await pacer.schedule('edit', 'A', async () => {
+      throw new RateLimitError('test', 10);
+    }).catch((e) => e);
+    expect(err).toBeInstanceOf(RateLimitError);
+    // The platform said the bucket is empty for a while: no capacity until then.
+    pacer.observe('edit', 'B', { remaining: 0, resetAfterMs: 60_000, limit: 5 });
+    expect(await pacer.hasCapacity('edit', 'B')).toBe(false);
+    // Half the bucket or more left: requests go at once.
+    pacer.observe('edit', 'C', { remaining: 4, resetAfterMs: 60_000, limit: 5 });
+    expect(await pacer.hasCapacity('edit', 'C')).toBe(true);
+    await pacer.stop();
+  });
 });

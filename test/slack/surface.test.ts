@@ -36,6 +36,16 @@ describe('Slack API wrapper, surface and native stream against the fake Slack', 
     expect(slack.callsTo('chat.postMessage')).toHaveLength(2);
   });
 
+  it('adopts the limit a 429 shows for a method and channel: a burst of posts meets one 429 and every post lands', async () => {
+    // This workspace allows fewer posts per second than the pacer assumes at first (3).
+    slack.rateLimits['chat.postMessage'] = { amount: 2, windowMs: 1_000, per: 'channel' };
+    const texts = Array.from({ length: 7 }, (_, i) => `post ${i}`);
+    await Promise.all(texts.map((text) => api.call('chat.postMessage', () => ({ channel: GENERAL, text }), { bucket: 'post', scope: GENERAL })));
+    expect(slack.callsTo('chat.postMessage').filter((c) => c.status === 429)).toHaveLength(1);
+    expect(slack.ws.botMessages(GENERAL).map((m) => m.text).sort()).toEqual([...texts].sort());
+    expect(api.pacer.learnedLimit('post', GENERAL)?.amount).toBeLessThanOrEqual(2);
+  });
+
   it('edits messages instead of queueing for a native stream when the workspace’s chat.startStream budget is spent', async () => {
     // Slack allows about 20 stream starts a minute per workspace (Tier 2); spend them.
     await Promise.all(Array.from({ length: START_STOP_STREAM_PER_MINUTE }, () => api.pacer.schedule('streamStart', slack.teamId, async () => undefined)));

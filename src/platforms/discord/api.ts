@@ -1,7 +1,7 @@
-import { DiscordAPIError, HTTPError, RateLimitError as RestRateLimitError, Routes, type REST } from 'discord.js';
+import { DiscordAPIError, HTTPError, RateLimitError as RestRateLimitError, RequestMethod, Routes, type REST, type RequestData, type RouteLike } from 'discord.js';
 import { resolveContent, type Content } from '../../core/adapter.js';
 import { NetworkError, PlatformError, RateLimitError, describe } from '../../core/errors.js';
-import { Pacer, type PacerSettings, type Priority } from '../../pacing/pacer.js';
+import { Pacer, type BucketState, type PacerSettings, type Priority } from '../../pacing/pacer.js';
 import type { CreatePacer } from '../../pacing/factory.js';
 import { toDiscordContent } from './format.js';
 
@@ -21,16 +21,17 @@ import { toDiscordContent } from './format.js';
 /** No ping can ever come from the bot: no parsed mentions, and replies do not ping the asker. */
 export const ALLOWED_MENTIONS = Object.freeze({ parse: [] as string[], replied_user: false });
 
-// Measured practice: ~5 message writes per 5 s per channel. Spaced evenly rather than as a
-// refilling budget of 5, so a burst of progress edits can never make the final edit wait for
-// the next 5-second refill; 1.1 s rather than 1 s, because network jitter on exactly one a
-// second lets a sixth write land inside some 5-second window (the bench saw 429s at 1.0 s).
-const MESSAGE_WRITE_SPACING_MS = 1_100;
+// Message writes are paced from Discord's own X-RateLimit-Remaining / Reset-After (observe):
+// no fixed spacing, so a fresh thread's first words leave at once. Until a route has answered,
+// requests in one scope leave one at a time.
 const GLOBAL_REQUESTS = { amount: 50, intervalMs: 1_000 }; // Discord: 50 requests/s per bot
 const FALLBACK_RETRY_AFTER_MS = 1_000; // when a 429 carries no usable retry_after
 const EPHEMERAL_FLAG = 1 << 6; // MessageFlags.Ephemeral
 const DEFERRED_CHANNEL_MESSAGE = 5; // InteractionResponseType.DeferredChannelMessageWithSource
 const THREAD_AUTO_ARCHIVE_MINUTES = 1440; // one day, available on every server
+const THREAD_CREATE_RETRIES = 1;
+/** A typing indicator is skipped when fewer than this many of the global 50 requests/s are left. */
+const TYPING_GLOBAL_RESERVE = GLOBAL_REQUESTS.amount / 2;
 
 export interface ApiMessage {
   id: string;
@@ -54,7 +55,11 @@ export class DiscordApi {
     const settings: Omit<PacerSettings, 'cluster'> = {
       global: { perInterval: GLOBAL_REQUESTS },
       buckets: {
-        message: { minTimeMs: MESSAGE_WRITE_SPACING_MS },
+        // Discord counts creating and editing messages in separate route buckets per channel.
+        post: {},
+        edit: {},
+        // Thread creation shares a limit across the guild (429 scope "shared"), whatever the channel.
+        thread: { maxConcurrent: 4 },
         // Typing and interaction acknowledgements must not wait behind a channel's edits.
         typing: {},
         ack: { maxConcurrent: 10 },
@@ -65,20 +70,27 @@ export class DiscordApi {
     this.pacer = createPacer?.('discord', settings) ?? new Pacer(settings);
   }
 
-  /** Runs `call` through the pacer; `content` is resolved only as the request leaves. */
-  private send<T>(bucket: string, scope: string, method: string, priority: Priority, call: () => Promise<unknown>): Promise<T> {
+  /**
+   * Runs `call` through the pacer; `content` is resolved only as the request leaves. The
+   * response's rate-limit headers tell the pacer when the scope may send next.
+   */
+  private send<T>(bucket: string, scope: string, method: string, priority: Priority, call: (rest: RequestSender) => Promise<Response>, retries = 0): Promise<T> {
     return this.pacer.schedule(bucket, scope, async () => {
+      let res: Response;
       try {
-        return (await call()) as T;
+        res = await call(senderOf(this.restOf()));
       } catch (err) {
         throw toParleyError(method, err);
       }
-    }, priority);
+      const state = bucketState(res.headers);
+      if (state) this.pacer.observe(bucket, scope, state);
+      return (res.status === 204 ? undefined : await res.json()) as T;
+    }, priority, { retries });
   }
 
   createMessage(channelId: string, content: Content, o: { replyTo?: string; final: boolean }): Promise<ApiMessage> {
-    return this.send('message', channelId, 'createMessage', priorityOf(o.final), () =>
-      this.restOf().post(Routes.channelMessages(channelId), {
+    return this.send('post', channelId, 'createMessage', o.final ? 'final' : 'normal', (rest) =>
+      rest.post(Routes.channelMessages(channelId), {
         body: {
           content: toDiscordContent(resolveContent(content)),
           allowed_mentions: ALLOWED_MENTIONS,
@@ -89,32 +101,43 @@ export class DiscordApi {
   }
 
   editMessage(channelId: string, messageId: string, content: Content, o: { final: boolean }): Promise<ApiMessage> {
-    return this.send('message', channelId, 'editMessage', priorityOf(o.final), () =>
-      this.restOf().patch(Routes.channelMessage(channelId, messageId), {
+    return this.send('edit', channelId, 'editMessage', priorityOf(o.final), (rest) =>
+      rest.patch(Routes.channelMessage(channelId, messageId), {
         body: { content: toDiscordContent(resolveContent(content)), allowed_mentions: ALLOWED_MENTIONS },
       }),
     );
   }
 
   async deleteMessage(channelId: string, messageId: string): Promise<void> {
-    await this.send('message', channelId, 'deleteMessage', 'final', () => this.restOf().delete(Routes.channelMessage(channelId, messageId)));
+    await this.send('edit', channelId, 'deleteMessage', 'final', (rest) => rest.delete(Routes.channelMessage(channelId, messageId)));
   }
 
   async sendTyping(channelId: string): Promise<void> {
-    await this.send('typing', channelId, 'sendTyping', 'normal', () => this.restOf().post(Routes.channelTyping(channelId)));
+    // Optional: in a burst (20 threads opening at once) the 50 requests a second are for first words.
+    if (!(await this.pacer.globalHeadroom(TYPING_GLOBAL_RESERVE))) return;
+    await this.send('typing', channelId, 'sendTyping', 'normal', (rest) => rest.post(Routes.channelTyping(channelId)));
   }
 
-  /** Starts a public thread on `messageId`; Discord gives the thread the message's id. */
-  startThread(channelId: string, messageId: string, name: string): Promise<{ id: string }> {
-    return this.send('message', channelId, 'startThread', 'final', () =>
-      this.restOf().post(Routes.threads(channelId, messageId), { body: { name, auto_archive_duration: THREAD_AUTO_ARCHIVE_MINUTES } }),
+  /**
+   * Starts a public thread on `messageId`; Discord gives the thread the message's id. Paced per
+   * guild (Discord shares thread creation across a guild's channels); a 429 is waited out and
+   * retried once, since the alternative (replying in a busy channel) is slower still.
+   */
+  startThread(guildId: string, channelId: string, messageId: string, name: string): Promise<{ id: string }> {
+    return this.send(
+      'thread',
+      guildId,
+      'startThread',
+      'first',
+      (rest) => rest.post(Routes.threads(channelId, messageId), { body: { name, auto_archive_duration: THREAD_AUTO_ARCHIVE_MINUTES } }),
+      THREAD_CREATE_RETRIES,
     );
   }
 
   /** Acknowledges an interaction with "thinking…" (must happen within 3 s of its creation). */
   async deferInteraction(interactionId: string, token: string, ephemeral: boolean): Promise<void> {
-    await this.send('ack', interactionId, 'deferReply', 'final', () =>
-      this.restOf().post(Routes.interactionCallback(interactionId, token), {
+    await this.send('ack', interactionId, 'deferReply', 'final', (rest) =>
+      rest.post(Routes.interactionCallback(interactionId, token), {
         auth: false,
         body: { type: DEFERRED_CHANNEL_MESSAGE, data: { flags: ephemeral ? EPHEMERAL_FLAG : 0, allowed_mentions: ALLOWED_MENTIONS } },
       }),
@@ -123,8 +146,8 @@ export class DiscordApi {
 
   /** Edits the interaction's reply (`@original`) or one of its follow-ups. */
   editInteractionMessage(o: { applicationId: string; token: string; channelId: string; messageId: string; content: Content; final: boolean }): Promise<ApiMessage> {
-    return this.send('message', o.channelId, 'editReply', priorityOf(o.final), () =>
-      this.restOf().patch(Routes.webhookMessage(o.applicationId, o.token, o.messageId), {
+    return this.send('edit', o.channelId, 'editReply', priorityOf(o.final), (rest) =>
+      rest.patch(Routes.webhookMessage(o.applicationId, o.token, o.messageId), {
         auth: false,
         body: { content: toDiscordContent(resolveContent(o.content)), allowed_mentions: ALLOWED_MENTIONS },
       }),
@@ -132,8 +155,8 @@ export class DiscordApi {
   }
 
   followUp(o: { applicationId: string; token: string; channelId: string; content: Content; final: boolean; ephemeral?: boolean }): Promise<ApiMessage> {
-    return this.send('message', o.channelId, 'followUp', priorityOf(o.final), () =>
-      this.restOf().post(Routes.webhook(o.applicationId, o.token), {
+    return this.send('post', o.channelId, 'followUp', priorityOf(o.final), (rest) =>
+      rest.post(Routes.webhook(o.applicationId, o.token), {
         auth: false,
         body: { content: toDiscordContent(resolveContent(o.content)), allowed_mentions: ALLOWED_MENTIONS, ...(o.ephemeral ? { flags: EPHEMERAL_FLAG } : {}) },
       }),
@@ -141,18 +164,18 @@ export class DiscordApi {
   }
 
   async deleteInteractionMessage(o: { applicationId: string; token: string; channelId: string; messageId: string }): Promise<void> {
-    await this.send('message', o.channelId, 'deleteReply', 'final', () => this.restOf().delete(Routes.webhookMessage(o.applicationId, o.token, o.messageId), { auth: false }));
+    await this.send('edit', o.channelId, 'deleteReply', 'final', (rest) => rest.delete(Routes.webhookMessage(o.applicationId, o.token, o.messageId), { auth: false }));
   }
 
   listCommands(applicationId: string, guildId?: string): Promise<(CommandSpec & { id: string })[]> {
     const route = guildId ? Routes.applicationGuildCommands(applicationId, guildId) : Routes.applicationCommands(applicationId);
-    return this.send('commands', 'app', 'listCommands', 'normal', () => this.restOf().get(route));
+    return this.send('commands', 'app', 'listCommands', 'normal', (rest) => rest.get(route));
   }
 
   /** Creates or overwrites one command by name (leaves the application's other commands alone, unlike PUT). */
   upsertCommand(applicationId: string, guildId: string | undefined, spec: CommandSpec): Promise<unknown> {
     const route = guildId ? Routes.applicationGuildCommands(applicationId, guildId) : Routes.applicationCommands(applicationId);
-    return this.send('commands', 'app', 'upsertCommand', 'normal', () => this.restOf().post(route, { body: spec }));
+    return this.send('commands', 'app', 'upsertCommand', 'normal', (rest) => rest.post(route, { body: spec }));
   }
 
   /**
@@ -160,8 +183,8 @@ export class DiscordApi {
    * mention goes in front of the neutralised text and `allowed_mentions.roles` names only it.
    */
   announce(channelId: string, text: string, o: { pingRole?: string; components?: unknown[] } = {}): Promise<ApiMessage> {
-    return this.send('message', channelId, 'createMessage', 'final', () =>
-      this.restOf().post(Routes.channelMessages(channelId), {
+    return this.send('post', channelId, 'createMessage', 'final', (rest) =>
+      rest.post(Routes.channelMessages(channelId), {
         body: {
           content: (o.pingRole ? `<@&${o.pingRole}> ` : '') + toDiscordContent(text),
           allowed_mentions: o.pingRole ? { parse: [], roles: [o.pingRole], replied_user: false } : ALLOWED_MENTIONS,
@@ -173,28 +196,51 @@ export class DiscordApi {
 
   /** Replaces a channel message's components (buttons), leaving its text alone. */
   async setComponents(channelId: string, messageId: string, components: unknown[]): Promise<void> {
-    await this.send('message', channelId, 'editMessage', 'final', () =>
-      this.restOf().patch(Routes.channelMessage(channelId, messageId), { body: { components, allowed_mentions: ALLOWED_MENTIONS } }),
+    await this.send('edit', channelId, 'editMessage', 'final', (rest) =>
+      rest.patch(Routes.channelMessage(channelId, messageId), { body: { components, allowed_mentions: ALLOWED_MENTIONS } }),
     );
   }
 
   /** Replaces the components of an interaction's reply (`@original`) or follow-up. */
   async setInteractionComponents(o: { applicationId: string; token: string; channelId: string; messageId: string; components: unknown[] }): Promise<void> {
-    await this.send('message', o.channelId, 'editReply', 'final', () =>
-      this.restOf().patch(Routes.webhookMessage(o.applicationId, o.token, o.messageId), { auth: false, body: { components: o.components, allowed_mentions: ALLOWED_MENTIONS } }),
+    await this.send('edit', o.channelId, 'editReply', 'final', (rest) =>
+      rest.patch(Routes.webhookMessage(o.applicationId, o.token, o.messageId), { auth: false, body: { components: o.components, allowed_mentions: ALLOWED_MENTIONS } }),
     );
   }
 
   /** Answers a component or modal interaction (acknowledge, open a modal, …) within its 3 s. */
   async interactionResponse(interactionId: string, token: string, body: { type: number; data?: Record<string, unknown> }): Promise<void> {
-    await this.send('ack', interactionId, 'interactionResponse', 'final', () =>
-      this.restOf().post(Routes.interactionCallback(interactionId, token), { auth: false, body }),
+    await this.send('ack', interactionId, 'interactionResponse', 'final', (rest) =>
+      rest.post(Routes.interactionCallback(interactionId, token), { auth: false, body }),
     );
   }
 
   stop(): Promise<void> {
     return this.pacer.stop();
   }
+}
+
+/** @discordjs/rest's verbs, answering the raw Response (its headers carry the bucket's state). */
+interface RequestSender {
+  get(route: RouteLike, o?: Omit<RequestData, 'body'>): Promise<Response>;
+  post(route: RouteLike, o?: RequestData): Promise<Response>;
+  patch(route: RouteLike, o?: RequestData): Promise<Response>;
+  delete(route: RouteLike, o?: RequestData): Promise<Response>;
+}
+
+function senderOf(rest: REST): RequestSender {
+  // queueRequest is what rest.get/post/… call before parsing the body; errors and 429s throw as before.
+  const verb = (method: RequestMethod) => (fullRoute: RouteLike, o: RequestData = {}) => rest.queueRequest({ ...o, fullRoute, method }) as Promise<Response>;
+  return { get: verb(RequestMethod.Get), post: verb(RequestMethod.Post), patch: verb(RequestMethod.Patch), delete: verb(RequestMethod.Delete) };
+}
+
+/** X-RateLimit-Remaining / X-RateLimit-Reset-After (seconds), when the route reports them. */
+export function bucketState(headers: Headers): BucketState | undefined {
+  const remaining = headers.get('x-ratelimit-remaining');
+  const resetAfter = headers.get('x-ratelimit-reset-after');
+  const limit = headers.get('x-ratelimit-limit');
+  if (remaining === null || resetAfter === null) return undefined;
+  return { remaining: Number(remaining), resetAfterMs: Number(resetAfter) * 1000, ...(limit !== null && Number.isFinite(Number(limit)) ? { limit: Number(limit) } : {}) };
 }
 
 function priorityOf(final: boolean): Priority {

@@ -9,7 +9,8 @@ import { DiscordApi } from './api.js';
 import { commandRole, commandSpecs, PARLEY_COMMAND, PARLEY_OPTION, QUESTION_OPTION, registerCommands } from './commands.js';
 import { DiscordFeedback } from './feedback.js';
 import { ConversationLinks } from './links.js';
-import { factsOf, routeCommand, routeMessage, type ReplyPlan, type Routed } from './parse.js';
+import { factsOf, routeCommand, routeMessage, type ReplyMode, type ReplyPlan, type Routed } from './parse.js';
+import { ChannelActivity } from './contention.js';
 import { ChannelSurface, InteractionSurface, resumeSurface, type ResumableReply } from './surface.js';
 
 // Reactions (👍/👎 on answers) need their own, non-privileged intents.
@@ -30,13 +31,13 @@ const MESSAGE_CONTENT_LIMITED_FLAG = 1 << 19; // GATEWAY_MESSAGE_CONTENT_LIMITED
  * Permissions the bot needs, no more: see and read channels, send (also in threads), reply
  * (replying needs Read Message History), and open threads in thread mode.
  */
-export function requiredPermissions(replyMode: 'reply' | 'thread'): bigint {
+export function requiredPermissions(replyMode: ReplyMode): bigint {
   let p = PermissionFlagsBits.ViewChannel | PermissionFlagsBits.SendMessages | PermissionFlagsBits.SendMessagesInThreads | PermissionFlagsBits.ReadMessageHistory;
-  if (replyMode === 'thread') p |= PermissionFlagsBits.CreatePublicThreads;
+  if (replyMode !== 'reply') p |= PermissionFlagsBits.CreatePublicThreads;
   return p;
 }
 
-export function inviteUrl(applicationId: string, replyMode: 'reply' | 'thread'): string {
+export function inviteUrl(applicationId: string, replyMode: ReplyMode): string {
   const q = new URLSearchParams({ client_id: applicationId, scope: 'bot applications.commands', permissions: requiredPermissions(replyMode).toString() });
   return `https://discord.com/oauth2/authorize?${q.toString()}`;
 }
@@ -64,6 +65,7 @@ export class DiscordAdapter implements PlatformAdapter {
   private api?: DiscordApi;
   private deliver?: Deliver;
   private readonly plans = new Map<string, ReplyPlan>();
+  private readonly activity = new ChannelActivity();
   /** False when the app lacks the privileged MESSAGE_CONTENT intent (gateway close 4014). */
   messageContent = true;
   private stopping = false;
@@ -276,8 +278,14 @@ export class DiscordAdapter implements PlatformAdapter {
     const api = this.api;
     const client = this.client;
     if (!api || !client) throw new Error('the Discord adapter is not started');
-    const plan: ReplyPlan = this.plans.get(message.id) ?? { kind: 'channel', channelId: message.channel, replyTo: message.id, inThread: false };
+    let plan: ReplyPlan = this.plans.get(message.id) ?? { kind: 'channel', channelId: message.channel, replyTo: message.id, inThread: false };
     this.plans.delete(message.id);
+    let done: (() => void) | undefined;
+    if (plan.kind === 'channel') {
+      // auto mode: a quiet channel gets a reply; a channel already answering someone, a thread.
+      if (plan.startThread?.busyOnly && !this.activity.busy(plan.channelId)) plan = { ...plan, startThread: undefined };
+      if (!plan.startThread) done = this.activity.begin(plan.channelId);
+    }
     const deps = {
       api,
       links: this.links,
@@ -286,7 +294,8 @@ export class DiscordAdapter implements PlatformAdapter {
       actions: { answerId: message.id, feedback: this.feedback },
     };
     if (plan.kind === 'interaction') return new InteractionSurface(plan, client.application?.id ?? client.user!.id, deps);
-    return new ChannelSurface(plan, deps);
+    const channelId = plan.channelId;
+    return new ChannelSurface(plan, { ...deps, onComplete: done, beginChannelReply: () => this.activity.begin(channelId) });
   }
 }
 

@@ -17,7 +17,7 @@ function facts(o: Partial<MessageFacts>): MessageFacts {
   };
 }
 
-async function setup(replyMode: 'reply' | 'thread' = 'reply') {
+async function setup(replyMode: 'auto' | 'reply' | 'thread' = 'reply') {
   const links = new ConversationLinks(await openStore('memory://'), silentLogger());
   return { links, ctx: { botId: BOT, replyMode, links } };
 }
@@ -32,6 +32,14 @@ describe('routeMessage', () => {
     const inThread = (await routeMessage(facts({ id: '100000000000000011', channelId: '100000000000000010', threadParentId: CHANNEL, content: 'more', mentionsBot: false }), ctx))!;
     expect(conversationKey(inThread.message)).toBe(conversationKey(mention.message));
     expect(inThread.message.trigger).toBe('thread_follow_up');
+  });
+
+  it('in auto mode plans a reply, with a thread on the mention to open when the channel is busy', async () => {
+    const { ctx } = await setup('auto');
+    const mention = (await routeMessage(facts({}), ctx))!;
+    expect(mention.plan).toMatchObject({ kind: 'channel', replyTo: '100000000000000010', startThread: { guildId: GUILD, messageId: '100000000000000010', busyOnly: true } });
+    const reply = (await routeMessage(facts({}), (await setup('reply')).ctx))!;
+    expect(reply.plan).not.toHaveProperty('startThread');
   });
 
   it('ignores threads the bot is not part of, unless mentioned there', async () => {

@@ -17,9 +17,19 @@ import { stripBotMention, threadName } from './format.js';
  */
 export const DM_WORKSPACE = '@dm';
 
+/** DISCORD_REPLY_MODE: `auto` replies, or opens a thread when the channel is busy answering; `thread` always opens one. */
+export type ReplyMode = 'auto' | 'reply' | 'thread';
+
 /** Where and how the answer to one message is written. */
 export type ReplyPlan =
-  | { kind: 'channel'; channelId: string; replyTo?: string; startThread?: { channelId: string; messageId: string; name: string }; inThread: boolean }
+  | {
+      kind: 'channel';
+      channelId: string;
+      replyTo?: string;
+      /** Open a thread on the question and answer there (`busyOnly`: only when the channel is busy answering, else reply). */
+      startThread?: { guildId: string; channelId: string; messageId: string; name: string; busyOnly?: boolean };
+      inThread: boolean;
+    }
   | { kind: 'interaction'; interactionId: string; token: string; channelId: string; createdAt: number };
 
 export interface Routed {
@@ -90,7 +100,7 @@ export function factsOf(m: Message, botId: string): MessageFacts {
  */
 export async function routeMessage(
   f: MessageFacts,
-  ctx: { botId: string; replyMode: 'reply' | 'thread'; links: ConversationLinks },
+  ctx: { botId: string; replyMode: ReplyMode; links: ConversationLinks },
 ): Promise<Routed | undefined> {
   if (f.author.bot || f.author.id === ctx.botId || f.system) return undefined;
   const text = stripBotMention(f.content, ctx.botId);
@@ -133,10 +143,14 @@ export async function routeMessage(
     };
   }
   if (!f.mentionsBot) return undefined;
+  // The thread takes the mention's id, so a reply and a thread share one conversation key.
+  const thread = { guildId: f.guildId ?? DM_WORKSPACE, channelId: f.channelId, messageId: f.id, name: threadName(text) };
   const plan: ReplyPlan =
     ctx.replyMode === 'thread'
-      ? { kind: 'channel', channelId: f.channelId, startThread: { channelId: f.channelId, messageId: f.id, name: threadName(text) }, inThread: false }
-      : { kind: 'channel', channelId: f.channelId, replyTo: f.id, inThread: false };
+      ? { kind: 'channel', channelId: f.channelId, startThread: thread, inThread: false }
+      : ctx.replyMode === 'auto'
+        ? { kind: 'channel', channelId: f.channelId, replyTo: f.id, startThread: { ...thread, busyOnly: true }, inThread: false }
+        : { kind: 'channel', channelId: f.channelId, replyTo: f.id, inThread: false };
   return { message: build(f.channelId, f.id, 'mention'), plan };
 }
 

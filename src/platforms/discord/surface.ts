@@ -19,6 +19,10 @@ interface SurfaceDeps {
   conversation: ConversationRef;
   /** Feedback buttons on the finished answer (absent: none). */
   actions?: Omit<AnswerActionsDeps, 'log'>;
+  /** Called once the answer is complete (the channel's budget is free for the next reply). */
+  onComplete?: () => void;
+  /** Counts a reply written in the channel after all (a thread could not be opened); returns its end. */
+  beginChannelReply?: () => () => void;
 }
 
 /**
@@ -33,6 +37,7 @@ export class ChannelSurface implements ReplySurface {
   private typingTimer?: NodeJS.Timeout;
   private posted = 0;
   private done = false;
+  private release?: () => void;
 
   constructor(private readonly plan: Extract<ReplyPlan, { kind: 'channel' }>, private readonly d: SurfaceDeps) {}
 
@@ -42,12 +47,13 @@ export class ChannelSurface implements ReplySurface {
       const start = this.plan.startThread;
       if (start) {
         try {
-          const thread = await this.d.api.startThread(start.channelId, start.messageId, start.name);
+          const thread = await this.d.api.startThread(start.guildId, start.channelId, start.messageId, start.name);
           await this.d.links.markThread(thread.id);
           return { channelId: thread.id };
         } catch (err) {
-          // Missing "Create Public Threads", or the message already has a thread: reply instead.
+          // Missing "Create Public Threads" (50013), no access (50001), or the message already has a thread: reply instead.
           this.d.log.warn({ err: describe(err) }, 'could not open a thread; replying in the channel');
+          this.release = this.d.beginChannelReply?.();
           return { channelId: start.channelId, replyTo: start.messageId };
         }
       }
@@ -115,6 +121,8 @@ export class ChannelSurface implements ReplySurface {
 
   async complete(final?: FinalReply, refs: MessageRef[] = []): Promise<void> {
     this.done = true;
+    this.d.onComplete?.();
+    this.release?.();
     clearTimeout(this.typingTimer);
     if (final && this.d.actions)
       await attachAnswerActions({ ...this.d.actions, log: this.d.log }, final, refs, async (ref, components) =>

@@ -14,7 +14,11 @@ export const CHAT_UPDATE_PER_MINUTE = 50; // Slack Tier 3 for chat.update, per w
 /** Updates are spread evenly over the minute: a burst would spend the whole minute's budget in a
  * second and leave every reply in the workspace (and its final text) waiting for the refill. */
 export const CHAT_UPDATE_MIN_INTERVAL_MS = 60_000 / CHAT_UPDATE_PER_MINUTE;
-export const POST_MESSAGE_MIN_INTERVAL_MS = 1_000; // chat.postMessage: about 1 per second per channel
+/** chat.postMessage: "about 1 per second per channel, short bursts tolerated". The burst is not
+ * published: start from 3 a second and adopt what a 429 shows (the `learn` rule below). */
+export const POST_MESSAGE_BURST = { amount: 3, intervalMs: 1_000 + 100 }; // +100 ms: a request's travel must not land a 4th inside Slack's second
+/** How long a limit learned from a 429 is kept for a method and scope. */
+export const LEARNED_LIMIT_MS = 10 * 60_000;
 export const APPEND_STREAM_PER_MINUTE = 100; // Slack Tier 4 for chat.appendStream, per workspace
 export const APPEND_STREAM_MIN_INTERVAL_MS = 500; // coalesces token deltas into fewer appends
 export const START_STOP_STREAM_PER_MINUTE = 20; // Slack Tier 2 for chat.startStream / chat.stopStream
@@ -28,12 +32,14 @@ export type SlackBucket = 'update' | 'post' | 'append' | 'streamStart' | 'stream
 /** Slack's limits as pacing buckets, scoped per workspace or per channel as Slack counts them. */
 export const SLACK_PACING: Omit<PacerSettings, 'cluster'> = {
   buckets: {
+    // Where Slack leaves the size open (a burst of posts, Tier 2's "20+ per minute"), a scope adopts
+    // the limit a 429 reveals, for a while. Updates and appends are spread evenly within their tier.
     update: { minTimeMs: CHAT_UPDATE_MIN_INTERVAL_MS },
-    post: { minTimeMs: POST_MESSAGE_MIN_INTERVAL_MS },
+    post: { perInterval: POST_MESSAGE_BURST, learn: { windowMs: POST_MESSAGE_BURST.intervalMs, forMs: LEARNED_LIMIT_MS } },
     append: { minTimeMs: APPEND_STREAM_MIN_INTERVAL_MS, perInterval: { amount: APPEND_STREAM_PER_MINUTE, intervalMs: 60_000 } },
     // Tier limits are per method: starts and stops have a budget each.
-    streamStart: { perInterval: { amount: START_STOP_STREAM_PER_MINUTE, intervalMs: 60_000 } },
-    streamStop: { perInterval: { amount: START_STOP_STREAM_PER_MINUTE, intervalMs: 60_000 } },
+    streamStart: { perInterval: { amount: START_STOP_STREAM_PER_MINUTE, intervalMs: 60_000 }, learn: { windowMs: 60_000, forMs: LEARNED_LIMIT_MS } },
+    streamStop: { perInterval: { amount: START_STOP_STREAM_PER_MINUTE, intervalMs: 60_000 }, learn: { windowMs: 60_000, forMs: LEARNED_LIMIT_MS } },
     lookup: { maxConcurrent: 4, perInterval: { amount: LOOKUP_PER_MINUTE, intervalMs: 60_000 } },
     misc: { maxConcurrent: 4 },
     response: {},
@@ -70,15 +76,10 @@ export class SlackApi {
 
   /** Calls `method` with the parameters `params()` returns when the request leaves the pacer. */
   async call<T = Record<string, any>>(method: string, params: () => Params, o: CallOptions): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.pacer.schedule(o.bucket, o.scope, () => this.send<T>(method, params()), o.priority ?? 'normal');
-      } catch (err) {
-        const retry = err instanceof RateLimitError && o.retryRateLimited !== false && attempt < MAX_RATE_LIMIT_RETRIES;
-        if (!retry) throw err;
-        this.log.debug({ method, retryAfterMs: err.retryAfterMs, attempt }, 'slack rate limited; retrying');
-      }
-    }
+    // 429s are retried by the pacer (one retry loop for every platform), after it held the scope for Retry-After.
+    return this.pacer.schedule(o.bucket, o.scope, () => this.send<T>(method, params()), o.priority ?? 'normal', {
+      retries: o.retryRateLimited === false ? 0 : MAX_RATE_LIMIT_RETRIES,
+    });
   }
 
   private async send<T>(method: string, params: Params): Promise<T> {

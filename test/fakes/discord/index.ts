@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { EventEmitter } from 'node:events';
 import { FakeGateway, MESSAGE_CONTENT_INTENT } from './gateway.js';
 import { handleRest, type RecordedRestRequest } from './rest.js';
+import { RouteLimiter } from './limits.js';
 import {
   ChannelType,
   INTERACTION_TOKEN_TTL_MS,
@@ -51,6 +52,8 @@ export class FakeDiscord {
   readonly typing: { channelId: string; at: number }[] = [];
   /** Intents the Developer Portal allows (clear MESSAGE_CONTENT_INTENT to refuse it with 4014). */
   grantedIntents = ALL_INTENTS;
+  /** Discord's per-route limits (message create/edit per channel, thread creation per guild); `routeLimits.enabled = false` turns them off. */
+  readonly routeLimits = new RouteLimiter();
   /** Whether the bot may create threads (false: 403 Missing Permissions, 50013). */
   allowThreads = true;
   /** How long after creation interactions accept their first callback (Discord: 3 s). */
@@ -107,7 +110,7 @@ export class FakeDiscord {
   }
 
   guildPayloads(): Record<string, unknown>[] {
-    const channels = [...this.channels.values()].filter((c) => c.guild_id === this.guildId && c.type === ChannelType.GuildText);
+    const channels = [...this.channels.values()].filter((c) => c.guild_id === this.guildId && (c.type === ChannelType.GuildText || c.type === ChannelType.GuildForum));
     const threads = [...this.channels.values()].filter((c) => c.guild_id === this.guildId && c.type === ChannelType.PublicThread);
     return [
       {
@@ -193,8 +196,8 @@ export class FakeDiscord {
     this.events.emit('change');
   }
 
-  addThread(o: { id: string; parentId: string; name: string }): FakeChannel {
-    const thread: FakeChannel = { id: o.id, type: ChannelType.PublicThread, name: o.name, guild_id: this.guildId, parent_id: o.parentId, owner_id: this.botUser.id };
+  addThread(o: { id: string; parentId: string; name: string; ownerId?: string }): FakeChannel {
+    const thread: FakeChannel = { id: o.id, type: ChannelType.PublicThread, name: o.name, guild_id: this.guildId, parent_id: o.parentId, owner_id: o.ownerId ?? this.botUser.id };
     this.channels.set(thread.id, thread);
     if (this.gateway.connected)
       this.gateway.dispatch('THREAD_CREATE', { ...thread, newly_created: true, member_count: 1, message_count: 0, thread_metadata: { archived: false, auto_archive_duration: 1440, locked: false } });
@@ -202,6 +205,24 @@ export class FakeDiscord {
   }
 
   // --- driving the bot ---
+
+  /**
+   * A user opens a post in forum channel `forumId`: a thread in the forum whose starter message
+   * (the same id as the thread) is `content`. Returns the thread and its starter message.
+   */
+  forumPost(o: { forumId: string; title: string; content: string; author?: FakeUser; mentionBot?: boolean }): { thread: FakeChannel; message: FakeMessage } {
+    const author = o.author ?? this.defaultUser;
+    const id = snowflake();
+    const thread = this.addThread({ id, parentId: o.forumId, name: o.title, ownerId: author.id });
+    const content = o.mentionBot ? `<@${this.botUser.id}> ${o.content}` : o.content;
+    const m: FakeMessage = {
+      id, channel_id: id, guild_id: this.guildId, author, content, history: [content], mentions: mentionedUsers(content, this.users),
+      mention_roles: [], pinged_roles: [], mention_everyone: false, flags: 0, deleted: false, created_at: Date.now(),
+    };
+    this.messages.set(id, m);
+    this.dispatchMessage(m);
+    return { thread, message: m };
+  }
 
   /**
    * A user (default: alice) writes in a channel. `mentionBot` prefixes `<@bot>`; `replyTo`

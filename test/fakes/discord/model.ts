@@ -20,7 +20,7 @@ export const INVALID_WEBHOOK_TOKEN = 50027; // Discord error code once an intera
 export const UNKNOWN_MESSAGE = 10008;
 export const INTERACTION_TOKEN_TTL_MS = 15 * 60_000; // interaction tokens work for 15 minutes
 
-export const ChannelType = { GuildText: 0, DM: 1, PublicThread: 11 } as const;
+export const ChannelType = { GuildText: 0, DM: 1, PublicThread: 11, GuildForum: 15 } as const;
 
 export interface FakeUser {
   id: string;
@@ -64,6 +64,8 @@ export interface FakeMessage {
   /** Set when the message is an interaction response or follow-up. */
   interaction_token?: string;
   deleted: boolean;
+  /** A thread was started on this message (a message holds one thread). */
+  thread_created?: boolean;
   created_at: number;
   edited_at?: number;
 }

@@ -9,6 +9,7 @@ import {
   UNKNOWN_MESSAGE,
   messageJson,
   snowflake,
+  type FakeChannel,
   type FakeCommand,
   type FakeInteraction,
   type FakeMessage,
@@ -117,6 +118,26 @@ function channelRoute(fake: FakeDiscord, method: string, seg: string[], body: an
     return { status: 204 };
   }
   if (seg[1] !== 'messages') return { status: 404, body: { message: '404: Not Found', code: 0 } };
+  // Discord's per-route buckets: creations and edits per channel, thread creation per guild.
+  const route = seg.length === 2 && method === 'POST' ? 'createMessage' : seg.length === 3 && method !== 'GET' ? 'editMessage' : seg[3] === 'threads' && method === 'POST' ? 'createThread' : undefined;
+  if (route) {
+    const answer = fake.routeLimits.take(route, route === 'createThread' ? (channel.guild_id ?? channelId) : channelId);
+    if (answer?.limited)
+      return {
+        status: 429,
+        headers: answer.headers,
+        body: { message: 'You are being rate limited.', retry_after: answer.retryAfterMs / 1000, global: false, code: 0 },
+      };
+    if (answer) return withHeaders(channelMessageRoute(fake, method, seg, body, channelId, channel), answer.headers);
+  }
+  return channelMessageRoute(fake, method, seg, body, channelId, channel);
+}
+
+function withHeaders(reply: Reply, headers: Record<string, string>): Reply {
+  return { ...reply, headers: { ...headers, ...reply.headers } };
+}
+
+function channelMessageRoute(fake: FakeDiscord, method: string, seg: string[], body: any, channelId: string, channel: FakeChannel): Reply {
   if (seg.length === 2 && method === 'POST') {
     const bad = tooLong(body?.content);
     if (bad) return bad;
@@ -147,9 +168,11 @@ function channelRoute(fake: FakeDiscord, method: string, seg: string[], body: an
   }
   if (seg[3] === 'threads' && method === 'POST') {
     if (!fake.allowThreads) return { status: 403, body: { message: 'Missing Permissions', code: 50013 } };
+    if (message.thread_created) return { status: 400, body: { message: 'A thread has already been created for this message', code: 160004 } };
     if (channel.type !== ChannelType.GuildText) return { status: 400, body: { message: 'Cannot execute action on this channel type', code: 50024 } };
     // A thread started from a message takes the message's id.
     const thread = fake.addThread({ id: message.id, parentId: channelId, name: String(body?.name ?? 'thread') });
+    message.thread_created = true;
     return { status: 201, body: thread };
   }
   return { status: 404, body: { message: '404: Not Found', code: 0 } };
