@@ -71,7 +71,7 @@ describe('/parley stats on Discord', () => {
     expect(reply.content).toContain('Questions: 1 (model 1)');
     expect(reply.content).toContain('Handed to a human: 0');
     // Latency and tokens of the real turn were recorded (the fake model reports usage).
-    expect(reply.content).toMatch(/First visible text: p50 \d+ ms, p95 \d+ ms/);
+    expect(reply.content).toMatch(/First visible text: p50 [\d.]+ m?s, p95 [\d.]+ m?s/);
     expect(reply.content).toMatch(/Tokens: [1-9][\d,]* · estimated cost \$0\.0000/);
     expect(reply.components ?? []).toEqual([]); // command replies get no feedback buttons
 
