@@ -2,10 +2,10 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import Keyv, { type KeyvStoreAdapter } from 'keyv';
-import KeyvSqlite from '@keyv/sqlite';
 import type { Redis } from 'ioredis';
 import { ConfigError } from '../core/errors.js';
 import { connectRedis, IORedisKeyvAdapter } from './redis.js';
+import { ReopeningSqliteAdapter } from './sqlite.js';
 
 /**
  * Storage for everything Parley keeps: history, dedupe records, locks, and what later
@@ -275,8 +275,9 @@ class SqliteStore extends LocalClaims {
     super(prefix);
   }
   protected adapter() {
-    // One adapter per namespace: a Keyv sets its namespace on the adapter it owns.
-    return new KeyvSqlite({ uri: `sqlite://${this.file}`, table: 'parley', busyTimeout: 5000 });
+    // One adapter per namespace: a Keyv sets its namespace on the adapter it owns. A connection
+    // that fails (a transient fault) is opened again on the next call.
+    return new ReopeningSqliteAdapter({ uri: `sqlite://${this.file}`, table: 'parley', busyTimeout: 5000 }) as unknown as KeyvStoreAdapter;
   }
 }
 

@@ -116,8 +116,17 @@ function match(path: string, method: string): Route {
   if (path === `${API_PREFIX}/tasks`) return want('POST', { kind: 'tasks' });
   if (path === `${API_PREFIX}/openapi.json`) return want('GET', { kind: 'openapi' });
   const task = new RegExp(`^${API_PREFIX}/tasks/([^/]+)$`).exec(path);
-  if (task) return want('GET', { kind: 'task', id: decodeURIComponent(task[1]!) });
+  // A malformed escape (`%ZZ`) cannot be a task id: the id check answers it with a 400.
+  if (task) return want('GET', { kind: 'task', id: decodeOrRaw(task[1]!) });
   return { kind: 'not_found' };
+}
+
+function decodeOrRaw(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
 
 /** The validated body, or undefined after answering with the 4xx that says what is wrong. */
