@@ -3,7 +3,7 @@ import type { ApiKeySettings } from '../../config/env.js';
 import type { Logger } from '../../core/logger.js';
 import { readBody, sendJson, type HttpServer } from '../../server/http.js';
 import { firstIssue } from '../../server/validation.js';
-import type { ApiKeyring } from './keys.js';
+import type { ApiKeyring, TokenHold } from './keys.js';
 import { isTaskId, type AskRequest } from './schemas.js';
 import type { z } from 'zod';
 
@@ -21,8 +21,11 @@ export interface ApiHandlers {
   /** False while starting or stopping: requests get 503. */
   accepting(): boolean;
   knownProfile(name: string): boolean;
-  ask(key: ApiKeySettings, body: AskRequest, req: HttpRequest, res: ServerResponse): Promise<void>;
-  submitTask(key: ApiKeySettings, body: AskRequest, res: ServerResponse): Promise<void>;
+  /** What an answer to `body` may cost at most (question and longest answer), reserved from the key's budget. */
+  estimateTokens(body: AskRequest): number;
+  /** Both settle `hold` (the key's reserved tokens) once answered, or release it. */
+  ask(key: ApiKeySettings, body: AskRequest, req: HttpRequest, res: ServerResponse, hold?: TokenHold): Promise<void>;
+  submitTask(key: ApiKeySettings, body: AskRequest, res: ServerResponse, hold?: TokenHold): Promise<void>;
   getTask(key: ApiKeySettings, id: string, res: ServerResponse): Promise<void>;
 }
 
@@ -89,15 +92,16 @@ async function handle(h: ApiHandlers, req: HttpRequest, res: ServerResponse): Pr
     if (!rate.allowed) {
       return sendError(res, 429, 'rate_limited', `this API key may send ${rate.limit} questions per minute`, { headers: { 'retry-after': seconds(rate.retryAfterMs) } });
     }
-    const budget = await h.keyring.checkBudget(key);
+    // The answer's tokens are reserved before the model is called and settled after (keys.ts).
+    const budget = await h.keyring.reserve(key, h.estimateTokens(body));
     if (!budget.allowed) {
       return sendError(res, 429, 'budget_exhausted', `this API key has used ${budget.used} of its ${budget.limit} tokens for today (UTC)`, {
         headers: { 'retry-after': seconds(budget.retryAfterMs) },
       });
     }
     h.log.debug({ key: key.name, route: route.kind }, 'api request');
-    if (route.kind === 'ask') return await h.ask(key, body, req, res);
-    return await h.submitTask(key, body, res);
+    if (route.kind === 'ask') return await h.ask(key, body, req, res, budget.hold);
+    return await h.submitTask(key, body, res, budget.hold);
   } catch (err) {
     h.log.error({ err: err instanceof Error ? err.message : String(err), path }, 'api request failed');
     sendError(res, 500, 'internal_error', 'something went wrong while handling the request; try again');
