@@ -88,12 +88,13 @@ async function handle(h: ApiHandlers, req: HttpRequest, res: ServerResponse): Pr
     const body = await parseBody(h, req, res);
     if (!body) return;
     // Limits count only valid requests, so a client fixing a typo does not use up its quota.
-    const rate = await h.keyring.takeRequest(key);
+    // A store outage costs the key's limits, not the answer (logged; like the guardrails' limits).
+    const rate = await h.keyring.takeRequest(key).catch((err) => storeDown(h, err, 'rate limit'));
     if (!rate.allowed) {
       return sendError(res, 429, 'rate_limited', `this API key may send ${rate.limit} questions per minute`, { headers: { 'retry-after': seconds(rate.retryAfterMs) } });
     }
     // The answer's tokens are reserved before the model is called and settled after (keys.ts).
-    const budget = await h.keyring.reserve(key, h.estimateTokens(body));
+    const budget = await h.keyring.reserve(key, h.estimateTokens(body)).catch((err) => storeDown(h, err, 'token budget'));
     if (!budget.allowed) {
       return sendError(res, 429, 'budget_exhausted', `this API key has used ${budget.used} of its ${budget.limit} tokens for today (UTC)`, {
         headers: { 'retry-after': seconds(budget.retryAfterMs) },
@@ -163,6 +164,11 @@ async function parseBody(h: ApiHandlers, req: HttpRequest, res: ServerResponse):
     return undefined;
   }
   return parsed.data;
+}
+
+function storeDown(h: ApiHandlers, err: unknown, what: string): { allowed: true; hold?: undefined } {
+  h.log.error({ err: err instanceof Error ? err.message : String(err) }, `the API key's ${what} could not be checked (store unavailable); answering anyway`);
+  return { allowed: true };
 }
 
 function seconds(ms: number): string {
