@@ -98,6 +98,7 @@ export async function createCore(
     ttlMs: config.assistant.historyTtlMs,
     maxTurns: config.assistant.historyMaxTurns,
     observe: (op, ms) => metrics.observeStore(op, ms),
+    failed: (op) => metrics.storeErrors.inc({ operation: op }),
   });
   // Across instances only a shared store needs the lock; one process is serialised by its queue.
   const lock = store.kind === 'redis' ? new ConversationLock(store) : undefined;
@@ -236,7 +237,7 @@ export async function startParley(config: Config, options: StartOptions = {}): P
       http.setStarted(false);
       await engine.shutdown(config.shutdownDeadlineMs);
       // Analytics of the last turns reach the store before it closes (webhook retries do not hold the shutdown).
-      await support.analytics.idle();
+      await support.analytics.idle().catch((err) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'writing the last analytics failed'));
       await Promise.allSettled(adapters.map((a) => a.stop()));
       closeCore();
       await journal.stop();

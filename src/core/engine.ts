@@ -161,7 +161,11 @@ export class Engine {
     const startedAt = Date.now();
     const abort = new AbortController();
     this.inflight.add(abort);
-    const unlock = this.deps.lock ? await this.deps.lock.acquire(conversation) : undefined;
+    // A store that cannot be reached costs the cross-instance lock, not the answer (this
+    // process's queue still serialises the conversation).
+    const unlock = this.deps.lock
+      ? await this.deps.lock.acquire(conversation).catch((err) => void log.error({ err: describe(err) }, 'conversation lock unavailable (store down); answering without it'))
+      : undefined;
     try {
       await this.answerTurn(batch, adapter, conversation, log, startedAt, abort.signal);
     } finally {

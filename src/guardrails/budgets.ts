@@ -31,6 +31,13 @@ export interface BudgetState {
   resetsInMs: number;
 }
 
+/** An amount reserved on one counter (its key names its period, so settling after midnight is exact). */
+export interface BudgetHold {
+  key: string;
+  by: number;
+  ttl: number;
+}
+
 const DAY_MS = 86_400_000;
 const COUNTER_TTL_MS = 2 * DAY_MS;
 const MONTH_COUNTER_TTL_MS = 40 * DAY_MS;
@@ -52,7 +59,8 @@ const ALERT_NAMES: Record<BudgetName, string> = {
 
 /**
  * Token budgets per user, channel and workspace per UTC day, and one monthly cost budget for
- * the whole installation; all atomic store counters (shared across instances on Redis).
+ * the whole installation; all atomic store counters (shared across instances on Redis),
+ * reserved before a model call and settled with the real usage after it.
  * The counters are budget state, not the ledger: `/parley forget` leaves the caller's daily
  * counter running until the day ends, so forgetting cannot reset a budget.
  */
@@ -104,6 +112,39 @@ export class Budgets {
   /** The first budget that is used up, if any. */
   async spent(m: Pick<IncomingMessage, 'platform' | 'workspace' | 'channel' | 'user'>, b: BudgetSettings, now = Date.now()): Promise<BudgetState | undefined> {
     return (await this.states(m, b, now)).find((s) => s.used >= s.limit);
+  }
+
+  /**
+   * Reserves a turn's estimated tokens and cost from every budget that applies, before the model
+   * is called: atomic per counter (shared across instances on Redis), so concurrent turns pass a
+   * budget by less than one reservation. Refused = the first budget already used up (what was
+   * reserved from the others is given back). Settle with `release`, then `add` the real usage.
+   */
+  async reserve(
+    m: Pick<IncomingMessage, 'platform' | 'workspace' | 'channel' | 'user'>,
+    tokens: number,
+    costMicros: number,
+    b: BudgetSettings,
+    now = Date.now(),
+  ): Promise<{ held: BudgetHold[]; spent?: BudgetState }> {
+    const held: BudgetHold[] = [];
+    for (const c of this.counters(m, now)) {
+      const limit = Budgets.limitOf(c.budget, b);
+      if (limit === undefined) continue;
+      const by = Math.max(0, Math.ceil(c.budget === 'monthly_cost' ? costMicros : tokens));
+      const r = await this.store.reserve(c.key, by, limit, c.ttl);
+      if (!r.granted) {
+        await this.release(held);
+        return { held: [], spent: { budget: c.budget, scope: c.scope, period: c.period, used: r.value, limit, resetsInMs: c.reset } };
+      }
+      held.push({ key: c.key, by, ttl: c.ttl });
+    }
+    return { held };
+  }
+
+  /** Gives reserved amounts back (the real usage is then counted with `add`). */
+  async release(held: BudgetHold[]): Promise<void> {
+    for (const h of held) if (h.by) await this.store.increment(h.key, -h.by, h.ttl);
   }
 
   /** Adds one call's tokens and cost; tells admins about thresholds it crossed. */

@@ -5,7 +5,8 @@ import type { IncomingMessage } from '../core/types.js';
 import type { HistoryStore } from '../store/history.js';
 import type { Store } from '../store/store.js';
 import { checkAccess } from './access.js';
-import { Budgets, BUDGET_WORDS, formatUsedOf, type AdminNotifier } from './budgets.js';
+import { Budgets, BUDGET_WORDS, formatUsedOf, type AdminNotifier, type BudgetHold } from './budgets.js';
+import { countTokens, TOKENS_PER_MESSAGE, TOKENS_PER_REPLY } from '../llm/tokens.js';
 import { parseParleyCommand, runCommand } from './commands.js';
 import { attachmentContext, checkInput, STATE_ATTACHMENTS, type AttachmentText } from './input.js';
 import { costMicros, scopesOf, UsageLedger, type PriceOf } from './ledger.js';
@@ -57,6 +58,23 @@ export interface Guardrails {
   budgets: Budgets;
 }
 
+/** What a turn ran under, for the recording after it; `held` = budget reserved for it. */
+interface TurnInfo {
+  settings: GuardrailSettings;
+  model?: string;
+  held: BudgetHold[];
+}
+
+/**
+ * What a turn may cost at most, as far as known when budgets are checked: system prompt,
+ * history, question and attachments, plus the longest answer the profile allows. Knowledge
+ * passages are added later; the settlement counts them.
+ */
+function estimateTurnTokens(ctx: TurnContext): number {
+  const texts = [ctx.profile.systemPrompt, ...ctx.history.map((t) => t.content), ctx.question, ...ctx.context];
+  return texts.reduce((n, t) => n + countTokens(t) + TOKENS_PER_MESSAGE, TOKENS_PER_REPLY) + ctx.profile.maxOutputTokens;
+}
+
 /** Sources of turns that are never stored in history (so `/parley forget` need not look for them). */
 const NOT_STORED = new Set(['error', 'command', 'declined', 'help', 'rate_limited', 'budget_spent']);
 
@@ -71,7 +89,7 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
   const budgets = new Budgets(d.store, d.log.child({ component: 'budgets' }), d.notifyAdmins);
   const pending = new Set<Promise<void>>();
   // What each turn ran under, for the recording after it (TurnResult names only the profile).
-  const turnInfo = new WeakMap<IncomingMessage, { settings: GuardrailSettings; model?: string }>();
+  const turnInfo = new WeakMap<IncomingMessage, TurnInfo>();
   const detectorCache = new WeakMap<GuardrailSettings['redaction'], Detector[]>();
 
   const settingsOf = (ctx: TurnContext): GuardrailSettings => ctx.profile.guardrails ?? topOf();
@@ -155,11 +173,16 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
 
   const budgetCheck: Middleware = async (ctx, next) => {
     const s = settingsOf(ctx);
-    turnInfo.set(ctx.message, { settings: s, model: ctx.profile.model });
-    // Calls of this process still being recorded when this check began count too (a snapshot:
-    // under steady traffic, waiting for "no recording at all" could wait indefinitely).
-    await Promise.all([...pending]);
-    const spent = await budgets.spent(ctx.message, s.budgets, now());
+    const info: TurnInfo = { settings: s, model: ctx.profile.model, held: [] };
+    turnInfo.set(ctx.message, info);
+    // Reserved, not checked: the turn's largest cost is taken from the budgets before the model
+    // is called (concurrent turns cannot all pass a check none has paid for yet) and settled
+    // with the real usage when the turn is recorded.
+    const tokens = estimateTurnTokens(ctx);
+    const model = ctx.profile.model ?? 'unknown';
+    const cost = costMicros(d.priceOf, model, tokens - ctx.profile.maxOutputTokens, ctx.profile.maxOutputTokens) ?? 0;
+    const { held, spent } = await budgets.reserve(ctx.message, tokens, cost, s.budgets, now());
+    info.held = held;
     if (spent) {
       ctx.log.info({ budget: spent.budget, used: spent.used, limit: spent.limit }, 'budget spent; no model call');
       return declinePrivately(
@@ -171,8 +194,10 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
     await next();
   };
 
-  async function record(result: TurnResult, info: { settings: GuardrailSettings; model?: string }): Promise<void> {
+  async function record(result: TurnResult, info: TurnInfo): Promise<void> {
     const m = result.message;
+    // The reservation is given back first, whatever the turn became; its real usage is added below.
+    await budgets.release(info.held.splice(0));
     const user = scopesOf(m).user;
     if (!NOT_STORED.has(result.source)) await ledger.noteConversation(user, result.conversation, d.historyTtlMs);
     const called = result.model !== undefined || (result.error !== undefined && result.error !== 'llm_not_configured');
@@ -204,7 +229,7 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
   }
 
   const onTurn = (result: TurnResult) => {
-    const info = turnInfo.get(result.message) ?? { settings: topOf() };
+    const info = turnInfo.get(result.message) ?? { settings: topOf(), held: [] };
     const p = record(result, info)
       .catch((err) => d.log.error({ err: err instanceof Error ? err.message : String(err) }, 'recording usage failed'))
       .finally(() => pending.delete(p));

@@ -28,6 +28,7 @@ export class Metrics {
   readonly updatesPerReply = new Histogram({ name: 'parley_updates_per_reply', help: 'Platform requests (posts, edits, stream appends) per reply', labelNames: ['platform'], buckets: UPDATE_BUCKETS, registers: [this.registry] });
   readonly groundedness = new Histogram({ name: 'parley_answer_groundedness', help: 'Share of a model answer\'s sentences backed by the knowledge passages it was given (0–1), by profile', labelNames: ['profile'], buckets: GROUNDEDNESS_BUCKETS, registers: [this.registry] });
   readonly storeLatency = new Histogram({ name: 'parley_store_operation_seconds', help: 'Store operation latency, by operation', labelNames: ['operation'], buckets: STORE_BUCKETS, registers: [this.registry] });
+  readonly storeErrors = new Counter({ name: 'parley_store_errors_total', help: 'Store operations that failed (an outage): history_load = a turn answered without its history', labelNames: ['operation'], registers: [this.registry] });
   private readonly queueSources: (() => number)[] = [];
 
   constructor(options: { defaultMetrics?: boolean } = {}) {

@@ -16,20 +16,26 @@ export interface ReadinessReport {
 export type Check = () => Promise<void>;
 
 const CHECK_TIMEOUT_MS = 5_000;
+/** A failed report is kept only this long, so a dependency that recovers shows as ready within a second or two. */
+const FAILED_CACHE_MS = 1_000;
 
 /**
  * Readiness for /readyz: every check (platform connections, store, model endpoint) run in
  * parallel with a timeout, and the report cached so frequent probes stay cheap.
  */
 export class Readiness {
-  private cached?: { at: number; report: Promise<ReadinessReport> };
+  private cached?: { at: number; report: Promise<ReadinessReport>; ttl: number };
 
   constructor(private readonly checks: Record<string, Check>, private readonly cacheMs = 10_000) {}
 
   report(): Promise<ReadinessReport> {
-    if (this.cached && Date.now() - this.cached.at < this.cacheMs) return this.cached.report;
+    if (this.cached && Date.now() - this.cached.at < this.cached.ttl) return this.cached.report;
     const report = this.run();
-    this.cached = { at: Date.now(), report };
+    const entry = { at: Date.now(), report, ttl: this.cacheMs };
+    this.cached = entry;
+    void report.then((r) => {
+      if (!r.ok) entry.ttl = Math.min(this.cacheMs, FAILED_CACHE_MS);
+    });
     return report;
   }
 

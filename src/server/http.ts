@@ -28,6 +28,17 @@ function codeOf(status: number): string {
   return (STATUS_CODES[status] ?? 'bad_request').toLowerCase().replace(/[^a-z0-9]+/g, '_');
 }
 
+/**
+ * A client has this long to send its request headers, and this long to send the whole request
+ * (answers may stream for longer: these bound only what the client sends). Slow senders
+ * (slowloris) get a 408 and the connection closed. Every caller is a machine (Slack, a widget's
+ * backend, a browser) sending small requests.
+ */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
+/** How often Node checks those timeouts (its default, 30 s, would let a slow sender overstay by that much). */
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
 /**
@@ -61,7 +72,10 @@ export class HttpServer {
   }
 
   async listen(port: number, host = '0.0.0.0'): Promise<number> {
-    const server = createServer((req, res) => void this.dispatch(req, res));
+    const server = createServer(
+      { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
+      (req, res) => void this.dispatch(req, res),
+    );
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -115,16 +129,47 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 /**
- * The request body, at most `limitBytes`; a longer one throws an HttpError 413, which the server
- * answers (`payload_too_large`, closing the connection) unless the caller answers it itself.
+ * The request body, at most `limitBytes`, refused while reading: a longer one throws an HttpError
+ * 413, which the server answers (`payload_too_large`) unless the caller answers it itself.
  */
-export async function readBody(req: IncomingMessage, limitBytes = 1_000_000): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limitBytes) throw new HttpError(413, 'payload_too_large', `the request body is larger than ${limitBytes} bytes`, { connection: 'close' });
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+export function readBody(req: IncomingMessage, limitBytes = DEFAULT_MAX_BODY_BYTES): Promise<Buffer> {
+  const tooLarge = () => new HttpError(413, 'payload_too_large', `the request body is larger than ${limitBytes} bytes`);
+  // A declared length over the limit is refused before reading a byte.
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limitBytes) return Promise.reject(tooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limitBytes) return void chunks.push(chunk);
+      // Drop what was read and discard the rest as it arrives (nothing more is kept), so the
+      // client can finish sending and read the 413. Closing the socket instead would make most
+      // clients fail with EPIPE before they see the answer. REQUEST_TIMEOUT_MS bounds how long
+      // a sender may keep a refused body coming.
+      cleanup();
+      chunks.length = 0;
+      req.resume();
+      reject(tooLarge());
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
 }
+
+/** The limit for a route that does not name its own (every route that reads a body has one). */
+export const DEFAULT_MAX_BODY_BYTES = 1_000_000;

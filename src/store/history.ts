@@ -15,14 +15,17 @@ export class HistoryStore {
   private readonly kv: Keyv<StoredConversation>;
   constructor(
     store: Store,
-    private readonly o: { ttlMs?: number; maxTurns: number; observe?: (operation: string, ms: number) => void },
+    private readonly o: { ttlMs?: number; maxTurns: number; observe?: (operation: string, ms: number) => void; failed?: (operation: string) => void },
   ) {
     this.kv = store.namespace<StoredConversation>('history');
   }
 
   async load(key: ConversationKey): Promise<Turn[]> {
     const started = performance.now();
-    const v = await this.kv.get(key);
+    const v = await this.kv.get(key).catch((err: unknown) => {
+      this.o.failed?.('history_load');
+      throw err;
+    });
     this.o.observe?.('history_load', performance.now() - started);
     return v?.turns ?? [];
   }
@@ -31,7 +34,10 @@ export class HistoryStore {
     const current = await this.load(key);
     const all = [...current, ...turns].slice(-this.o.maxTurns);
     const started = performance.now();
-    await this.kv.set(key, { turns: all, updatedAt: Date.now() }, this.o.ttlMs);
+    await this.kv.set(key, { turns: all, updatedAt: Date.now() }, this.o.ttlMs).catch((err: unknown) => {
+      this.o.failed?.('history_save');
+      throw err;
+    });
     this.o.observe?.('history_save', performance.now() - started);
   }
 

@@ -2,9 +2,10 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import Keyv, { type KeyvStoreAdapter } from 'keyv';
-import KeyvSqlite from '@keyv/sqlite';
-import KeyvRedis, { createClient, type RedisClientType } from '@keyv/redis';
+import type { Redis } from 'ioredis';
 import { ConfigError } from '../core/errors.js';
+import { connectRedis, IORedisKeyvAdapter } from './redis.js';
+import { ReopeningSqliteAdapter } from './sqlite.js';
 
 /**
  * Storage for everything Parley keeps: history, dedupe records, locks, and what later
@@ -38,6 +39,13 @@ export interface Store {
    */
   increment(key: string, by: number, ttlMs: number): Promise<number>;
   /**
+   * Adds `by` to the counter `key` (as `increment`) only if its value is below `limit`: a budget
+   * reserved before the work it pays for. Returns whether it was granted and the value after
+   * (unchanged when refused). Atomic across instances, so concurrent callers together pass
+   * `limit` by less than one `by`. Settle later with `increment(key, actual - by, ttlMs)`.
+   */
+  reserve(key: string, by: number, limit: number, ttlMs: number): Promise<Reservation>;
+  /**
    * Sliding-window log: records one hit at `now` under `key` if fewer than `limit` hits fall in
    * the last `windowMs`. Returns whether it was allowed, the hits in the window (including this
    * one when allowed) and, when refused, the ms until the oldest hit leaves the window.
@@ -63,6 +71,11 @@ export interface TimelineEntry {
   at: number;
 }
 
+export interface Reservation {
+  granted: boolean;
+  value: number;
+}
+
 export interface WindowHit {
   allowed: boolean;
   count: number;
@@ -85,9 +98,6 @@ export function parseStoreUrl(url: string): { kind: StoreKind; location: string 
   throw new ConfigError('STORE_URL', `unsupported scheme "${scheme}://" (expected sqlite://, memory:// or redis://)`);
 }
 
-/** Namespaces the features open (history, answers, votes, analytics, review, ledger, …), with room to grow. */
-const MAX_NAMESPACES = 64;
-
 /** A store in this process's memory, ready at once (pacers' budgets; tests). */
 export function memoryStore(keyPrefix = 'parley'): Store {
   return new MemoryStore(keyPrefix);
@@ -102,15 +112,7 @@ export async function openStore(url: string, options: { keyPrefix?: string } = {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     return new SqliteStore(file, prefix);
   }
-  const client = createClient({ url: location }) as RedisClientType;
-  // Each namespace's Keyv adapter listens on the one shared client (error, connect, …): one per
-  // feature, created once, so a dozen listeners per event is expected, not a leak.
-  client.setMaxListeners(MAX_NAMESPACES);
-  client.on('error', () => {
-    // Connection errors surface on the commands that fail; node-redis reconnects by itself.
-  });
-  await client.connect();
-  return new RedisStore(client, prefix);
+  return new RedisStore(await connectRedis(location), prefix);
 }
 
 abstract class KeyvStore implements Store {
@@ -146,6 +148,7 @@ abstract class KeyvStore implements Store {
   abstract renew(key: string, ttlMs: number, owner: string): Promise<boolean>;
   abstract release(key: string, owner: string): Promise<void>;
   abstract increment(key: string, by: number, ttlMs: number): Promise<number>;
+  abstract reserve(key: string, by: number, limit: number, ttlMs: number): Promise<Reservation>;
   abstract hitWindow(key: string, limit: number, windowMs: number, now?: number): Promise<WindowHit>;
   abstract windowCount(key: string, windowMs: number, now?: number): Promise<number>;
   abstract addToTimeline(key: string, member: string, at: number, ttlMs: number): Promise<void>;
@@ -200,6 +203,18 @@ abstract class LocalClaims extends KeyvStore {
       const next = { n: live.n + Math.trunc(by), expiresAt: live.expiresAt };
       await kv.set(key, next, Math.max(1, next.expiresAt - now));
       return next.n;
+    });
+  }
+  reserve(key: string, by: number, limit: number, ttlMs: number): Promise<Reservation> {
+    const kv = this.namespace<{ n: number; expiresAt: number }>('counters');
+    return this.serial(async () => {
+      const now = Date.now();
+      const cur = await kv.get(key);
+      const live = cur && cur.expiresAt > now ? cur : { n: 0, expiresAt: now + ttlMs };
+      if (live.n >= limit) return { granted: false, value: live.n };
+      const next = { n: live.n + Math.trunc(by), expiresAt: live.expiresAt };
+      await kv.set(key, next, Math.max(1, next.expiresAt - now));
+      return { granted: true, value: next.n };
     });
   }
   hitWindow(key: string, limit: number, windowMs: number, now: number = Date.now()): Promise<WindowHit> {
@@ -260,8 +275,9 @@ class SqliteStore extends LocalClaims {
     super(prefix);
   }
   protected adapter() {
-    // One adapter per namespace: a Keyv sets its namespace on the adapter it owns.
-    return new KeyvSqlite({ uri: `sqlite://${this.file}`, table: 'parley', busyTimeout: 5000 });
+    // One adapter per namespace: a Keyv sets its namespace on the adapter it owns. A connection
+    // that fails (a transient fault) is opened again on the next call.
+    return new ReopeningSqliteAdapter({ uri: `sqlite://${this.file}`, table: 'parley', busyTimeout: 5000 }) as unknown as KeyvStoreAdapter;
   }
 }
 
@@ -269,6 +285,13 @@ const RELEASE_IF_OWNER = "if redis.call('get', KEYS[1]) == ARGV[1] then return r
 // Adds ARGV[1]; a counter that did not exist gets its TTL (ARGV[2] ms) once, at creation.
 const INCREMENT_WITH_TTL =
   "local n = redis.call('incrby', KEYS[1], ARGV[1]) if redis.call('pttl', KEYS[1]) < 0 then redis.call('pexpire', KEYS[1], ARGV[2]) end return n";
+// INCREMENT_WITH_TTL, only while the counter is below ARGV[3]; returns {granted, value}.
+const RESERVE_BELOW_LIMIT = `
+local cur = tonumber(redis.call('get', KEYS[1]) or '0')
+if cur >= tonumber(ARGV[3]) then return {0, cur} end
+local n = redis.call('incrby', KEYS[1], ARGV[1])
+if redis.call('pttl', KEYS[1]) < 0 then redis.call('pexpire', KEYS[1], ARGV[2]) end
+return {1, n}`;
 // Sliding-window log in a sorted set scored by time: drop old hits, then add this one if room.
 const HIT_WINDOW = `
 local now, window, limit = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -290,58 +313,77 @@ const RENEW_IF_OWNER = "if redis.call('get', KEYS[1]) == ARGV[1] then return red
 
 class RedisStore extends KeyvStore {
   readonly kind = 'redis' as const;
-  // Otherwise keys become `ns::ns:key` (Keyv and the adapter would both prefix).
+  // The adapter prefixes keys with the namespace itself (`ns::key`); Keyv must not add its own.
   protected override readonly keyvPrefixesKeys = false;
-  constructor(readonly client: RedisClientType, prefix: string) {
+  constructor(readonly client: Redis, prefix: string) {
     super(prefix);
   }
   protected adapter() {
-    // Shares the one connection. The Redis adapter prefixes keys with the namespace itself.
-    return new KeyvRedis(this.client) as unknown as KeyvStoreAdapter;
+    // Shares the one connection.
+    return new IORedisKeyvAdapter(this.client) as unknown as KeyvStoreAdapter;
   }
   private key(k: string) {
     return `${this.prefix}:claims:${k}`;
   }
+  private counter(k: string) {
+    return `${this.prefix}:counters:${k}`;
+  }
   async claim(key: string, ttlMs: number, owner: string = randomUUID()): Promise<boolean> {
-    const r = await this.client.set(this.key(key), owner, { NX: true, PX: Math.max(1, Math.round(ttlMs)) });
+    const r = await this.client.set(this.key(key), owner, 'PX', Math.max(1, Math.round(ttlMs)), 'NX');
     return r === 'OK';
   }
   async renew(key: string, ttlMs: number, owner: string): Promise<boolean> {
-    const r = await this.client.eval(RENEW_IF_OWNER, { keys: [this.key(key)], arguments: [owner, String(Math.round(ttlMs))] });
+    const r = await this.client.eval(RENEW_IF_OWNER, 1, this.key(key), owner, String(Math.round(ttlMs)));
     return Number(r) === 1;
   }
   async release(key: string, owner: string): Promise<void> {
-    await this.client.eval(RELEASE_IF_OWNER, { keys: [this.key(key)], arguments: [owner] });
+    await this.client.eval(RELEASE_IF_OWNER, 1, this.key(key), owner);
   }
   async increment(key: string, by: number, ttlMs: number): Promise<number> {
-    const r = await this.client.eval(INCREMENT_WITH_TTL, {
-      keys: [`${this.prefix}:counters:${key}`],
-      arguments: [String(Math.trunc(by)), String(Math.max(1, Math.round(ttlMs)))],
-    });
+    const r = await this.client.eval(INCREMENT_WITH_TTL, 1, this.counter(key), String(Math.trunc(by)), String(Math.max(1, Math.round(ttlMs))));
     return Number(r);
   }
+  async reserve(key: string, by: number, limit: number, ttlMs: number): Promise<Reservation> {
+    const r = (await this.client.eval(
+      RESERVE_BELOW_LIMIT,
+      1,
+      this.counter(key),
+      String(Math.trunc(by)),
+      String(Math.max(1, Math.round(ttlMs))),
+      String(limit),
+    )) as number[];
+    return { granted: Number(r[0]) === 1, value: Number(r[1]) };
+  }
   async windowCount(key: string, windowMs: number, now: number = Date.now()): Promise<number> {
-    return this.client.zCount(`${this.prefix}:windows:${key}`, `(${now - windowMs}`, '+inf');
+    return this.client.zcount(`${this.prefix}:windows:${key}`, `(${now - windowMs}`, '+inf');
   }
   async hitWindow(key: string, limit: number, windowMs: number, now: number = Date.now()): Promise<WindowHit> {
-    const r = (await this.client.eval(HIT_WINDOW, {
-      keys: [`${this.prefix}:windows:${key}`],
-      arguments: [String(now), String(Math.round(windowMs)), String(limit), `${now}:${randomUUID()}`],
-    })) as number[];
+    const r = (await this.client.eval(
+      HIT_WINDOW,
+      1,
+      `${this.prefix}:windows:${key}`,
+      String(now),
+      String(Math.round(windowMs)),
+      String(limit),
+      `${now}:${randomUUID()}`,
+    )) as number[];
     return { allowed: Number(r[0]) === 1, count: Number(r[1]), retryAfterMs: Math.max(0, Number(r[2])) };
   }
   async addToTimeline(key: string, member: string, at: number, ttlMs: number): Promise<void> {
-    await this.client.eval(ADD_TO_TIMELINE, { keys: [`${this.prefix}:timelines:${key}`], arguments: [String(at), member, String(Math.max(1, Math.round(ttlMs)))] });
+    await this.client.eval(ADD_TO_TIMELINE, 1, `${this.prefix}:timelines:${key}`, String(at), member, String(Math.max(1, Math.round(ttlMs))));
   }
   async removeFromTimeline(key: string, ...members: string[]): Promise<void> {
-    if (members.length) await this.client.zRem(`${this.prefix}:timelines:${key}`, members);
+    if (members.length) await this.client.zrem(`${this.prefix}:timelines:${key}`, ...members);
   }
   async timeline(key: string, since: number, until: number): Promise<TimelineEntry[]> {
-    const r = await this.client.zRangeByScoreWithScores(`${this.prefix}:timelines:${key}`, since, until);
-    return r.map(({ value, score }) => ({ member: value, at: score }));
+    const r = await this.client.zrangebyscore(`${this.prefix}:timelines:${key}`, since, until, 'WITHSCORES');
+    const out: TimelineEntry[] = [];
+    for (let i = 0; i + 1 < r.length; i += 2) out.push({ member: r[i]!, at: Number(r[i + 1]) });
+    return out;
   }
   override async close(): Promise<void> {
     await super.close();
-    if (this.client.isOpen) await this.client.quit();
+    if (this.client.status === 'ready') await this.client.quit().catch(() => this.client.disconnect());
+    else this.client.disconnect();
   }
 }

@@ -227,6 +227,10 @@ describe('validation', () => {
     expect(notJson.json.error.code).toBe('invalid_json');
     const badTask = await call(parley, 'GET', '/api/v1/tasks/nope', { key: KEYS.main });
     expect([badTask.status, badTask.json.error.field]).toEqual([400, 'id']);
+    // A malformed escape is the client's mistake too: a 400 with a key, a 401 without, never a 500.
+    const malformed = await call(parley, 'GET', '/api/v1/tasks/%ZZ', { key: KEYS.main });
+    expect([malformed.status, malformed.json.error.field]).toEqual([400, 'id']);
+    expect((await call(parley, 'GET', '/api/v1/tasks/%ZZ')).status).toBe(401);
     expect(fake.chatRequests).toHaveLength(0);
   });
 });

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createClient } from '@keyv/redis';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAI } from '../fakes/openai-server.js';
 import { FakeSlack } from '../fakes/slack/fake-slack.js';
@@ -54,9 +54,8 @@ async function startInstance(): Promise<{ child: ChildProcess; url: string }> {
 }
 
 beforeAll(async () => {
-  const redis = createClient({ url: REDIS_DB_URL });
-  await redis.connect();
-  await redis.flushDb();
+  const redis = new Redis(REDIS_DB_URL);
+  await redis.flushdb();
   await redis.quit();
   [openai, slack] = await Promise.all([FakeOpenAI.start(), FakeSlack.start()]);
   slack.ws.channels.set(GENERAL, { id: GENERAL, name: 'general' });

@@ -120,6 +120,22 @@ describe.each(backends)('store contract: $name', (backend) => {
     expect(await store.increment('short', 1, 60)).toBe(1);
   });
 
+  it('reserves against a limit atomically: concurrent callers pass it by less than one reservation', async () => {
+    const results = await Promise.all(Array.from({ length: 20 }, () => store.reserve('budget:K1', 60, 300, 60_000)));
+    // 0, 60, …, 240 are below 300: five reservations, then the counter is full.
+    expect(results.filter((r) => r.granted)).toHaveLength(5);
+    expect(results.filter((r) => !r.granted).every((r) => r.value === 300)).toBe(true);
+    expect(await store.increment('budget:K1', 0, 60_000)).toBe(300);
+    // Settling gives back what was not used; a counter below the limit grants again, overshooting by at most one reservation.
+    expect(await store.increment('budget:K1', -50, 60_000)).toBe(250);
+    expect(await store.reserve('budget:K1', 60, 300, 60_000)).toEqual({ granted: true, value: 310 });
+    expect(await store.reserve('budget:K1', 1, 300, 60_000)).toEqual({ granted: false, value: 310 });
+    // Shares the counter with increment, and expires like it.
+    expect(await store.reserve('budget:short', 5, 10, 60)).toEqual({ granted: true, value: 5 });
+    await new Promise((r) => setTimeout(r, 150));
+    expect(await store.increment('budget:short', 0, 60)).toBe(0);
+  });
+
   it('admits at most `limit` hits per sliding window, even concurrently, and says when to retry', async () => {
     const t0 = 1_000_000;
     const hits = await Promise.all(Array.from({ length: 8 }, () => store.hitWindow('rate:U1', 5, 60_000, t0)));

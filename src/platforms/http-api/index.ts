@@ -9,7 +9,8 @@ import type { Logger } from '../../core/logger.js';
 import type { TurnResult } from '../../core/pipeline.js';
 import type { IncomingMessage } from '../../core/types.js';
 import { sendJson } from '../../server/http.js';
-import { ApiKeyring } from './keys.js';
+import { ApiKeyring, type TokenHold } from './keys.js';
+import { countTokens } from '../../llm/tokens.js';
 import { buildOpenApiDocument } from './openapi.js';
 import { API_PREFIX, mountApiRoutes, sendError } from './routes.js';
 import { askRequestSchema, newConversationId, newTaskId, type Answer, type AskRequest } from './schemas.js';
@@ -26,6 +27,9 @@ export interface HttpApiExtraDeps {
 export function createHttpApiAdapter(settings: ApiSettings, deps: AdapterDeps & Partial<HttpApiExtraDeps>): HttpApiAdapter {
   return new HttpApiAdapter(settings, deps);
 }
+
+/** The answer length reserved when no profile says (OPENAI_MAX_OUTPUT_TOKENS' default). */
+const DEFAULT_MAX_OUTPUT_TOKENS = 1024;
 
 /** How one request wants its answer written (an SSE stream, or nothing until the end). */
 interface PendingTurn {
@@ -71,8 +75,9 @@ export class HttpApiAdapter implements PlatformAdapter {
         log: this.log,
         accepting: () => this.running && this.deps.http.isStarted,
         knownProfile: (name) => (this.deps.settings ? this.deps.settings().profiles.has(name) : name === 'default'),
-        ask: (key, body, req, res) => this.ask(key, body, req, res),
-        submitTask: (key, body, res) => this.submitTask(key, body, res),
+        estimateTokens: (body) => this.estimateTokens(body),
+        ask: (key, body, req, res, hold) => this.ask(key, body, req, res, hold),
+        submitTask: (key, body, res, hold) => this.submitTask(key, body, res, hold),
         getTask: (key, id, res) => this.getTask(key, id, res),
       });
       this.mounted = true;
@@ -122,18 +127,18 @@ export class HttpApiAdapter implements PlatformAdapter {
   }
 
   /** `POST /api/v1/ask`: SSE when the client accepts `text/event-stream`, one JSON body otherwise. */
-  private async ask(key: ApiKeySettings, body: AskRequest, req: HttpRequest, res: ServerResponse): Promise<void> {
+  private async ask(key: ApiKeySettings, body: AskRequest, req: HttpRequest, res: ServerResponse, hold?: TokenHold): Promise<void> {
     const conversationId = body.conversationId ?? newConversationId();
     const message = this.message(key, body, conversationId);
     if (!/text\/event-stream/i.test(req.headers.accept ?? '')) {
-      const result = await this.answer(key, message, {});
+      const result = await this.answer(key, message, {}, hold);
       const failure = failureOf(result);
       if (failure) return sendError(res, 502, failure.code, failure.message);
       return sendJson(res, 200, toAnswer(result!, conversationId));
     }
     const sse = new SseResponse(res);
     sse.send('start', { conversationId });
-    const result = await this.answer(key, message, { sse });
+    const result = await this.answer(key, message, { sse }, hold);
     const failure = failureOf(result);
     if (failure) sse.send('error', { error: failure });
     else sse.send('done', toAnswer(result!, conversationId));
@@ -141,16 +146,21 @@ export class HttpApiAdapter implements PlatformAdapter {
   }
 
   /** `POST /api/v1/tasks`: answers 202 with the task id at once, then answers in the background. */
-  private async submitTask(key: ApiKeySettings, body: AskRequest, res: ServerResponse): Promise<void> {
+  private async submitTask(key: ApiKeySettings, body: AskRequest, res: ServerResponse, hold?: TokenHold): Promise<void> {
     const id = newTaskId();
     const conversationId = body.conversationId ?? newConversationId();
-    await this.tasks.create(id, key.name, conversationId);
+    try {
+      await this.tasks.create(id, key.name, conversationId);
+    } catch (err) {
+      await this.settle(key, hold, 0);
+      throw err;
+    }
     sendJson(res, 202, { id, status: 'pending', conversationId }, { location: `${API_PREFIX}/tasks/${id}` });
 
     const message = this.message(key, body, conversationId);
     const work = (async () => {
       const onStart = () => void this.tasks.running(id).catch((err) => this.log.warn({ err: describe(err), task: id }, 'marking a task running failed'));
-      const result = await this.answer(key, message, { onStart, task: id });
+      const result = await this.answer(key, message, { onStart, task: id }, hold);
       const failure = failureOf(result);
       if (failure) await this.tasks.failed(id, failure);
       else await this.tasks.completed(id, toAnswer(result!, conversationId));
@@ -166,17 +176,28 @@ export class HttpApiAdapter implements PlatformAdapter {
     sendJson(res, 200, task);
   }
 
-  /** Asks the engine; counts the answer's tokens against the key's daily budget. */
-  private async answer(key: ApiKeySettings, message: IncomingMessage, pending: PendingTurn): Promise<TurnResult | undefined> {
+  /** Asks the engine; settles the tokens reserved from the key's daily budget with what the answer used. */
+  private async answer(key: ApiKeySettings, message: IncomingMessage, pending: PendingTurn, hold?: TokenHold): Promise<TurnResult | undefined> {
     this.turns.set(message, pending);
-    const result = await this.deps.engine!.ask(this, message);
-    // Questions merged into one turn share its result; its tokens are counted once, for the last.
-    if (result && result.message === message && result.usage) {
-      await this.keyring
-        .spend(key, result.usage.promptTokens + result.usage.completionTokens)
-        .catch((err) => this.log.warn({ err: describe(err), key: key.name }, 'counting tokens against the key budget failed'));
+    let used = 0;
+    try {
+      const result = await this.deps.engine!.ask(this, message);
+      // Questions merged into one turn share its result; its tokens are counted once, for the last.
+      if (result && result.message === message && result.usage) used = result.usage.promptTokens + result.usage.completionTokens;
+      return result;
+    } finally {
+      await this.settle(key, hold, used);
     }
-    return result;
+  }
+
+  private async settle(key: ApiKeySettings, hold: TokenHold | undefined, used: number): Promise<void> {
+    await this.keyring.settle(hold, used).catch((err) => this.log.warn({ err: describe(err), key: key.name }, 'settling the key budget failed'));
+  }
+
+  /** The question's tokens and the longest answer the profile allows: what one ask may cost at most (history aside). */
+  private estimateTokens(body: AskRequest): number {
+    const profile = this.deps.settings?.().profiles.get(body.profile ?? 'default');
+    return countTokens(body.question) + (profile?.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS);
   }
 
   private message(key: ApiKeySettings, body: AskRequest, conversationId: string): IncomingMessage {

@@ -33,18 +33,26 @@ export class ApiKeyring {
     return hit.allowed ? { allowed: true } : { allowed: false, retryAfterMs: hit.retryAfterMs, limit: key.requestsPerMinute };
   }
 
-  /** Whether the key's tokens for today (UTC) are spent; refused = the ms until midnight UTC. */
-  async checkBudget(key: ApiKeySettings): Promise<{ allowed: true } | { allowed: false; retryAfterMs: number; used: number; limit: number }> {
+  /**
+   * Reserves `estimate` tokens of the key's budget for today (UTC) before the model is called,
+   * atomically in the store (shared by every instance), so concurrent asks cannot all pass a
+   * check that none has paid for yet: together they overshoot by less than one reservation.
+   * Refused = the budget is spent, with the ms until midnight UTC. Settle with `settle`.
+   */
+  async reserve(key: ApiKeySettings, estimate: number): Promise<{ allowed: true; hold?: TokenHold } | { allowed: false; retryAfterMs: number; used: number; limit: number }> {
     if (!key.tokensPerDay) return { allowed: true };
-    const used = await this.store.increment(this.budgetKey(key), 0, 2 * DAY_MS);
-    if (used < key.tokensPerDay) return { allowed: true };
-    return { allowed: false, retryAfterMs: msUntilNextUtcDay(this.now()), used, limit: key.tokensPerDay };
+    const counter = this.budgetKey(key);
+    const tokens = Math.max(1, Math.ceil(estimate));
+    const r = await this.store.reserve(counter, tokens, key.tokensPerDay, 2 * DAY_MS);
+    if (r.granted) return { allowed: true, hold: { counter, tokens } };
+    return { allowed: false, retryAfterMs: msUntilNextUtcDay(this.now()), used: r.value, limit: key.tokensPerDay };
   }
 
-  /** Adds an answer's tokens to the key's daily budget. */
-  async spend(key: ApiKeySettings, tokens: number): Promise<void> {
-    if (!key.tokensPerDay || tokens <= 0) return;
-    await this.store.increment(this.budgetKey(key), tokens, 2 * DAY_MS);
+  /** Replaces a reservation with the tokens the answer really used (0 when none was given). */
+  async settle(hold: TokenHold | undefined, tokens: number): Promise<void> {
+    if (!hold) return;
+    const delta = Math.max(0, Math.round(tokens)) - hold.tokens;
+    if (delta !== 0) await this.store.increment(hold.counter, delta, 2 * DAY_MS);
   }
 
   private budgetKey(key: ApiKeySettings): string {
@@ -53,6 +61,12 @@ export class ApiKeyring {
 }
 
 const DAY_MS = 86_400_000;
+
+/** Tokens reserved on one day's counter of a key. */
+export interface TokenHold {
+  counter: string;
+  tokens: number;
+}
 
 function msUntilNextUtcDay(now: number): number {
   return DAY_MS - (now % DAY_MS);

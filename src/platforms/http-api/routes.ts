@@ -3,7 +3,7 @@ import type { ApiKeySettings } from '../../config/env.js';
 import type { Logger } from '../../core/logger.js';
 import { readBody, sendJson, type HttpServer } from '../../server/http.js';
 import { firstIssue } from '../../server/validation.js';
-import type { ApiKeyring } from './keys.js';
+import type { ApiKeyring, TokenHold } from './keys.js';
 import { isTaskId, type AskRequest } from './schemas.js';
 import type { z } from 'zod';
 
@@ -21,8 +21,11 @@ export interface ApiHandlers {
   /** False while starting or stopping: requests get 503. */
   accepting(): boolean;
   knownProfile(name: string): boolean;
-  ask(key: ApiKeySettings, body: AskRequest, req: HttpRequest, res: ServerResponse): Promise<void>;
-  submitTask(key: ApiKeySettings, body: AskRequest, res: ServerResponse): Promise<void>;
+  /** What an answer to `body` may cost at most (question and longest answer), reserved from the key's budget. */
+  estimateTokens(body: AskRequest): number;
+  /** Both settle `hold` (the key's reserved tokens) once answered, or release it. */
+  ask(key: ApiKeySettings, body: AskRequest, req: HttpRequest, res: ServerResponse, hold?: TokenHold): Promise<void>;
+  submitTask(key: ApiKeySettings, body: AskRequest, res: ServerResponse, hold?: TokenHold): Promise<void>;
   getTask(key: ApiKeySettings, id: string, res: ServerResponse): Promise<void>;
 }
 
@@ -85,19 +88,21 @@ async function handle(h: ApiHandlers, req: HttpRequest, res: ServerResponse): Pr
     const body = await parseBody(h, req, res);
     if (!body) return;
     // Limits count only valid requests, so a client fixing a typo does not use up its quota.
-    const rate = await h.keyring.takeRequest(key);
+    // A store outage costs the key's limits, not the answer (logged; like the guardrails' limits).
+    const rate = await h.keyring.takeRequest(key).catch((err) => storeDown(h, err, 'rate limit'));
     if (!rate.allowed) {
       return sendError(res, 429, 'rate_limited', `this API key may send ${rate.limit} questions per minute`, { headers: { 'retry-after': seconds(rate.retryAfterMs) } });
     }
-    const budget = await h.keyring.checkBudget(key);
+    // The answer's tokens are reserved before the model is called and settled after (keys.ts).
+    const budget = await h.keyring.reserve(key, h.estimateTokens(body)).catch((err) => storeDown(h, err, 'token budget'));
     if (!budget.allowed) {
       return sendError(res, 429, 'budget_exhausted', `this API key has used ${budget.used} of its ${budget.limit} tokens for today (UTC)`, {
         headers: { 'retry-after': seconds(budget.retryAfterMs) },
       });
     }
     h.log.debug({ key: key.name, route: route.kind }, 'api request');
-    if (route.kind === 'ask') return await h.ask(key, body, req, res);
-    return await h.submitTask(key, body, res);
+    if (route.kind === 'ask') return await h.ask(key, body, req, res, budget.hold);
+    return await h.submitTask(key, body, res, budget.hold);
   } catch (err) {
     h.log.error({ err: err instanceof Error ? err.message : String(err), path }, 'api request failed');
     sendError(res, 500, 'internal_error', 'something went wrong while handling the request; try again');
@@ -116,8 +121,17 @@ function match(path: string, method: string): Route {
   if (path === `${API_PREFIX}/tasks`) return want('POST', { kind: 'tasks' });
   if (path === `${API_PREFIX}/openapi.json`) return want('GET', { kind: 'openapi' });
   const task = new RegExp(`^${API_PREFIX}/tasks/([^/]+)$`).exec(path);
-  if (task) return want('GET', { kind: 'task', id: decodeURIComponent(task[1]!) });
+  // A malformed escape (`%ZZ`) cannot be a task id: the id check answers it with a 400.
+  if (task) return want('GET', { kind: 'task', id: decodeOrRaw(task[1]!) });
   return { kind: 'not_found' };
+}
+
+function decodeOrRaw(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
 
 /** The validated body, or undefined after answering with the 4xx that says what is wrong. */
@@ -150,6 +164,11 @@ async function parseBody(h: ApiHandlers, req: HttpRequest, res: ServerResponse):
     return undefined;
   }
   return parsed.data;
+}
+
+function storeDown(h: ApiHandlers, err: unknown, what: string): { allowed: true; hold?: undefined } {
+  h.log.error({ err: err instanceof Error ? err.message : String(err) }, `the API key's ${what} could not be checked (store unavailable); answering anyway`);
+  return { allowed: true };
 }
 
 function seconds(ms: number): string {

@@ -11,6 +11,7 @@ import { SlackNames } from './names.js';
 import { isDirectMessage, parseAskText, skipReason, threadOf, toIncomingMessage, triggerOf, type BotIdentity, type SlackMessageEvent } from './parse.js';
 import { ResponseUrlSurface, ThreadSurface, type ResumableSlackReply } from './surface.js';
 import { registerFeedbackActions } from './feedback.js';
+import { guardedEventsRoute } from './verify.js';
 
 /** Slack retries an unacknowledged event at once, after 1 minute and after 5 minutes. */
 export const EVENT_DEDUPE_TTL_MS = 10 * 60_000;
@@ -94,7 +95,7 @@ export class SlackAdapter implements PlatformAdapter {
       receiver = new SocketModeReceiver({ appToken: this.settings.appToken, logger, installerOptions: { clientOptions: socketClientOptions } });
     } else {
       if (!this.settings.signingSecret) throw new ConfigError('SLACK_SIGNING_SECRET', 'required for HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)');
-      // Bolt verifies the signature and the 5-minute timestamp window before any listener runs.
+      // Bolt verifies the signature and staleness again; the route below checks first (bounded body, future timestamps).
       http = new HTTPReceiver({ signingSecret: this.settings.signingSecret, endpoints: EVENTS_PATH, logger, processBeforeResponse: false });
       receiver = http;
     }
@@ -107,14 +108,8 @@ export class SlackAdapter implements PlatformAdapter {
     this.team = auth.team_id ?? '';
     this.names = new SlackNames(this.api, this.team, this.log);
     if (http) {
-      const listener = http.requestListener;
-      this.deps.http.route('POST', EVENTS_PATH, (req, res) => {
-        if (this.stopped) {
-          res.writeHead(503).end();
-          return;
-        }
-        listener(req, res);
-      });
+      // Bounded read, timestamp window both ways and signature before Bolt buffers anything.
+      this.deps.http.route('POST', EVENTS_PATH, guardedEventsRoute(http.requestListener, this.settings.signingSecret!, { stopped: () => this.stopped, log: this.log }));
     } else {
       await app.start();
     }
