@@ -1,4 +1,4 @@
-import type { IncomingMessage, Turn } from '../core/types.js';
+import type { IncomingMessage } from '../core/types.js';
 import type { TurnContext } from '../core/pipeline.js';
 import type { ConversationKey } from '../core/types.js';
 import type { HistoryStore } from '../store/history.js';
@@ -7,6 +7,9 @@ import { dayOf, scopesOf, type LedgerRow, type UsageLedger } from './ledger.js';
 import { isAdmin } from './access.js';
 import { describeWait } from './replies.js';
 import type { GuardrailSettings } from './settings.js';
+import { describeForget, withoutUser, type ForgetReport } from '../privacy/forget.js';
+
+export { withoutUser } from '../privacy/forget.js';
 
 /**
  * `/parley …` commands. On Slack and Discord they arrive as slash commands
@@ -35,6 +38,8 @@ export interface CommandDeps {
   now: () => number;
   /** Other records holding the caller's words (the review queue), cleared by `/parley forget`; returns how many. */
   forgetElsewhere?: (platform: string, userId: string) => Promise<number>;
+  /** The one deletion path (src/privacy/forget.ts); without it (guardrails alone) only history, ledger and `forgetElsewhere`. */
+  forget?: (platform: string, userId: string) => Promise<ForgetReport>;
 }
 
 export async function runCommand(ctx: TurnContext, cmd: { name: string; args: string[] }, settings: GuardrailSettings, d: CommandDeps): Promise<void> {
@@ -90,18 +95,8 @@ async function usageReport(m: IncomingMessage, settings: GuardrailSettings, d: C
   return lines.join('\n');
 }
 
-/** The conversation without `userId`'s turns and the answers to them. */
-export function withoutUser(turns: Turn[], userId: string): Turn[] {
-  const kept: Turn[] = [];
-  let dropping = false;
-  for (const t of turns) {
-    if (t.role === 'user') dropping = t.user === userId;
-    if (!dropping) kept.push(t);
-  }
-  return kept;
-}
-
 async function forget(m: IncomingMessage, settings: GuardrailSettings, d: CommandDeps): Promise<string> {
+  if (d.forget) return describeForget(await d.forget(m.platform, m.user.id));
   const user = scopesOf(m).user;
   let conversations = 0;
   for (const key of await d.ledger.conversationsOf(user)) {

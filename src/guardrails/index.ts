@@ -13,6 +13,7 @@ import { createOutputTransform } from './output.js';
 import { describeFindings, detectorsFor, redact, type Detector, type Finding } from './redact.js';
 import { declinePrivately, REPLIES } from './replies.js';
 import { defaultGuardrailSettings, type GuardrailSettings } from './settings.js';
+import type { ForgetReport } from '../privacy/forget.js';
 
 export { guardrailSettingsSchema, defaultGuardrailSettings, mergeGuardrailSettings, type GuardrailSettings } from './settings.js';
 export { neutralizeMassMentions, createOutputTransform } from './output.js';
@@ -41,6 +42,8 @@ export interface GuardrailDeps {
   historyTtlMs?: number;
   /** Other records holding a person's words (the review queue), cleared by `/parley forget`. */
   forgetElsewhere?: (platform: string, userId: string) => Promise<number>;
+  /** The one deletion path (src/privacy/forget.ts), for `/parley forget`. */
+  forget?: (platform: string, userId: string) => Promise<ForgetReport>;
   now?: () => number;
 }
 
@@ -84,7 +87,7 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
   const commands: Middleware = async (ctx, next) => {
     const cmd = parseParleyCommand(ctx.message);
     if (!cmd) return next();
-    await runCommand(ctx, cmd, settingsOf(ctx), { ledger, budgets, history: d.history, now, forgetElsewhere: d.forgetElsewhere });
+    await runCommand(ctx, cmd, settingsOf(ctx), { ledger, budgets, history: d.history, now, forgetElsewhere: d.forgetElsewhere, forget: d.forget });
   };
 
   const access: Middleware = async (ctx, next) => {

@@ -7,7 +7,7 @@ import type { Engine } from '../../core/engine.js';
 import { describe } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { TurnResult } from '../../core/pipeline.js';
-import type { IncomingMessage } from '../../core/types.js';
+import { conversationKey, type IncomingMessage } from '../../core/types.js';
 import { sendJson } from '../../server/http.js';
 import { ApiKeyring } from './keys.js';
 import { buildOpenApiDocument } from './openapi.js';
@@ -15,12 +15,15 @@ import { API_PREFIX, mountApiRoutes, sendError } from './routes.js';
 import { askRequestSchema, newConversationId, newTaskId, type Answer, type AskRequest } from './schemas.js';
 import { ApiSurface, SseResponse, type TaskLocation } from './sse.js';
 import { TaskStore } from './tasks.js';
+import type { ForgetReport, Forgetter } from '../../privacy/forget.js';
 
 /** What the HTTP API needs beyond every adapter's deps: it answers requests itself. */
 export interface HttpApiExtraDeps {
   engine: Engine;
   /** The live settings, to check a requested profile exists. Absent = only `default`. */
   settings: () => Settings;
+  /** The one deletion path, for `DELETE /users/{user}` and `DELETE /conversations/{id}`. */
+  forgetter: Forgetter;
 }
 
 export function createHttpApiAdapter(settings: ApiSettings, deps: AdapterDeps & Partial<HttpApiExtraDeps>): HttpApiAdapter {
@@ -74,6 +77,9 @@ export class HttpApiAdapter implements PlatformAdapter {
         ask: (key, body, req, res) => this.ask(key, body, req, res),
         submitTask: (key, body, res) => this.submitTask(key, body, res),
         getTask: (key, id, res) => this.getTask(key, id, res),
+        forgetUser: (key, user, res) => this.forget(res, (f) => f.forgetPerson('api', user, { workspace: key.name })),
+        // The conversation key as the engine forms it for this key (message(): workspace = key, channel = api).
+        forgetConversation: (key, id, res) => this.forget(res, (f) => f.forgetConversation(conversationKey({ platform: 'api', workspace: key.name, channel: 'api', thread: id }))),
       });
       this.mounted = true;
     }
@@ -144,10 +150,10 @@ export class HttpApiAdapter implements PlatformAdapter {
   private async submitTask(key: ApiKeySettings, body: AskRequest, res: ServerResponse): Promise<void> {
     const id = newTaskId();
     const conversationId = body.conversationId ?? newConversationId();
-    await this.tasks.create(id, key.name, conversationId);
+    const message = this.message(key, body, conversationId);
+    await this.tasks.create(id, key.name, conversationId, { person: `api:${message.user.id}`, conversation: conversationKey(message) });
     sendJson(res, 202, { id, status: 'pending', conversationId }, { location: `${API_PREFIX}/tasks/${id}` });
 
-    const message = this.message(key, body, conversationId);
     const work = (async () => {
       const onStart = () => void this.tasks.running(id).catch((err) => this.log.warn({ err: describe(err), task: id }, 'marking a task running failed'));
       const result = await this.answer(key, message, { onStart, task: id });
@@ -164,6 +170,12 @@ export class HttpApiAdapter implements PlatformAdapter {
     const task = await this.tasks.get(id, key.name);
     if (!task) return sendError(res, 404, 'not_found', 'no such task for this API key (tasks expire after API_TASK_TTL_HOURS)', { field: 'id' });
     sendJson(res, 200, task);
+  }
+
+  /** Deletion on request: only what this key's own requests stored (each key is its own workspace). */
+  private async forget(res: ServerResponse, run: (f: Forgetter) => Promise<ForgetReport>): Promise<void> {
+    if (!this.deps.forgetter) return sendError(res, 501, 'not_available', 'deletion is not available in this setup');
+    sendJson(res, 200, { deleted: await run(this.deps.forgetter) });
   }
 
   /** Asks the engine; counts the answer's tokens against the key's daily budget. */
