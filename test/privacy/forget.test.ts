@@ -105,7 +105,7 @@ describe.each([
     expect(first.status).toBe(200);
     const conversationId = first.json.conversationId as string;
     expect((await api('POST', '/ask', { question: `Still ${token}, any news?`, conversationId, user })).status).toBe(200);
-    const task = await api('POST', '/tasks', { question: `A task about ${token} walrus`, user });
+    const task = await api('POST', '/tasks', { question: `A task about ${token} walrus`, conversationId, user });
     expect(task.status).toBe(202);
     await until(async () => (await api('GET', `/tasks/${task.json.id}`)).json.status === 'completed', 10_000, 'the task');
     await downVote('api', user, (a) => a.conversation.endsWith(`:${conversationId}`), `Wrong, and ${token} is my code`);
@@ -139,7 +139,7 @@ describe.each([
 
     const res = await api('DELETE', '/users/u-forget-me');
     expect(res.status).toBe(200);
-    expect(res.json.deleted).toMatchObject({ conversations: 2, reviewItems: 1, usageRows: 3 });
+    expect(res.json.deleted).toMatchObject({ conversations: 1, reviewItems: 1, usageRows: 3 });
     expect(res.json.deleted.records).toBeGreaterThanOrEqual(5);
     expect(res.json.deleted.questionTexts).toBe(3);
     await w.parley.support.desk.idle();
@@ -168,10 +168,11 @@ describe.each([
     expect((await api('DELETE', '/conversations/not-an-id')).status).toBe(400);
     const res = await api('DELETE', `/conversations/${conversationId}`);
     expect(res.status).toBe(200);
-    expect(res.json.deleted).toMatchObject({ conversations: 1, reviewItems: 1, questionTexts: 2 });
+    expect(res.json.deleted).toMatchObject({ conversations: 1, reviewItems: 1, questionTexts: 3 });
     await w.parley.support.desk.idle();
-    // The task was its own conversation: still there, and so is the user's other thread.
-    expect(await namespacesWith(token)).toEqual(['api-tasks']);
+    expect(await namespacesWith(token)).toEqual([]);
+    expect(await inStore(token)).toBe(false);
+    // The user's other thread stays.
     expect(await inStore(keep)).toBe(true);
   });
 
@@ -203,7 +204,7 @@ describe.each([
     const run = await runParley(['forget', '--user', 'api:u-cli', '--format', 'json'], { cwd: dir, env: { STORE_URL: storeUrl, LOG_LEVEL: 'silent' } });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout).deleted).toMatchObject({ conversations: 2, reviewItems: 1, usageRows: 3, questionTexts: 3 });
+    expect(JSON.parse(run.stdout).deleted).toMatchObject({ conversations: 1, reviewItems: 1, usageRows: 3, questionTexts: 3 });
     expect(await namespacesWith(token)).toEqual([]);
     expect(await inStore(token)).toBe(false);
 
