@@ -29,7 +29,7 @@ interface PersonConversation {
 
 const INDEXED_SINCE = 'indexed-since';
 
-/** The longest anything indexed lives (analytics question lists: 400 days), for "never expires" entries. */
+/** The expiry of an entry whose data never expires (HISTORY_TTL_DAYS=0, for instance). */
 const FOREVER = 0;
 
 /** The id a question-list entry carries instead of a name: whose text it is, in which conversation (pseudonymous, deleted with the text). */
