@@ -56,7 +56,7 @@ export class SupportDesk {
     if (r.source !== 'command' && r.source !== 'silent') {
       const keys = [{ ns: 'analytics', key: `q:${dayOf(r.message.receivedAt)}`, ttlMs: ANALYTICS_RETENTION_MS }];
       if (record) keys.push({ ns: 'answers', key: AnswerStore.keyOf(record.platform, record.answerId), ttlMs: ANSWER_TTL_MS });
-      // A failed index write is logged, not fatal: the figures still count, and deletion falls back on its scan of answer records.
+      // A failed index write is logged, not fatal: the figures still count.
       await this.index.note(`${r.message.platform}:${r.message.user.id}`, r.conversation, keys).catch((err) => this.d.log.error({ err: describe(err) }, 'indexing an answer for deletion failed'));
     }
     // Answers the passages barely back go to the review queue (issue 12).
