@@ -32,7 +32,7 @@ describe('deleting data written before the privacy index', () => {
     const day = dayOf(now);
     const conversation = conversationKey({ platform: 'slack', workspace: 'T1', channel: 'C1', thread: '1.1' });
     const question = 'My name is Old Legacy, where is invoice 77?';
-    await history.append(conversation, { role: 'user', content: question, user: 'U1' }, { role: 'assistant', content: 'Under Billing.' });
+    await history.append(conversation, { role: 'user', content: question, user: 'U1', at: now }, { role: 'assistant', content: 'Under Billing.', at: now });
     await ledger.noteConversation('slack:U1', conversation, undefined);
     const record = { platform: 'slack', answerId: '1.1', workspace: 'T1', thread: '1.1', conversation, day, profile: 'default', channel: 'slack:C1', question, asker: { id: 'U1' }, source: 'model', at: now, text: 'Under Billing.' } satisfies AnswerRecord;
     await store.namespace('answers').set('slack:1.1', record);
