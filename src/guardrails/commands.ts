@@ -28,7 +28,7 @@ export function parseParleyCommand(m: IncomingMessage): { name: string; args: st
 export const COMMAND_HELP =
   'Parley commands:\n' +
   '• `/parley usage`: your usage today and this month, and what is left of your budgets (admins: `/parley usage @user`)\n' +
-  '• `/parley forget`: delete your messages from stored conversations and your personal usage records\n' +
+  '• `/parley forget`: delete everything Parley stored of what you wrote (messages, answers to them, feedback comments, usage records); counts without your name stay\n' +
   '• `/parley stats [7d]`: questions, answer sources, handoffs, 👍 ratio, latency and cost (admins)';
 
 export interface CommandDeps {
