@@ -117,8 +117,6 @@ export async function createCore(
     },
     log: log.child({ component: 'guardrails' }),
     historyTtlMs: config.assistant.historyTtlMs,
-    // `/parley forget` also clears the person's items in the review queue (support is built just below).
-    forgetElsewhere: (platform, userId) => support.review.forgetPerson(platform, userId),
     // The one deletion path (src/privacy/forget.ts), built just below with the support records it clears.
     forget: (platform, userId) => forgetter.forgetPerson(platform, userId),
     // Functions: a reloaded config file applies to the next turn (and the output filter).

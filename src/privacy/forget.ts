@@ -18,8 +18,9 @@ export interface ForgetDeps {
   store: Store;
   history: HistoryStore;
   ledger: UsageLedger;
-  analytics: SupportAnalytics;
-  review: ReviewService;
+  /** Absent where only the guardrails run (tests, embedders of the engine): nothing of theirs to delete. */
+  analytics?: SupportAnalytics;
+  review?: ReviewService;
   /** How many days of ledger rows exist (the privacy settings of the time). */
   ledgerRetentionDays: () => number;
   log: Logger;
@@ -78,11 +79,11 @@ export class Forgetter {
       report.records += await this.deleteKeys(keys, legacyTexts, questionLists);
       sources.add(textSource(person, conversation));
       await this.index.dropKeys(conversation, (k) => k.by !== person);
-      await this.d.analytics.forgetThread(conversation, userId);
+      await this.d.analytics?.forgetThread(conversation, userId);
     }
     report.records += await this.legacyAnswers((a) => a.platform === platform && a.asker.id === userId && a.conversation.startsWith(prefix), legacyTexts, questionLists);
     report.questionTexts = await this.dropTexts(questionLists, sources, legacyTexts);
-    report.reviewItems = await this.d.review.forgetPerson(platform, userId, { conversationPrefix: prefix });
+    report.reviewItems = (await this.d.review?.forgetPerson(platform, userId, { conversationPrefix: prefix })) ?? 0;
     report.usageRows = await this.d.ledger.forgetUser(person, this.d.ledgerRetentionDays(), this.now(), o.workspace);
     await this.index.dropConversations(person, o.workspace === undefined ? undefined : conversations);
     await this.d.store.purge();
@@ -118,8 +119,8 @@ export class Forgetter {
       await this.index.dropConversations(person, [conversation]);
       await this.d.ledger.dropConversation(person, conversation);
     }
-    await this.d.analytics.forgetThread(conversation);
-    report.reviewItems = await this.d.review.forgetConversation(conversation);
+    await this.d.analytics?.forgetThread(conversation);
+    report.reviewItems = (await this.d.review?.forgetConversation(conversation)) ?? 0;
     await this.d.store.namespace('handoffs').delete(conversation);
     await this.d.store.purge();
     this.d.log.info({ platform, ...report }, 'deleted a conversation on request');
@@ -174,7 +175,7 @@ export class Forgetter {
     }
     legacyTexts.delete('');
     let dropped = 0;
-    for (const key of all) dropped += await this.d.analytics.dropQuestionTexts(key, sources, legacyTexts);
+    for (const key of all) dropped += (await this.d.analytics?.dropQuestionTexts(key, sources, legacyTexts)) ?? 0;
     return dropped;
   }
 
