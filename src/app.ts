@@ -27,6 +27,7 @@ import { Readiness, modelEndpointCheck, type Check } from './ops/readiness.js';
 import { sendJson } from './server/http.js';
 import { pacerFactory } from './pacing/factory.js';
 import { AlertMonitor } from './ops/alerts.js';
+import { Forgetter } from './privacy/forget.js';
 
 export interface Parley {
   /** The HTTP server's port (useful when PORT=0). */
@@ -79,6 +80,8 @@ export async function createCore(
   hasModel: (p: Profile) => boolean;
   /** Feedback, handoff and support analytics (issue 6). */
   support: Support;
+  /** The one deletion path: `/parley forget`, `parley forget`, the HTTP API's DELETE (issue 18). */
+  forgetter: Forgetter;
   close(): void;
 }> {
   // Config file (issue 5): an invalid file stops the start here, naming the key and line.
@@ -115,8 +118,8 @@ export async function createCore(
     },
     log: log.child({ component: 'guardrails' }),
     historyTtlMs: config.assistant.historyTtlMs,
-    // `/parley forget` also clears the person's items in the review queue (support is built just below).
-    forgetElsewhere: (platform, userId) => support.review.forgetPerson(platform, userId),
+    // The one deletion path (src/privacy/forget.ts), built just below with the support records it clears.
+    forget: (platform, userId) => forgetter.forgetPerson(platform, userId),
     // Functions: a reloaded config file applies to the next turn (and the output filter).
     settings: () => live.current.guardrails,
     allSettings: () => [...live.current.profiles.values()].flatMap((p) => (p.guardrails ? [p.guardrails] : [])),
@@ -147,6 +150,21 @@ export async function createCore(
     isAdmin: (ctx) => isAdmin(ctx.message, (ctx.profile.guardrails ?? live.current.guardrails ?? defaultGuardrailSettings()).access),
     settings: () => live.current,
     knowledge: () => knowledge.current,
+  });
+  const forgetter = new Forgetter({
+    store,
+    history,
+    ledger: guardrails.ledger,
+    analytics: support.analytics,
+    review: support.review,
+    // The longest retention any profile has: rows older than every retention are gone anyway.
+    ledgerRetentionDays: () =>
+      Math.max(
+        ...[live.current.guardrails ?? defaultGuardrailSettings(), ...[...live.current.profiles.values()].flatMap((p) => (p.guardrails ? [p.guardrails] : []))].map(
+          (g) => g.privacy.ledgerRetentionDays,
+        ),
+      ),
+    log: log.child({ component: 'privacy' }),
   });
   const engine = new Engine({
     history,
@@ -179,7 +197,7 @@ export async function createCore(
     live.close();
     knowledge.close();
   };
-  return { engine, store, llm: config.llm.model || settings.file ? llm : undefined, live, knowledge, journal, adminChannel, hasModel, support, close };
+  return { engine, store, llm: config.llm.model || settings.file ? llm : undefined, live, knowledge, journal, adminChannel, hasModel, support, forgetter, close };
 }
 
 /**
@@ -189,14 +207,14 @@ export async function createCore(
 export async function startParley(config: Config, options: StartOptions = {}): Promise<Parley> {
   const log = options.log ?? createLogger({ level: config.log.level, content: config.log.content });
   const metrics = new Metrics();
-  const { engine, store, live, journal, adminChannel, support, close: closeCore } = await createCore(config, log, metrics, { watch: options.watch });
+  const { engine, store, live, journal, adminChannel, support, forgetter, close: closeCore } = await createCore(config, log, metrics, { watch: options.watch });
   await journal.start();
   const http = new HttpServer(log.child({ component: 'http' }));
   // Shared by instances only on Redis; alone, each pacer counts its budgets in memory.
   const shared = store.kind === 'redis' ? store : undefined;
   const pacers = pacerFactory({ redisUrl: shared && config.store.url, shared, metrics });
   // The HTTP API answers requests itself (engine.ask) and validates profile names (settings).
-  const deps = { log, store, http, metrics, createPacer: pacers.create, engine, settings: () => live.current, feedback: support.desk.feedback };
+  const deps = { log, store, http, metrics, createPacer: pacers.create, engine, settings: () => live.current, feedback: support.desk.feedback, forgetter };
   const adapters = [...(options.platforms === false ? [] : await createAdapters(config, deps)), ...(options.extraAdapters ?? [])];
   support.setAdapters(adapters);
   mountOps(http, { config, store, adapters, metrics });

@@ -3,6 +3,8 @@ import type { TurnResult } from '../core/pipeline.js';
 import type { Store } from '../store/store.js';
 import { exclusive } from '../store/exclusive.js';
 import { addToSketch, emptySketch, type SketchData } from './sketch.js';
+import { textSource } from '../privacy/index-store.js';
+import { sha256 } from '../knowledge/text.js';
 
 /**
  * Support analytics, aggregated as events arrive into one bucket per day × profile × channel
@@ -54,8 +56,13 @@ export interface SupportBucket {
 }
 
 export interface TopQuestion {
-  /** The question as first asked (the key is its normalized form). */
+  /**
+   * The question as first asked (the key is a hash of its normalized form). Deleted on request
+   * (`/parley forget` and the like): the text becomes DELETED_QUESTION and the counts stay.
+   */
   question: string;
+  /** Whose text it is, pseudonymously (textSource(person, conversation)): how a deletion finds it. Absent in lists written before issue 18. */
+  src?: string;
   profile: string;
   asked: number;
   unanswered: number;
@@ -73,9 +80,14 @@ interface ThreadRecord {
   asker: string;
 }
 
+/** Shown instead of a question whose asker had their words deleted (its counts stay). */
+export const DELETED_QUESTION = '(question deleted at the asker’s request)';
+
 /** Where an answer was counted: its bucket and its question. */
 export interface AnswerPlace {
   conversation: string;
+  /** Who asked (`platform:userId`), so the question list knows whose text it holds. */
+  person?: string;
   day: string;
   profile: string;
   channel: string;
@@ -131,7 +143,14 @@ export class SupportAnalytics {
 
   /** Where a turn's answer is counted (and later its feedback). */
   placeOf(r: TurnResult): AnswerPlace {
-    return { conversation: r.conversation, day: dayOf(r.message.receivedAt), profile: r.profile, channel: `${r.message.platform}:${r.message.channel}`, question: r.question };
+    return {
+      conversation: r.conversation,
+      person: `${r.message.platform}:${r.message.user.id}`,
+      day: dayOf(r.message.receivedAt),
+      profile: r.profile,
+      channel: `${r.message.platform}:${r.message.channel}`,
+      question: r.question,
+    };
   }
 
   recordTurn(r: TurnResult, o: { isThanks?: boolean; queuedForReview?: boolean } = {}): Promise<void> {
@@ -248,7 +267,8 @@ export class SupportAnalytics {
     const merged = new Map<string, TopQuestion>();
     for (const day of daysBetween(since, until)) {
       const top = ((await this.kv.get(`q:${day}`)) as Record<string, TopQuestion> | undefined) ?? {};
-      for (const [key, t] of Object.entries(top)) {
+      for (const [stored, t] of Object.entries(top)) {
+        const key = stored.includes('|#') ? stored : questionId(t.profile, normalizeQuestion(t.question));
         const m = merged.get(key);
         if (!m) merged.set(key, { ...t });
         else {
@@ -280,8 +300,12 @@ export class SupportAnalytics {
     if (!normalized) return;
     const key = `q:${place.day}`;
     const top = ((await this.kv.get(key)) as Record<string, TopQuestion> | undefined) ?? {};
-    const id = `${place.profile}|${normalized}`;
-    const t = (top[id] ??= { question: place.question.slice(0, 300), profile: place.profile, asked: 0, unanswered: 0, down: 0, handoffs: 0 });
+    // Keyed by a hash: the text itself lives only in `question`, which a deletion can drop.
+    const id = questionId(place.profile, normalized);
+    const src = place.person ? textSource(place.person, place.conversation) : undefined;
+    const t = (top[id] ??= { question: place.question.slice(0, 300), src, profile: place.profile, asked: 0, unanswered: 0, down: 0, handoffs: 0 });
+    // A question whose text was deleted takes the words of the next person who asks it.
+    if (t.question === DELETED_QUESTION && src) Object.assign(t, { question: place.question.slice(0, 300), src });
     change(t);
     const entries = Object.entries(top);
     if (entries.length > TOP_QUESTIONS_PER_DAY) {
@@ -290,6 +314,40 @@ export class SupportAnalytics {
       delete top[drop];
     }
     await this.kv.set(key, top, ANALYTICS_RETENTION_MS);
+  }
+
+  /**
+   * Deletion (src/privacy/forget.ts): in the question list `key` (`q:DAY`), the texts written by
+   * `sources` (textSource ids), and legacy entries (no source) whose normalized text is in
+   * `legacyTexts`, become DELETED_QUESTION; every count stays. Returns how many texts were dropped.
+   */
+  dropQuestionTexts(key: string, sources: Set<string>, legacyTexts: Set<string> = new Set()): Promise<number> {
+    return this.serial(async () => {
+      const top = (await this.kv.get(key)) as Record<string, TopQuestion> | undefined;
+      if (!top) return 0;
+      let dropped = 0;
+      for (const t of Object.values(top)) {
+        const mine = t.src ? sources.has(t.src) : legacyTexts.has(normalizeQuestion(t.question));
+        if (!mine || t.question === DELETED_QUESTION) continue;
+        t.question = DELETED_QUESTION;
+        delete t.src;
+        dropped++;
+      }
+      if (dropped) await this.kv.set(key, top, ANALYTICS_RETENTION_MS);
+      return dropped;
+    });
+  }
+
+  /** Deletion: the thread record of `conversation` (it names the asker) leaves, with its place among open threads. Counts stay. */
+  forgetThread(conversation: string, onlyAsker?: string): Promise<boolean> {
+    return this.serial(async () => {
+      const key = `t:${conversation}`;
+      const thread = (await this.kv.get(key)) as ThreadRecord | undefined;
+      if (!thread || (onlyAsker !== undefined && thread.asker !== onlyAsker)) return false;
+      await this.kv.delete(key);
+      await this.store.removeFromTimeline(OPEN_THREADS, conversation);
+      return true;
+    });
   }
 
   private markOpen(conversation: string, at: number): Promise<void> {
@@ -332,6 +390,10 @@ function newBucket(place: AnswerPlace): SupportBucket {
     groundednessSum: 0,
     queuedForReview: 0,
   };
+}
+
+function questionId(profile: string, normalized: string): string {
+  return `${profile}|#${sha256(normalized).slice(0, 16)}`;
 }
 
 export function daysBetween(since: number, until: number): string[] {

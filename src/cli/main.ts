@@ -13,6 +13,7 @@ const commands: Record<string, { usage: string; load: () => Promise<(argv: strin
   route: { usage: 'parley route "question" [--channel C] [--platform P]   which routing rule and profile would answer', load: async () => (await import('./route.js')).routeCommand },
   stats: { usage: 'parley stats [--since 7d] [--format table|json|csv]   questions, handoffs, 👍, resolution, latency, cost; what to document next', load: async () => (await import('./stats.js')).stats },
   eval: { usage: 'parley eval CASES.yaml [--min-score S]   routing, retrieval hit@k and answers; exits 1 under the score', load: async () => (await import('./eval.js')).evalCommand },
+  forget: { usage: 'parley forget --user PLATFORM:ID | --conversation KEY   delete a person\'s data or a conversation (erasure requests; docs/privacy.md)', load: async () => (await import('./forget.js')).forget },
   review: { usage: 'parley review [--since 7d] [--status S] [--reason R]   weak answers to check; review show|good|bad|correct ID (corrections go into the FAQ)', load: async () => (await import('./review.js')).review },
 };
 

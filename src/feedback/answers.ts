@@ -2,12 +2,13 @@ import type Keyv from 'keyv';
 import type { Grounding, GroundingPassage, TurnResult } from '../core/pipeline.js';
 import type { Store } from '../store/store.js';
 import type { AnswerPlace } from '../analytics/support-analytics.js';
+import { PrivacyIndex } from '../privacy/index-store.js';
 
 /**
  * Every rateable answer, by answer id (the platform id of the message answered), so a click
  * or a reaction days later still finds its conversation, profile, asker and question.
  */
-const ANSWER_TTL_MS = 30 * 86_400_000; // feedback on month-old answers is not attributed
+export const ANSWER_TTL_MS = 30 * 86_400_000; // feedback on month-old answers is not attributed
 
 export interface AnswerRecord extends AnswerPlace {
   platform: string;
@@ -28,10 +29,17 @@ export type Vote = { vote: 'up' | 'down'; reason?: string; at: number };
 export class AnswerStore {
   private readonly answers: Keyv<AnswerRecord>;
   private readonly votes: Keyv<Vote>;
+  private readonly index: PrivacyIndex;
 
   constructor(store: Store) {
     this.answers = store.namespace<AnswerRecord>('answers');
     this.votes = store.namespace<Vote>('votes');
+    this.index = new PrivacyIndex(store);
+  }
+
+  /** The store key of an answer's record (what the privacy index points to). */
+  static keyOf(platform: string, answerId: string): string {
+    return `${platform}:${answerId}`;
   }
 
   async remember(r: TurnResult, place: AnswerPlace): Promise<AnswerRecord> {
@@ -61,6 +69,9 @@ export class AnswerStore {
   }
 
   async setVote(a: AnswerRecord, user: string, vote: Vote): Promise<void> {
-    await this.votes.set(`${a.platform}:${a.answerId}:${user}`, vote, ANSWER_TTL_MS);
+    const key = `${a.platform}:${a.answerId}:${user}`;
+    await this.votes.set(key, vote, ANSWER_TTL_MS);
+    // A 👎 reason is the voter's words: indexed under them, for deletion.
+    if (vote.reason !== undefined) await this.index.note(`${a.platform}:${user}`, a.conversation, [{ ns: 'votes', key, ttlMs: ANSWER_TTL_MS }]);
   }
 }

@@ -7,7 +7,9 @@ import type { Store } from '../store/store.js';
 import type { SupportAnalytics } from '../analytics/support-analytics.js';
 import { HANDOFF_TEXTS, type HandoffService } from '../handoff/service.js';
 import type { ReviewService } from '../review/service.js';
-import { AnswerStore } from './answers.js';
+import { ANSWER_TTL_MS, AnswerStore } from './answers.js';
+import { ANALYTICS_RETENTION_MS, dayOf } from '../analytics/support-analytics.js';
+import { PrivacyIndex } from '../privacy/index-store.js';
 
 /**
  * The support desk: remembers every answer, turns feedback events (buttons, reactions) into
@@ -35,10 +37,12 @@ export function isThanks(text: string): boolean {
 
 export class SupportDesk {
   readonly answers: AnswerStore;
+  private readonly index: PrivacyIndex;
   private readonly pending = new Set<Promise<unknown>>();
 
   constructor(private readonly d: { store: Store; analytics: SupportAnalytics; handoff: HandoffService; review: ReviewService; log: Logger }) {
     this.answers = new AnswerStore(d.store);
+    this.index = new PrivacyIndex(d.store);
   }
 
   /** Register with `engine.onTurn`. */
@@ -48,6 +52,13 @@ export class SupportDesk {
     // The answer first: its buttons are already showing, and a click looks it up.
     // Declined answers are kept too: in grounded profiles they carry the "Talk to a human" offer.
     const record = RATEABLE_SOURCES.has(r.source) || r.source === 'declined' ? await this.answers.remember(r, this.d.analytics.placeOf(r)) : undefined;
+    // Where the asker's words went (the answer record, the day's question list), before anything else can fail: deletion finds them there.
+    if (r.source !== 'command' && r.source !== 'silent') {
+      const keys = [{ ns: 'analytics', key: `q:${dayOf(r.message.receivedAt)}`, ttlMs: ANALYTICS_RETENTION_MS }];
+      if (record) keys.push({ ns: 'answers', key: AnswerStore.keyOf(record.platform, record.answerId), ttlMs: ANSWER_TTL_MS });
+      // A failed index write is logged, not fatal: the figures still count.
+      await this.index.note(`${r.message.platform}:${r.message.user.id}`, r.conversation, keys).catch((err) => this.d.log.error({ err: describe(err) }, 'indexing an answer for deletion failed'));
+    }
     // Answers the passages barely back go to the review queue (issue 12).
     const queued = record ? await this.toReview('queueing a weak answer', () => this.d.review.answered(record, r), false) : false;
     const thanks = isThanks(r.question);

@@ -1,12 +1,13 @@
-import type { IncomingMessage, Turn } from '../core/types.js';
+import type { IncomingMessage } from '../core/types.js';
 import type { TurnContext } from '../core/pipeline.js';
-import type { ConversationKey } from '../core/types.js';
-import type { HistoryStore } from '../store/history.js';
 import { BUDGET_WORDS, formatBudgetAmount, formatUsedOf, type Budgets } from './budgets.js';
 import { dayOf, scopesOf, type LedgerRow, type UsageLedger } from './ledger.js';
 import { isAdmin } from './access.js';
 import { describeWait } from './replies.js';
 import type { GuardrailSettings } from './settings.js';
+import { describeForget, type ForgetReport } from '../privacy/forget.js';
+
+export { withoutUser } from '../privacy/forget.js';
 
 /**
  * `/parley …` commands. On Slack and Discord they arrive as slash commands
@@ -25,16 +26,15 @@ export function parseParleyCommand(m: IncomingMessage): { name: string; args: st
 export const COMMAND_HELP =
   'Parley commands:\n' +
   '• `/parley usage`: your usage today and this month, and what is left of your budgets (admins: `/parley usage @user`)\n' +
-  '• `/parley forget`: delete your messages from stored conversations and your personal usage records\n' +
+  '• `/parley forget`: delete everything Parley stored of what you wrote (messages, answers to them, feedback comments, usage records); counts without your name stay\n' +
   '• `/parley stats [7d]`: questions, answer sources, handoffs, 👍 ratio, latency and cost (admins)';
 
 export interface CommandDeps {
   ledger: UsageLedger;
   budgets: Budgets;
-  history: HistoryStore;
   now: () => number;
-  /** Other records holding the caller's words (the review queue), cleared by `/parley forget`; returns how many. */
-  forgetElsewhere?: (platform: string, userId: string) => Promise<number>;
+  /** The one deletion path (src/privacy/forget.ts). */
+  forget: (platform: string, userId: string) => Promise<ForgetReport>;
 }
 
 export async function runCommand(ctx: TurnContext, cmd: { name: string; args: string[] }, settings: GuardrailSettings, d: CommandDeps): Promise<void> {
@@ -53,7 +53,7 @@ export async function runCommand(ctx: TurnContext, cmd: { name: string; args: st
       return;
     }
     case 'forget':
-      ctx.answer = { text: await forget(ctx.message, settings, d), source: 'command' };
+      ctx.answer = { text: await forget(ctx.message, d), source: 'command' };
       return;
     default:
       ctx.answer = { text: COMMAND_HELP, source: 'command' };
@@ -90,36 +90,8 @@ async function usageReport(m: IncomingMessage, settings: GuardrailSettings, d: C
   return lines.join('\n');
 }
 
-/** The conversation without `userId`'s turns and the answers to them. */
-export function withoutUser(turns: Turn[], userId: string): Turn[] {
-  const kept: Turn[] = [];
-  let dropping = false;
-  for (const t of turns) {
-    if (t.role === 'user') dropping = t.user === userId;
-    if (!dropping) kept.push(t);
-  }
-  return kept;
-}
-
-async function forget(m: IncomingMessage, settings: GuardrailSettings, d: CommandDeps): Promise<string> {
-  const user = scopesOf(m).user;
-  let conversations = 0;
-  for (const key of await d.ledger.conversationsOf(user)) {
-    const conversation = key as ConversationKey;
-    const turns = await d.history.load(conversation);
-    const kept = withoutUser(turns, m.user.id);
-    if (kept.length === turns.length) continue;
-    conversations++;
-    await d.history.forget(conversation);
-    if (kept.length) await d.history.append(conversation, ...kept);
-  }
-  const rows = await d.ledger.forgetUser(user, settings.privacy.ledgerRetentionDays, d.now());
-  const reviewed = (await d.forgetElsewhere?.(m.platform, m.user.id)) ?? 0;
-  return (
-    `Done: I deleted your messages (and my answers to them) from ${conversations} conversation${conversations === 1 ? '' : 's'}` +
-    `${reviewed ? `, ${reviewed} answer${reviewed === 1 ? '' : 's'} queued for review` : ''} ` +
-    `and ${rows} usage record${rows === 1 ? '' : 's'}. Usage totals kept for billing do not name you; today's budget counter runs until the day ends.`
-  );
+async function forget(m: IncomingMessage, d: CommandDeps): Promise<string> {
+  return describeForget(await d.forget(m.platform, m.user.id));
 }
 
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);

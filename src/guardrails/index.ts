@@ -14,6 +14,7 @@ import { createOutputTransform } from './output.js';
 import { describeFindings, detectorsFor, redact, type Detector, type Finding } from './redact.js';
 import { declinePrivately, REPLIES } from './replies.js';
 import { defaultGuardrailSettings, type GuardrailSettings } from './settings.js';
+import { Forgetter, type ForgetReport } from '../privacy/forget.js';
 
 export { guardrailSettingsSchema, defaultGuardrailSettings, mergeGuardrailSettings, type GuardrailSettings } from './settings.js';
 export { neutralizeMassMentions, createOutputTransform } from './output.js';
@@ -40,8 +41,8 @@ export interface GuardrailDeps {
   notifyAdmins?: AdminNotifier;
   /** How long conversations are kept (HISTORY_TTL_DAYS), for the per-user conversation index. */
   historyTtlMs?: number;
-  /** Other records holding a person's words (the review queue), cleared by `/parley forget`. */
-  forgetElsewhere?: (platform: string, userId: string) => Promise<number>;
+  /** The one deletion path (src/privacy/forget.ts), for `/parley forget`; default: one over this store without support records. */
+  forget?: (platform: string, userId: string) => Promise<ForgetReport>;
   now?: () => number;
 }
 
@@ -88,6 +89,10 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
   const ledger = new UsageLedger(d.store);
   const budgets = new Budgets(d.store, d.log.child({ component: 'budgets' }), d.notifyAdmins);
   const pending = new Set<Promise<void>>();
+  const forget =
+    d.forget ??
+    ((platform: string, userId: string) =>
+      new Forgetter({ store: d.store, history: d.history, ledger, ledgerRetentionDays: () => topOf().privacy.ledgerRetentionDays, log: d.log, now }).forgetPerson(platform, userId));
   // What each turn ran under, for the recording after it (TurnResult names only the profile).
   const turnInfo = new WeakMap<IncomingMessage, TurnInfo>();
   const detectorCache = new WeakMap<GuardrailSettings['redaction'], Detector[]>();
@@ -102,7 +107,7 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
   const commands: Middleware = async (ctx, next) => {
     const cmd = parseParleyCommand(ctx.message);
     if (!cmd) return next();
-    await runCommand(ctx, cmd, settingsOf(ctx), { ledger, budgets, history: d.history, now, forgetElsewhere: d.forgetElsewhere });
+    await runCommand(ctx, cmd, settingsOf(ctx), { ledger, budgets, now, forget });
   };
 
   const access: Middleware = async (ctx, next) => {

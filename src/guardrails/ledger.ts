@@ -115,16 +115,48 @@ export class UsageLedger {
     return (await this.index.get(userScope)) ?? [];
   }
 
-  /** Deletes the user's rows (within `retentionDays`) and conversation index; returns how many rows. */
-  async forgetUser(userScope: string, retentionDays: number, now = Date.now()): Promise<number> {
+  /**
+   * Deletes the user's rows (within `retentionDays`) and conversation index; returns how many rows.
+   * With `workspace`, only what was recorded there (an HTTP API key deletes its own end users' records).
+   */
+  async forgetUser(userScope: string, retentionDays: number, now = Date.now(), workspace?: string): Promise<number> {
     return locked(this.store, `ledger:${userScope}`, async () => {
       const keys = dayKeys(userScope, retentionDays + 2, now);
       const lists = await this.rows.getMany(keys);
-      const count = lists.reduce((n, l) => n + (l?.length ?? 0), 0);
-      await this.rows.deleteMany(keys);
-      await this.index.delete(userScope);
+      if (workspace === undefined) {
+        const count = lists.reduce((n, l) => n + (l?.length ?? 0), 0);
+        await this.rows.deleteMany(keys);
+        await this.index.delete(userScope);
+        return count;
+      }
+      let count = 0;
+      for (const [i, list] of lists.entries()) {
+        if (!list) continue;
+        const kept = list.filter((r) => r.workspace !== workspace);
+        count += list.length - kept.length;
+        if (kept.length === list.length) continue;
+        // The day's record keeps its original expiry: the retention counts from that day.
+        if (kept.length) await this.rows.set(keys[i]!, kept, Math.max(1, (retentionDays + 1) * DAY_MS - (now - Date.parse(`${keys[i]!.slice(-10)}T00:00:00Z`))));
+        else await this.rows.delete(keys[i]!);
+      }
+      await this.dropConversationsLocked(userScope, (c) => c.startsWith(`${userScope.split(':')[0]}:${workspace}:`));
       return count;
     });
+  }
+
+  /** Forgets that the user took part in `conversation` (it was deleted). */
+  async dropConversation(userScope: string, conversation: string): Promise<void> {
+    await locked(this.store, `ledger:${userScope}`, () => this.dropConversationsLocked(userScope, (c) => c === conversation));
+  }
+
+  private async dropConversationsLocked(userScope: string, drop: (conversation: string) => boolean): Promise<void> {
+    const list = await this.index.get(userScope);
+    if (!list) return;
+    const kept = list.filter((c) => !drop(c));
+    if (kept.length === list.length) return;
+    // The index's own expiry is not readable through Keyv: bounded here, renewed at the person's next turn.
+    if (kept.length) await this.index.set(userScope, kept, AGGREGATE_TTL_MS);
+    else await this.index.delete(userScope);
   }
 }
 

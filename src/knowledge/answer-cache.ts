@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.js';
 import { describe } from '../core/errors.js';
 import type { Store } from '../store/store.js';
 import { normalize, sha256 } from './text.js';
+import { PrivacyIndex } from '../privacy/index-store.js';
 
 /**
  * Answers to repeated identical questions, keyed by profile + knowledge version + the
@@ -13,9 +14,11 @@ import { normalize, sha256 } from './text.js';
  */
 export class AnswerCache {
   private readonly kv: Keyv<FinalReply>;
+  private readonly index: PrivacyIndex;
   constructor(store: Store, private readonly o: { log: Logger }) {
     // Not 'answers': the support desk keeps its answer records there.
     this.kv = store.namespace<FinalReply>('answer-cache');
+    this.index = new PrivacyIndex(store);
   }
 
   key(profile: string, version: string, question: string): string {
@@ -32,9 +35,11 @@ export class AnswerCache {
   }
 
   /** `ttlMs` per answer, from the settings of the turn: a config reload changes the lifetime of what is cached next. */
-  async set(key: string, answer: FinalReply, ttlMs: number): Promise<void> {
+  async set(key: string, answer: FinalReply, ttlMs: number, askedBy?: { person: string; conversation: string }): Promise<void> {
     try {
       await this.kv.set(key, answer, ttlMs);
+      // Derived from the asker's question (it may echo it): deleted with their words.
+      if (askedBy) await this.index.note(askedBy.person, askedBy.conversation, [{ ns: 'answer-cache', key, ttlMs }]);
     } catch (err) {
       this.o.log.warn({ err: describe(err) }, 'answer cache write failed');
     }

@@ -136,7 +136,7 @@ export function knowledgeMiddleware(deps: KnowledgeMiddlewareDeps): Middleware {
     // The lifetime as configured now (a config reload may have changed it since start-up); 0 turns the cache off.
     const ttlSeconds = deps.settings().cacheTtlSeconds;
     if (cacheKey && answer?.source === 'model' && !answer.incomplete && !weak && answer.text !== '…' && ttlSeconds > 0) {
-      await deps.cache!.set(cacheKey, ctx.answer!, ttlSeconds * 1000);
+      await deps.cache!.set(cacheKey, ctx.answer!, ttlSeconds * 1000, { person: `${ctx.message.platform}:${ctx.message.user.id}`, conversation: ctx.conversation });
     }
   };
 }

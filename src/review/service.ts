@@ -175,11 +175,12 @@ export class ReviewService {
    * `/parley forget`: the person's questions leave the queue (items they asked), and so do their
    * 👎 and handoff notes on other people's answers. Returns how many items were deleted or changed.
    */
-  async forgetPerson(platform: string, userId: string): Promise<number> {
+  async forgetPerson(platform: string, userId: string, o: { conversationPrefix?: string } = {}): Promise<number> {
     const mine = (f: ReviewFlag) => f.user?.id === userId;
     const items = await this.queue.flagged(this.now() - this.d.settings().review.retentionDays * DAY_MS, this.now());
     let changed = 0;
-    for (const item of items.filter((i) => i.platform === platform && (i.asker?.id === userId || i.flags.some(mine)))) {
+    const inScope = (i: ReviewItem) => !o.conversationPrefix || i.conversation.startsWith(o.conversationPrefix);
+    for (const item of items.filter((i) => i.platform === platform && inScope(i) && (i.asker?.id === userId || i.flags.some(mine)))) {
       await this.queue.update(item.id, (i) => {
         if (!i || i.asker?.id === userId) return undefined;
         const flags = i.flags.filter((f) => !mine(f));
@@ -188,6 +189,14 @@ export class ReviewService {
       changed++;
     }
     return changed;
+  }
+
+  /** Deletion of a whole conversation: every item answered in it leaves the queue. Returns how many. */
+  async forgetConversation(conversation: string): Promise<number> {
+    const items = await this.queue.flagged(this.now() - this.d.settings().review.retentionDays * DAY_MS, this.now());
+    const inIt = items.filter((i) => i.conversation === conversation);
+    for (const item of inIt) await this.queue.update(item.id, () => undefined);
+    return inIt.length;
   }
 
   idle(): Promise<void> {

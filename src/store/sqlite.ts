@@ -29,6 +29,14 @@ export class ReopeningSqliteAdapter extends EventEmitter {
 
   private open(): KeyvSqlite {
     const adapter = new KeyvSqlite(this.options);
+    // Deleted rows are overwritten with zeros, not left readable in free pages of the file. The
+    // pragma is per connection, and runs before the connection's first statement.
+    const raw = adapter.query;
+    const ready = raw('PRAGMA secure_delete = ON');
+    adapter.query = async (sql: string, ...params: unknown[]) => {
+      await ready;
+      return raw(sql, ...params);
+    };
     // Emitted when the connection cannot be opened; the calls waiting on it reject as well.
     adapter.on('error', (err: unknown) => {
       if (adapter === this.inner) this.broken = true;
@@ -57,6 +65,11 @@ export class ReopeningSqliteAdapter extends EventEmitter {
       if (adapter === this.inner && REOPEN_CODES.has(code)) this.broken = true;
       throw err;
     }
+  }
+
+  /** A statement on the current connection (the store's purge checkpoints the write-ahead log with it). */
+  query(sql: string) {
+    return this.run((a) => a.query(sql));
   }
 
   get(key: string) {

@@ -63,6 +63,11 @@ export interface Store {
   timeline(key: string, since: number, until: number): Promise<TimelineEntry[]>;
   /** Takes `members` out of the timeline `key` (those not there are ignored). */
   removeFromTimeline(key: string, ...members: string[]): Promise<void>;
+  /**
+   * After a deletion (src/privacy/forget.ts): makes deleted data unreadable in the backend's files.
+   * sqlite overwrites deleted rows itself (`secure_delete`); this also empties a write-ahead log.
+   */
+  purge(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -154,6 +159,10 @@ abstract class KeyvStore implements Store {
   abstract addToTimeline(key: string, member: string, at: number, ttlMs: number): Promise<void>;
   abstract timeline(key: string, since: number, until: number): Promise<TimelineEntry[]>;
   abstract removeFromTimeline(key: string, ...members: string[]): Promise<void>;
+
+  async purge(): Promise<void> {
+    // Memory and Redis hold nothing once a key is deleted (Redis persistence files: docs/privacy.md).
+  }
 
   async close(): Promise<void> {
     await Promise.allSettled([...this.spaces.values()].map((kv) => kv.disconnect()));
@@ -274,10 +283,18 @@ class SqliteStore extends LocalClaims {
   constructor(private readonly file: string, prefix: string) {
     super(prefix);
   }
+  private readonly connections: ReopeningSqliteAdapter[] = [];
   protected adapter() {
     // One adapter per namespace: a Keyv sets its namespace on the adapter it owns. A connection
     // that fails (a transient fault) is opened again on the next call.
-    return new ReopeningSqliteAdapter({ uri: `sqlite://${this.file}`, table: 'parley', busyTimeout: 5000 }) as unknown as KeyvStoreAdapter;
+    const adapter = new ReopeningSqliteAdapter({ uri: `sqlite://${this.file}`, table: 'parley', busyTimeout: 5000 });
+    this.connections.push(adapter);
+    return adapter as unknown as KeyvStoreAdapter;
+  }
+  override async purge(): Promise<void> {
+    // A write-ahead log (if a deployment turned WAL on) still holds the pages as they were before the deletion.
+    const any = this.connections[0] ?? (this.namespace('health'), this.connections[0]);
+    await any?.query('PRAGMA wal_checkpoint(TRUNCATE)');
   }
 }
 

@@ -305,7 +305,12 @@ describe('GET /api/v1/openapi.json', () => {
     expect(res.status).toBe(200);
     const doc = res.json;
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/api/v1/ask', '/api/v1/openapi.json', '/api/v1/tasks', '/api/v1/tasks/{id}']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/api/v1/ask', '/api/v1/conversations/{id}', '/api/v1/openapi.json', '/api/v1/tasks', '/api/v1/tasks/{id}', '/api/v1/users/{user}']);
+    // Erasure requests (issue 18): both deletions answer with what they removed.
+    for (const path of ['/api/v1/users/{user}', '/api/v1/conversations/{id}']) {
+      expect(doc.paths[path].delete.responses['200'].content['application/json'].schema.$ref).toBe('#/components/schemas/Deletion');
+    }
+    expect(doc.components.schemas.Deletion.properties.deleted.required).toEqual(['conversations', 'records', 'questionTexts', 'reviewItems', 'usageRows']);
     expect(doc.paths['/api/v1/ask'].post.requestBody.content['application/json'].schema.$ref).toBe('#/components/schemas/AskRequest');
     const askSchema = doc.components.schemas.AskRequest;
     expect(askSchema.required).toEqual(['question']);

@@ -7,7 +7,7 @@ import type { Engine } from '../../core/engine.js';
 import { describe } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { TurnResult } from '../../core/pipeline.js';
-import type { IncomingMessage } from '../../core/types.js';
+import { conversationKey, type IncomingMessage } from '../../core/types.js';
 import { sendJson } from '../../server/http.js';
 import { ApiKeyring, type TokenHold } from './keys.js';
 import { countTokens } from '../../llm/tokens.js';
@@ -16,12 +16,15 @@ import { API_PREFIX, mountApiRoutes, sendError } from './routes.js';
 import { askRequestSchema, newConversationId, newTaskId, type Answer, type AskRequest } from './schemas.js';
 import { ApiSurface, SseResponse, type TaskLocation } from './sse.js';
 import { TaskStore } from './tasks.js';
+import type { ForgetReport, Forgetter } from '../../privacy/forget.js';
 
 /** What the HTTP API needs beyond every adapter's deps: it answers requests itself. */
 export interface HttpApiExtraDeps {
   engine: Engine;
   /** The live settings, to check a requested profile exists. Absent = only `default`. */
   settings: () => Settings;
+  /** The one deletion path, for `DELETE /users/{user}` and `DELETE /conversations/{id}`. */
+  forgetter: Forgetter;
 }
 
 export function createHttpApiAdapter(settings: ApiSettings, deps: AdapterDeps & Partial<HttpApiExtraDeps>): HttpApiAdapter {
@@ -79,6 +82,9 @@ export class HttpApiAdapter implements PlatformAdapter {
         ask: (key, body, req, res, hold) => this.ask(key, body, req, res, hold),
         submitTask: (key, body, res, hold) => this.submitTask(key, body, res, hold),
         getTask: (key, id, res) => this.getTask(key, id, res),
+        forgetUser: (key, user, res) => this.forget(res, (f) => f.forgetPerson('api', user, { workspace: key.name })),
+        // The conversation key as the engine forms it for this key (message(): workspace = key, channel = api).
+        forgetConversation: (key, id, res) => this.forget(res, (f) => f.forgetConversation(conversationKey({ platform: 'api', workspace: key.name, channel: 'api', thread: id }))),
       });
       this.mounted = true;
     }
@@ -149,15 +155,15 @@ export class HttpApiAdapter implements PlatformAdapter {
   private async submitTask(key: ApiKeySettings, body: AskRequest, res: ServerResponse, hold?: TokenHold): Promise<void> {
     const id = newTaskId();
     const conversationId = body.conversationId ?? newConversationId();
+    const message = this.message(key, body, conversationId);
     try {
-      await this.tasks.create(id, key.name, conversationId);
+      await this.tasks.create(id, key.name, conversationId, { person: `api:${message.user.id}`, conversation: conversationKey(message) });
     } catch (err) {
       await this.settle(key, hold, 0);
       throw err;
     }
     sendJson(res, 202, { id, status: 'pending', conversationId }, { location: `${API_PREFIX}/tasks/${id}` });
 
-    const message = this.message(key, body, conversationId);
     const work = (async () => {
       const onStart = () => void this.tasks.running(id).catch((err) => this.log.warn({ err: describe(err), task: id }, 'marking a task running failed'));
       const result = await this.answer(key, message, { onStart, task: id }, hold);
@@ -174,6 +180,12 @@ export class HttpApiAdapter implements PlatformAdapter {
     const task = await this.tasks.get(id, key.name);
     if (!task) return sendError(res, 404, 'not_found', 'no such task for this API key (tasks expire after API_TASK_TTL_HOURS)', { field: 'id' });
     sendJson(res, 200, task);
+  }
+
+  /** Deletion on request: only what this key's own requests stored (each key is its own workspace). */
+  private async forget(res: ServerResponse, run: (f: Forgetter) => Promise<ForgetReport>): Promise<void> {
+    if (!this.deps.forgetter) return sendError(res, 501, 'not_available', 'deletion is not available in this setup');
+    sendJson(res, 200, { deleted: await run(this.deps.forgetter) });
   }
 
   /** Asks the engine; settles the tokens reserved from the key's daily budget with what the answer used. */

@@ -3,6 +3,7 @@ import {
   answerSchema,
   askRequestSchema,
   citationSchema,
+  deletionSchema,
   errorSchema,
   taskAcceptedSchema,
   taskFailureSchema,
@@ -27,6 +28,7 @@ export function buildOpenApiDocument(o: { maxQuestionChars: number; version: str
     TaskStatus: taskStatusSchema,
     TaskFailure: taskFailureSchema,
     Error: errorSchema,
+    Deletion: deletionSchema,
   };
   for (const [id, schema] of Object.entries(named)) components.add(schema as z.ZodType, { id });
   const { schemas } = z.toJSONSchema(components, { uri: (id) => `#/components/schemas/${id}` });
@@ -102,6 +104,27 @@ export function buildOpenApiDocument(o: { maxQuestionChars: number; version: str
             '401': errors['401'],
             '404': json('Error', 'No such task for this key (or it expired).'),
           },
+        },
+      },
+      '/api/v1/users/{user}': {
+        delete: {
+          operationId: 'forgetUser',
+          summary: "Delete an end user's data (a GDPR erasure request): what this key's requests stored for them.",
+          description:
+            'Removes their messages (and the answers to them) from every conversation, answer records, tasks, cached answers to their questions, ' +
+            'review-queue items, usage rows and analytics thread records; their question texts leave the daily question lists, whose counts stay. ' +
+            'Idempotent: a second call deletes nothing and still answers 200.',
+          parameters: [{ name: 'user', in: 'path', required: true, description: 'The id sent as `user` with their questions (or the key name, for questions sent without one).', schema: { type: 'string', pattern: '^[A-Za-z0-9._@-]{1,128}$' } }],
+          responses: { '200': json('Deletion', 'Deleted; what was removed.'), '400': errors['400'], '401': errors['401'], '503': json('Error', 'Parley is shutting down.') },
+        },
+      },
+      '/api/v1/conversations/{id}': {
+        delete: {
+          operationId: 'forgetConversation',
+          summary: "Delete one conversation of this key: its history, answers, tasks, review items and analytics thread record.",
+          description: 'Question texts asked in it leave the daily question lists (counts stay). Idempotent.',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^c_[A-Za-z0-9_-]{22}$' } }],
+          responses: { '200': json('Deletion', 'Deleted; what was removed.'), '400': errors['400'], '401': errors['401'], '503': json('Error', 'Parley is shutting down.') },
         },
       },
       '/api/v1/openapi.json': {

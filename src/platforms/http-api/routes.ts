@@ -4,7 +4,7 @@ import type { Logger } from '../../core/logger.js';
 import { readBody, sendJson, type HttpServer } from '../../server/http.js';
 import { firstIssue } from '../../server/validation.js';
 import type { ApiKeyring, TokenHold } from './keys.js';
-import { isTaskId, type AskRequest } from './schemas.js';
+import { isConversationId, isEndUserId, isTaskId, type AskRequest } from './schemas.js';
 import type { z } from 'zod';
 
 export const API_PREFIX = '/api/v1';
@@ -27,6 +27,9 @@ export interface ApiHandlers {
   ask(key: ApiKeySettings, body: AskRequest, req: HttpRequest, res: ServerResponse, hold?: TokenHold): Promise<void>;
   submitTask(key: ApiKeySettings, body: AskRequest, res: ServerResponse, hold?: TokenHold): Promise<void>;
   getTask(key: ApiKeySettings, id: string, res: ServerResponse): Promise<void>;
+  /** `DELETE /users/{user}` and `DELETE /conversations/{id}`: what this key's requests stored for them. */
+  forgetUser(key: ApiKeySettings, user: string, res: ServerResponse): Promise<void>;
+  forgetConversation(key: ApiKeySettings, conversationId: string, res: ServerResponse): Promise<void>;
 }
 
 /** A JSON error as every API response shapes it: `{ error: { code, message, field? } }`. */
@@ -35,7 +38,7 @@ export function sendError(res: ServerResponse, status: number, code: string, mes
   sendJson(res, status, { error: { code, message, ...(o.field ? { field: o.field } : {}) } }, o.headers);
 }
 
-const ALLOWED_METHODS = 'GET, POST, OPTIONS';
+const ALLOWED_METHODS = 'GET, POST, DELETE, OPTIONS';
 const ALLOWED_HEADERS = 'Authorization, X-API-Key, Content-Type, Accept';
 
 /** Mounts `/api/v1/*` for every method, so unknown paths and methods get this API's JSON errors too. */
@@ -84,6 +87,14 @@ async function handle(h: ApiHandlers, req: HttpRequest, res: ServerResponse): Pr
       if (!isTaskId(route.id)) return sendError(res, 400, 'invalid_request', 'id: expected a task id returned by POST /api/v1/tasks', { field: 'id' });
       return await h.getTask(key, route.id, res);
     }
+    if (route.kind === 'user') {
+      if (route.id === undefined || !isEndUserId(route.id)) return sendError(res, 400, 'invalid_request', 'user: expected the end-user id sent as `user` (letters, digits, ., _, @ or -)', { field: 'user' });
+      return await h.forgetUser(key, route.id, res);
+    }
+    if (route.kind === 'conversation') {
+      if (route.id === undefined || !isConversationId(route.id)) return sendError(res, 400, 'invalid_request', 'id: expected a conversation id returned by an answer', { field: 'id' });
+      return await h.forgetConversation(key, route.id, res);
+    }
 
     const body = await parseBody(h, req, res);
     if (!body) return;
@@ -112,6 +123,8 @@ async function handle(h: ApiHandlers, req: HttpRequest, res: ServerResponse): Pr
 type Route =
   | { kind: 'ask' | 'tasks' | 'openapi' }
   | { kind: 'task'; id: string }
+  /** `id` undefined: the path segment is not valid percent-encoding. */
+  | { kind: 'user' | 'conversation'; id: string | undefined }
   | { kind: 'not_found' }
   | { kind: 'method_not_allowed'; allow: string };
 
@@ -122,15 +135,19 @@ function match(path: string, method: string): Route {
   if (path === `${API_PREFIX}/openapi.json`) return want('GET', { kind: 'openapi' });
   const task = new RegExp(`^${API_PREFIX}/tasks/([^/]+)$`).exec(path);
   // A malformed escape (`%ZZ`) cannot be a task id: the id check answers it with a 400.
-  if (task) return want('GET', { kind: 'task', id: decodeOrRaw(task[1]!) });
+  if (task) return want('GET', { kind: 'task', id: decodeSegment(task[1]!) ?? task[1]! });
+  const user = new RegExp(`^${API_PREFIX}/users/([^/]+)$`).exec(path);
+  if (user) return want('DELETE', { kind: 'user', id: decodeSegment(user[1]!) });
+  const conversation = new RegExp(`^${API_PREFIX}/conversations/([^/]+)$`).exec(path);
+  if (conversation) return want('DELETE', { kind: 'conversation', id: decodeSegment(conversation[1]!) });
   return { kind: 'not_found' };
 }
 
-function decodeOrRaw(s: string): string {
+function decodeSegment(segment: string): string | undefined {
   try {
-    return decodeURIComponent(s);
+    return decodeURIComponent(segment);
   } catch {
-    return s;
+    return undefined;
   }
 }
 

@@ -13,6 +13,10 @@ const TASK_ID = /^t_[A-Za-z0-9_-]{22}$/;
 export const newConversationId = (): string => `c_${randomBytes(16).toString('base64url')}`;
 export const newTaskId = (): string => `t_${randomBytes(16).toString('base64url')}`;
 export const isTaskId = (id: string): boolean => TASK_ID.test(id);
+export const isConversationId = (id: string): boolean => CONVERSATION_ID.test(id);
+/** End-user ids as `user` in a question allows them. */
+const END_USER_ID = /^[A-Za-z0-9._@-]{1,128}$/;
+export const isEndUserId = (id: string): boolean => END_USER_ID.test(id);
 
 export const conversationIdSchema = z
   .string()
@@ -39,7 +43,7 @@ export function askRequestSchema(maxQuestionChars: number) {
       profile: profileNameSchema.optional(),
       user: z
         .string()
-        .regex(/^[A-Za-z0-9._@-]{1,128}$/, { message: 'expected up to 128 letters, digits, ., _, @ or -' })
+        .regex(END_USER_ID, { message: 'expected up to 128 letters, digits, ., _, @ or -' })
         .optional()
         .meta({ description: "The end user's id in your system, so per-user guardrails (rate limits, budgets) apply per user; omitted = the key's name.", examples: ['customer-4711'] }),
     })
@@ -120,3 +124,15 @@ export const errorSchema = z
     }),
   })
   ;
+
+export const deletionSchema = z
+  .object({
+    deleted: z.object({
+      conversations: z.number().int().min(0).meta({ description: 'Conversations the messages were taken out of (or that were deleted).' }),
+      records: z.number().int().min(0).meta({ description: 'Answer records, comments, tasks and cached answers deleted.' }),
+      questionTexts: z.number().int().min(0).meta({ description: 'Question texts dropped from the daily question lists (their counts stay).' }),
+      reviewItems: z.number().int().min(0).meta({ description: 'Review-queue items deleted or changed.' }),
+      usageRows: z.number().int().min(0).meta({ description: 'Usage-ledger rows deleted.' }),
+    }),
+  })
+  .meta({ description: 'What a deletion removed. Identity-free counts (questions per day, tokens, cost) stay; see docs/privacy.md.' });

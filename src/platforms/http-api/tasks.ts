@@ -1,6 +1,7 @@
 import type Keyv from 'keyv';
 import type { Store } from '../../store/store.js';
 import type { Answer, Task, TaskStatus } from './schemas.js';
+import { PrivacyIndex } from '../../privacy/index-store.js';
 
 /** A task as stored: the public shape plus the key that owns it. */
 interface StoredTask {
@@ -29,14 +30,19 @@ export class TaskStore {
   private readonly kv: Keyv<StoredTask>;
   /** Writes of one task, in order (a late "running" must never overwrite "completed"). */
   private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly index: PrivacyIndex;
 
   constructor(store: Store, private readonly ttlMs: number, private readonly now: () => number = Date.now) {
     this.kv = store.namespace<StoredTask>('api-tasks');
+    this.index = new PrivacyIndex(store, now);
   }
 
-  async create(id: string, owner: string, conversationId: string): Promise<void> {
+  /** `askedBy`: the end user and conversation key, so deleting their words (or the conversation) finds the task. */
+  async create(id: string, owner: string, conversationId: string, askedBy?: { person: string; conversation: string }): Promise<void> {
     const at = this.now();
     await this.kv.set(id, { id, owner, status: 'pending', conversationId, createdAt: at, updatedAt: at }, this.ttlMs);
+    // Its TTL counts from its last change: indexed for twice that, so the index never expires first.
+    if (askedBy) await this.index.note(askedBy.person, askedBy.conversation, [{ ns: 'api-tasks', key: id, ttlMs: 2 * this.ttlMs + TASK_STALE_MS }]);
   }
 
   /** The task as its owner sees it; undefined when it does not exist, expired or belongs to another key. */
