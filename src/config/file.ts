@@ -138,10 +138,10 @@ export const knowledgeSchema = z
     /** Hybrid ranking: embeddings from this provider's `/embeddings`, cached by content hash. */
     embeddings: z.object({ provider: name, model: z.string().min(1) }).strict().optional(),
     topK: z.number().int().min(1).max(20).default(3),
-    threshold: z.number().min(0).max(1).default(0.2).describe('Least IDF-weighted share of the question the best passage must match for the best few passages to be sent to the model (learnt on examples/eval/customers.yaml, tune half)'),
+    threshold: z.number().min(0).max(1).default(0.15).describe('Least IDF-weighted share of the question the best passage must match for the best few passages to be sent to the model (learnt on examples/eval/customers.yaml, tune half)'),
     scoreRatio: z.number().min(0).max(1).default(0.3).describe("Passages under this fraction of the best passage's score are not sent"),
-    quoteThreshold: z.number().min(0).max(1).default(0.6).describe('Without a model, least IDF-weighted share of the question the best passage must match to be quoted'),
-    quoteMargin: z.number().min(1).default(1.2).describe("Without a model, how far the best passage's score must lead the next page's to be quoted"),
+    quoteThreshold: z.number().min(0).max(1).default(0.4).describe('Without a model, least IDF-weighted share of the question the best passage must match to be quoted'),
+    quoteMargin: z.number().min(1).default(1.4).describe("Without a model, how far the best passage's score must lead the next page's to be quoted"),
     embeddingThreshold: z.number().min(0).max(1).default(0.5),
     faqThreshold: z.number().min(0.5).max(1).default(0.8).describe('Least FAQ similarity to answer from the FAQ without a model'),
     contextTurns: z.number().int().min(0).max(10).default(2),

@@ -59,9 +59,27 @@ export function words(text: string, o: WordOptions = {}): string[] {
     segmenter ??= new Intl.Segmenter('zh', { granularity: 'word' });
     for (const s of segmenter.segment(run)) {
       if (!s.isWordLike) continue;
-      if (o.cjk === 'chars' && HAN_KANA.test(s.segment)) out.push(...splitHanKana(s.segment));
-      else out.push(s.segment);
+      if (!HAN_KANA.test(s.segment)) out.push(s.segment);
+      else if (o.cjk === 'chars') out.push(...splitHanKana(s.segment));
+      // Single characters are covered by the bigrams below; dictionary words add precision.
+      else if (s.segment.length > 1) out.push(s.segment);
     }
+    if (o.cjk !== 'chars') out.push(...bigrams(run));
+  }
+  return out;
+}
+
+/**
+ * Overlapping pairs of Chinese/Japanese characters (a lone character as itself), as
+ * Elasticsearch's `cjk` analyzer indexes them: ICU's dictionary cuts the same phrase differently
+ * in a short question and in a long sentence ("重置链接" is four characters in both here), and
+ * bigrams match either way.
+ */
+function bigrams(run: string): string[] {
+  const out: string[] = [];
+  for (const [piece] of run.matchAll(/[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]+/gu)) {
+    if (piece.length === 1) out.push(piece);
+    for (let i = 0; i + 1 < piece.length; i++) out.push(piece.slice(i, i + 2));
   }
   return out;
 }
@@ -90,6 +108,38 @@ export function terms(text: string): string[] {
     if (t) out.push(t);
   }
   return out;
+}
+
+/**
+ * How customers say what support docs call otherwise (Elasticsearch's synonym filter, applied
+ * to questions only): chat shorthand and everyday words mapped to the usual help-centre terms.
+ * Kept general; a team adds its own product's words in its docs or FAQ variants.
+ */
+const SYNONYMS: [RegExp, string][] = [
+  [/\b(?:pw|pwd|passwd|pasword|passw)\b/g, 'password'],
+  [/\blog(?:ged)? ?in\b|\blogin\b/g, 'sign in'],
+  [/\blog(?:ged)? (?:me |you |us |them )?out\b|\blogout\b/g, 'sign out'],
+  [/\bmoney back\b|\breimburse\w*/g, 'refund'],
+  [/\b(?:co ?workers?|colleagues?|teammates?|staff|employees?)\b/g, 'team members'],
+  [/\bamex\b/g, 'american express'],
+  [/\b(?:iphone|ipad)\b/g, 'ios'],
+  [/\bapi keys?\b/g, 'api token'],
+  [/\bhow much\b/g, 'price cost'],
+  [/\b(?:charity|charities|non ?profits?|ngo)\b/g, 'nonprofit'],
+  [/\b(?:no (?:wifi|internet|connection|signal)|without (?:wifi|internet))\b/g, 'offline'],
+  [/\b(?:afk|away from (?:my )?(?:desk|computer))\b/g, 'idle'],
+  [/\b(?:nag|chase|remind)\b/g, 'reminders'],
+  [/\bunsubscribe\b/g, 'cancel subscription'],
+  [/退钱/g, '退款'],
+  [/多少钱/g, '价格'],
+  [/没网|断网/g, '离线'],
+];
+
+/** The question in the docs' words: normalised, with the synonyms above substituted. */
+export function expandQuestion(text: string): string {
+  let t = normalize(text);
+  for (const [from, to] of SYNONYMS) t = t.replace(from, to);
+  return t;
 }
 
 const QUESTION_START = /^(?:(?:how|what|whats|can|could|do|does|did|is|are|why|where|when|which|who|will|should|would|any|also|and)\b|怎么|如何|为什么|能|可以|是否|有没有)/i;

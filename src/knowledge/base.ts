@@ -9,7 +9,7 @@ import type { Logger } from '../core/logger.js';
 import { chunkMarkdown, chunkPlainText, DEFAULT_CHUNK_OPTIONS, type Chunk, type ChunkOptions } from './chunk.js';
 import { cosine, type CachedEmbedder } from './embeddings.js';
 import { bestFaqMatch, parseFaqFile, type FaqEntry, type FaqMatch } from './faq.js';
-import { questionParts, sha256, term, terms, words } from './analyzer.js';
+import { expandQuestion, questionParts, sha256, term, terms, words } from './analyzer.js';
 
 /** One folder of knowledge: Markdown and text pages, plus FAQ files (`*.yaml`). */
 export interface KnowledgeSource {
@@ -191,7 +191,7 @@ export class KnowledgeBase extends EventEmitter {
     const allowed = options.sources ? new Set(options.sources) : undefined;
     const filter = allowed ? (r: SearchResult) => allowed.has(r.source as string) : undefined;
     const context = options.context?.trim();
-    const parts = questionParts(question);
+    const parts = questionParts(question).map(expandQuestion);
     const lists: Hit[][] = parts.map((part) => {
       const qTerms = new Set(terms(part));
       // In a thread the recent context joins the query (a follow-up often leaves out its subject),
@@ -244,11 +244,15 @@ export class KnowledgeBase extends EventEmitter {
     return total ? got / total : 0;
   }
 
-  /** BM25's IDF; a word no passage contains weighs as much as the rarest one. */
+  /**
+   * BM25's IDF. A word no passage contains weighs as a rare word (it is often what the question
+   * is really about: "life" in "the meaning of life"), except a Chinese/Japanese character pair no
+   * passage contains, which is mostly a pair across a word boundary, not a word.
+   */
   private idf(t: string): number {
     const n = this.passages.size;
-    const df = this.df.get(t) ?? 0;
-    return Math.log(1 + (n - df + 0.5) / (df + 0.5));
+    const df = this.df.get(t) ?? (/^[a-z0-9]+$/.test(t) ? UNSEEN_DF : -1);
+    return df < 0 ? 0 : Math.log(1 + (n - df + 0.5) / (df + 0.5));
   }
 
   /** The closest FAQ entry in `sources` (all when absent). */
@@ -310,7 +314,10 @@ function interleave(lists: Hit[][]): Hit[] {
   return [...out.values()];
 }
 
-/** Typo tolerance: one edit from 5 letters, two from 9 (as Elasticsearch's `fuzziness: AUTO` after stemming). */
+/** The document frequency an unseen word is weighed as (a word of two passages). */
+const UNSEEN_DF = 2;
+
+/** Typo tolerance: one edit from 5 letters, two from 6 (Levenshtein counts a swap of two letters, "refnud", as two). */
 const FUZZY_MIN_LENGTH = 5;
 
 function newIndex(): MiniSearch {
@@ -323,7 +330,7 @@ function newIndex(): MiniSearch {
     searchOptions: {
       boost: { title: 2, path: 1.5 },
       prefix: (t) => t.length >= 6,
-      fuzzy: (t) => (t.length >= 9 ? 2 : t.length >= FUZZY_MIN_LENGTH ? 1 : false),
+      fuzzy: (t) => (t.length >= 6 ? 2 : t.length >= FUZZY_MIN_LENGTH ? 1 : false),
       combineWith: 'OR',
     },
   });

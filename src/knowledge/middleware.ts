@@ -112,7 +112,7 @@ export function knowledgeMiddleware(deps: KnowledgeMiddlewareDeps): Middleware {
     }
     if (!modelAvailable) {
       if (!relevant.length) return next(); // the engine explains that no model is configured
-      ctx.answer = confident ? quoted(relevant[0]!, KNOWLEDGE_NOTES.noModel) : { text: `_${KNOWLEDGE_NOTES.noModelNoMatch}_`, source: 'declined' };
+      ctx.answer = confident ? quoted(relevant, KNOWLEDGE_NOTES.noModel) : { text: `_${KNOWLEDGE_NOTES.noModelNoMatch}_`, source: 'declined' };
       return;
     }
 
@@ -127,7 +127,7 @@ export function knowledgeMiddleware(deps: KnowledgeMiddlewareDeps): Middleware {
     if (answer?.source === 'error' && relevant.length) {
       // The model failed before writing anything (retries and fallbacks spent): quote instead.
       ctx.log.warn({ passage: relevant[0]!.passage.key }, 'model unavailable; answering from the knowledge base');
-      ctx.answer = quoted(relevant[0]!, KNOWLEDGE_NOTES.modelDown);
+      ctx.answer = quoted(relevant, KNOWLEDGE_NOTES.modelDown);
       return;
     }
     let grounding: Grounding | undefined;
@@ -185,20 +185,33 @@ export function isRelevant(h: Hit, s: Pick<KnowledgeSettings, 'threshold' | 'emb
 function promptSection(hits: Hit[], mode: 'grounded' | 'general'): string {
   const rule =
     mode === 'grounded'
-      ? 'Answer only from the knowledge-base passages below. If they do not contain the answer, say that you do not know; do not guess.'
+      ? 'Answer only from the knowledge-base passages below. If they do not contain the answer, say that you do not know and offer to ask a person on the team; do not guess, and never state a number, plan, date or feature the passages do not give.'
       : 'Use the knowledge-base passages below when they are relevant; otherwise answer from your own knowledge.';
   const passages = hits.map((h, i) => `[${i + 1}] ${h.passage.title} (${h.passage.location})\n${h.passage.text}`);
   return `${rule} Cite the passages you use as [1], [2].\n\n${passages.join('\n\n')}`;
 }
 
-/** The best passage, quoted with its source, after a plain note of why. */
-function quoted(h: Hit, note: string): FinalReply {
-  const quote = (h.passage.quote ?? h.passage.text)
-    .split('\n')
-    .map((l) => `> ${l}`)
-    .join('\n');
-  const c = citationOf(h.passage);
-  return { text: `_${note}_\n\n**${c.title}**\n${quote}`, source: 'knowledge', citations: [c] };
+/** Most passages of one page quoted without a model: a section and its neighbour carry the answer more often than one section alone. */
+const QUOTE_PASSAGES = 2;
+
+/** What degraded mode quotes: the best passage, and the next relevant one when it is on the same page. */
+export function quotePassages(relevant: readonly Hit[]): Hit[] {
+  const lead = relevant[0];
+  if (!lead) return [];
+  return relevant.filter((h) => h.passage.path === lead.passage.path && h.passage.source === lead.passage.source).slice(0, QUOTE_PASSAGES);
+}
+
+/** The best passages of the best page, quoted with their source, after a plain note of why. */
+function quoted(relevant: readonly Hit[], note: string): FinalReply {
+  const picked = quotePassages(relevant);
+  const blocks = picked.map((h) => {
+    const quote = (h.passage.quote ?? h.passage.text)
+      .split('\n')
+      .map((l) => `> ${l}`)
+      .join('\n');
+    return `**${citationOf(h.passage).title}**\n${quote}`;
+  });
+  return { text: `_${note}_\n\n${blocks.join('\n\n')}`, source: 'knowledge', citations: uniqueCitations(picked) };
 }
 
 /** Citations of the passages the answer refers to as [n]; all of them when it refers to none. */
