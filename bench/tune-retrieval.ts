@@ -23,13 +23,14 @@ const cases = file.cases.filter((c) => c.split === values.split);
 const rate = (t?: Tally) => (t ? t.passed / t.total : 0);
 
 const rows: { s: typeof DEFAULT_KNOWLEDGE_SETTINGS; recall: number; quote: number; qdecline: number; objective: number }[] = [];
-for (const threshold of [0.05, 0.15, 0.3]) {
-  for (const scoreRatio of [0.1, 0.3]) {
+for (const threshold of [0.15]) {
+  for (const scoreRatio of [0.3]) {
+   for (const quoteMinScore of [0, 5, 10, 15, 20, 30, 40]) {
     for (const quoteThreshold of [0.2, 0.25, 0.3, 0.35, 0.4, 0.5]) {
       for (const quoteMargin of [1, 1.1, 1.2, 1.4, 1.7, 2]) {
-        const s = { ...DEFAULT_KNOWLEDGE_SETTINGS, threshold, scoreRatio, quoteThreshold, quoteMargin };
+        const s = { ...DEFAULT_KNOWLEDGE_SETTINGS, threshold, scoreRatio, quoteThreshold, quoteMargin, quoteMinScore };
         const results = [];
-        for (const c of cases) results.push(await supportChecks(kb, s, c, c.question, undefined, file.k));
+        for (const c of cases) results.push(await supportChecks(kb, s, c, c.question, undefined));
         const t = supportTotals(results).find((x) => x.split === 'all')!;
         const recall = rate(t.recall);
         const quote = rate(t.quote);
@@ -37,11 +38,12 @@ for (const threshold of [0.05, 0.15, 0.3]) {
         // Recall first (the model reads and declines), then degraded mode: quotes right and declines unrelated questions alike.
         rows.push({ s, recall, quote, qdecline, objective: 2 * recall + quote + qdecline });
       }
+     }
     }
   }
 }
 rows.sort((a, b) => b.objective - a.objective);
 for (const r of rows.slice(0, 8)) {
-  const { threshold, scoreRatio, quoteThreshold, quoteMargin } = r.s;
-  console.log(JSON.stringify({ threshold, scoreRatio, quoteThreshold, quoteMargin }), `recall ${r.recall.toFixed(3)} quote ${r.quote.toFixed(3)} decline(no model) ${r.qdecline.toFixed(3)}`);
+  const { threshold, scoreRatio, quoteThreshold, quoteMargin, quoteMinScore } = r.s;
+  console.log(JSON.stringify({ threshold, scoreRatio, quoteThreshold, quoteMargin, quoteMinScore }), `recall ${r.recall.toFixed(3)} quote ${r.quote.toFixed(3)} decline(no model) ${r.qdecline.toFixed(3)}`);
 }

@@ -137,10 +137,11 @@ export const knowledgeSchema = z
     sources: z.record(name, knowledgeSourceSchema).default({}),
     /** Hybrid ranking: embeddings from this provider's `/embeddings`, cached by content hash. */
     embeddings: z.object({ provider: name, model: z.string().min(1) }).strict().optional(),
-    topK: z.number().int().min(1).max(20).default(3),
+    topK: z.number().int().min(1).max(20).default(5).describe('Passages sent to the model (5 learnt on the tune half of examples/eval/customers.yaml: the fact is often in a neighbouring section)'),
     threshold: z.number().min(0).max(1).default(0.15).describe('Least IDF-weighted share of the question the best passage must match for the best few passages to be sent to the model (learnt on examples/eval/customers.yaml, tune half)'),
     scoreRatio: z.number().min(0).max(1).default(0.3).describe("Passages under this fraction of the best passage's score are not sent"),
-    quoteThreshold: z.number().min(0).max(1).default(0.4).describe('Without a model, least IDF-weighted share of the question the best passage must match to be quoted'),
+    quoteThreshold: z.number().min(0).max(1).default(0.3).describe('Without a model, least IDF-weighted share of the question the best passage must match to be quoted'),
+    quoteMinScore: z.number().min(0).default(30).describe("Without a model, least BM25 score of the best passage to be quoted (a match on one word in passing scores low)"),
     quoteMargin: z.number().min(1).default(1.4).describe("Without a model, how far the best passage's score must lead the next page's to be quoted"),
     embeddingThreshold: z.number().min(0).max(1).default(0.5),
     faqThreshold: z.number().min(0.5).max(1).default(0.8).describe('Least FAQ similarity to answer from the FAQ without a model'),

@@ -46,8 +46,9 @@ const onPage = (path: string, pages: readonly string[]) => pages.some((s) => pat
 const citesPage = (citations: readonly Citation[], pages: readonly string[]) => citations.some((c) => pages.some((s) => c.location.split('#')[0]!.endsWith(s) || c.id.split('#')[0]!.endsWith(s)));
 
 /** Retrieval and degraded mode for one case, as the knowledge middleware decides them. */
-export async function supportChecks(kb: KnowledgeBase, s: KnowledgeSettings, c: SupportCase, question: string, sources: readonly string[] | undefined, k: number): Promise<SupportResult> {
-  const hits = await kb.search(question, { sources, k });
+/** Retrieval as the pipeline runs it: the configured `topK` passages, not the eval file's `k` (that is for hit@k). */
+export async function supportChecks(kb: KnowledgeBase, s: KnowledgeSettings, c: SupportCase, question: string, sources: readonly string[] | undefined): Promise<SupportResult> {
+  const hits = await kb.search(question, { sources, k: s.topK });
   const { relevant, confident } = selectPassages(hits, s);
   const r: SupportResult = { split: c.split, answerable: c.answerable, sent: relevant.map((h) => h.passage.path) };
   // Degraded mode: a close FAQ entry first, then the best passage when retrieval is confident.
@@ -106,6 +107,6 @@ export function formatSupport(totals: readonly SupportTotals[], k: number, withM
   const pct = (t?: Tally) => (t ? `${t.passed}/${t.total} (${((100 * t.passed) / t.total).toFixed(1)}%)` : '–');
   return totals.map(
     (t) =>
-      `${t.split.padEnd(8)} right page sent (recall@${k}) ${pct(t.recall)} · citation ${pct(t.citation)}${withModel ? ' (model answers)' : ' (degraded quotes)'} · degraded quote has the fact ${pct(t.quote)} · unanswerable declined ${pct(t.decline)}${withModel ? ' (model answers)' : ' (no quote)'}`,
+      `${t.split.padEnd(8)} right page sent (recall@topK) ${pct(t.recall)} · citation ${pct(t.citation)}${withModel ? ' (model answers)' : ' (degraded quotes)'} · degraded quote has the fact ${pct(t.quote)} · unanswerable declined ${pct(t.decline)}${withModel ? ' (model answers)' : ' (no quote)'}`,
   );
 }

@@ -144,7 +144,7 @@ export async function runEval(file: EvalFile, deps: EvalDeps, options: { split?:
     }
     if (c.sources) result.hit = result.retrieved.some((p) => c.sources!.some((s) => p === s || p.endsWith(`/${s}`)));
     const isSupport = c.fact !== undefined || !c.answerable;
-    if (isSupport && deps.knowledge) result.support = await supportChecks(deps.knowledge, deps.settings.knowledge, c, c.question, r.profile.knowledge, file.k);
+    if (isSupport && deps.knowledge) result.support = await supportChecks(deps.knowledge, deps.settings.knowledge, c, c.question, r.profile.knowledge);
     if (deps.engine && (c.phrases || c.reference || isSupport)) {
       try {
         const turn = await deps.engine.ask(adapter, adapter.message(c.question, where));

@@ -16,8 +16,10 @@ export interface KnowledgeSettings {
   scoreRatio: number;
   /** Degraded mode quotes the best passage only when it matches at least this IDF-weighted share of the question… */
   quoteThreshold: number;
-  /** …and leads the next passage of another page by this score ratio (a clear winner). */
+  /** …and leads the next passage of another page by this score ratio (a clear winner)… */
   quoteMargin: number;
+  /** …and scores at least this (BM25): one word of the question met in passing scores low. */
+  quoteMinScore: number;
   /** With embeddings: least cosine similarity that also counts as relevant. */
   embeddingThreshold: number;
   /** Least FAQ similarity (0–1) to answer from the FAQ without a model; high on purpose. */
@@ -29,12 +31,13 @@ export interface KnowledgeSettings {
 }
 
 /** The config file's defaults (knowledgeSchema), the one place they are declared. */
-export const DEFAULT_KNOWLEDGE_SETTINGS: KnowledgeSettings = (({ topK, threshold, scoreRatio, quoteThreshold, quoteMargin, embeddingThreshold, faqThreshold, contextTurns, cacheTtlSeconds }) => ({
+export const DEFAULT_KNOWLEDGE_SETTINGS: KnowledgeSettings = (({ topK, threshold, scoreRatio, quoteThreshold, quoteMargin, quoteMinScore, embeddingThreshold, faqThreshold, contextTurns, cacheTtlSeconds }) => ({
   topK,
   threshold,
   scoreRatio,
   quoteThreshold,
   quoteMargin,
+  quoteMinScore,
   embeddingThreshold,
   faqThreshold,
   contextTurns,
@@ -152,7 +155,7 @@ export function knowledgeMiddleware(deps: KnowledgeMiddlewareDeps): Middleware {
   };
 }
 
-type SelectionSettings = Pick<KnowledgeSettings, 'threshold' | 'scoreRatio' | 'quoteThreshold' | 'quoteMargin' | 'embeddingThreshold'>;
+type SelectionSettings = Pick<KnowledgeSettings, 'threshold' | 'scoreRatio' | 'quoteThreshold' | 'quoteMargin' | 'quoteMinScore' | 'embeddingThreshold'>;
 
 /**
  * Which hits go to the model, and whether the best is good enough to quote without one. Not a
@@ -173,7 +176,7 @@ export function selectPassages(hits: Hit[], s: SelectionSettings): { relevant: H
   if (!lead) return { relevant, confident: false };
   const rival = hits.find((h) => h !== lead && h.passage.path !== lead.passage.path);
   const margin = rival && rival.lexical > 0 ? lead.lexical / rival.lexical : Infinity;
-  return { relevant, confident: lead.coverage >= s.quoteThreshold && margin >= s.quoteMargin };
+  return { relevant, confident: lead.coverage >= s.quoteThreshold && margin >= s.quoteMargin && lead.lexical >= s.quoteMinScore };
 }
 
 /** Whether a hit alone would count as plausibly related (kept for callers that look at one hit). */
