@@ -23,11 +23,11 @@ const cases = file.cases.filter((c) => c.split === values.split);
 const rate = (t?: Tally) => (t ? t.passed / t.total : 0);
 
 const rows: { s: typeof DEFAULT_KNOWLEDGE_SETTINGS; recall: number; quote: number; qdecline: number; objective: number }[] = [];
-for (const threshold of [0.15]) {
+for (const threshold of [0.05, 0.15, 0.25]) {
   for (const scoreRatio of [0.3]) {
-   for (const quoteMinScore of [0, 5, 10, 15, 20, 30, 40]) {
-    for (const quoteThreshold of [0.2, 0.25, 0.3, 0.35, 0.4, 0.5]) {
-      for (const quoteMargin of [1, 1.1, 1.2, 1.4, 1.7, 2]) {
+   for (const quoteMinScore of [20, 30]) {
+    for (const quoteThreshold of [0.25, 0.3, 0.4]) {
+      for (const quoteMargin of [1.2, 1.4, 1.7]) {
         const s = { ...DEFAULT_KNOWLEDGE_SETTINGS, threshold, scoreRatio, quoteThreshold, quoteMargin, quoteMinScore };
         const results = [];
         for (const c of cases) results.push(await supportChecks(kb, s, c, c.question, undefined));

@@ -38,9 +38,9 @@ const RUN = /[\p{L}\p{M}\p{N}]+/gu;
 
 let segmenter: Intl.Segmenter | undefined;
 
-/** Lower case, compatibility forms folded (full-width letters), accents removed, apostrophes dropped ("don't" → "dont"). */
+/** Lower case, compatibility forms folded (full-width letters), Latin accents removed (not Thai or Devanagari vowel marks), apostrophes dropped ("don't" → "dont"). */
 export function normalize(text: string): string {
-  return text.normalize('NFKD').replace(/\p{M}+/gu, '').normalize('NFKC').toLowerCase().replace(/['’]/g, '');
+  return text.normalize('NFKD').replace(/[\u0300-\u036f]+/g, '').normalize('NFKC').toLowerCase().replace(/['’]/g, '');
 }
 
 export interface WordOptions {

@@ -197,11 +197,11 @@ export class KnowledgeBase extends EventEmitter {
       // In a thread the recent context joins the query (a follow-up often leaves out its subject),
       // with the question's own terms weighted up so a new topic still wins over the old one.
       const results = context ? this.lexical(`${part} ${context}`, filter, (t) => (qTerms.has(t) ? 1.5 : 1)) : this.lexical(part, filter);
-      const all = context ? new Set(terms(`${part} ${context}`)) : qTerms;
       return results.flatMap((r) => {
         const passage = this.passages.get(r.id as string);
         if (!passage) return [];
-        const coverage = Math.max(this.share(r.queryTerms, qTerms), context ? this.share(r.queryTerms, all) : 0);
+        // Coverage of what is asked now: the thread's context ranks, it does not make an unrelated new question answerable.
+        const coverage = this.share(exactly(r), qTerms);
         return [{ passage, score: r.score, lexical: r.score, coverage }];
       });
     });
@@ -301,6 +301,16 @@ function embeddingText(p: Passage): string {
   return `${p.title}\n${p.text}`;
 }
 
+/**
+ * The query terms a result matched as written or as a prefix; a term met only through a typo
+ * correction counts as not found for coverage (it still ranks the passage): fuzzy matching is
+ * for ranking a misspelt question, not for deciding that an unrelated one is answered.
+ */
+function exactly(r: SearchResult): string[] {
+  const docTerms = Object.keys(r.match);
+  return r.queryTerms.filter((q) => docTerms.some((d) => d === q || d.startsWith(q)));
+}
+
 /** Each list's first hit, then each list's second…, without repeats (the lists of a multi-question message). */
 function interleave(lists: Hit[][]): Hit[] {
   if (lists.length === 1) return lists[0]!;
@@ -317,7 +327,7 @@ function interleave(lists: Hit[][]): Hit[] {
 /** The document frequency an unseen word is weighed as (a word of two passages). */
 const UNSEEN_DF = 2;
 
-/** Typo tolerance: one edit from 5 letters, two from 6 (Levenshtein counts a swap of two letters, "refnud", as two). */
+/** Typo tolerance: one edit from 5 letters, two from 8 ("weather" must not meet "either"). */
 const FUZZY_MIN_LENGTH = 5;
 
 function newIndex(): MiniSearch {
@@ -330,7 +340,7 @@ function newIndex(): MiniSearch {
     searchOptions: {
       boost: { title: 2, path: 1.5 },
       prefix: (t) => t.length >= 6,
-      fuzzy: (t) => (t.length >= 6 ? 2 : t.length >= FUZZY_MIN_LENGTH ? 1 : false),
+      fuzzy: (t) => (t.length >= 8 ? 2 : t.length >= FUZZY_MIN_LENGTH ? 1 : false),
       combineWith: 'OR',
     },
   });
