@@ -302,13 +302,23 @@ function embeddingText(p: Passage): string {
 }
 
 /**
- * The query terms a result matched as written or as a prefix; a term met only through a typo
- * correction counts as not found for coverage (it still ranks the passage): fuzzy matching is
- * for ranking a misspelt question, not for deciding that an unrelated one is answered.
+ * The query terms a result matched as written, as a prefix, or with one typo (one letter wrong,
+ * missing, extra, or two swapped: "conect", "quikbooks", "refnud"). A term met only through a
+ * larger fuzzy correction still ranks the passage but counts as not found for coverage: "weather"
+ * two edits from "either" must not make a weather question look answered.
  */
 function exactly(r: SearchResult): string[] {
   const docTerms = Object.keys(r.match);
-  return r.queryTerms.filter((q) => docTerms.some((d) => d === q || d.startsWith(q)));
+  return r.queryTerms.filter((q) => docTerms.some((d) => d === q || d.startsWith(q) || oneTypo(q, d)));
+}
+
+/** Whether `a` and `b` are at most one edit apart, a swap of neighbours counting as one (Damerau). */
+function oneTypo(a: string, b: string): boolean {
+  if (Math.abs(a.length - b.length) > 1 || a.length < FUZZY_MIN_LENGTH - 1) return false;
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  const rest = (x: number, y: number) => a.slice(i + x) === b.slice(i + y);
+  return rest(1, 1) || rest(1, 0) || rest(0, 1) || (a[i] === b[i + 1] && a[i + 1] === b[i] && rest(2, 2));
 }
 
 /** Each list's first hit, then each list's second…, without repeats (the lists of a multi-question message). */
