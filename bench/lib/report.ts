@@ -1,6 +1,7 @@
 import type { SingleResult } from '../scenarios/single.js';
 import type { CrowdResult } from '../scenarios/crowd.js';
 import type { MemoryResult, StoreResult, ThroughputResult } from '../scenarios/engine.js';
+import type { KnowledgeResult } from '../scenarios/knowledge.js';
 import type { ModelScript } from './worlds.js';
 
 export interface BenchResults {
@@ -35,6 +36,7 @@ export interface BenchResults {
   throughput?: ThroughputResult;
   memory?: MemoryResult;
   store?: StoreResult[];
+  knowledge?: KnowledgeResult;
 }
 
 type V = number | null | undefined;
@@ -171,6 +173,18 @@ export function renderMarkdown(r: BenchResults, prev?: BenchResults): string {
       const p = prev?.store?.find((x) => x.store === s.store);
       L.push(`| ${s.store} | ${s.completed}/${s.turns} | ${cell(s.turnMs.p50, p?.turnMs.p50)} / ${cell(s.turnMs.p99, p?.turnMs.p99)} | ${cell(s.msPerTurn, p?.msPerTurn)} | ${s.note ?? ''} |`);
     }
+    L.push('');
+  }
+  if (r.knowledge) {
+    const k = r.knowledge;
+    const p = prev?.knowledge;
+    L.push('## Knowledge');
+    L.push('');
+    L.push(`${k.pages} generated Markdown pages (${k.passages} passages) indexed from disk; then ${k.queries} customer questions from examples/eval/customers.yaml, each as one turn's retrieval (FAQ match, search with fuzzy/prefix and per-question parts, relevance decision). RSS and heap: what the index adds, after GC. Target: query p99 under 5 ms.`);
+    L.push('');
+    L.push('| pages | passages | build (ms) | RSS added (MB) | heap added (MB) | query p50 / p99 (ms) |');
+    L.push('|---|---|---|---|---|---|');
+    L.push(`| ${k.pages} | ${k.passages} | ${cell(k.buildMs, p?.buildMs)} | ${cell(k.rssMb, p?.rssMb)} | ${cell(k.heapMb, p?.heapMb)} | ${cell(k.queryMs.p50, p?.queryMs.p50)} / ${cell(k.queryMs.p99, p?.queryMs.p99)} |`);
     L.push('');
   }
   return L.join('\n');

@@ -4,7 +4,7 @@ import type { Store } from '../store/store.js';
 import { exclusive } from '../store/exclusive.js';
 import { addToSketch, emptySketch, type SketchData } from './sketch.js';
 import { textSource } from '../privacy/index-store.js';
-import { sha256 } from '../knowledge/text.js';
+import { sha256 } from '../knowledge/analyzer.js';
 
 /**
  * Support analytics, aggregated as events arrive into one bucket per day × profile × channel

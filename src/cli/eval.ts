@@ -5,7 +5,7 @@ import { reportJson, thresholdFailures } from '../quality/eval-report.js';
 import { cliLogger, configOrExit, EXIT_CONFIG, EXIT_FAILED, fail } from './common.js';
 
 export const usage =
-  'parley eval CASES.yaml [--min-score 0.9] [--min-rouge R] [--min-bleu B] [--judge MODEL] [--format table|json] [--retrieval-only]   routing, retrieval hit@k, answers (phrases, ROUGE-L, BLEU, judge); non-zero exit under a threshold';
+  'parley eval CASES.yaml [--min-score 0.9] [--min-rouge R] [--min-bleu B] [--judge MODEL] [--format table|json] [--retrieval-only] [--split tune|heldout]   routing, retrieval hit@k, answers (phrases, ROUGE-L, BLEU, judge); non-zero exit under a threshold';
 
 /**
  * `parley eval`: each case through routing and retrieval, and through the whole pipeline when a
@@ -24,6 +24,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
       judge: { type: 'string' },
       format: { type: 'string', default: 'table' },
       'retrieval-only': { type: 'boolean', default: false },
+      split: { type: 'string' },
     },
   });
   const path = positionals[0];
@@ -38,6 +39,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
   const minScore = share('min-score');
   const minRouge = share('min-rouge');
   const minBleu = share('min-bleu');
+  if (values.split !== undefined && values.split !== 'tune' && values.split !== 'heldout') fail('--split: expected tune or heldout', EXIT_CONFIG);
   if (values.format !== 'table' && values.format !== 'json') fail('--format: expected table or json', EXIT_CONFIG);
   const cases = loadEvalFile(path);
   const config = configOrExit();
@@ -56,7 +58,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
       knowledge: core.knowledge.current,
       engine: withModel ? core.engine : undefined,
       judge: withModel && judgeModel && core.llm ? { client: core.llm, model: judgeModel } : undefined,
-    });
+    }, { split: values.split as 'tune' | 'heldout' | undefined });
     const thresholds = { minScore: minScore ?? cases.minScore, minRouge: minRouge ?? cases.minRouge, minBleu: minBleu ?? cases.minBleu };
     process.stdout.write(`${values.format === 'json' ? reportJson(report, thresholds) : formatReport(report)}\n`);
     const failures = thresholdFailures(report, thresholds);

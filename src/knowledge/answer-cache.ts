@@ -3,7 +3,7 @@ import type { FinalReply } from '../core/adapter.js';
 import type { Logger } from '../core/logger.js';
 import { describe } from '../core/errors.js';
 import type { Store } from '../store/store.js';
-import { normalize, sha256 } from './text.js';
+import { sha256, words } from './analyzer.js';
 import { PrivacyIndex } from '../privacy/index-store.js';
 
 /**
@@ -22,7 +22,7 @@ export class AnswerCache {
   }
 
   key(profile: string, version: string, question: string): string {
-    return sha256(`${profile}\n${version}\n${normalize(question)}`);
+    return sha256(`${profile}\n${version}\n${words(question).join(' ')}`);
   }
 
   async get(key: string): Promise<FinalReply | undefined> {

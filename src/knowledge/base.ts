@@ -9,7 +9,7 @@ import type { Logger } from '../core/logger.js';
 import { chunkMarkdown, chunkPlainText, DEFAULT_CHUNK_OPTIONS, type Chunk, type ChunkOptions } from './chunk.js';
 import { cosine, type CachedEmbedder } from './embeddings.js';
 import { bestFaqMatch, parseFaqFile, type FaqEntry, type FaqMatch } from './faq.js';
-import { sha256, term, terms } from './text.js';
+import { expandQuestion, questionParts, sha256, term, terms, words } from './analyzer.js';
 
 /** One folder of knowledge: Markdown and text pages, plus FAQ files (`*.yaml`). */
 export interface KnowledgeSource {
@@ -41,8 +41,10 @@ export interface Hit {
   passage: Passage;
   /** Fused rank score (higher is better); only for ordering. */
   score: number;
-  /** Share of the question's terms found in the passage (0–1). */
+  /** Share of the question's meaning found in the passage (0–1): its matched terms' IDF over all its terms' IDF. */
   coverage: number;
+  /** The passage's BM25 score for the question (or its part), for score margins; 0 when only embeddings found it. */
+  lexical: number;
   /** Cosine similarity with the question, when embeddings are on. */
   similarity?: number;
 }
@@ -80,6 +82,8 @@ export class KnowledgeBase extends EventEmitter {
   /** Page titles by `source:path` (what FAQ answers are cited under). */
   private pageTitles = new Map<string, string>();
   private faq: FaqEntry[] = [];
+  /** In how many passages each term occurs (for IDF weights), and how many passages there are. */
+  private df = new Map<string, number>();
   private watchers: FSWatcher[] = [];
   private reloadTimer?: NodeJS.Timeout;
   private loading?: Promise<void>;
@@ -127,13 +131,17 @@ export class KnowledgeBase extends EventEmitter {
       list.forEach((p, i) => (p.vector = vectors[i]));
     }
     const index = newIndex();
-    index.addAll([...passages.values()].map((p) => ({ id: p.key, title: p.title, path: p.path.replace(/[/._-]+/g, ' '), text: p.text, source: p.source })));
+    const docs = [...passages.values()].map((p) => ({ id: p.key, title: p.title, path: p.path.replace(/[/._-]+/g, ' '), text: p.text, source: p.source }));
+    index.addAll(docs);
+    const df = new Map<string, number>();
+    for (const d of docs) for (const t of new Set(terms(`${d.title} ${d.path} ${d.text}`))) df.set(t, (df.get(t) ?? 0) + 1);
     const version = sha256([...passages.values()].map((p) => `${p.key}:${p.hash}`).sort().join('\n') + faq.map((f) => f.answer + f.questions.join('|')).join('\n')).slice(0, 16);
     const changed = version !== this.version;
     this.index = index;
     this.passages = passages;
     this.pageTitles = pageTitles;
     this.faq = faq;
+    this.df = df;
     this.stats = { files, passages: passages.size, faqEntries: faq.length, indexMs: Math.round(performance.now() - started) };
     const previous = this.version;
     this.version = version;
@@ -172,53 +180,79 @@ export class KnowledgeBase extends EventEmitter {
     this.watchers = [];
   }
 
-  /** Best passages for `question` (plus thread context), best first. */
+  /**
+   * Best passages for `question` (plus thread context), best first. A message asking several
+   * questions is searched per question and the results interleaved, so each question's best
+   * passage is among the first; typos and word forms are met by the analyzer and fuzzy/prefix
+   * matching. Whether the hits are relevant is decided by the caller (see `selectPassages`).
+   */
   async search(question: string, options: SearchOptions = {}): Promise<Hit[]> {
     const k = options.k ?? 5;
     const allowed = options.sources ? new Set(options.sources) : undefined;
     const filter = allowed ? (r: SearchResult) => allowed.has(r.source as string) : undefined;
-    const qTerms = new Set(terms(question));
-    const fused = new Map<string, Hit>();
-    const add = (key: string, rank: number, weight: number, patch: Partial<Hit>) => {
-      const passage = this.passages.get(key);
-      if (!passage) return;
-      const hit = fused.get(key) ?? { passage, score: 0, coverage: 0 };
-      hit.score += weight / (RRF_K + rank);
-      Object.assign(hit, patch, { coverage: Math.max(hit.coverage, patch.coverage ?? 0) });
-      fused.set(key, hit);
-    };
-
-    const share = (found: Iterable<string>, of: Set<string>) => {
-      let n = 0;
-      for (const t of new Set(found)) if (of.has(t)) n++;
-      return of.size ? n / of.size : 0;
-    };
     const context = options.context?.trim();
-    if (!context) {
-      this.lexical(question, filter).forEach((r, i) => add(r.id as string, i, 1, { coverage: share(r.queryTerms, qTerms) }));
-    } else {
+    const parts = questionParts(question).map(expandQuestion);
+    const lists: Hit[][] = parts.map((part) => {
+      const qTerms = new Set(terms(part));
       // In a thread the recent context joins the query (a follow-up often leaves out its subject),
       // with the question's own terms weighted up so a new topic still wins over the old one.
-      const all = new Set(terms(`${question} ${context}`));
-      this.lexical(`${question} ${context}`, filter, (t) => (qTerms.has(t) ? 1.5 : 1)).forEach((r, i) =>
-        add(r.id as string, i, 1, { coverage: Math.max(share(r.queryTerms, qTerms), share(r.queryTerms, all)) }),
-      );
-    }
+      const results = context ? this.lexical(`${part} ${context}`, filter, (t) => (qTerms.has(t) ? 1.5 : 1)) : this.lexical(part, filter);
+      return results.flatMap((r) => {
+        const passage = this.passages.get(r.id as string);
+        if (!passage) return [];
+        // Coverage of what is asked now: the thread's context ranks, it does not make an unrelated new question answerable.
+        const coverage = this.share(exactly(r), qTerms);
+        return [{ passage, score: r.score, lexical: r.score, coverage }];
+      });
+    });
+    const merged = interleave(lists);
+
     if (this.o.embedder) {
       try {
-        const [qv] = await this.o.embedder.embed([options.context ? `${options.context}\n${question}` : question]);
+        const [qv] = await this.o.embedder.embed([context ? `${context}\n${question}` : question]);
         const ranked = [...this.passages.values()]
           .filter((p) => p.vector && (!allowed || allowed.has(p.source)))
           .map((p) => ({ p, s: cosine(qv!, p.vector!) }))
           .sort((a, b) => b.s - a.s)
           .slice(0, 20);
-        ranked.forEach(({ p, s }, i) => add(p.key, i, 1, { similarity: s }));
+        // Reciprocal-rank fusion: ranks matter, raw scores of different kinds do not.
+        const fused = new Map<string, Hit>();
+        merged.forEach((h, i) => fused.set(h.passage.key, { ...h, score: 1 / (RRF_K + i) }));
+        ranked.forEach(({ p, s }, i) => {
+          const hit = fused.get(p.key) ?? { passage: p, score: 0, lexical: 0, coverage: 0 };
+          fused.set(p.key, { ...hit, score: hit.score + 1 / (RRF_K + i), similarity: s });
+        });
+        return [...fused.values()].sort((a, b) => b.score - a.score).slice(0, k);
       } catch (err) {
         // Embeddings are an improvement, not a dependency: BM25 alone still answers.
         this.o.log.warn({ err: describe(err) }, 'embedding the question failed; ranking by full text only');
       }
     }
-    return [...fused.values()].sort((a, b) => b.score - a.score).slice(0, k);
+    return merged.slice(0, k);
+  }
+
+  /** The IDF-weighted share of `of` among `found`: rare words ("webhook") count more than common ones ("account"). */
+  private share(found: Iterable<string>, of: Set<string>): number {
+    let got = 0;
+    let total = 0;
+    const hit = new Set(found);
+    for (const t of of) {
+      const w = this.idf(t);
+      total += w;
+      if (hit.has(t)) got += w;
+    }
+    return total ? got / total : 0;
+  }
+
+  /**
+   * BM25's IDF. A word no passage contains weighs as a rare word (it is often what the question
+   * is really about: "life" in "the meaning of life"), except a Chinese/Japanese character pair no
+   * passage contains, which is mostly a pair across a word boundary, not a word.
+   */
+  private idf(t: string): number {
+    const n = this.passages.size;
+    const df = this.df.get(t) ?? (/^[a-z0-9]+$/.test(t) ? UNSEEN_DF : -1);
+    return df < 0 ? 0 : Math.log(1 + (n - df + 0.5) / (df + 0.5));
   }
 
   /** The closest FAQ entry in `sources` (all when absent). */
@@ -267,15 +301,56 @@ function embeddingText(p: Passage): string {
   return `${p.title}\n${p.text}`;
 }
 
+/**
+ * The query terms a result matched as written, as a prefix, or with one typo (one letter wrong,
+ * missing, extra, or two swapped: "conect", "quikbooks", "refnud"). A term met only through a
+ * larger fuzzy correction still ranks the passage but counts as not found for coverage: "weather"
+ * two edits from "either" must not make a weather question look answered.
+ */
+function exactly(r: SearchResult): string[] {
+  const docTerms = Object.keys(r.match);
+  return r.queryTerms.filter((q) => docTerms.some((d) => d === q || d.startsWith(q) || oneTypo(q, d)));
+}
+
+/** Whether `a` and `b` are at most one edit apart, a swap of neighbours counting as one (Damerau). */
+function oneTypo(a: string, b: string): boolean {
+  if (Math.abs(a.length - b.length) > 1 || a.length < FUZZY_MIN_LENGTH - 1) return false;
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  const rest = (x: number, y: number) => a.slice(i + x) === b.slice(i + y);
+  return rest(1, 1) || rest(1, 0) || rest(0, 1) || (a[i] === b[i + 1] && a[i + 1] === b[i] && rest(2, 2));
+}
+
+/** Each list's first hit, then each list's second…, without repeats (the lists of a multi-question message). */
+function interleave(lists: Hit[][]): Hit[] {
+  if (lists.length === 1) return lists[0]!;
+  const out = new Map<string, Hit>();
+  for (let i = 0; i < Math.max(...lists.map((l) => l.length)); i++) {
+    for (const l of lists) {
+      const h = l[i];
+      if (h && !out.has(h.passage.key)) out.set(h.passage.key, h);
+    }
+  }
+  return [...out.values()];
+}
+
+/** The document frequency an unseen word is weighed as (a word of two passages). */
+const UNSEEN_DF = 2;
+
+/** Typo tolerance: one edit from 5 letters, two from 8 ("weather" must not meet "either"). */
+const FUZZY_MIN_LENGTH = 5;
+
 function newIndex(): MiniSearch {
   return new MiniSearch({
     fields: ['title', 'path', 'text'],
     storeFields: ['source'],
+    // The same analyzer as questions, FAQ matching and the metrics: segment, then stop-word and stem.
+    tokenize: (text) => words(text),
     processTerm: (t) => term(t) ?? null,
     searchOptions: {
       boost: { title: 2, path: 1.5 },
-      prefix: (t) => t.length >= 5,
-      fuzzy: (t) => (t.length >= 7 ? 0.15 : false),
+      prefix: (t) => t.length >= 6,
+      fuzzy: (t) => (t.length >= 8 ? 2 : t.length >= FUZZY_MIN_LENGTH ? 1 : false),
       combineWith: 'OR',
     },
   });

@@ -1,7 +1,7 @@
 import type Keyv from 'keyv';
 import type { Logger } from '../core/logger.js';
 import type { Store } from '../store/store.js';
-import { sha256 } from './text.js';
+import { sha256 } from './analyzer.js';
 
 /** Turns texts into vectors (an OpenAI-compatible `/v1/embeddings` endpoint). */
 export interface Embedder {

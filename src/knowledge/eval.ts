@@ -13,6 +13,7 @@ import { judgeAnswer, type JudgeVerdict } from '../quality/judge.js';
 import { citedPassages } from '../quality/eval-report.js';
 import { scoreAgainstReference } from '../quality/reference.js';
 import type { KnowledgeBase } from './base.js';
+import { formatSupport, modelChecks, supportChecks, supportTotals, type SupportResult, type SupportTotals } from './eval-support.js';
 
 /** `parley eval` cases: questions with what routing, retrieval and the answer should produce. */
 export const evalFileSchema = z
@@ -44,6 +45,12 @@ export const evalFileSchema = z
             phrases: z.array(z.string().min(1)).optional(),
             /** A model answer to compare with (ROUGE-L and BLEU); checked only when a model is configured. */
             reference: z.string().min(1).optional(),
+            /** A phrase of the right page the answer must carry (degraded mode: the quote). */
+            fact: z.string().min(1).optional(),
+            /** false: the docs do not answer this; the right outcome is an honest decline. */
+            answerable: z.boolean().default(true),
+            /** Which half the case belongs to: settings are tuned on `tune`, results reported on `heldout`. */
+            split: z.enum(['tune', 'heldout']).optional(),
           })
           .strict(),
       )
@@ -86,6 +93,8 @@ export interface CaseResult {
   /** Share of the answer backed by its passages (0–1), as computed live for every model answer. */
   groundedness?: number;
   error?: string;
+  /** Support-desk checks (cases with `fact` or `answerable: false`). */
+  support?: SupportResult;
 }
 
 export interface EvalReport {
@@ -106,6 +115,10 @@ export interface EvalReport {
   score: number;
   pipeline: boolean;
   indexMs?: number;
+  /** Support-desk metrics per split and overall. */
+  support?: SupportTotals[];
+  /** The split the run was limited to. */
+  split?: 'tune' | 'heldout';
 }
 
 export interface EvalDeps {
@@ -117,10 +130,10 @@ export interface EvalDeps {
   judge?: { client: ChatModelClient; model: string };
 }
 
-export async function runEval(file: EvalFile, deps: EvalDeps): Promise<EvalReport> {
+export async function runEval(file: EvalFile, deps: EvalDeps, options: { split?: 'tune' | 'heldout' } = {}): Promise<EvalReport> {
   const results: CaseResult[] = [];
   const adapter = new EvalAdapter();
-  for (const c of file.cases) {
+  for (const c of file.cases.filter((x) => !options.split || x.split === options.split)) {
     const where = { platform: c.platform, workspace: c.workspace, channel: c.channel, command: c.command };
     const r = route(deps.settings, where, c.question);
     const result: CaseResult = { question: c.question, profile: r.profile.name, rule: r.rule?.name, retrieved: [] };
@@ -130,7 +143,9 @@ export async function runEval(file: EvalFile, deps: EvalDeps): Promise<EvalRepor
       result.retrieved = hits.map((h) => h.passage.path);
     }
     if (c.sources) result.hit = result.retrieved.some((p) => c.sources!.some((s) => p === s || p.endsWith(`/${s}`)));
-    if (deps.engine && (c.phrases || c.reference)) {
+    const isSupport = c.fact !== undefined || !c.answerable;
+    if (isSupport && deps.knowledge) result.support = await supportChecks(deps.knowledge, deps.settings.knowledge, c, c.question, r.profile.knowledge);
+    if (deps.engine && (c.phrases || c.reference || isSupport)) {
       try {
         const turn = await deps.engine.ask(adapter, adapter.message(c.question, where));
         const text = (turn?.text ?? '').toLowerCase();
@@ -142,6 +157,7 @@ export async function runEval(file: EvalFile, deps: EvalDeps): Promise<EvalRepor
         if (c.reference) Object.assign(result, scoreAgainstReference(turn?.text ?? '', c.reference));
         if (turn?.grounding) result.groundedness = turn.grounding.score;
         if (turn?.error) result.error = turn.error;
+        if (result.support) modelChecks(result.support, c, turn);
         if (deps.judge && turn && (turn.source === 'model' || turn.source === 'cache')) {
           const passages = await citedPassages(deps.settings.knowledge, deps.knowledge, r.profile.knowledge, c.question, turn.citations.map((x) => x.id));
           result.judge = await judgeAnswer(deps.judge.client, deps.judge.model, { question: c.question, answer: turn.text, passages });
@@ -165,7 +181,9 @@ export async function runEval(file: EvalFile, deps: EvalDeps): Promise<EvalRepor
   const grounded = results.flatMap((r) => (r.groundedness === undefined ? [] : [r.groundedness]));
   const verdicts = results.flatMap((r) => (r.judge ? [r.judge] : []));
   const scored = verdicts.flatMap((v) => (v.ok ? [v] : []));
-  const rates = [routing, retrieval, phrases].filter((t) => t !== undefined).map((t) => t.passed / t.total);
+  const support = results.some((r) => r.support) ? supportTotals(results.flatMap((r) => (r.support ? [r.support] : []))) : undefined;
+  const overall = support?.find((t) => t.split === 'all');
+  const rates = [routing, retrieval, phrases, overall?.recall, overall?.citation, overall?.decline].filter((t) => t !== undefined).map((t) => t.passed / t.total);
   return {
     cases: results,
     k: file.k,
@@ -187,6 +205,8 @@ export async function runEval(file: EvalFile, deps: EvalDeps): Promise<EvalRepor
     score: rates.length ? rates.reduce((a, b) => a + b, 0) / rates.length : 0,
     pipeline: !!deps.engine,
     indexMs: deps.knowledge?.stats.indexMs,
+    support,
+    split: options.split,
   };
 }
 
@@ -248,6 +268,7 @@ export function formatReport(report: EvalReport): string {
           `judge:     ${report.judge.scored ? `faithfulness ${report.judge.faithfulness!.toFixed(2)}, helpfulness ${report.judge.helpfulness!.toFixed(2)} (1–5, ${report.judge.scored} scored` : '(none scored'}${report.judge.failed ? `, ${report.judge.failed} unparseable or failed, not counted` : ''}; ${report.judge.model})`,
         ]
       : []),
+    ...(report.support ? ['', `support desk${report.split ? ` (${report.split} half only)` : ''}:`, ...formatSupport(report.support, report.k, report.pipeline)] : []),
     `score:     ${report.score.toFixed(3)}`,
   ].join('\n');
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { issueToConfigError, parseYaml } from '../config/yaml.js';
-import { terms } from './text.js';
+import { terms } from './analyzer.js';
 
 /** FAQ file format: a list of entries, each with question variants and one answer. */
 export const faqFileSchema = z.array(

@@ -10,8 +10,16 @@ import { citationNumbers } from './citations.js';
 export interface KnowledgeSettings {
   /** Passages put in the prompt. */
   topK: number;
-  /** Least share of the question's terms a passage must contain to count as relevant (0–1). */
+  /** Least IDF-weighted share of the question the best passage must match for any passage to be sent (0–1): "plausibly related". */
   threshold: number;
+  /** Passages scoring under this fraction of the best one's BM25 score are not sent (the score margin). */
+  scoreRatio: number;
+  /** Degraded mode quotes the best passage only when it matches at least this IDF-weighted share of the question… */
+  quoteThreshold: number;
+  /** …and leads the next passage of another page by this score ratio (a clear winner)… */
+  quoteMargin: number;
+  /** …and scores at least this (BM25): one word of the question met in passing scores low. */
+  quoteMinScore: number;
   /** With embeddings: least cosine similarity that also counts as relevant. */
   embeddingThreshold: number;
   /** Least FAQ similarity (0–1) to answer from the FAQ without a model; high on purpose. */
@@ -23,9 +31,13 @@ export interface KnowledgeSettings {
 }
 
 /** The config file's defaults (knowledgeSchema), the one place they are declared. */
-export const DEFAULT_KNOWLEDGE_SETTINGS: KnowledgeSettings = (({ topK, threshold, embeddingThreshold, faqThreshold, contextTurns, cacheTtlSeconds }) => ({
+export const DEFAULT_KNOWLEDGE_SETTINGS: KnowledgeSettings = (({ topK, threshold, scoreRatio, quoteThreshold, quoteMargin, quoteMinScore, embeddingThreshold, faqThreshold, contextTurns, cacheTtlSeconds }) => ({
   topK,
   threshold,
+  scoreRatio,
+  quoteThreshold,
+  quoteMargin,
+  quoteMinScore,
   embeddingThreshold,
   faqThreshold,
   contextTurns,
@@ -46,6 +58,8 @@ export interface KnowledgeMiddlewareDeps {
 /** What the bot says, plainly, when it answers without the model. */
 export const KNOWLEDGE_NOTES = {
   grounded: "I don't know — I couldn't find this in the knowledge base, and I only answer from it here. Try rephrasing, or ask a person on the team.",
+  /** Degraded mode when retrieval is not confident: no quote that merely shares a word with the question. */
+  noModelNoMatch: 'No model is configured, and nothing in the knowledge base matches this question closely enough to quote. Try rephrasing, or ask a person on the team.',
   noModel: 'No model is configured, so this answer is quoted from the knowledge base:',
   modelDown: 'The model is unavailable right now, so this answer is quoted from the knowledge base:',
   faqNoModel: 'No model is configured; this answer comes from the FAQ:',
@@ -92,8 +106,8 @@ export function knowledgeMiddleware(deps: KnowledgeMiddlewareDeps): Middleware {
       .map((t) => t.content)
       .join('\n');
     const hits = await kb.search(ctx.question, { sources, k: s.topK, context });
-    const relevant = hits.filter((h) => isRelevant(h, s));
-    ctx.state.knowledge = { hits: hits.map((h) => ({ id: h.passage.key, coverage: h.coverage, similarity: h.similarity })), relevant: relevant.length };
+    const { relevant, confident } = selectPassages(hits, s);
+    ctx.state.knowledge = { hits: hits.map((h) => ({ id: h.passage.key, coverage: h.coverage, similarity: h.similarity })), relevant: relevant.length, confident };
 
     if (!relevant.length && ctx.profile.answerMode === 'grounded') {
       ctx.answer = { text: KNOWLEDGE_NOTES.grounded, source: 'declined' };
@@ -101,7 +115,7 @@ export function knowledgeMiddleware(deps: KnowledgeMiddlewareDeps): Middleware {
     }
     if (!modelAvailable) {
       if (!relevant.length) return next(); // the engine explains that no model is configured
-      ctx.answer = quoted(relevant[0]!, KNOWLEDGE_NOTES.noModel);
+      ctx.answer = confident ? quoted(relevant, KNOWLEDGE_NOTES.noModel) : { text: `_${KNOWLEDGE_NOTES.noModelNoMatch}_`, source: 'declined' };
       return;
     }
 
@@ -116,7 +130,7 @@ export function knowledgeMiddleware(deps: KnowledgeMiddlewareDeps): Middleware {
     if (answer?.source === 'error' && relevant.length) {
       // The model failed before writing anything (retries and fallbacks spent): quote instead.
       ctx.log.warn({ passage: relevant[0]!.passage.key }, 'model unavailable; answering from the knowledge base');
-      ctx.answer = quoted(relevant[0]!, KNOWLEDGE_NOTES.modelDown);
+      ctx.answer = quoted(relevant, KNOWLEDGE_NOTES.modelDown);
       return;
     }
     let grounding: Grounding | undefined;
@@ -141,6 +155,31 @@ export function knowledgeMiddleware(deps: KnowledgeMiddlewareDeps): Middleware {
   };
 }
 
+type SelectionSettings = Pick<KnowledgeSettings, 'threshold' | 'scoreRatio' | 'quoteThreshold' | 'quoteMargin' | 'quoteMinScore' | 'embeddingThreshold'>;
+
+/**
+ * Which hits go to the model, and whether the best is good enough to quote without one. Not a
+ * per-passage share-of-terms gate: when the best passage is plausibly related (it matches a
+ * small IDF-weighted share of the question, or its embedding is close), the best few are sent
+ * (those within `scoreRatio` of the best score), and the model, told to decline when they do
+ * not answer, judges. Quoting without a model is stricter (a larger share and a clear lead over
+ * the next page), since no reader checks the quote. Thresholds are learnt on the tune half of
+ * examples/eval/customers.yaml (docs/knowledge.md).
+ */
+export function selectPassages(hits: Hit[], s: SelectionSettings): { relevant: Hit[]; confident: boolean } {
+  const best = hits[0];
+  const close = (h: Hit) => h.similarity !== undefined && h.similarity >= s.embeddingThreshold;
+  if (!best || !hits.some((h) => h.coverage >= s.threshold || close(h))) return { relevant: [], confident: false };
+  const top = Math.max(...hits.map((h) => h.lexical));
+  const relevant = hits.filter((h) => close(h) || (h.lexical > 0 && h.lexical >= s.scoreRatio * top));
+  const lead = relevant[0];
+  if (!lead) return { relevant, confident: false };
+  const rival = hits.find((h) => h !== lead && h.passage.path !== lead.passage.path);
+  const margin = rival && rival.lexical > 0 ? lead.lexical / rival.lexical : Infinity;
+  return { relevant, confident: lead.coverage >= s.quoteThreshold && margin >= s.quoteMargin && lead.lexical >= s.quoteMinScore };
+}
+
+/** Whether a hit alone would count as plausibly related (kept for callers that look at one hit). */
 export function isRelevant(h: Hit, s: Pick<KnowledgeSettings, 'threshold' | 'embeddingThreshold'>): boolean {
   return h.coverage >= s.threshold || (h.similarity !== undefined && h.similarity >= s.embeddingThreshold);
 }
@@ -149,20 +188,33 @@ export function isRelevant(h: Hit, s: Pick<KnowledgeSettings, 'threshold' | 'emb
 function promptSection(hits: Hit[], mode: 'grounded' | 'general'): string {
   const rule =
     mode === 'grounded'
-      ? 'Answer only from the knowledge-base passages below. If they do not contain the answer, say that you do not know; do not guess.'
+      ? 'Answer only from the knowledge-base passages below. If they do not contain the answer, say that you do not know and offer to ask a person on the team; do not guess, and never state a number, plan, date or feature the passages do not give.'
       : 'Use the knowledge-base passages below when they are relevant; otherwise answer from your own knowledge.';
   const passages = hits.map((h, i) => `[${i + 1}] ${h.passage.title} (${h.passage.location})\n${h.passage.text}`);
   return `${rule} Cite the passages you use as [1], [2].\n\n${passages.join('\n\n')}`;
 }
 
-/** The best passage, quoted with its source, after a plain note of why. */
-function quoted(h: Hit, note: string): FinalReply {
-  const quote = (h.passage.quote ?? h.passage.text)
-    .split('\n')
-    .map((l) => `> ${l}`)
-    .join('\n');
-  const c = citationOf(h.passage);
-  return { text: `_${note}_\n\n**${c.title}**\n${quote}`, source: 'knowledge', citations: [c] };
+/** Most passages of one page quoted without a model: a section and its neighbour carry the answer more often than one section alone. */
+const QUOTE_PASSAGES = 2;
+
+/** What degraded mode quotes: the best passage, and the next relevant one when it is on the same page. */
+export function quotePassages(relevant: readonly Hit[]): Hit[] {
+  const lead = relevant[0];
+  if (!lead) return [];
+  return relevant.filter((h) => h.passage.path === lead.passage.path && h.passage.source === lead.passage.source).slice(0, QUOTE_PASSAGES);
+}
+
+/** The best passages of the best page, quoted with their source, after a plain note of why. */
+function quoted(relevant: readonly Hit[], note: string): FinalReply {
+  const picked = quotePassages(relevant);
+  const blocks = picked.map((h) => {
+    const quote = (h.passage.quote ?? h.passage.text)
+      .split('\n')
+      .map((l) => `> ${l}`)
+      .join('\n');
+    return `**${citationOf(h.passage).title}**\n${quote}`;
+  });
+  return { text: `_${note}_\n\n${blocks.join('\n\n')}`, source: 'knowledge', citations: uniqueCitations(picked) };
 }
 
 /** Citations of the passages the answer refers to as [n]; all of them when it refers to none. */

@@ -1,6 +1,6 @@
 import type { KnowledgeBase } from '../knowledge/base.js';
 import type { EvalReport } from '../knowledge/eval.js';
-import { isRelevant, type KnowledgeSettings } from '../knowledge/middleware.js';
+import { selectPassages, type KnowledgeSettings } from '../knowledge/middleware.js';
 
 /** `parley eval` helpers of issue 12: the judge's passages, thresholds per metric, the JSON report for CI. */
 
@@ -17,7 +17,7 @@ export async function citedPassages(
   cited: string[],
 ): Promise<{ title: string; text: string }[]> {
   if (!knowledge) return [];
-  const given = (await knowledge.search(question, { sources, k: s.topK })).filter((h) => isRelevant(h, s));
+  const given = selectPassages(await knowledge.search(question, { sources, k: s.topK }), s).relevant;
   const picked = given.filter((h) => cited.includes(h.passage.key));
   return (picked.length ? picked : given).map((h) => ({ title: h.passage.title, text: h.passage.text }));
 }

@@ -1,5 +1,5 @@
 import { stripCitations } from '../knowledge/citations.js';
-import { term } from '../knowledge/text.js';
+import { term } from '../knowledge/analyzer.js';
 import { tokenize } from './metrics.js';
 
 /**

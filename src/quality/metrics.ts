@@ -7,29 +7,16 @@
  * against published values (the ROUGE paper's examples, NLTK's `sentence_bleu` doc example).
  */
 
-/** Scripts written without spaces whose characters are not words (Thai, Lao, Khmer, Myanmar): cut with Intl.Segmenter. */
-const SEGMENTED = /[\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}]/u;
-/** One Han/kana character (Chinese and Japanese: one character is a sensible unit, as sacrebleu's `zh` tokenizer has it), or a run of other letters, marks and digits (a word). */
-const TOKEN = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]|(?:(?![\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}])[\p{L}\p{M}\p{N}])+/gu;
-
-let wordSegmenter: Intl.Segmenter | undefined;
+import { words } from '../knowledge/analyzer.js';
 
 /**
- * Lowercased word tokens. Spaced scripts split on anything that is not a letter or digit;
- * Chinese and Japanese give one token per character; Thai and similar scripts are cut into
- * words by `Intl.Segmenter`. Never one giant token for an unsegmented sentence.
+ * Lowercased word tokens from the knowledge analyzer (so metrics and retrieval agree on words):
+ * spaced scripts split on anything that is not a letter or digit; Chinese and Japanese give one
+ * token per character (as sacrebleu's `zh` tokenizer scores BLEU); Thai and similar scripts are
+ * cut into words by `Intl.Segmenter`. Never one giant token for an unsegmented sentence.
  */
 export function tokenize(text: string): string[] {
-  const out: string[] = [];
-  for (const [word] of text.normalize('NFKC').toLowerCase().matchAll(TOKEN)) {
-    if (word.length > 1 && SEGMENTED.test(word)) {
-      wordSegmenter ??= new Intl.Segmenter(undefined, { granularity: 'word' });
-      for (const s of wordSegmenter.segment(word)) if (s.isWordLike) out.push(s.segment);
-    } else {
-      out.push(word);
-    }
-  }
-  return out;
+  return words(text, { cjk: 'chars' });
 }
 
 export interface RougeScore {

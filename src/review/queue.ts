@@ -1,7 +1,7 @@
 import type Keyv from 'keyv';
 import type { Store } from '../store/store.js';
 import { exclusive } from '../store/exclusive.js';
-import { sha256 } from '../knowledge/text.js';
+import { sha256 } from '../knowledge/analyzer.js';
 
 /**
  * The review queue's storage: one record per flagged answer (keyed by a short stable id), and a

@@ -123,7 +123,7 @@ describe('incomplete answers and the answer cache', () => {
   });
 
   it('cites every passage named in a marker for several, "[1, 2]", not only single ones', async () => {
-    const engine = engineWith(() => ({ threshold: 0, topK: 4 }));
+    const engine = engineWith(() => ({ threshold: 0, scoreRatio: 0, topK: 4 }));
     fake.script('Refunds follow the policy [1, 2]. Plans are priced per seat [3].');
     const r = await engine.ask(adapter, adapter.message(QUESTION, { thread: 'R1' }));
     const passages = r!.grounding!.passages;

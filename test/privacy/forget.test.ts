@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createClient } from '@keyv/redis';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DELETED_QUESTION } from '../../src/analytics/support-analytics.js';
 import type { AnswerRecord } from '../../src/feedback/answers.js';
@@ -37,13 +37,12 @@ describe.each([
   const file = join(dir, 'parley.sqlite');
   const storeUrl = redisDb === undefined ? `sqlite://${file}` : redisDbUrl(redisDb);
   let w: SlackWorld;
-  let redis: ReturnType<typeof createClient> | undefined;
+  let redis: Redis | undefined;
 
   beforeAll(async () => {
     if (redisDb !== undefined) {
-      redis = createClient({ url: storeUrl });
-      await redis.connect();
-      await redis.flushDb();
+      redis = new Redis(storeUrl);
+      await redis.flushdb();
     }
     w = await startSlackWorld({ env: { STORE_URL: storeUrl, API_KEYS, KNOWLEDGE_DIR: KNOWLEDGE } });
   });
@@ -59,20 +58,23 @@ describe.each([
       const files = ['', '-wal', '-journal', '-shm'].map((s) => file + s).filter(existsSync);
       return files.some((f) => readFileSync(f).includes(needle));
     }
-    for await (const keys of redis.scanIterator({ COUNT: 500 })) {
-      for (const key of [keys].flat()) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'COUNT', 500);
+      cursor = next;
+      for (const key of keys) {
         if (key.includes(needle)) return true;
         const type = await redis.type(key);
         const values =
           type === 'string' ? [(await redis.get(key)) ?? '']
-          : type === 'zset' ? await redis.zRange(key, 0, -1)
-          : type === 'hash' ? Object.entries(await redis.hGetAll(key)).flat()
-          : type === 'set' ? await redis.sMembers(key)
-          : type === 'list' ? await redis.lRange(key, 0, -1)
+          : type === 'zset' ? await redis.zrange(key, 0, -1)
+          : type === 'hash' ? Object.entries(await redis.hgetall(key)).flat()
+          : type === 'set' ? await redis.smembers(key)
+          : type === 'list' ? await redis.lrange(key, 0, -1)
           : [`unread type ${type}`];
         if (values.some((v) => v.includes(needle))) return true;
       }
-    }
+    } while (cursor !== '0');
     return false;
   }
 

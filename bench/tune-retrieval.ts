@@ -1,0 +1,49 @@
+/**
+ * Learns the knowledge relevance settings on the TUNE half of examples/eval/customers.yaml
+ * (never the held-out half): a grid over `threshold`, `scoreRatio`, `quoteThreshold` and
+ * `quoteMargin`, scored on retrieval and degraded mode without a model. Prints the best
+ * settings; the config schema's defaults (src/config/file.ts) are set from it by hand.
+ *
+ *   npx tsx bench/tune-retrieval.ts [--split tune]
+ */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { silentLogger } from '../src/core/logger.js';
+import { KnowledgeBase } from '../src/knowledge/base.js';
+import { loadEvalFile } from '../src/knowledge/eval.js';
+import { supportChecks, supportTotals, type Tally } from '../src/knowledge/eval-support.js';
+import { DEFAULT_KNOWLEDGE_SETTINGS } from '../src/knowledge/middleware.js';
+
+const { values } = parseArgs({ options: { split: { type: 'string', default: 'tune' } } });
+const root = resolve(import.meta.dirname, '..');
+const file = loadEvalFile(resolve(root, 'examples/eval/customers.yaml'));
+const kb = new KnowledgeBase([{ name: 'tallyho', dir: resolve(root, 'examples/knowledge'), displayPath: 'examples/knowledge' }], { log: silentLogger() });
+await kb.load();
+const cases = file.cases.filter((c) => c.split === values.split);
+const rate = (t?: Tally) => (t ? t.passed / t.total : 0);
+
+const rows: { s: typeof DEFAULT_KNOWLEDGE_SETTINGS; recall: number; quote: number; qdecline: number; objective: number }[] = [];
+for (const threshold of [0.05, 0.15, 0.25]) {
+  for (const scoreRatio of [0.3]) {
+   for (const quoteMinScore of [20, 30]) {
+    for (const quoteThreshold of [0.25, 0.3, 0.4]) {
+      for (const quoteMargin of [1.2, 1.4, 1.7]) {
+        const s = { ...DEFAULT_KNOWLEDGE_SETTINGS, threshold, scoreRatio, quoteThreshold, quoteMargin, quoteMinScore };
+        const results = [];
+        for (const c of cases) results.push(await supportChecks(kb, s, c, c.question, undefined));
+        const t = supportTotals(results).find((x) => x.split === 'all')!;
+        const recall = rate(t.recall);
+        const quote = rate(t.quote);
+        const qdecline = rate(t.decline);
+        // Recall first (the model reads and declines), then degraded mode: quotes right and declines unrelated questions alike.
+        rows.push({ s, recall, quote, qdecline, objective: 2 * recall + quote + qdecline });
+      }
+     }
+    }
+  }
+}
+rows.sort((a, b) => b.objective - a.objective);
+for (const r of rows.slice(0, 8)) {
+  const { threshold, scoreRatio, quoteThreshold, quoteMargin, quoteMinScore } = r.s;
+  console.log(JSON.stringify({ threshold, scoreRatio, quoteThreshold, quoteMargin, quoteMinScore }), `recall ${r.recall.toFixed(3)} quote ${r.quote.toFixed(3)} decline(no model) ${r.qdecline.toFixed(3)}`);
+}
