@@ -19,7 +19,7 @@ export async function doctor(): Promise<void> {
   const results: Diagnosis[] = [];
   let config: Config;
   try {
-    // What `parley start` would run with (a fresh clone's parley.config.yaml or bundled knowledge included).
+    // What `parley start` would run with (a fresh clone's parley.config.yaml included; never the example docs).
     config = withLocalDefaults(loadConfig(readEnvironment()));
     results.push({ check: 'configuration', ok: true, detail: 'environment variables are valid' });
   } catch (err) {

@@ -35,6 +35,10 @@ export class LiveKnowledge {
 
   /** Builds the first index; errors (a broken FAQ file, a missing folder) stop the start. */
   async start(): Promise<void> {
+    // Production never falls back to example docs (issue 16), so an operator must see that none are set.
+    if (!this.config.current.knowledge.sources.length) {
+      this.o.log.warn('no knowledge configured: answers come from the model alone (set KNOWLEDGE_DIR, KNOWLEDGE_URLS or knowledge.sources in parley.config.yaml)');
+    }
     await this.rebuild(this.config.current);
   }
 
