@@ -6,6 +6,9 @@ import type { Store } from '../store/store.js';
 import { KnowledgeBase } from './base.js';
 import { CachedEmbedder, HttpEmbedder, type Embedder } from './embeddings.js';
 
+/** The store namespace holding fetched docs-site pages, sitemaps and robots.txt files. */
+const SITE_CACHE_NAMESPACE = 'knowledge-sites';
+
 export interface LiveKnowledgeOptions {
   store: Store;
   log: Logger;
@@ -59,7 +62,8 @@ export class LiveKnowledge {
     let embedder: CachedEmbedder | undefined;
     const inner = this.o.embedder ?? (k.embeddings ? httpEmbedder(s, k.embeddings) : undefined);
     if (inner) embedder = new CachedEmbedder(inner, this.o.store, this.o.log);
-    const kb = new KnowledgeBase(k.sources, { log: this.o.log.child({ component: 'knowledge' }), chunk: k.chunk, embedder });
+    // Docs-site pages are cached in the store, so a restart (or another instance) does not fetch them again.
+    const kb = new KnowledgeBase(k.sources, { log: this.o.log.child({ component: 'knowledge' }), chunk: k.chunk, embedder, siteCache: this.o.store.namespace(SITE_CACHE_NAMESPACE) });
     await kb.load();
     if (this.o.watch && k.watch) kb.watch();
     this.kb?.close();
