@@ -9,7 +9,8 @@ import { chunkPlainText } from '../chunk.js';
 export async function pdfChunks(path: string, bytes: Uint8Array, fallbackTitle: string, options: ChunkOptions): Promise<Chunk[]> {
   // Loaded only when a PDF is met: pdf.js is large and most sources have none.
   const pdfjs = await import('pdfjs-dist/legacy/build/pdf.mjs');
-  const doc = await pdfjs.getDocument({ data: bytes, isEvalSupported: false, disableFontFace: true, useSystemFonts: false, verbosity: 0 }).promise;
+  // A copy: pdf.js refuses Buffers and may detach the array it is given.
+  const doc = await pdfjs.getDocument({ data: new Uint8Array(bytes), isEvalSupported: false, disableFontFace: true, useSystemFonts: false, verbosity: 0 }).promise;
   try {
     const info = (await doc.getMetadata().catch(() => undefined))?.info as { Title?: string } | undefined;
     const title = info?.Title?.trim() || fallbackTitle;
