@@ -10,7 +10,8 @@ import { documentChunks, kindOfResponse, MAX_DOCUMENT_BYTES, type SourceDocument
  * is fetched, cut into passages and cached in the store with its ETag/Last-Modified. A restart
  * reads the cache and fetches nothing while the entries are fresh; a re-check sends
  * conditional requests, so unchanged pages cost a 304. A page that cannot be used (404,
- * too large, no text, unknown type) is skipped with one warning naming its URL.
+ * too large, no text, unknown type) is skipped with one warning naming its URL, and remembered
+ * as such until the next re-check.
  */
 
 /** The User-Agent robots.txt rules are matched against. */
@@ -116,12 +117,12 @@ class SiteReader {
 
   async robots(origin: string): Promise<{ isAllowed(url: string, ua: string): boolean | undefined }> {
     const url = `${origin}/robots.txt`;
-    const entry = await this.cached<CachedRobots>(`robots:${url}`, url, async (res) => ({ text: res.ok ? new TextDecoder().decode(await this.body(res)) : '' }), { missingIsEmpty: true });
+    const entry = await this.cached<CachedRobots>(`robots:${url}`, url, { text: '' }, async (res) => ({ text: new TextDecoder().decode(await this.body(res)) }));
     return robotsParser(url, entry?.text ?? '');
   }
 
   private sitemap(url: string): Promise<CachedSitemap | undefined> {
-    return this.cached<CachedSitemap>(`sitemap:${url}`, url, async (res) => {
+    return this.cached<CachedSitemap>(`sitemap:${url}`, url, { urls: [], sitemaps: [] }, async (res) => {
       let bytes = await this.body(res);
       if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipSync(bytes); // sitemap.xml.gz
       return parseSitemap(new TextDecoder().decode(bytes), url);
@@ -130,29 +131,32 @@ class SiteReader {
 
   /** A page's passages: from the cache while fresh, else fetched (conditionally when cached). Undefined: skipped. */
   async page(url: string): Promise<Chunk[] | undefined> {
-    const entry = await this.cached<CachedPage>(`page:${url}`, url, async (res) => {
+    const entry = await this.cached<CachedPage>(`page:${url}`, url, { cut: this.cut, chunks: [] }, async (res) => {
       const kind = kindOfResponse(res.headers.get('content-type'), url);
       if (!kind) throw new SkipError(`not a document (Content-Type ${res.headers.get('content-type') ?? 'missing'})`);
       const chunks = await documentChunks(url, kind, await this.body(res), this.o.chunk);
       if (!chunks.length) this.o.log.warn({ url }, 'knowledge page skipped: no text');
       return { cut: this.cut, chunks };
-    }, { valid: (e) => e.cut === this.cut });
+    }, (e) => e.cut === this.cut);
     return entry?.chunks;
   }
 
   /**
    * The cached entry for `key` while fresh; else a (conditional) GET of `url`: 304 keeps the
-   * entry, 200 replaces it through `parse`, a 404/410 drops it, other failures keep a cached copy.
+   * entry, 200 replaces it through `parse`. What cannot be used (a 4xx, or `parse` refusing it:
+   * too large, corrupt, not a document) is logged once and cached as `empty` until the next
+   * re-check, so a restart does not ask again; a network error or 5xx keeps a cached copy.
    */
   private async cached<T extends Validators>(
     key: string,
     url: string,
+    empty: Omit<T, keyof Validators>,
     parse: (res: Response) => Promise<Omit<T, keyof Validators>>,
-    o: { missingIsEmpty?: boolean; valid?: (entry: T) => boolean } = {},
+    valid?: (entry: T) => boolean,
   ): Promise<T | undefined> {
     const now = (this.o.now ?? Date.now)();
     let entry = (await this.o.cache.get(key).catch(() => undefined)) as T | undefined;
-    if (entry && o.valid && !o.valid(entry)) entry = undefined;
+    if (entry && valid && !valid(entry)) entry = undefined;
     if (entry && !this.o.recheck && now - entry.checkedAt < this.refreshMs) return entry;
     const headers: Record<string, string> = { 'user-agent': USER_AGENT_HEADER };
     if (entry?.etag) headers['if-none-match'] = entry.etag;
@@ -161,29 +165,31 @@ class SiteReader {
     try {
       res = await fetch(url, { headers, redirect: 'follow', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
     } catch (err) {
-      this.o.log.warn({ url, err: describe(err), cached: Boolean(entry) }, entry ? 'knowledge fetch failed; keeping the cached copy' : 'knowledge page skipped: fetch failed');
+      this.o.log.warn({ url, err: describe(err) }, entry ? 'knowledge fetch failed; keeping the cached copy' : 'knowledge page skipped: fetch failed');
       return entry;
     }
+    const unusable = async (): Promise<T> => {
+      const gone = { ...empty, checkedAt: now } as T;
+      await this.save(key, gone);
+      return gone;
+    };
     try {
       if (res.status === 304 && entry) {
         const fresh = { ...entry, checkedAt: now };
         await this.save(key, fresh);
         return fresh;
       }
-      if (!res.ok && !(o.missingIsEmpty && res.status >= 400 && res.status < 500)) {
-        this.o.log.warn({ url, status: res.status }, `knowledge page skipped: HTTP ${res.status}`);
-        if (res.status === 404 || res.status === 410) {
-          await this.o.cache.delete(key).catch(() => undefined);
-          return undefined;
-        }
-        return entry;
+      if (!res.ok) {
+        // A missing robots.txt means everything is allowed: not worth a warning.
+        if (!key.startsWith('robots:') || res.status >= 500) this.o.log.warn({ url, status: res.status }, `knowledge page skipped: HTTP ${res.status}`);
+        return res.status >= 400 && res.status < 500 ? await unusable() : entry;
       }
       const fresh = { ...(await parse(res)), etag: res.headers.get('etag') ?? undefined, lastModified: res.headers.get('last-modified') ?? undefined, checkedAt: now } as T;
       await this.save(key, fresh);
       return fresh;
     } catch (err) {
       this.o.log.warn({ url, err: describe(err) }, 'knowledge page skipped: cannot be read');
-      return undefined;
+      return unusable();
     } finally {
       await res.body?.cancel().catch(() => undefined);
     }
