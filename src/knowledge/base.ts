@@ -264,6 +264,11 @@ export class KnowledgeBase extends EventEmitter {
     return this.passages.get(key);
   }
 
+  /** Keys of every indexed passage (`source:path#anchor`). */
+  passageKeys(): IterableIterator<string> {
+    return this.passages.keys();
+  }
+
   get size(): number {
     return this.passages.size;
   }
