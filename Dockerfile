@@ -16,7 +16,7 @@ WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
-COPY examples ./examples
+# No examples/: the image must not answer from the fictional example docs (issue 16); mount your own and set KNOWLEDGE_DIR.
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { startParley } from '../app.js';
 import { ConsoleAdapter } from '../platforms/console/index.js';
-import { cliLogger, configOrExit, EXIT_CONFIG, EXIT_FAILED, fail } from './common.js';
+import { cliLogger, configOrExit, EXIT_CONFIG, EXIT_FAILED, fail, noteExampleKnowledge } from './common.js';
 
 const usage = 'parley ask [--thread NAME] "question"';
 
@@ -11,8 +11,9 @@ export async function ask(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { thread: { type: 'string' } } });
   const question = positionals.join(' ').trim();
   if (!question) fail(`no question given\nusage: ${usage}`, EXIT_CONFIG);
-  const config = configOrExit();
+  const config = configOrExit({ exampleKnowledge: true });
   const log = cliLogger(config, true);
+  noteExampleKnowledge(config);
   // Without --thread every ask starts fresh; with it, history carries across runs.
   const console = new ConsoleAdapter({ output: process.stdout, thread: values.thread ?? `ask-${randomUUID()}` });
   const parley = await startParley(config, { log, extraAdapters: [console], http: false, platforms: false });

@@ -5,12 +5,13 @@ import type { Config } from '../config/env.js';
 import type { Logger } from '../core/logger.js';
 import { conversationKey } from '../core/types.js';
 import { ConsoleAdapter } from '../platforms/console/index.js';
-import { cliLogger, configOrExit } from './common.js';
+import { cliLogger, configOrExit, noteExampleKnowledge } from './common.js';
 
 export async function chat(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { thread: { type: 'string', default: 'default' } } });
-  const config = configOrExit();
+  const config = configOrExit({ exampleKnowledge: true });
   const log = cliLogger(config, true);
+  noteExampleKnowledge(config);
   const parley = await startParley(config, { log, extraAdapters: [], http: false, platforms: false });
   await runChat(parley, config, log, values.thread!);
   await parley.stop();

@@ -5,6 +5,7 @@ import { loadConfig, readEnvironment, type Config } from '../config/env.js';
 import { LiveConfig } from '../config/live.js';
 import { withLocalDefaults } from '../config/settings.js';
 import { KnowledgeBase } from '../knowledge/base.js';
+import { parseSitemap } from '../knowledge/sources/site.js';
 import type { Diagnosis } from '../core/adapter.js';
 import { ConfigError, describe } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
@@ -19,7 +20,7 @@ export async function doctor(): Promise<void> {
   const results: Diagnosis[] = [];
   let config: Config;
   try {
-    // What `parley start` would run with (a fresh clone's parley.config.yaml or bundled knowledge included).
+    // What `parley start` would run with (a fresh clone's parley.config.yaml included; never the example docs).
     config = withLocalDefaults(loadConfig(readEnvironment()));
     results.push({ check: 'configuration', ok: true, detail: 'environment variables are valid' });
   } catch (err) {
@@ -103,15 +104,19 @@ export async function diagnoseKnowledge(config: Config, log: Logger): Promise<Di
     const s = live.current;
     const results: Diagnosis[] = s.file ? [{ check: 'config file', ok: true, detail: `${s.file} is valid` }] : [];
     if (!s.knowledge.sources.length) {
-      results.push({ check: 'knowledge', ok: true, warning: true, detail: 'no knowledge folder: answers come from the model alone and review corrections have nowhere to go', fix: 'set KNOWLEDGE_DIR or knowledge.sources in the config file' });
+      results.push({ check: 'knowledge', ok: true, warning: true, detail: 'no knowledge configured: answers come from the model alone and review corrections have nowhere to go', fix: 'set KNOWLEDGE_DIR, KNOWLEDGE_URLS or knowledge.sources in the config file' });
     }
     for (const source of s.knowledge.sources) {
+      if (source.sitemap) {
+        results.push(await diagnoseSite(source.name, source.sitemap, source.refreshMinutes));
+        continue;
+      }
       const kb = new KnowledgeBase([source], { log, chunk: s.knowledge.chunk });
       try {
         await kb.load();
-        results.push({ check: `knowledge ${source.name}`, ok: true, detail: `${kb.stats.files} files, ${kb.stats.passages} passages, ${kb.stats.faqEntries} FAQ entries in ${source.displayPath}` });
+        results.push({ check: `knowledge ${source.name} (folder)`, ok: true, detail: `${kb.stats.files} files, ${kb.stats.passages} passages, ${kb.stats.faqEntries} FAQ entries in ${source.displayPath}${kindsOf(kb)}` });
       } catch (err) {
-        results.push({ check: `knowledge ${source.name}`, ok: false, detail: describe(err), fix: 'fix the file named (FAQ files: a list of { questions, answer })' });
+        results.push({ check: `knowledge ${source.name} (folder)`, ok: false, detail: describe(err), fix: 'fix the file named (FAQ files: a list of { questions, answer })' });
         continue;
       } finally {
         kb.close();
@@ -129,6 +134,34 @@ export async function diagnoseKnowledge(config: Config, log: Logger): Promise<Di
     return results;
   } finally {
     live.close();
+  }
+}
+
+/** " (12 Markdown, 3 PDF)": which kinds of files a folder holds, from its indexed passages. */
+function kindsOf(kb: KnowledgeBase): string {
+  const names: Record<string, string> = { md: 'Markdown', markdown: 'Markdown', txt: 'text', html: 'HTML', htm: 'HTML', xhtml: 'HTML', pdf: 'PDF', yaml: 'FAQ', yml: 'FAQ' };
+  const files = new Map<string, string>();
+  for (const key of kb.passageKeys()) {
+    const file = key.split('#')[0]!;
+    const ext = /\.(\w+)$/.exec(file)?.[1]?.toLowerCase();
+    if (ext && names[ext]) files.set(file, names[ext]);
+  }
+  const count = new Map<string, number>();
+  for (const kind of files.values()) count.set(kind, (count.get(kind) ?? 0) + 1);
+  return count.size ? ` (${[...count].map(([k, n]) => `${n} ${k}`).join(', ')})` : '';
+}
+
+/** A docs site: its sitemap answers and lists pages (they are fetched when Parley starts, not here). */
+async function diagnoseSite(name: string, sitemap: string, refreshMinutes = 360): Promise<Diagnosis> {
+  const check = `knowledge ${name} (sitemap)`;
+  try {
+    const res = await fetch(sitemap, { signal: AbortSignal.timeout(15_000) });
+    if (!res.ok) return { check, ok: false, detail: `${sitemap} answered HTTP ${res.status}`, fix: 'check the sitemap URL (KNOWLEDGE_URLS or knowledge.sources.*.sitemap)' };
+    const { urls, sitemaps } = parseSitemap(await res.text(), sitemap);
+    const listed = sitemaps.length ? `${sitemaps.length} sitemaps` : `${urls.length} pages`;
+    return { check, ok: true, detail: `${sitemap} lists ${listed}; fetched at start, cached in the store, re-checked every ${refreshMinutes} minutes` };
+  } catch (err) {
+    return { check, ok: false, detail: `${sitemap}: ${describe(err)}`, fix: 'check the sitemap URL and that this host can reach it' };
   }
 }
 

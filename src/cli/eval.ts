@@ -42,7 +42,7 @@ export async function evalCommand(argv: string[]): Promise<void> {
   if (values.split !== undefined && values.split !== 'tune' && values.split !== 'heldout') fail('--split: expected tune or heldout', EXIT_CONFIG);
   if (values.format !== 'table' && values.format !== 'json') fail('--format: expected table or json', EXIT_CONFIG);
   const cases = loadEvalFile(path);
-  const config = configOrExit();
+  const config = configOrExit({ exampleKnowledge: true });
   const log = cliLogger(config, true);
   const core = await createCore({ ...config, store: { url: 'memory://' } }, log, undefined, { watch: false });
   try {

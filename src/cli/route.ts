@@ -14,7 +14,7 @@ export async function routeCommand(argv: string[]): Promise<void> {
   });
   const question = positionals.join(' ').trim();
   if (!question) fail(`no question given\nusage: ${usage}`, EXIT_CONFIG);
-  const config = configOrExit();
+  const config = configOrExit({ exampleKnowledge: true });
   const live = LiveConfig.load(config, { log: cliLogger(config, true) });
   const where = {
     platform: values.platform ?? 'slack',

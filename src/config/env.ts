@@ -105,6 +105,7 @@ const schema = {
   ADMIN_TOKEN: z.string().min(16, { message: 'expected at least 16 characters' }).optional(),
   PARLEY_CONFIG: z.string().min(1).optional(),
   KNOWLEDGE_DIR: z.string().min(1).optional(),
+  KNOWLEDGE_URLS: list.pipe(z.array(httpUrl).min(1)).optional(),
   API_KEYS: z.string().transform((v, ctx) => parseApiKeys(v, ctx)).optional(),
   API_CORS_ORIGINS: list.pipe(z.array(z.union([z.literal('*'), httpUrl]))).optional(),
   API_MAX_QUESTION_CHARS: int(1, 1_000_000).default(4_000),
@@ -208,6 +209,10 @@ export interface Config {
   support: { handoff?: { destination?: string; ping?: string; webhook?: { url: string; secret?: string } }; quietPeriodMs: number };
   configFile?: string;
   knowledgeDir?: string;
+  /** Sitemap URLs of docs sites to index (KNOWLEDGE_URLS). */
+  knowledgeUrls?: string[];
+  /** Set when the CLI filled in the bundled example docs (a console demo says so). */
+  exampleKnowledge?: boolean;
 }
 
 /** Problems found in the environment, one per variable. */
@@ -297,6 +302,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     configFile: e.PARLEY_CONFIG,
     knowledgeDir: e.KNOWLEDGE_DIR,
+    knowledgeUrls: e.KNOWLEDGE_URLS,
   };
 }
 

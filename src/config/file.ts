@@ -125,12 +125,17 @@ export const ruleSchema = z
 
 export const knowledgeSourceSchema = z
   .object({
-    /** Folder of Markdown/text pages and FAQ files (`*.yaml`), relative to the config file. */
-    path: z.string().min(1).describe('Folder of Markdown/text pages and FAQ files (*.yaml), relative to the config file'),
+    /** Folder of pages (Markdown, text, HTML, PDF) and FAQ files (`*.yaml`), relative to the config file. */
+    path: z.string().min(1).optional().describe('Folder of pages (Markdown, text, HTML, PDF) and FAQ files (*.yaml), relative to the config file'),
+    /** A docs site by its sitemap: every page it lists is fetched, cached in the store and re-checked. */
+    sitemap: httpUrl.optional().describe("A docs site's sitemap URL: its pages are fetched (robots.txt obeyed), cached in the store and re-checked on a schedule"),
+    /** How often a sitemap source is re-checked (conditional requests: unchanged pages cost a 304). */
+    refreshMinutes: z.number().int().min(1).max(10_080).default(360).describe('Minutes between re-checks of a sitemap source (ETag/Last-Modified)'),
     /** Public docs URL: citations link to `url/<page>#<section>` instead of the file path. */
     url: httpUrl.optional(),
   })
-  .strict();
+  .strict()
+  .refine((s) => (s.path === undefined) !== (s.sitemap === undefined), { message: 'expected either path (a folder) or sitemap (a URL), not both' });
 
 export const knowledgeSchema = z
   .object({

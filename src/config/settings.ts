@@ -60,6 +60,10 @@ export interface KnowledgeSourceSettings {
   url?: string;
   /** The setting that named the folder, for errors. */
   configKey?: string;
+  /** A docs site read from its sitemap instead of a folder (`dir` is then empty). */
+  sitemap?: string;
+  /** Minutes between conditional re-checks of a sitemap source. */
+  refreshMinutes?: number;
 }
 
 export interface Settings {
@@ -107,7 +111,7 @@ export function resolveSettings(config: Config, file?: LoadedConfigFile, cwd: st
   };
   const base = defaultProfile(config);
   if (!file) {
-    const sources = config.knowledgeDir ? [{ ...source('default', config.knowledgeDir, cwd), configKey: 'KNOWLEDGE_DIR' }] : [];
+    const sources = envSources(config, cwd);
     return {
       providers: new Map([[ENV_PROVIDER, envProvider]]),
       defaultProvider: ENV_PROVIDER,
@@ -179,9 +183,13 @@ export function resolveSettings(config: Config, file?: LoadedConfigFile, cwd: st
     },
   }));
   const k = c.knowledge;
-  const sources: KnowledgeSourceSettings[] = Object.entries(k.sources).map(([name, s]) => ({ ...source(name, s.path, fileDir, cwd), url: s.url, configKey: `knowledge.sources.${name}.path` }));
-  // KNOWLEDGE_DIR still works beside a file that declares no sources.
-  if (!sources.length && config.knowledgeDir) sources.push({ ...source('default', config.knowledgeDir, cwd), configKey: 'KNOWLEDGE_DIR' });
+  const sources: KnowledgeSourceSettings[] = Object.entries(k.sources).map(([name, s]) =>
+    s.sitemap !== undefined
+      ? siteSource(name, s.sitemap, s.refreshMinutes, `knowledge.sources.${name}.sitemap`, s.url)
+      : { ...source(name, s.path!, fileDir, cwd), url: s.url, configKey: `knowledge.sources.${name}.path` },
+  );
+  // KNOWLEDGE_DIR and KNOWLEDGE_URLS still work beside a file that declares no sources.
+  if (!sources.length) sources.push(...envSources(config, cwd));
   return {
     file: file.path,
     providers,
@@ -201,6 +209,20 @@ function many(v: string | string[] | undefined): string[] | undefined {
   return v === undefined ? undefined : Array.isArray(v) ? v : [v];
 }
 
+/** KNOWLEDGE_DIR as the source `default`, and each of KNOWLEDGE_URLS as `site`, `site-2`, … */
+function envSources(config: Config, cwd: string): KnowledgeSourceSettings[] {
+  const out: KnowledgeSourceSettings[] = config.knowledgeDir ? [{ ...source('default', config.knowledgeDir, cwd), configKey: 'KNOWLEDGE_DIR' }] : [];
+  config.knowledgeUrls?.forEach((url, i) => out.push(siteSource(i ? `site-${i + 1}` : 'site', url, ENV_SITE_REFRESH_MINUTES, 'KNOWLEDGE_URLS')));
+  return out;
+}
+
+/** How often KNOWLEDGE_URLS sites are re-checked (the config file's `refreshMinutes` default). */
+const ENV_SITE_REFRESH_MINUTES = 360;
+
+function siteSource(name: string, sitemap: string, refreshMinutes: number, configKey: string, url?: string): KnowledgeSourceSettings {
+  return { name, dir: '', displayPath: sitemap, sitemap, refreshMinutes, configKey, url };
+}
+
 function source(name: string, path: string, baseDir: string, cwd: string = baseDir): KnowledgeSourceSettings {
   const dir = isAbsolute(path) ? path : resolve(baseDir, path);
   const rel = relative(cwd, dir);
@@ -214,12 +236,16 @@ export const DEFAULT_CONFIG_FILE = 'parley.config.yaml';
 
 /**
  * Fills in what a command-line run on a fresh clone should find by itself: `parley.config.yaml`
- * in the working directory, else (with no KNOWLEDGE_DIR) the bundled `examples/knowledge`.
- * Only the CLI applies this; code that builds Parley from a Config gets exactly what it asked for.
+ * in the working directory, else (with no KNOWLEDGE_DIR or KNOWLEDGE_URLS, and only when
+ * `exampleKnowledge` is set: the console demo, `parley ask|chat|eval|route`) the bundled
+ * `examples/knowledge`. `parley start` never gets the example docs: a real user must not be
+ * answered from a fictional product's FAQ. Code that builds Parley from a Config gets exactly what it asked for.
  */
-export function withLocalDefaults(config: Config, cwd: string = process.cwd()): Config {
+export function withLocalDefaults(config: Config, cwd: string = process.cwd(), o: { exampleKnowledge?: boolean } = {}): Config {
   if (config.configFile) return config;
   if (existsSync(resolve(cwd, DEFAULT_CONFIG_FILE))) return { ...config, configFile: DEFAULT_CONFIG_FILE };
-  if (!config.knowledgeDir && existsSync(resolve(cwd, EXAMPLE_KNOWLEDGE_DIR))) return { ...config, knowledgeDir: EXAMPLE_KNOWLEDGE_DIR };
+  if (o.exampleKnowledge && !config.knowledgeDir && !config.knowledgeUrls?.length && existsSync(resolve(cwd, EXAMPLE_KNOWLEDGE_DIR))) {
+    return { ...config, knowledgeDir: EXAMPLE_KNOWLEDGE_DIR, exampleKnowledge: true };
+  }
   return config;
 }

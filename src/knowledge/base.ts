@@ -1,12 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
 import MiniSearch, { type SearchResult } from 'minisearch';
 import type { Citation } from '../core/adapter.js';
-import { ConfigError, describe } from '../core/errors.js';
+import { describe } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { chunkMarkdown, chunkPlainText, DEFAULT_CHUNK_OPTIONS, type Chunk, type ChunkOptions } from './chunk.js';
+import { DEFAULT_CHUNK_OPTIONS, type Chunk, type ChunkOptions } from './chunk.js';
+import { loadSource, memorySiteCache, type SiteCache } from './sources/index.js';
 import { cosine, type CachedEmbedder } from './embeddings.js';
 import { bestFaqMatch, parseFaqFile, type FaqEntry, type FaqMatch } from './faq.js';
 import { expandQuestion, questionParts, sha256, term, terms, words } from './analyzer.js';
@@ -22,6 +21,10 @@ export interface KnowledgeSource {
   url?: string;
   /** The setting that named this folder, for errors (`KNOWLEDGE_DIR`, `knowledge.sources.docs.path`). */
   configKey?: string;
+  /** A docs site read from its sitemap instead of a folder (`dir` is then empty). */
+  sitemap?: string;
+  /** Minutes between conditional re-checks of a sitemap source. */
+  refreshMinutes?: number;
 }
 
 export interface Passage extends Chunk {
@@ -63,10 +66,10 @@ export interface KnowledgeOptions {
   chunk?: ChunkOptions;
   /** Hybrid ranking when set: BM25 fused with embedding similarity. */
   embedder?: CachedEmbedder;
+  /** Where docs-site pages are cached (a store namespace); a process-long Map when absent. */
+  siteCache?: SiteCache;
 }
 
-const TEXT_FILES = /\.(md|markdown|txt)$/i;
-const FAQ_FILES = /\.ya?ml$/i;
 /** Reciprocal-rank fusion constant (the usual 60): ranks matter, raw scores of different kinds do not. */
 const RRF_K = 60;
 
@@ -87,11 +90,15 @@ export class KnowledgeBase extends EventEmitter {
   private watchers: FSWatcher[] = [];
   private reloadTimer?: NodeJS.Timeout;
   private loading?: Promise<void>;
+  private timers: NodeJS.Timeout[] = [];
+  private recheckDue = false;
+  private readonly siteCache: SiteCache;
   version = '';
   stats = { files: 0, passages: 0, faqEntries: 0, indexMs: 0 };
 
   constructor(readonly sources: readonly KnowledgeSource[], private readonly o: KnowledgeOptions) {
     super();
+    this.siteCache = o.siteCache ?? memorySiteCache();
   }
 
   /** Reads every source and swaps in the new index. A broken FAQ file throws a ConfigError naming it. */
@@ -100,21 +107,21 @@ export class KnowledgeBase extends EventEmitter {
     const passages = new Map<string, Passage>();
     const faq: FaqEntry[] = [];
     let files = 0;
+    const recheck = this.recheckDue;
+    this.recheckDue = false;
     for (const source of this.sources) {
-      for (const file of await listFiles(source.dir, source.configKey)) {
-        const path = relative(source.dir, file).split(sep).join('/');
-        const text = await readFile(file, 'utf8');
+      for (const doc of await loadSource(source, { log: this.o.log, chunk: this.o.chunk ?? DEFAULT_CHUNK_OPTIONS, siteCache: this.siteCache, recheck })) {
+        const path = doc.path;
         files++;
-        if (FAQ_FILES.test(path)) {
-          for (const entry of parseFaqFile(`${source.displayPath}/${path}`, text)) {
+        if (doc.faq !== undefined) {
+          for (const entry of parseFaqFile(`${source.displayPath}/${path}`, doc.faq)) {
             faq.push({ ...entry, file: path, sourceName: source.name });
             // FAQ entries are passages too, so retrieval and degraded answers can use them.
             const chunk: Chunk = { id: `${path}#${entry.id}`, path: entry.source ?? path, title: entry.questions[0]!, anchor: '', text: `${entry.questions.join('\n')}\n\n${entry.answer}` };
             passages.set(`${source.name}:${chunk.id}`, { ...this.passage(source, chunk), quote: entry.answer });
           }
         } else {
-          const chunks = /\.txt$/i.test(path) ? chunkPlainText(path, text, this.o.chunk) : chunkMarkdown(path, text, this.o.chunk ?? DEFAULT_CHUNK_OPTIONS);
-          for (const c of chunks) passages.set(`${source.name}:${c.id}`, this.passage(source, c));
+          for (const c of doc.chunks) passages.set(`${source.name}:${c.id}`, this.passage(source, c));
         }
       }
     }
@@ -158,6 +165,15 @@ export class KnowledgeBase extends EventEmitter {
   /** Re-indexes when a file in any source changes (debounced); a failed reload keeps the old index. */
   watch(debounceMs = 200): void {
     for (const source of this.sources) {
+      if (source.sitemap) {
+        // A docs site is re-checked on its schedule (conditional requests), not watched.
+        const timer = setInterval(() => {
+          this.recheckSites().catch((err) => this.o.log.warn({ err: describe(err), source: source.name }, 'knowledge re-check failed; keeping the previous index'));
+        }, (source.refreshMinutes ?? 360) * 60_000);
+        timer.unref();
+        this.timers.push(timer);
+        continue;
+      }
       try {
         const w = watch(source.dir, { recursive: true }, () => {
           clearTimeout(this.reloadTimer);
@@ -174,8 +190,16 @@ export class KnowledgeBase extends EventEmitter {
     }
   }
 
+  /** Re-checks every docs-site page now (ETag/Last-Modified), re-indexing if any changed. */
+  recheckSites(): Promise<void> {
+    this.recheckDue = true;
+    return this.refresh();
+  }
+
   close(): void {
     clearTimeout(this.reloadTimer);
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
     for (const w of this.watchers) w.close();
     this.watchers = [];
   }
@@ -274,6 +298,11 @@ export class KnowledgeBase extends EventEmitter {
     return this.passages.get(key);
   }
 
+  /** Keys of every indexed passage (`source:path#anchor`). */
+  passageKeys(): IterableIterator<string> {
+    return this.passages.keys();
+  }
+
   get size(): number {
     return this.passages.size;
   }
@@ -292,7 +321,7 @@ export function citationOf(p: Passage): Citation {
 }
 
 function locate(source: KnowledgeSource, path: string, anchor: string): string {
-  if (/^https?:\/\//.test(path)) return path;
+  if (/^https?:\/\//.test(path)) return anchor ? `${path}#${anchor}` : path;
   if (source.url) return `${source.url.replace(/\/+$/, '')}/${path}${anchor ? `#${anchor}` : ''}`;
   return `${source.displayPath}/${path}${anchor ? `#${anchor}` : ''}`;
 }
@@ -354,17 +383,4 @@ function newIndex(): MiniSearch {
       combineWith: 'OR',
     },
   });
-}
-
-async function listFiles(dir: string, key = dir): Promise<string[]> {
-  let entries;
-  try {
-    entries = await readdir(dir, { withFileTypes: true, recursive: true });
-  } catch (err) {
-    throw new ConfigError(key, `cannot read the knowledge folder ${dir}: ${describe(err)}`);
-  }
-  return entries
-    .filter((e) => e.isFile() && (TEXT_FILES.test(e.name) || FAQ_FILES.test(e.name)) && !e.name.startsWith('.'))
-    .map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name))
-    .sort();
 }

@@ -6,6 +6,9 @@ import type { Store } from '../store/store.js';
 import { KnowledgeBase } from './base.js';
 import { CachedEmbedder, HttpEmbedder, type Embedder } from './embeddings.js';
 
+/** The store namespace holding fetched docs-site pages, sitemaps and robots.txt files. */
+const SITE_CACHE_NAMESPACE = 'knowledge-sites';
+
 export interface LiveKnowledgeOptions {
   store: Store;
   log: Logger;
@@ -35,6 +38,10 @@ export class LiveKnowledge {
 
   /** Builds the first index; errors (a broken FAQ file, a missing folder) stop the start. */
   async start(): Promise<void> {
+    // Production never falls back to example docs (issue 16), so an operator must see that none are set.
+    if (!this.config.current.knowledge.sources.length) {
+      this.o.log.warn('no knowledge configured: answers come from the model alone (set KNOWLEDGE_DIR, KNOWLEDGE_URLS or knowledge.sources in parley.config.yaml)');
+    }
     await this.rebuild(this.config.current);
   }
 
@@ -55,7 +62,8 @@ export class LiveKnowledge {
     let embedder: CachedEmbedder | undefined;
     const inner = this.o.embedder ?? (k.embeddings ? httpEmbedder(s, k.embeddings) : undefined);
     if (inner) embedder = new CachedEmbedder(inner, this.o.store, this.o.log);
-    const kb = new KnowledgeBase(k.sources, { log: this.o.log.child({ component: 'knowledge' }), chunk: k.chunk, embedder });
+    // Docs-site pages are cached in the store, so a restart (or another instance) does not fetch them again.
+    const kb = new KnowledgeBase(k.sources, { log: this.o.log.child({ component: 'knowledge' }), chunk: k.chunk, embedder, siteCache: this.o.store.namespace(SITE_CACHE_NAMESPACE) });
     await kb.load();
     if (this.o.watch && k.watch) kb.watch();
     this.kb?.close();

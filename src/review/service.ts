@@ -130,7 +130,8 @@ export class ReviewService {
     const question = o.question?.trim() || item.question;
     const s = this.d.settings();
     const profileSources = s.profiles.get(item.profile)?.knowledge;
-    const sources = s.knowledge.sources.filter((src) => !profileSources || profileSources.includes(src.name));
+    // Corrections are saved as FAQ files, so only folders can take them (a docs site cannot).
+    const sources = s.knowledge.sources.filter((src) => !src.sitemap && (!profileSources || profileSources.includes(src.name)));
     if (!sources.length) {
       throw new ReviewError('no_knowledge', `profile "${item.profile}" reads no knowledge folder, so there is no FAQ to save to: set KNOWLEDGE_DIR or knowledge.sources in the config file`);
     }

@@ -23,6 +23,8 @@ describe('parley with the bundled example knowledge', { timeout: 60_000 }, () =>
   it('ask with no model answers from the knowledge base, says so, and lists the source', async () => {
     const r = await parley(['ask', 'How do I verify webhook signatures?']);
     expect(r.code).toBe(0);
+    // Nothing configured: the console demo says plainly where its answers come from.
+    expect(r.stderr).toContain('no knowledge is configured, so answers come from the bundled example docs (examples/knowledge, a fictional product)');
     expect(r.stdout).toMatch(/^_No model is configured, so this answer is quoted from the knowledge base:_\n/);
     expect(r.stdout).toContain('> Each delivery has a `Tallyho-Signature` header');
     expect(r.stdout).toMatch(/\nSources:\n {2}\[1\] Webhooks › Verifying signatures — examples\/knowledge\/api\/webhooks\.md#verifying-signatures\n$/);
