@@ -120,8 +120,12 @@ describe.each(SERVER_KINDS)('a %s server', (kind) => {
     const huge = 'Please check this webhook payload field by field. '.repeat(75);
     const third = await ask(parley, huge);
     expect(third.events.some((e) => e.event === 'error')).toBe(false);
-    expect(third.done).toMatchObject({ source: 'declined', citations: [] });
-    expect(third.done.text).toMatch(/too long for the model \(about \d+ tokens; it accepts about \d+\)/);
+    // Ollama counts the prompt alone against its context: the question alone still fits there.
+    if (kind === 'ollama') expect(third.done.source).toBe('model');
+    else {
+      expect(third.done).toMatchObject({ source: 'declined', citations: [] });
+      expect(third.done.text).toMatch(/too long for the model \(about \d+ tokens; it accepts about \d+\)/);
+    }
     expect(third.done.text).not.toMatch(/try again in a moment/);
   });
 });
