@@ -4,6 +4,7 @@ import { loadConfig } from '../../src/config/env.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { UsageLedger } from '../../src/guardrails/ledger.js';
 import { resetCalibration } from '../../src/llm/tokens.js';
+import { LlmClient, type ChatEvent } from '../../src/llm/client.js';
 import { hashApiKey } from '../../src/platforms/http-api/keys.js';
 import { FakeModelServer, SERVER_KINDS } from '../fakes/model-servers.js';
 
@@ -135,3 +136,39 @@ async function tokensMetric(p: Parley, direction: 'in' | 'out'): Promise<number>
   const line = text.split('\n').find((l) => l.startsWith(`parley_tokens_total{direction="${direction}",model="test-model"}`));
   return line ? Number(line.split(' ').at(-1)) : 0;
 }
+
+describe.each(SERVER_KINDS)('LlmClient against a %s server', (kind) => {
+  let server: FakeModelServer;
+  beforeAll(async () => {
+    server = await FakeModelServer.start(kind);
+  });
+  afterAll(() => server.close());
+  const client = (o: Partial<ConstructorParameters<typeof LlmClient>[0]> = {}) =>
+    new LlmClient({ baseURL: server.url, connectTimeoutMs: 2_000, idleTimeoutMs: 2_000, maxRetries: 2, backoffBaseMs: 5, log: silentLogger(), ...o });
+  const drain = async (c: LlmClient, content = 'hi') => {
+    const events: ChatEvent[] = [];
+    for await (const e of c.stream({ model: 'test-model', messages: [{ role: 'user', content }], maxTokens: 100 })) events.push(e);
+    return events;
+  };
+
+  it('recognises its context-length error (never retried), with the numbers it gives', async () => {
+    server.contextSize = 50;
+    server.requests.length = 0;
+    const err = await drain(client(), 'word '.repeat(200)).catch((e) => e);
+    server.contextSize = 1_000_000;
+    expect(err).toMatchObject({ code: 'llm_context_overflow', retryable: false });
+    expect(server.requests).toHaveLength(1);
+    if (kind === 'ollama') expect(err.context).toEqual({ promptTokens: undefined, contextWindow: undefined });
+    else expect(err.context).toEqual({ promptTokens: server.promptTokens(server.requests[0]), contextWindow: 50 });
+  });
+
+  it('waits for the first token past the idle gap while the server reads the prompt, within the first-token timeout', async () => {
+    server.script({ text: 'read it all', keepAlives: 6, keepAliveEveryMs: 100 });
+    const events = await drain(client({ idleTimeoutMs: 200, firstTokenTimeoutMs: 5_000, maxRetries: 0 }));
+    expect(events.at(-1)).toMatchObject({ type: 'done', finishReason: 'stop' });
+    server.script({ text: 'too slow', keepAlives: 10, keepAliveEveryMs: 100 });
+    const err = await drain(client({ idleTimeoutMs: 5_000, firstTokenTimeoutMs: 300, maxRetries: 0 })).catch((e) => e);
+    expect(err).toMatchObject({ code: 'llm_connect_timeout' });
+    expect(err.message).toMatch(/no first token from the model within 300 ms/);
+  });
+});
