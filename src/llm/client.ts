@@ -74,6 +74,8 @@ interface Hooks {
   errorBody?: string;
 }
 const HOOKS = 'parleyHooks';
+/** Server prompt counts below this are mostly the chat format's fixed overhead: no calibration from them. */
+const MIN_CALIBRATION_TOKENS = 50;
 
 /**
  * Streams chat completions of ONE model from any OpenAI-compatible endpoint through the `openai`
@@ -181,12 +183,12 @@ export class LlmClient implements ChatModelClient {
       // tell a timeout, a cancel or a cut from a real end (which always carries a finish_reason).
       if (controller.signal.aborted) throw new APIUserAbortError();
       if (!finishReason) throw new LlmError('llm_network', 'the model stream ended before the answer was finished', { retryable: true });
-      const promptCount = countMessages(req.messages);
-      if (usage) calibrate(model, promptCount, usage.promptTokens);
+      // Calibration needs our own count; prompts this short say little (and a ping need not load the tables).
+      if (usage && usage.promptTokens >= MIN_CALIBRATION_TOKENS) calibrate(model, countMessages(req.messages), usage.promptTokens);
       yield {
         type: 'done',
         model: this.answeredBy(model, answered),
-        usage: usage ?? { promptTokens: promptCount, completionTokens: text ? countTokens(text) : 0, estimated: true },
+        usage: usage ?? { promptTokens: countMessages(req.messages), completionTokens: text ? countTokens(text) : 0, estimated: true },
         finishReason,
         timeToFirstTokenMs: (firstTokenAt ?? Date.now()) - started,
       };
