@@ -29,6 +29,9 @@ export interface Totals {
   groundedAnswers: number;
   /** Answers queued for review for low groundedness. */
   queuedForReview: number;
+  /** Answers that were not whole, and of them those cut at the length limit (raise maxOutputTokens when this grows). */
+  incomplete: number;
+  cutAtLength: number;
 }
 
 export interface SupportReport {
@@ -126,6 +129,8 @@ export function totalsOf(buckets: SupportBucket[]): Totals {
     groundedness: groundedAnswers ? sum((b) => b.groundednessSum ?? 0) / groundedAnswers : null,
     groundedAnswers,
     queuedForReview: sum((b) => b.queuedForReview ?? 0),
+    incomplete: sum((b) => b.incomplete ?? 0),
+    cutAtLength: sum((b) => b.cutAtLength ?? 0),
   };
 }
 
@@ -163,6 +168,7 @@ export function formatSummary(r: SupportReport): string {
     `First visible text: p50 ${ms(t.firstVisibleP50Ms)}, p95 ${ms(t.firstVisibleP95Ms)}`,
     `Tokens: ${(t.promptTokens + t.completionTokens).toLocaleString('en-US')} · estimated cost ${usd(t.costUsd)}`,
     `Groundedness: ${t.groundedness === null ? '–' : t.groundedness.toFixed(2)} (mean of ${t.groundedAnswers} answers with passages) · ${t.queuedForReview} queued for review (see parley review)`,
+    ...(t.incomplete ? [`Incomplete answers: ${t.incomplete} (${t.cutAtLength} cut at the length limit)`] : []),
   ];
   if (r.unanswered.length) {
     lines.push('Document next (unanswered, 👎 or handed off):');

@@ -53,6 +53,9 @@ export interface SupportBucket {
   groundedAnswers?: number;
   groundednessSum?: number;
   queuedForReview?: number;
+  /** Answers that were not whole: cut at the length limit (finish_reason "length") or cut off mid-answer (absent in older buckets). */
+  cutAtLength?: number;
+  incomplete?: number;
 }
 
 export interface TopQuestion {
@@ -175,6 +178,8 @@ export class SupportAnalytics {
           b.groundednessSum = (b.groundednessSum ?? 0) + r.grounding.score;
         }
         if (o.queuedForReview) b.queuedForReview = (b.queuedForReview ?? 0) + 1;
+        if (r.incomplete) b.incomplete = (b.incomplete ?? 0) + 1;
+        if (r.finishReason === 'length') b.cutAtLength = (b.cutAtLength ?? 0) + 1;
       });
       await this.updateTop(place, (t) => {
         t.asked++;

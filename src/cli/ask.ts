@@ -20,9 +20,10 @@ export async function ask(argv: string[]): Promise<void> {
   try {
     const result = await parley.engine.ask(console, console.message(question));
     // An answer from the knowledge base or the FAQ while the model is down is still an answer.
-    const answered = result && (result.source === 'knowledge' || result.source === 'faq' || !result.error);
+    const answered = result && (result.source === 'knowledge' || result.source === 'faq' || !result.error) && !result.incomplete && result.source !== 'declined';
     if (!answered) {
-      process.stderr.write(`parley: no complete answer (${result?.error ?? 'nothing was answered'})\n`);
+      const why = result?.error ?? (result?.incomplete ? `cut: ${result.finishReason === 'length' ? 'the length limit' : 'interrupted'}` : result?.source === 'declined' ? 'declined' : 'nothing was answered');
+      process.stderr.write(`parley: no complete answer (${why})\n`);
       process.exitCode = EXIT_FAILED;
     }
   } finally {

@@ -6,19 +6,21 @@ import type { Logger } from '../core/logger.js';
 import { conversationKey } from '../core/types.js';
 import { ConsoleAdapter } from '../platforms/console/index.js';
 import { cliLogger, configOrExit, noteExampleKnowledge } from './common.js';
+import { ConsoleLogSink } from './console-log.js';
 
 export async function chat(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { thread: { type: 'string', default: 'default' } } });
   const config = configOrExit({ exampleKnowledge: true });
-  const log = cliLogger(config, true);
+  const sink = new ConsoleLogSink();
+  const log = cliLogger(config, true, sink);
   noteExampleKnowledge(config);
   const parley = await startParley(config, { log, extraAdapters: [], http: false, platforms: false });
-  await runChat(parley, config, log, values.thread!);
+  await runChat(parley, config, log, values.thread!, sink);
   await parley.stop();
 }
 
 /** The interactive loop, also opened by `parley start` when no platform is configured. */
-export async function runChat(parley: Parley, config: Config, log: Logger, thread: string): Promise<void> {
+export async function runChat(parley: Parley, config: Config, log: Logger, thread: string, sink?: ConsoleLogSink): Promise<void> {
   let adapter = new ConsoleAdapter({ output: process.stdout, thread });
   await adapter.start((m) => parley.engine.deliver(adapter, m));
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
@@ -28,6 +30,7 @@ export async function runChat(parley: Parley, config: Config, log: Logger, threa
       (turns.length ? ` (continuing, ${turns.length / 2} earlier questions)` : '') +
       `.\nType your question; /new starts a fresh conversation, /exit quits.\n`,
   );
+  sink?.attach(rl);
   rl.setPrompt('> ');
   rl.prompt();
   for await (const line of rl) {
@@ -38,7 +41,8 @@ export async function runChat(parley: Parley, config: Config, log: Logger, threa
       await adapter.start((m) => parley.engine.deliver(adapter, m));
       process.stdout.write('Started a new conversation.\n');
     } else if (text) {
-      const result = await parley.engine.ask(adapter, adapter.message(text));
+      sink?.setBusy(true);
+      const result = await parley.engine.ask(adapter, adapter.message(text)).finally(() => sink?.setBusy(false));
       if (result?.error) log.debug({ code: result.error }, 'answer incomplete');
     }
     rl.prompt();

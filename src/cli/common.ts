@@ -1,3 +1,4 @@
+import type { DestinationStream } from 'pino';
 import { loadConfig, readEnvironment, type Config } from '../config/env.js';
 import { ConfigError } from '../core/errors.js';
 import { EXAMPLE_KNOWLEDGE_DIR, withLocalDefaults } from '../config/settings.js';
@@ -25,13 +26,14 @@ export function configOrExit(o: { exampleKnowledge?: boolean } = {}): Config {
 }
 
 /** Logs for interactive commands go to stderr so stdout carries only the answer. */
-export function cliLogger(config: Config, interactive: boolean): Logger {
+/** `sink`: where an interactive console draws log lines (never over its prompt; see console-log.ts). */
+export function cliLogger(config: Config, interactive: boolean, sink?: DestinationStream): Logger {
   const verbose = config.log.level === 'debug' || config.log.level === 'trace';
   return createLogger({
     level: interactive && !verbose ? (config.log.level === 'silent' ? 'silent' : 'warn') : config.log.level,
     content: config.log.content,
-    destination: interactive ? 'stderr' : 'stdout',
-    pretty: interactive ? process.stderr.isTTY : process.stdout.isTTY,
+    destination: sink ?? (interactive ? 'stderr' : 'stdout'),
+    pretty: !sink && (interactive ? process.stderr.isTTY : process.stdout.isTTY),
   });
 }
 

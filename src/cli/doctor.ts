@@ -57,10 +57,18 @@ export async function diagnoseAll(config: Config): Promise<Diagnosis[]> {
   if (!config.llm.model) {
     results.push({ check: 'model', ok: false, detail: 'no model configured', fix: 'set OPENAI_BASE_URL, OPENAI_API_KEY and OPENAI_MODEL' });
   } else {
-    const llm = new LlmClient({ baseURL: config.llm.baseURL, apiKey: config.llm.apiKey, connectTimeoutMs: 10_000, idleTimeoutMs: 20_000, maxRetries: 0, log });
+    const llm = new LlmClient({ baseURL: config.llm.baseURL, apiKey: config.llm.apiKey, connectTimeoutMs: 10_000, firstTokenTimeoutMs: config.llm.firstTokenTimeoutMs, idleTimeoutMs: 20_000, maxRetries: 0, log });
+    const served = await llm.listModels();
+    if (served && !served.includes(config.llm.model)) {
+      // Servers that serve whatever is loaded (llama.cpp) answer any name: a typo would pass the call below.
+      results.push({ check: `model ${config.llm.model} listed`, ok: true, warning: true, detail: `${config.llm.baseURL}/models lists ${served.slice(0, 5).join(', ') || 'no model'}${served.length > 5 ? ', …' : ''}`, fix: `set OPENAI_MODEL to one of the listed models` });
+    }
     try {
-      await llm.ping(config.llm.model);
+      const answered = await llm.ping(config.llm.model);
       results.push({ check: `model ${config.llm.model}`, ok: true, detail: `answered a one-token call at ${config.llm.baseURL}` });
+      if (answered !== config.llm.model) {
+        results.push({ check: `model ${config.llm.model} answered`, ok: true, warning: true, detail: `the response names model "${answered}"; usage is booked under it`, fix: `set OPENAI_MODEL=${answered}` });
+      }
     } catch (err) {
       const msg = describe(err);
       const fix = /401|403|refused the request \(40[13]\)/.test(msg)

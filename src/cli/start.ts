@@ -3,6 +3,7 @@ import { startParley } from '../app.js';
 import type { Config } from '../config/env.js';
 import { cliLogger, configOrExit, EXIT_CONFIG, fail } from './common.js';
 import { runChat } from './chat.js';
+import { ConsoleLogSink } from './console-log.js';
 
 const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
@@ -12,7 +13,9 @@ export async function start(argv: string[] = []): Promise<void> {
   const config = withFlags(configOrExit(), argv);
   const noPlatform = !config.slack && !config.discord;
   const interactive = noPlatform && process.stdin.isTTY === true;
-  const log = cliLogger(config, interactive);
+  // The console chat owns the terminal: its log lines go around the prompt (console-log.ts).
+  const sink = interactive ? new ConsoleLogSink() : undefined;
+  const log = cliLogger(config, interactive, sink);
   const parley = await startParley(config, { log });
 
   let stopping = false;
@@ -32,7 +35,7 @@ export async function start(argv: string[] = []): Promise<void> {
     );
     if (interactive) {
       process.stderr.write('parley: opening the console chat meanwhile.\n');
-      await runChat(parley, config, log, 'default');
+      await runChat(parley, config, log, 'default', sink);
       await shutdown('console closed');
     } else {
       log.info({ port: parley.port }, 'serving HTTP only');

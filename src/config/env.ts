@@ -55,6 +55,7 @@ const schema = {
   OPENAI_TEMPERATURE: num(0, 2).optional(),
   OPENAI_VISION: bool.default(false),
   LLM_CONNECT_TIMEOUT_MS: int(100).default(15_000),
+  LLM_FIRST_TOKEN_TIMEOUT_MS: int(100).default(300_000),
   LLM_IDLE_TIMEOUT_MS: int(100).default(60_000),
   LLM_MAX_RETRIES: int(0, 10).default(3),
   SYSTEM_PROMPT: z.string().min(1).optional(),
@@ -149,6 +150,7 @@ export interface LlmSettings {
   /** The model accepts images with the question. */
   vision: boolean;
   connectTimeoutMs: number;
+  firstTokenTimeoutMs: number;
   idleTimeoutMs: number;
   maxRetries: number;
 }
@@ -258,6 +260,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       temperature: e.OPENAI_TEMPERATURE,
       vision: e.OPENAI_VISION,
       connectTimeoutMs: e.LLM_CONNECT_TIMEOUT_MS,
+      firstTokenTimeoutMs: e.LLM_FIRST_TOKEN_TIMEOUT_MS,
       idleTimeoutMs: e.LLM_IDLE_TIMEOUT_MS,
       maxRetries: e.LLM_MAX_RETRIES,
     },

@@ -44,6 +44,7 @@ export const providerSchema = z
     /** NAME of the environment variable holding the key (never the key itself); none for local servers. */
     apiKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { message: 'expected an environment variable name such as OPENAI_API_KEY' }).optional().describe('NAME of the environment variable holding the key (never the key itself)'),
     connectTimeoutMs: positiveInt.optional(),
+    firstTokenTimeoutMs: positiveInt.optional().describe('From the response start to the first token (local servers read long prompts slowly)'),
     idleTimeoutMs: positiveInt.optional(),
     maxRetries: z.number().int().min(0).max(10).optional(),
   })
@@ -62,6 +63,10 @@ export const modelSchema = z
     fallbacks: z.array(z.string().min(1)).default([]).describe('Models tried in order (on any provider) when this one fails before its first token'),
     /** Accepts images with the question (only such models are sent images). */
     vision: z.boolean().default(false).describe('Whether the model accepts images (only such models are sent images)'),
+    /** `o200k` for OpenAI's models (counted exactly); `other` (the default off api.openai.com) is counted conservatively. */
+    tokenizer: z.enum(['o200k', 'other']).optional().describe("The model's tokenizer: o200k (OpenAI's models) or other (counted conservatively; default off api.openai.com)"),
+    /** Characters per token the model's tokenizer averages, when known (a floor for prompt counts). */
+    charsPerToken: z.number().positive().max(20).optional().describe("Characters per token the model's tokenizer averages, when known"),
   })
   .strict();
 

@@ -3,6 +3,7 @@ import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import type { Config } from './env.js';
 import { knowledgeSchema, reviewSchema, type ConfigFile, type LoadedConfigFile } from './file.js';
 import type { z } from 'zod';
+import type { TokenizerHint } from '../llm/tokens.js';
 import { defaultProfile, type Profile } from '../core/profile.js';
 import { handoffSettings } from '../handoff/settings.js';
 import type { KnowledgeSettings } from '../knowledge/middleware.js';
@@ -20,6 +21,8 @@ export interface ProviderSettings {
   /** Set when the file names a key variable that is not set: the provider is unavailable. */
   missingKeyEnv?: string;
   connectTimeoutMs: number;
+  /** From the response's start to its first token (local servers read long prompts slowly). */
+  firstTokenTimeoutMs: number;
   idleTimeoutMs: number;
   maxRetries: number;
 }
@@ -35,6 +38,8 @@ export interface ModelSettings {
   fallbacks: string[];
   /** Accepts images with the question. */
   vision: boolean;
+  /** How the model's tokenizer compares with o200k (prompt budgets). */
+  tokenizer?: TokenizerHint;
 }
 
 export interface RouteMatch {
@@ -106,6 +111,7 @@ export function resolveSettings(config: Config, file?: LoadedConfigFile, cwd: st
     baseURL: config.llm.baseURL,
     apiKey: config.llm.apiKey,
     connectTimeoutMs: config.llm.connectTimeoutMs,
+    firstTokenTimeoutMs: config.llm.firstTokenTimeoutMs,
     idleTimeoutMs: config.llm.idleTimeoutMs,
     maxRetries: config.llm.maxRetries,
   };
@@ -135,13 +141,14 @@ export function resolveSettings(config: Config, file?: LoadedConfigFile, cwd: st
       apiKey: p.apiKeyEnv ? file.secrets[p.apiKeyEnv] : undefined,
       missingKeyEnv: p.apiKeyEnv && !file.secrets[p.apiKeyEnv] ? p.apiKeyEnv : undefined,
       connectTimeoutMs: p.connectTimeoutMs ?? config.llm.connectTimeoutMs,
+      firstTokenTimeoutMs: p.firstTokenTimeoutMs ?? config.llm.firstTokenTimeoutMs,
       idleTimeoutMs: p.idleTimeoutMs ?? config.llm.idleTimeoutMs,
       maxRetries: p.maxRetries ?? config.llm.maxRetries,
     });
   }
   const models = new Map<string, ModelSettings>();
   for (const [name, m] of Object.entries(c.models)) {
-    models.set(name, { name, provider: m.provider, id: m.id ?? name, contextWindow: m.contextWindow, maxOutputTokens: m.maxOutputTokens, price: m.price, fallbacks: m.fallbacks, vision: m.vision });
+    models.set(name, { name, provider: m.provider, id: m.id ?? name, contextWindow: m.contextWindow, maxOutputTokens: m.maxOutputTokens, price: m.price, fallbacks: m.fallbacks, vision: m.vision, tokenizer: tokenizerHint(m.tokenizer, m.charsPerToken, providers.get(m.provider)?.baseURL) });
   }
 
   const rawProfiles = (file.raw.profiles ?? {}) as Record<string, { guardrails?: GuardrailSettingsInput }>;
@@ -159,6 +166,7 @@ export function resolveSettings(config: Config, file?: LoadedConfigFile, cwd: st
       model: modelName,
       fallbackModels: model ? model.fallbacks : modelName === base.model ? base.fallbackModels : [],
       contextWindow: model?.contextWindow ?? base.contextWindow,
+      tokenizer: model?.tokenizer ?? base.tokenizer,
       maxOutputTokens: p.maxOutputTokens ?? model?.maxOutputTokens ?? base.maxOutputTokens,
       temperature: p.temperature ?? (model ? undefined : base.temperature),
       topP: p.topP,
@@ -248,4 +256,10 @@ export function withLocalDefaults(config: Config, cwd: string = process.cwd(), o
     return { ...config, knowledgeDir: EXAMPLE_KNOWLEDGE_DIR, exampleKnowledge: true };
   }
   return config;
+}
+
+/** OpenAI's own API counts with o200k; every other server is counted conservatively unless the file says otherwise. */
+export function tokenizerHint(kind: 'o200k' | 'other' | undefined, charsPerToken: number | undefined, baseURL: string | undefined): TokenizerHint {
+  const official = !!baseURL && /^https:\/\/api\.openai\.com\//.test(baseURL);
+  return { kind: kind ?? (official ? 'o200k' : 'other'), ...(charsPerToken !== undefined && { charsPerToken }) };
 }

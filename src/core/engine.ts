@@ -1,13 +1,14 @@
 import type { Logger } from './logger.js';
 import type { FinalReply, PlatformAdapter, ReplySurface } from './adapter.js';
-import { HandlerError, LlmError, describe } from './errors.js';
+import { HandlerError, describe } from './errors.js';
 import { compose, type Grounding, type Middleware, type TurnContext, type TurnResult } from './pipeline.js';
 import type { Profile } from './profile.js';
-import { buildPrompt, QuestionTooLongError } from './prompt.js';
+import { answerWithModel, NOTES } from './model-turn.js';
+import { warmTokenizer } from '../llm/tokens.js';
 import { ConversationQueue } from './conversation-queue.js';
 import type { ConversationLock } from './conversation-lock.js';
 import type { InflightJournal } from './inflight.js';
-import { conversationKey, type ConversationKey, type IncomingMessage, type Turn, type Usage } from './types.js';
+import { conversationKey, type ConversationKey, type IncomingMessage, type Turn } from './types.js';
 import type { ChatModelClient } from '../llm/client.js';
 import type { HistoryStore } from '../store/history.js';
 import { ProgressiveRenderer } from '../render/renderer.js';
@@ -37,16 +38,7 @@ export type TurnListener = (result: TurnResult) => void | Promise<unknown>;
 export type MessageListener = (message: IncomingMessage) => void;
 export type ErrorHook = (err: HandlerError, message: IncomingMessage) => void;
 
-/** Notes that end a reply when the model fails; they say what happened and what to do. */
-export const NOTES = {
-  cutOff: (reason: string) => `\n\n_⚠️ The answer was cut off (${reason}). Ask again to get the rest._`,
-  failed: (reason: string) => `⚠️ I could not get an answer from the model (${reason}). Please try again in a moment.`,
-  internal: '⚠️ Something went wrong while answering. Please try again; if it keeps happening, tell an administrator.',
-  interrupted: '\n\n_⚠️ Interrupted: Parley is restarting. Please ask again in a moment._',
-  noModel: 'No model is configured, so I cannot answer yet. An administrator needs to set OPENAI_BASE_URL, OPENAI_API_KEY and OPENAI_MODEL.',
-  tooLong: (e: QuestionTooLongError) =>
-    `Your question is too long for the model (${e.questionTokens} tokens; it accepts about ${e.budgetTokens}). Please shorten it or split it into parts.`,
-};
+export { NOTES } from './model-turn.js';
 
 /**
  * The conversation engine: every adapter delivers messages here. Per conversation, one turn
@@ -68,6 +60,8 @@ export class Engine {
   private readonly results = new WeakMap<IncomingMessage, TurnResult>();
 
   constructor(private readonly deps: EngineDeps) {
+    // Only an engine with a model counts prompt tokens; the first answer should not wait for the tables.
+    if (deps.llm) warmTokenizer();
     this.errorHook = (err, message) =>
       deps.log.error({ err: err.cause ?? err, code: err.code, platform: message.platform, conversation: err.conversation }, 'handling a message failed');
     this.queue = new ConversationQueue(
@@ -223,7 +217,7 @@ export class Engine {
     const outcome: Partial<TurnResult> = {};
     // The terminal step gets this turn's machinery directly (composing is one closure per turn),
     // keeping it off the context middleware sees.
-    const run = compose(this.middleware, (c) => this.answerWithModel(c, { renderer, outcome, signal }));
+    const run = compose(this.middleware, (c) => answerWithModel(c, this.deps.llm, { renderer, outcome, signal }));
     try {
       await run(ctx);
     } catch (err) {
@@ -235,13 +229,15 @@ export class Engine {
     // A middleware answered without the model, or the model step set the final answer.
     const final: FinalReply = ctx.answer ?? { text: NOTES.failed('no answer was produced'), source: 'error' };
     const text = final.silent ? '' : withNotices(final.text, ctx.notices);
+    // A decline answers nothing from the passages: no Sources footer under it.
+    const citations = final.source === 'declined' ? [] : final.citations ?? ctx.citations;
     if (final.silent) {
       // A quiet turn (handed-off thread): nothing is posted; the surface only stops its typing.
       ctx.remember = false;
       await surface.complete?.({ ...final, text }, []).catch((err) => log.debug({ err: describe(err) }, 'completing a silent reply failed'));
     } else {
       try {
-        await renderer.finish({ ...final, text, citations: final.citations ?? ctx.citations });
+        await renderer.finish({ ...final, text, citations });
       } finally {
         await tracker?.done();
       }
@@ -266,9 +262,11 @@ export class Engine {
       question: ctx.question,
       text,
       source: final.source,
-      citations: final.citations ?? ctx.citations,
+      citations,
       model: outcome.model,
       usage: outcome.usage,
+      finishReason: outcome.finishReason,
+      incomplete: outcome.incomplete || final.incomplete || undefined,
       error: outcome.error,
       startedAt,
       firstTokenAt: outcome.firstTokenAt,
@@ -296,102 +294,6 @@ export class Engine {
         log.error({ err }, 'turn listener failed');
       }
     }
-  }
-
-  /** The terminal step: the model streams into the renderer; sets `ctx.answer`. */
-  private async answerWithModel(ctx: TurnContext, { renderer, outcome, signal }: TurnRun): Promise<void> {
-    if (ctx.answer) return;
-    const { profile } = ctx;
-    if (!this.deps.llm || !profile.model) {
-      ctx.answer = { text: NOTES.noModel, source: 'declined' };
-      ctx.remember = false;
-      outcome.error = 'llm_not_configured';
-      return;
-    }
-    let prompt;
-    try {
-      prompt = buildPrompt({
-        systemPrompt: profile.systemPrompt,
-        context: ctx.context,
-        history: ctx.history,
-        question: ctx.question,
-        images: ctx.images,
-        contextWindow: profile.contextWindow,
-        maxOutputTokens: profile.maxOutputTokens,
-      });
-    } catch (err) {
-      if (!(err instanceof QuestionTooLongError)) throw err;
-      ctx.answer = { text: NOTES.tooLong(err), source: 'declined' };
-      ctx.remember = false;
-      return;
-    }
-    if (prompt.droppedTurns) ctx.log.debug({ dropped: prompt.droppedTurns }, 'older turns left out of the prompt');
-
-    let text = '';
-    let usage: Usage | undefined;
-    try {
-      for await (const ev of this.deps.llm.stream({
-        messages: prompt.messages,
-        model: profile.model,
-        fallbackModels: profile.fallbackModels,
-        maxTokens: profile.maxOutputTokens,
-        temperature: profile.temperature,
-        topP: profile.topP,
-        seed: profile.seed,
-        signal,
-      })) {
-        if (ev.type === 'delta') {
-          outcome.firstTokenAt ??= Date.now();
-          text += ev.text;
-          renderer.update(text);
-        } else {
-          outcome.model = ev.model;
-          outcome.modelFirstTokenMs = ev.timeToFirstTokenMs;
-          usage = ev.usage;
-        }
-      }
-      outcome.usage = usage ?? { promptTokens: prompt.tokens, completionTokens: 0 };
-      ctx.answer = { text: text || '…', source: 'model', citations: ctx.citations };
-    } catch (err) {
-      const reason = err instanceof LlmError ? reasonFor(err) : describe(err);
-      outcome.error = err instanceof LlmError ? err.code : 'internal';
-      ctx.log.warn({ err: describe(err), code: outcome.error, partial: text.length > 0 }, 'model call failed');
-      // Both notes mark the reply incomplete, with where the answer ends: the knowledge middleware neither caches it nor scores the note.
-      if (signal.aborted) {
-        const answer = text.trimStart();
-        ctx.answer = { text: (answer + NOTES.interrupted).trim(), source: text ? 'model' : 'error', citations: ctx.citations, incomplete: true, answerLength: answer.length };
-        outcome.usage = usage;
-      } else if (text) {
-        ctx.answer = { text: text + NOTES.cutOff(reason), source: 'model', citations: ctx.citations, incomplete: true, answerLength: text.length };
-        outcome.usage = usage;
-      } else {
-        ctx.answer = { text: NOTES.failed(reason), source: 'error' };
-      }
-    }
-  }
-}
-
-/** Per-turn machinery handed to the terminal step (kept off the public context). */
-interface TurnRun {
-  renderer: ProgressiveRenderer;
-  outcome: Partial<TurnResult>;
-  signal: AbortSignal;
-}
-
-function reasonFor(e: LlmError): string {
-  switch (e.code) {
-    case 'llm_timeout':
-      return 'the model stopped responding';
-    case 'llm_connect_timeout':
-      return 'the model did not respond in time';
-    case 'llm_rate_limited':
-      return 'the model is busy';
-    case 'llm_server_error':
-      return 'the model service had an error';
-    case 'llm_network':
-      return 'the connection to the model failed';
-    default:
-      return 'the model refused the request';
   }
 }
 

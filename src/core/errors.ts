@@ -61,6 +61,7 @@ export type LlmErrorCode =
   | 'llm_server_error'
   | 'llm_network'
   | 'llm_rejected'
+  | 'llm_context_overflow'
   | 'llm_aborted'
   | 'llm_not_configured';
 
@@ -70,15 +71,18 @@ export class LlmError extends ParleyError {
   readonly retryable: boolean;
   readonly status?: number;
   readonly retryAfterMs?: number;
+  /** With `llm_context_overflow`: the server's own count of the prompt and its context size, when it said them. */
+  readonly context?: { promptTokens?: number; contextWindow?: number };
   constructor(
     code: LlmErrorCode,
     message: string,
-    options: { retryable: boolean; status?: number; retryAfterMs?: number; cause?: unknown },
+    options: { retryable: boolean; status?: number; retryAfterMs?: number; cause?: unknown; context?: { promptTokens?: number; contextWindow?: number } },
   ) {
     super(code, message, { cause: options.cause });
     this.retryable = options.retryable;
     this.status = options.status;
     this.retryAfterMs = options.retryAfterMs;
+    this.context = options.context;
   }
 }
 

@@ -56,7 +56,12 @@ export interface TurnResult {
   source: FinalReply['source'];
   citations: Citation[];
   model?: string;
+  /** The model's tokens; `estimated` when counted locally (the server never reported them). */
   usage?: Usage;
+  /** The model's own finish reason (`stop`, `length`, …), when it finished. */
+  finishReason?: string;
+  /** The answer is not whole (cut by max_tokens, a failure mid-answer, a shutdown): never cached. */
+  incomplete?: boolean;
   /** Error code when the model failed (the reply then carries a note). */
   error?: string;
   startedAt: number;
@@ -74,6 +79,8 @@ export interface TurnResult {
 export interface Grounding {
   /** Share of the answer's judged sentences the passages back (0–1). */
   score: number;
+  /** Sentences judged; 0 means the score says nothing (a one-word answer scores 1). */
+  judged?: number;
   /** The passages the model was given, in prompt order. */
   passages: GroundingPassage[];
   /** Sentences the passages do not back, with the numbers in them that no passage has. */

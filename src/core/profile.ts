@@ -12,6 +12,8 @@ export interface Profile {
   contextWindow: number;
   /** Tokens reserved for the answer. */
   maxOutputTokens: number;
+  /** How the model's tokenizer compares with o200k; absent = counted conservatively (not OpenAI's). */
+  tokenizer?: import('../llm/tokens.js').TokenizerHint;
   temperature?: number;
   topP?: number;
   seed?: number;
@@ -39,6 +41,7 @@ export function defaultProfile(config: Config): Profile {
     fallbackModels: config.llm.fallbackModels,
     contextWindow: config.llm.contextWindow,
     maxOutputTokens: config.llm.maxOutputTokens,
+    tokenizer: { kind: /^https:\/\/api\.openai\.com\//.test(config.llm.baseURL) ? 'o200k' : 'other' },
     temperature: config.llm.temperature,
   };
 }

@@ -13,6 +13,10 @@ export interface PromptInput {
   images?: { contentType: string; data: Buffer }[];
   contextWindow: number;
   maxOutputTokens: number;
+  /** Counts tokens as the model's tokenizer would, conservatively (llm/tokens promptCounter); o200k by default. */
+  count?: (text: string) => number;
+  /** Leave out history and retrieved passages (the retry after a server's context-length error). */
+  questionOnly?: boolean;
 }
 
 export interface Prompt {
@@ -20,6 +24,8 @@ export interface Prompt {
   /** Counted prompt tokens (o200k; an estimate for other tokenizers). */
   tokens: number;
   droppedTurns: number;
+  /** Retrieved passages (context sections) left out for lack of room. */
+  droppedContext: number;
 }
 
 /** The question alone does not fit the model's context; never cut silently. */
@@ -29,7 +35,6 @@ export class QuestionTooLongError extends ParleyError {
   }
 }
 
-const cost = (content: string) => countTokens(content) + TOKENS_PER_MESSAGE;
 /**
  * What one image costs in the prompt: OpenAI bills a 1024×1024 image at high detail as 765
  * tokens; other vision models are in the same range. An estimate, inside the budget's margin.
@@ -41,6 +46,8 @@ export const IMAGE_TOKENS_ESTIMATE = 765;
  * contextWindow − maxOutputTokens. The oldest turns go first, then trailing context sections.
  */
 export function buildPrompt(input: PromptInput): Prompt {
+  const count = input.count ?? countTokens;
+  const cost = (content: string) => count(content) + TOKENS_PER_MESSAGE;
   const budget = input.contextWindow - input.maxOutputTokens - TOKENS_PER_REPLY;
   const questionTokens = cost(input.question) + (input.images?.length ?? 0) * IMAGE_TOKENS_ESTIMATE;
   const systemBase = cost(input.systemPrompt);
@@ -48,15 +55,15 @@ export function buildPrompt(input: PromptInput): Prompt {
 
   let used = systemBase + questionTokens;
   const context: string[] = [];
-  for (const section of input.context) {
-    const t = countTokens(section) + 2;
+  for (const section of input.questionOnly ? [] : input.context) {
+    const t = count(section) + 2;
     if (used + t > budget) break;
     context.push(section);
     used += t;
   }
 
   const kept: Turn[] = [];
-  for (let i = input.history.length - 1; i >= 0; i--) {
+  for (let i = input.questionOnly ? -1 : input.history.length - 1; i >= 0; i--) {
     const turn = input.history[i]!;
     const t = cost(turn.content);
     if (used + t > budget) break;
@@ -77,6 +84,7 @@ export function buildPrompt(input: PromptInput): Prompt {
     ],
     tokens: used + TOKENS_PER_REPLY,
     droppedTurns: input.history.length - kept.length,
+    droppedContext: input.context.length - context.length,
   };
 }
 

@@ -56,6 +56,8 @@ export function conversationKey(m: Pick<IncomingMessage, 'platform' | 'workspace
 export interface Usage {
   promptTokens: number;
   completionTokens: number;
+  /** Counted locally because the server never reported usage (e.g. a stream cut mid-way). */
+  estimated?: boolean;
 }
 
 /** One stored turn of a conversation. */

@@ -199,6 +199,7 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
     await next();
   };
 
+  const unpriced = new Set<string>();
   async function record(result: TurnResult, info: TurnInfo): Promise<void> {
     const m = result.message;
     // The reservation is given back first, whatever the turn became; its real usage is added below.
@@ -211,7 +212,12 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
     const promptTokens = result.usage?.promptTokens ?? 0;
     const completionTokens = result.usage?.completionTokens ?? 0;
     const cost = costMicros(d.priceOf, model, promptTokens, completionTokens);
-    if (cost === undefined && d.priceOf) d.log.warn({ model }, 'model has no price; its cost counts as 0');
+    if (cost === undefined && d.priceOf) {
+      // Once per model per process at WARN; every answer after that at DEBUG (it is not news).
+      const first = !unpriced.has(model);
+      unpriced.add(model);
+      d.log[first ? 'warn' : 'debug']({ model }, 'model has no price; its cost counts as 0');
+    }
     await ledger.record(
       {
         at: result.startedAt,

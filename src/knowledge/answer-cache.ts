@@ -45,3 +45,20 @@ export class AnswerCache {
     }
   }
 }
+
+/** An answer shorter than this says too little to be served to other askers (a one-word reply scored 1 by default). */
+export const MIN_CACHED_ANSWER_WORDS = 5;
+
+/**
+ * The one rule for what may be cached: a whole model answer (not cut, declined, degraded or an
+ * error), of some length, and, when it was scored against passages, scored on at least one judged
+ * sentence and at least `minGroundedness` (the review queue's threshold).
+ */
+export function cacheableAnswer(answer: FinalReply | undefined, grounding: { score: number; judged?: number } | undefined, minGroundedness: number): boolean {
+  if (!answer || answer.source !== 'model' || answer.incomplete || answer.silent) return false;
+  // Words, or characters for scripts written without spaces (Chinese, Japanese).
+  const words = (answer.text.match(/[\p{L}\p{N}]+/gu) ?? []).length;
+  if (words < MIN_CACHED_ANSWER_WORDS && answer.text.replace(/\s/g, '').length < MIN_CACHED_ANSWER_WORDS * 4) return false;
+  if (grounding && (grounding.judged === 0 || grounding.score < minGroundedness)) return false;
+  return true;
+}

@@ -3,7 +3,7 @@ import type { Grounding, Middleware, TurnContext } from '../core/pipeline.js';
 import type { Profile } from '../core/profile.js';
 import { knowledgeSchema } from '../config/file.js';
 import { groundedness } from '../quality/groundedness.js';
-import type { AnswerCache } from './answer-cache.js';
+import { cacheableAnswer, type AnswerCache } from './answer-cache.js';
 import { citationOf, type Hit, type KnowledgeBase } from './base.js';
 import { citationNumbers } from './citations.js';
 
@@ -142,14 +142,14 @@ export function knowledgeMiddleware(deps: KnowledgeMiddlewareDeps): Middleware {
       const g = groundedness(body, relevant.map((h) => h.passage.text));
       ctx.state.grounding = grounding = {
         score: g.groundedness,
+        judged: g.judged,
         passages: relevant.map(({ passage: p }) => ({ id: p.key, source: p.source, path: p.path, title: p.citeTitle ?? p.title, location: p.location, hash: p.hash, text: p.text })),
         unsupported: g.unsupported.map((u) => ({ text: u.text, inventedNumbers: u.inventedNumbers })),
       } satisfies Grounding;
     }
-    const weak = grounding !== undefined && grounding.score < (deps.cacheMinGroundedness?.() ?? 0);
     // The lifetime as configured now (a config reload may have changed it since start-up); 0 turns the cache off.
     const ttlSeconds = deps.settings().cacheTtlSeconds;
-    if (cacheKey && answer?.source === 'model' && !answer.incomplete && !weak && answer.text !== '…' && ttlSeconds > 0) {
+    if (cacheKey && ttlSeconds > 0 && cacheableAnswer(ctx.answer, grounding, deps.cacheMinGroundedness?.() ?? 0)) {
       await deps.cache!.set(cacheKey, ctx.answer!, ttlSeconds * 1000, { person: `${ctx.message.platform}:${ctx.message.user.id}`, conversation: ctx.conversation });
     }
   };

@@ -1,7 +1,9 @@
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import OpenAI, { APIUserAbortError } from 'openai';
 import type { Logger } from '../core/logger.js';
 import { LlmError } from '../core/errors.js';
 import type { Usage } from '../core/types.js';
+import { toLlmError } from './server-errors.js';
+import { calibrate, countMessages, countTokens } from './tokens.js';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -11,7 +13,7 @@ export type ChatContentPart = { type: 'text'; text: string } | { type: 'image_ur
 
 export interface ChatRequest {
   messages: ChatMessage[];
-  /** Model to try first, then each fallback in order (only while no token has arrived). */
+  /** Model to try first, then each fallback in order (only while no token has arrived; ProviderRouter does this). */
   model: string;
   fallbackModels?: string[];
   maxTokens?: number;
@@ -23,7 +25,16 @@ export interface ChatRequest {
 
 export type ChatEvent =
   | { type: 'delta'; text: string }
-  | { type: 'done'; model: string; usage?: Usage; finishReason?: string; timeToFirstTokenMs: number };
+  | {
+      type: 'done';
+      /** The model that answered: the response's own `model` when it names another model than asked for. */
+      model: string;
+      /** Always set: the server's figures, or counted locally (`estimated`) when it sent none. */
+      usage: Usage;
+      /** `stop`, `length` (cut by max_tokens), `content_filter`, … as the server said. */
+      finishReason?: string;
+      timeToFirstTokenMs: number;
+    };
 
 /** What the engine needs from a model client; a router over several providers implements it too. */
 export interface ChatModelClient {
@@ -35,9 +46,14 @@ export interface LlmClientOptions {
   apiKey?: string;
   /** Time allowed until the response starts (headers received). */
   connectTimeoutMs: number;
-  /** Time allowed between two chunks (and before the first one); a stream that keeps flowing is never cut. */
+  /**
+   * Time allowed from the response's start to its first token. Long on purpose: local servers
+   * read a long prompt for minutes on a CPU, sending only SSE keep-alive comments meanwhile.
+   */
+  firstTokenTimeoutMs?: number;
+  /** Time allowed between two received pieces once tokens flow (keep-alive comments count); a stream that keeps flowing is never cut. */
   idleTimeoutMs: number;
-  /** Retries per model on 429/5xx/network errors before the first token. */
+  /** Retries on 429/5xx/network errors before the first token. */
   maxRetries: number;
   /** Base of the exponential backoff (default 500 ms, doubled per attempt, full jitter, capped at 8 s). */
   backoffBaseMs?: number;
@@ -47,15 +63,30 @@ export interface LlmClientOptions {
 const MAX_BACKOFF_MS = 8_000;
 /** A server asking for a longer pause than this is treated as failing now (the user is waiting). */
 const MAX_RETRY_AFTER_MS = 20_000;
+/** Default first-token allowance: a CPU llama.cpp reads ~100–300 prompt tokens per second. */
+export const DEFAULT_FIRST_TOKEN_TIMEOUT_MS = 300_000;
+
+/** Per-request hooks passed through the SDK's `fetchOptions` to the fetch wrapper below. */
+interface Hooks {
+  /** Any bytes of the body arrived (SSE comments included, which the SDK never surfaces). */
+  onBytes?: () => void;
+  /** The body of an error response, which the SDK drops when it lacks an `error` field. */
+  errorBody?: string;
+}
+const HOOKS = 'parleyHooks';
+/** Server prompt counts below this are mostly the chat format's fixed overhead: no calibration from them. */
+const MIN_CALIBRATION_TOKENS = 50;
 
 /**
- * Streams chat completions from any OpenAI-compatible endpoint through the `openai` SDK.
- * The SDK's own retries are off (`maxRetries: 0`) so backoff, fallbacks and timeouts are
- * decided here, in one place, and only before the first token: after text has been shown,
- * retrying would repeat it.
+ * Streams chat completions of ONE model from any OpenAI-compatible endpoint through the `openai`
+ * SDK. The SDK's own retries are off (`maxRetries: 0`) so backoff and timeouts are decided here,
+ * and only before the first token: after text has been shown, retrying would repeat it. Falling
+ * back to other models is ProviderRouter's job (the one fallback loop).
  */
 export class LlmClient implements ChatModelClient {
   private readonly sdk: OpenAI;
+  /** Models the server answered under another name, warned about once per process. */
+  private readonly renamed = new Set<string>();
   constructor(private readonly o: LlmClientOptions) {
     this.sdk = new OpenAI({
       baseURL: o.baseURL,
@@ -63,58 +94,58 @@ export class LlmClient implements ChatModelClient {
       apiKey: o.apiKey ?? 'not-needed',
       maxRetries: 0,
       timeout: o.connectTimeoutMs,
+      fetch: observingFetch,
     });
   }
 
   async *stream(req: ChatRequest): AsyncGenerator<ChatEvent> {
-    const models = [req.model, ...(req.fallbackModels ?? []).filter((m) => m !== req.model)];
+    const model = req.model;
     let lastError: LlmError | undefined;
-    for (const model of models) {
-      for (let attempt = 0; attempt <= this.o.maxRetries; attempt++) {
-        if (req.signal?.aborted) throw new LlmError('llm_aborted', 'the request was cancelled', { retryable: false });
-        let started = false;
-        try {
-          for await (const event of this.attempt(model, req)) {
-            started = true;
-            yield event;
-          }
-          return;
-        } catch (err) {
-          const e = toLlmError(err, req.signal);
-          // Once text is out, the caller keeps it and reports the failure; never retry into a duplicate.
-          if (started || e.code === 'llm_aborted') throw e;
-          lastError = e;
-          if (!e.retryable) break;
-          if (attempt === this.o.maxRetries) break;
-          if ((e.retryAfterMs ?? 0) > MAX_RETRY_AFTER_MS) break;
-          const delay = e.retryAfterMs ?? backoff(attempt, this.o.backoffBaseMs ?? 500);
-          this.o.log.warn({ model, attempt: attempt + 1, code: e.code, status: e.status, delayMs: delay }, 'model call failed, retrying');
-          await sleep(delay, req.signal);
+    for (let attempt = 0; attempt <= this.o.maxRetries; attempt++) {
+      if (req.signal?.aborted) throw new LlmError('llm_aborted', 'the request was cancelled', { retryable: false });
+      let started = false;
+      const hooks: Hooks = {};
+      try {
+        for await (const event of this.attempt(model, req, hooks)) {
+          started = true;
+          yield event;
         }
+        return;
+      } catch (err) {
+        const e = toLlmError(err, req.signal, hooks.errorBody);
+        // Once text is out, the caller keeps it and reports the failure; never retry into a duplicate.
+        if (started || e.code === 'llm_aborted') throw e;
+        lastError = e;
+        if (!e.retryable || attempt === this.o.maxRetries || (e.retryAfterMs ?? 0) > MAX_RETRY_AFTER_MS) break;
+        const delay = e.retryAfterMs ?? backoff(attempt, this.o.backoffBaseMs ?? 500);
+        this.o.log.warn({ model, attempt: attempt + 1, code: e.code, status: e.status, delayMs: delay }, 'model call failed, retrying');
+        await sleep(delay, req.signal);
       }
-      if (model !== models[models.length - 1]) this.o.log.warn({ model, code: lastError?.code }, 'model failed, trying fallback');
     }
     throw lastError ?? new LlmError('llm_rejected', 'no model to call', { retryable: false });
   }
 
-  private async *attempt(model: string, req: ChatRequest): AsyncGenerator<ChatEvent> {
+  private async *attempt(model: string, req: ChatRequest, hooks: Hooks): AsyncGenerator<ChatEvent> {
     const controller = new AbortController();
     const onAbort = () => controller.abort(req.signal?.reason);
     req.signal?.addEventListener('abort', onAbort, { once: true });
-    let timedOut: 'connect' | 'idle' | undefined;
-    let timer = setTimeout(() => {
-      timedOut = 'connect';
-      controller.abort();
-    }, this.o.connectTimeoutMs);
-    const arm = () => {
+    let timedOut: 'connect' | 'first' | 'idle' | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = (kind: 'connect' | 'first' | 'idle', ms: number) => {
       clearTimeout(timer);
       timer = setTimeout(() => {
-        timedOut = 'idle';
+        timedOut = kind;
         controller.abort();
-      }, this.o.idleTimeoutMs);
+      }, ms);
     };
+    arm('connect', this.o.connectTimeoutMs);
+    const firstTokenMs = this.o.firstTokenTimeoutMs ?? DEFAULT_FIRST_TOKEN_TIMEOUT_MS;
     const started = Date.now();
     let firstTokenAt: number | undefined;
+    let text = '';
+    // Before the first token only the first-token deadline runs (keep-alives do not extend it);
+    // after it, any bytes (tokens or keep-alive comments) prove the server alive.
+    hooks.onBytes = () => firstTokenAt !== undefined && arm('idle', this.o.idleTimeoutMs);
     try {
       const stream = await this.sdk.chat.completions.create(
         {
@@ -127,29 +158,43 @@ export class LlmClient implements ChatModelClient {
           ...(req.topP !== undefined && { top_p: req.topP }),
           ...(req.seed !== undefined && { seed: req.seed }),
         },
-        { signal: controller.signal, timeout: this.o.connectTimeoutMs },
+        { signal: controller.signal, timeout: this.o.connectTimeoutMs, fetchOptions: { [HOOKS]: hooks } as object },
       );
-      arm();
+      arm('first', firstTokenMs);
       let usage: Usage | undefined;
       let finishReason: string | undefined;
+      let answered: string | undefined;
       for await (const chunk of stream) {
-        arm();
+        if (chunk.model) answered ??= chunk.model;
         if (chunk.usage) usage = { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens };
         const choice = chunk.choices[0];
         if (choice?.finish_reason) finishReason = choice.finish_reason;
-        const text = choice?.delta?.content;
-        if (text) {
-          firstTokenAt ??= Date.now();
-          yield { type: 'delta', text };
+        const piece = choice?.delta?.content;
+        if (piece) {
+          if (firstTokenAt === undefined) {
+            firstTokenAt = Date.now();
+            arm('idle', this.o.idleTimeoutMs);
+          }
+          text += piece;
+          yield { type: 'delta', text: piece };
         }
       }
       // The SDK ends the loop quietly when aborted or when the connection drops mid-stream:
       // tell a timeout, a cancel or a cut from a real end (which always carries a finish_reason).
       if (controller.signal.aborted) throw new APIUserAbortError();
       if (!finishReason) throw new LlmError('llm_network', 'the model stream ended before the answer was finished', { retryable: true });
-      yield { type: 'done', model, usage, finishReason, timeToFirstTokenMs: (firstTokenAt ?? Date.now()) - started };
+      // Calibration needs our own count; prompts this short say little (and a ping need not load the tables).
+      if (usage && usage.promptTokens >= MIN_CALIBRATION_TOKENS) calibrate(model, countMessages(req.messages), usage.promptTokens);
+      yield {
+        type: 'done',
+        model: this.answeredBy(model, answered),
+        usage: usage ?? { promptTokens: countMessages(req.messages), completionTokens: text ? countTokens(text) : 0, estimated: true },
+        finishReason,
+        timeToFirstTokenMs: (firstTokenAt ?? Date.now()) - started,
+      };
     } catch (err) {
       if (timedOut === 'connect') throw new LlmError('llm_connect_timeout', `no response from the model within ${this.o.connectTimeoutMs} ms`, { retryable: true, cause: err });
+      if (timedOut === 'first') throw new LlmError('llm_connect_timeout', `no first token from the model within ${firstTokenMs} ms`, { retryable: true, cause: err });
       if (timedOut === 'idle') throw new LlmError('llm_timeout', `the model sent nothing for ${this.o.idleTimeoutMs} ms`, { retryable: true, cause: err });
       throw err;
     } finally {
@@ -159,39 +204,63 @@ export class LlmClient implements ChatModelClient {
     }
   }
 
-  /** One-token call, for `parley doctor` and readiness checks. */
-  async ping(model: string): Promise<void> {
-    for await (const _ of this.stream({ model, messages: [{ role: 'user', content: 'ping' }], maxTokens: 1 })) {
-      // draining is the check
+  /**
+   * Servers that serve whatever is loaded (llama.cpp, some gateways) answer any model name; the
+   * response's `model` says what answered. Dated snapshots (`gpt-4o-mini-2024-07-18` for
+   * `gpt-4o-mini`, `llama3:latest` for `llama3`) are the same model: their configured name stays,
+   * so prices keep matching.
+   */
+  private answeredBy(requested: string, answered: string | undefined): string {
+    if (!answered || answered === requested || answered.startsWith(requested) || requested.startsWith(answered)) return requested;
+    if (!this.renamed.has(requested)) {
+      this.renamed.add(requested);
+      this.o.log.warn({ requested, answered }, 'the server answered with another model than configured; usage is booked under the model that answered');
+    }
+    return answered;
+  }
+
+  /** One-token call, for `parley doctor` and readiness checks; resolves with the model that answered. */
+  async ping(model: string): Promise<string> {
+    let answered = model;
+    for await (const ev of this.stream({ model, messages: [{ role: 'user', content: 'ping' }], maxTokens: 1 })) {
+      if (ev.type === 'done') answered = ev.model;
+    }
+    return answered;
+  }
+
+  /** The server's `/models` list, or undefined where it serves none (some gateways answer 404). */
+  async listModels(): Promise<string[] | undefined> {
+    try {
+      const ids: string[] = [];
+      for await (const m of this.sdk.models.list({ timeout: this.o.connectTimeoutMs })) ids.push(m.id);
+      return ids;
+    } catch {
+      return undefined;
     }
   }
 }
 
-function toLlmError(err: unknown, signal?: AbortSignal): LlmError {
-  if (err instanceof LlmError) return err;
-  if (signal?.aborted || err instanceof APIUserAbortError) return new LlmError('llm_aborted', 'the request was cancelled', { retryable: false, cause: err });
-  if (err instanceof APIConnectionTimeoutError) return new LlmError('llm_connect_timeout', 'the model did not respond in time', { retryable: true, cause: err });
-  if (err instanceof APIConnectionError) return new LlmError('llm_network', `cannot reach the model: ${err.message}`, { retryable: true, cause: err });
-  if (err instanceof APIError && err.status !== undefined) {
-    const status = err.status;
-    const retryAfterMs = retryAfter(err.headers);
-    if (status === 429) return new LlmError('llm_rate_limited', 'the model is rate limited', { retryable: true, status, retryAfterMs, cause: err });
-    if (status === 408 || status === 409 || status >= 500) return new LlmError('llm_server_error', `the model service failed (${status})`, { retryable: true, status, retryAfterMs, cause: err });
-    return new LlmError('llm_rejected', `the model service refused the request (${status}): ${err.message}`, { retryable: false, status, cause: err });
+/** fetch that lets a request see its body's bytes arrive and keeps error bodies (see Hooks). */
+const observingFetch = async (url: string | URL | Request, init?: RequestInit): Promise<Response> => {
+  const { [HOOKS]: hooks, ...rest } = (init ?? {}) as RequestInit & { [HOOKS]?: Hooks };
+  const res = await fetch(url, rest);
+  if (!hooks) return res;
+  if (!res.ok) {
+    hooks.errorBody = await res.text().catch(() => undefined);
+    return new Response(hooks.errorBody ?? null, { status: res.status, statusText: res.statusText, headers: res.headers });
   }
-  // A stream cut mid-way or a socket error surfaces as a plain error from the fetch body.
-  return new LlmError('llm_network', `model stream failed: ${err instanceof Error ? err.message : String(err)}`, { retryable: true, cause: err });
-}
-
-function retryAfter(headers: Headers | undefined): number | undefined {
-  const ms = headers?.get('retry-after-ms');
-  if (ms && !Number.isNaN(Number(ms))) return Number(ms);
-  const s = headers?.get('retry-after');
-  if (!s) return undefined;
-  if (!Number.isNaN(Number(s))) return Number(s) * 1000;
-  const at = Date.parse(s);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
+  if (!res.body || !hooks.onBytes) return res;
+  const onBytes = hooks.onBytes;
+  const body = res.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, out) {
+        onBytes();
+        out.enqueue(chunk);
+      },
+    }),
+  );
+  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+};
 
 function backoff(attempt: number, baseMs: number): number {
   // Full jitter: a random point in [0, base·2^attempt], so instances that failed together spread out.

@@ -17,7 +17,7 @@ export class ProviderRouter implements ChatModelClient {
     private readonly log: Logger,
     /** Builds the client for one provider (tests pass shorter backoffs). */
     private readonly factory: (p: ProviderSettings, log: Logger) => ChatModelClient = (p, log) =>
-      new LlmClient({ baseURL: p.baseURL, apiKey: p.apiKey, connectTimeoutMs: p.connectTimeoutMs, idleTimeoutMs: p.idleTimeoutMs, maxRetries: p.maxRetries, log }),
+      new LlmClient({ baseURL: p.baseURL, apiKey: p.apiKey, connectTimeoutMs: p.connectTimeoutMs, firstTokenTimeoutMs: p.firstTokenTimeoutMs, idleTimeoutMs: p.idleTimeoutMs, maxRetries: p.maxRetries, log }),
   ) {}
 
   /** The provider and the provider's model id that serve `model`. */
@@ -36,7 +36,7 @@ export class ProviderRouter implements ChatModelClient {
   async *stream(req: ChatRequest): AsyncGenerator<ChatEvent> {
     const chain = [req.model, ...(req.fallbackModels ?? [])].filter((m, i, all) => all.indexOf(m) === i);
     let lastError: unknown;
-    for (const model of chain) {
+    for (const [i, model] of chain.entries()) {
       const target = this.resolve(model);
       if (!target) {
         lastError = new LlmError('llm_not_configured', `no provider serves model "${model}"`, { retryable: false });
@@ -53,14 +53,16 @@ export class ProviderRouter implements ChatModelClient {
         // After text was shown, another model would repeat it: the failure stands.
         if (started || !(err instanceof LlmError) || err.code === 'llm_aborted') throw err;
         lastError = err;
-        this.log.warn({ model, provider: target.provider.name, code: err.code, err: describe(err) }, 'model failed; trying the next fallback');
+        // A prompt too long for this model is the caller's to shorten (a fallback may be no larger).
+        if (err.code === 'llm_context_overflow') throw err;
+        if (i < chain.length - 1) this.log.warn({ model, provider: target.provider.name, code: err.code, err: describe(err) }, 'model failed; trying the next fallback');
       }
     }
     throw lastError ?? new LlmError('llm_not_configured', 'no model to try', { retryable: false });
   }
 
   private client(p: ProviderSettings): ChatModelClient {
-    const signature = JSON.stringify([p.baseURL, p.apiKey, p.connectTimeoutMs, p.idleTimeoutMs, p.maxRetries]);
+    const signature = JSON.stringify([p.baseURL, p.apiKey, p.connectTimeoutMs, p.firstTokenTimeoutMs, p.idleTimeoutMs, p.maxRetries]);
     const known = this.clients.get(p.name);
     if (known?.signature === signature) return known.client;
     const client = this.factory(p, this.log.child({ provider: p.name }));

@@ -103,7 +103,7 @@ describe.each(stores)('engine on the $name store', (backend) => {
     const r = await engine.ask(adapter, m);
     expect(fake.chatRequests).toHaveLength(0);
     expect(r!.source).toBe('declined');
-    expect(adapter.shown(m.id)).toMatch(/too long for the model \(\d+ tokens; it accepts about \d+\)/);
+    expect(adapter.shown(m.id)).toMatch(/too long for the model \(about \d+ tokens; it accepts about \d+\)/);
   });
 
   it('answers one reply at a time per conversation, merging what arrived meanwhile', async () => {

@@ -24,6 +24,8 @@ export interface ScriptedReply {
   /** Only for this model; other models fall through to the next script or the default. */
   model?: string;
   usage?: { prompt_tokens: number; completion_tokens: number };
+  /** The finish reason of the last chunk (default `stop`; `length` as if max_tokens cut the answer). */
+  finishReason?: 'stop' | 'length';
 }
 
 export interface RecordedRequest {
@@ -176,7 +178,7 @@ export class FakeOpenAI {
       await cut(res);
       return;
     }
-    send({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
+    send({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [{ index: 0, delta: {}, finish_reason: s.finishReason ?? 'stop' }] });
     if (body.stream_options?.include_usage) {
       send({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [], usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } });
     }

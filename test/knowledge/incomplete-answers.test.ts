@@ -114,6 +114,26 @@ describe('incomplete answers and the answer cache', () => {
     expect(cached).toMatchObject({ source: 'cache', text: again!.text });
   });
 
+  it('caches neither an answer cut at the length limit nor a one-word answer (0 judged sentences scores 1)', async () => {
+    const engine = engineWith();
+    fake.script({ text: 'Annual plans can be refunded in full within 30 days', finishReason: 'length' });
+    const cut = await engine.ask(adapter, adapter.message(QUESTION, { thread: 'L1' }));
+    expect(cut).toMatchObject({ source: 'model', incomplete: true, finishReason: 'length' });
+    expect(cut!.text).toMatch(/cut at the length limit/);
+
+    fake.script('Yes.');
+    const short = await engine.ask(adapter, adapter.message(QUESTION, { thread: 'L2' }));
+    expect(short).toMatchObject({ source: 'model', text: 'Yes.' });
+    expect(short!.grounding).toMatchObject({ score: 1, judged: 0 });
+
+    fake.script('Annual plans can be refunded in full within 30 days of purchase [1].');
+    const real = await engine.ask(adapter, adapter.message(QUESTION, { thread: 'L3' }));
+    expect(real!.source).toBe('model');
+    expect(fake.chatRequests).toHaveLength(3);
+    const cached = await engine.ask(adapter, adapter.message(QUESTION, { thread: 'L4' }));
+    expect(cached).toMatchObject({ source: 'cache', text: real!.text });
+  });
+
   it('scores all of a complete answer, even a part of it that looks like an engine note', async () => {
     const engine = engineWith();
     fake.script('Annual plans can be refunded in full within 30 days of purchase [1].\n\n_⚠️ Refunds arrive within 90 days by wire transfer._');

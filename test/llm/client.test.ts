@@ -76,12 +76,13 @@ describe('LlmClient', () => {
     expect(fake.chatRequests).toHaveLength(1);
   });
 
-  it('falls back to the next model when one keeps failing', async () => {
+  it('calls only its one model: falling back is ProviderRouter\'s (test/routing/providers.test.ts), the one loop', async () => {
     fake.script({ status: 500, model: 'model-a' }, { status: 500, model: 'model-a' }, { text: 'from b', model: 'model-b' });
-    const { text, events } = await collect(client({ maxRetries: 1 }).stream(ask({ fallbackModels: ['model-b'] })));
-    expect(text).toBe('from b');
-    expect(events.at(-1)).toMatchObject({ type: 'done', model: 'model-b' });
-    expect(fake.chatRequests.map((r) => r.body.model)).toEqual(['model-a', 'model-a', 'model-b']);
+    const err = await collect(client({ maxRetries: 1 }).stream(ask({ fallbackModels: ['model-b'] }))).catch((e) => e);
+    expect(err).toMatchObject({ code: 'llm_server_error', status: 500 });
+    expect(fake.chatRequests.map((r) => r.body.model)).toEqual(['model-a', 'model-a']);
+    fake.script({ text: 'drain', model: 'model-b' });
+    await collect(client().stream(ask({ model: 'model-b' })));
   });
 
   it('times out a model that never starts answering (connect timeout), then retries', async () => {

@@ -7,6 +7,7 @@ import { silentLogger } from '../../src/core/logger.js';
 import { LlmClient } from '../../src/llm/client.js';
 import { ProviderRouter } from '../../src/llm/providers.js';
 import { FakeOpenAI } from '../fakes/openai-server.js';
+import { pino } from 'pino';
 
 let a: FakeOpenAI;
 let b: FakeOpenAI;
@@ -85,5 +86,20 @@ describe('provider router', () => {
     expect(await collect(r, 'big', ['small'])).toEqual({ text: 'beta answers', model: 'small' });
     expect(a.chatRequests).toHaveLength(0);
     await expect(collect(r, 'tiny')).rejects.toBeInstanceOf(LlmError);
+  });
+
+  it('logs "trying the next fallback" only when there is a next model', async () => {
+    const lines: string[] = [];
+    const capture = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) });
+    const s = settings();
+    const r = new ProviderRouter(() => s, capture, (p, l) => new LlmClient({ baseURL: p.baseURL, apiKey: p.apiKey, connectTimeoutMs: 2_000, idleTimeoutMs: 2_000, maxRetries: 0, backoffBaseMs: 1, log: l }));
+    b.script({ status: 500 });
+    await expect(collect(r, 'small')).rejects.toMatchObject({ code: 'llm_server_error' });
+    expect(lines.filter((l) => l.includes('trying the next fallback'))).toHaveLength(0);
+
+    a.script({ status: 500 }, { status: 500 });
+    b.script('from beta');
+    await collect(r, 'big', ['small']);
+    expect(lines.filter((l) => l.includes('trying the next fallback'))).toHaveLength(1);
   });
 });

@@ -238,9 +238,11 @@ function toAnswer(r: TurnResult, conversationId: string): Answer {
     text: r.text,
     source: r.source,
     citations: r.citations.map((c) => ({ id: c.id, title: c.title, location: c.location })),
-    usage: { promptTokens: r.usage?.promptTokens ?? 0, completionTokens: r.usage?.completionTokens ?? 0 },
+    usage: { promptTokens: r.usage?.promptTokens ?? 0, completionTokens: r.usage?.completionTokens ?? 0, ...(r.usage?.estimated && { estimated: true }) },
     model: r.model ?? null,
     profile: r.profile,
+    finishReason: r.finishReason ?? null,
+    incomplete: r.incomplete === true,
     groundedness: r.grounding?.score ?? null,
   };
 }

@@ -63,6 +63,7 @@ export const usageSchema = z
   .object({
     promptTokens: z.number().int().min(0),
     completionTokens: z.number().int().min(0),
+    estimated: z.boolean().optional().meta({ description: 'True when the server never reported usage (e.g. the stream was cut) and the tokens were counted locally.' }),
   })
   .meta({ description: 'Tokens the model used for this answer (0 when no model was called, e.g. an FAQ answer).' });
 
@@ -77,6 +78,11 @@ export const answerSchema = z
     usage: usageSchema,
     model: z.string().nullable().meta({ description: 'The model that answered; null when none did.' }),
     profile: z.string().meta({ description: 'The profile that answered.' }),
+    finishReason: z
+      .string()
+      .nullable()
+      .meta({ description: "The model's finish reason: stop, or length when the answer was cut at the output limit (the text then ends with a note saying so). Null when the model did not finish.", examples: ['stop', 'length'] }),
+    incomplete: z.boolean().meta({ description: 'True when the answer is not whole (cut at the length limit or interrupted); ask to continue to get the rest.' }),
     groundedness: z
       .number()
       .min(0)
