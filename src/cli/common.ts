@@ -21,11 +21,16 @@ export function configOrExit(): Config {
   }
 }
 
-/** Logs for interactive commands go to stderr so stdout carries only the answer. */
-export function cliLogger(config: Config, interactive: boolean): Logger {
+/**
+ * Logs for interactive commands go to stderr so stdout carries only the answer. `prompt`: a chat
+ * sharing the terminal with its `>` prompt, where only errors are shown when stdout is a terminal
+ * (warnings too when it is not: stderr is then the only place they show up).
+ */
+export function cliLogger(config: Config, interactive: boolean, o: { prompt?: boolean } = {}): Logger {
   const verbose = config.log.level === 'debug' || config.log.level === 'trace';
+  const quiet = o.prompt && process.stdout.isTTY ? 'error' : 'warn';
   return createLogger({
-    level: interactive && !verbose ? (config.log.level === 'silent' ? 'silent' : 'warn') : config.log.level,
+    level: interactive && !verbose ? (config.log.level === 'silent' ? 'silent' : quiet) : config.log.level,
     content: config.log.content,
     destination: interactive ? 'stderr' : 'stdout',
     pretty: interactive ? process.stderr.isTTY : process.stdout.isTTY,

@@ -12,7 +12,7 @@ export async function start(argv: string[] = []): Promise<void> {
   const config = withFlags(configOrExit(), argv);
   const noPlatform = !config.slack && !config.discord;
   const interactive = noPlatform && process.stdin.isTTY === true;
-  const log = cliLogger(config, interactive);
+  const log = cliLogger(config, interactive, { prompt: interactive });
   const parley = await startParley(config, { log });
 
   let stopping = false;
