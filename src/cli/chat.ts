@@ -5,6 +5,7 @@ import type { Config } from '../config/env.js';
 import type { Logger } from '../core/logger.js';
 import { conversationKey } from '../core/types.js';
 import { ConsoleAdapter } from '../platforms/console/index.js';
+import { terminalMarkdown } from '../platforms/console/markdown.js';
 import { cliLogger, configOrExit, noteExampleKnowledge } from './common.js';
 import { ConsoleLogSink } from './console-log.js';
 
@@ -12,7 +13,7 @@ export async function chat(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { thread: { type: 'string', default: 'default' } } });
   const config = configOrExit({ exampleKnowledge: true });
   const sink = new ConsoleLogSink();
-  const log = cliLogger(config, true, sink);
+  const log = cliLogger(config, true, { prompt: true, sink });
   noteExampleKnowledge(config);
   const parley = await startParley(config, { log, extraAdapters: [], http: false, platforms: false });
   await runChat(parley, config, log, values.thread!, sink);
@@ -21,13 +22,16 @@ export async function chat(argv: string[]): Promise<void> {
 
 /** The interactive loop, also opened by `parley start` when no platform is configured. */
 export async function runChat(parley: Parley, config: Config, log: Logger, thread: string, sink?: ConsoleLogSink): Promise<void> {
-  let adapter = new ConsoleAdapter({ output: process.stdout, thread });
+  // Markdown rendered only for a person at a terminal; piped output keeps the answer's text as it is.
+  const markdown = process.stdout.isTTY ? terminalMarkdown() : undefined;
+  let adapter = new ConsoleAdapter({ output: process.stdout, thread, markdown });
   await adapter.start((m) => parley.engine.deliver(adapter, m));
-  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
+  // Before the line reader exists: lines read while nothing listens yet (piped input) would be lost.
   const turns = await parley.engine.historyOf(conversationKey(adapter.message(''))).catch(() => []);
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
   process.stdout.write(
     `Parley chat — model ${config.llm.model ?? '(none configured)'}, conversation "${thread}"` +
-      (turns.length ? ` (continuing, ${turns.length / 2} earlier questions)` : '') +
+      (turns.length ? ` (continuing, ${plural(Math.floor(turns.length / 2), 'earlier question')})` : '') +
       `.\nType your question; /new starts a fresh conversation, /exit quits.\n`,
   );
   sink?.attach(rl);
@@ -37,7 +41,7 @@ export async function runChat(parley: Parley, config: Config, log: Logger, threa
     const text = line.trim();
     if (text === '/exit' || text === '/quit') break;
     if (text === '/new') {
-      adapter = new ConsoleAdapter({ output: process.stdout, thread: `${thread}-${Date.now()}` });
+      adapter = new ConsoleAdapter({ output: process.stdout, thread: `${thread}-${Date.now()}`, markdown });
       await adapter.start((m) => parley.engine.deliver(adapter, m));
       process.stdout.write('Started a new conversation.\n');
     } else if (text) {
@@ -48,4 +52,9 @@ export async function runChat(parley: Parley, config: Config, log: Logger, threa
     rl.prompt();
   }
   rl.close();
+}
+
+/** "1 earlier question", "2 earlier questions". */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }

@@ -25,15 +25,20 @@ export function configOrExit(o: { exampleKnowledge?: boolean } = {}): Config {
   }
 }
 
-/** Logs for interactive commands go to stderr so stdout carries only the answer. */
-/** `sink`: where an interactive console draws log lines (never over its prompt; see console-log.ts). */
-export function cliLogger(config: Config, interactive: boolean, sink?: DestinationStream): Logger {
+/**
+ * Logs for interactive commands go to stderr so stdout carries only the answer. `prompt`: a chat
+ * sharing the terminal with its `>` prompt, where only errors are shown when stdout is a terminal
+ * (warnings too when it is not: stderr is then the only place they show up). `sink`: where that
+ * console draws log lines (never over its prompt; see console-log.ts).
+ */
+export function cliLogger(config: Config, interactive: boolean, o: { prompt?: boolean; sink?: DestinationStream } = {}): Logger {
   const verbose = config.log.level === 'debug' || config.log.level === 'trace';
+  const quiet = o.prompt && process.stdout.isTTY ? 'error' : 'warn';
   return createLogger({
-    level: interactive && !verbose ? (config.log.level === 'silent' ? 'silent' : 'warn') : config.log.level,
+    level: interactive && !verbose ? (config.log.level === 'silent' ? 'silent' : quiet) : config.log.level,
     content: config.log.content,
-    destination: sink ?? (interactive ? 'stderr' : 'stdout'),
-    pretty: !sink && (interactive ? process.stderr.isTTY : process.stdout.isTTY),
+    destination: o.sink ?? (interactive ? 'stderr' : 'stdout'),
+    pretty: !o.sink && (interactive ? process.stderr.isTTY : process.stdout.isTTY),
   });
 }
 

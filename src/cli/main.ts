@@ -23,7 +23,15 @@ function help(): string {
     .join('\n')}\n\nConfiguration comes from the environment (and a .env file); see .env.example.\n`;
 }
 
+/** package.json's engines: node:util parseEnv (20.12), undici 7 in @slack/socket-mode (20.18.1), the test tooling (20.19). */
+const MIN_NODE = [20, 19] as const;
+
 async function main(): Promise<void> {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  if (major < MIN_NODE[0] || (major === MIN_NODE[0] && minor < MIN_NODE[1])) {
+    process.stderr.write(`parley: Node ${MIN_NODE.join('.')} or later is required (this is ${process.version}); Node 24 LTS is recommended.\n`);
+    process.exit(1);
+  }
   const [name, ...rest] = process.argv.slice(2);
   if (!name || name === 'help' || name === '--help' || name === '-h') {
     process.stdout.write(help());

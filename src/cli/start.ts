@@ -15,7 +15,7 @@ export async function start(argv: string[] = []): Promise<void> {
   const interactive = noPlatform && process.stdin.isTTY === true;
   // The console chat owns the terminal: its log lines go around the prompt (console-log.ts).
   const sink = interactive ? new ConsoleLogSink() : undefined;
-  const log = cliLogger(config, interactive, sink);
+  const log = cliLogger(config, interactive, { prompt: interactive, sink });
   const parley = await startParley(config, { log });
 
   let stopping = false;

@@ -138,7 +138,30 @@ describe('Slack events over HTTP, through the real Bolt app', () => {
     expect(w.slack.callsTo('chat.startStream')).toHaveLength(1);
   });
 
-  it('shows a thinking status while answering and suggested prompts in the assistant panel', async () => {
+  it('agent view: opening the Messages tab sets suggested prompts for the DM, without a thread (apps created from slack/manifest.yaml)', async () => {
+    await w.slack.deliver(w.eventsUrl, w.slack.envelope({ type: 'app_home_opened', user: ADA, channel: 'D0ADA00001', tab: 'home', event_ts: '1700000000.000001' }));
+    await w.slack.deliver(w.eventsUrl, w.slack.envelope({ type: 'app_home_opened', user: ADA, channel: 'D0ADA00001', tab: 'messages', event_ts: '1700000000.000002' }));
+    await eventually(() => w.slack.recorded.suggestedPrompts.length === 1, 5_000, 'suggested prompts');
+    const set = w.slack.recorded.suggestedPrompts[0]!;
+    expect(set).toMatchObject({ channel_id: 'D0ADA00001', prompts: [{ title: 'Ask a question', message: 'What can you help me with?' }, expect.anything()] });
+    // Slack ignores the call for an agent app when it names a thread.
+    expect(set.thread_ts).toBeUndefined();
+    await quiet();
+    expect(w.slack.recorded.suggestedPrompts).toHaveLength(1); // the Home tab is not the agent conversation
+  });
+
+  it('agent view: app_context_changed is accepted quietly, and a DM carrying app_context is answered in its own thread', async () => {
+    const context = { entities: [{ type: 'slack#/types/channel_id', value: GENERAL, team_id: w.slack.teamId }] };
+    const res = await w.slack.deliver(w.eventsUrl, w.slack.envelope({ type: 'app_context_changed', user: ADA, context, event_ts: '1700000000.000003' }));
+    expect(res.status).toBe(200);
+
+    const dm = w.slack.userSays('D0ADA00001', ADA, 'what is this channel about');
+    await w.slack.deliver(w.eventsUrl, w.slack.envelope({ ...w.slack.messageEvent(dm), app_context: context }));
+    await answersIn(w, 'D0ADA00001', dm.ts, 'You asked: what is this channel about');
+    expect(w.openai.chatRequests).toHaveLength(1);
+  });
+
+  it('assistant view (apps created before agent view): suggested prompts in the panel thread, thinking status while answering', async () => {
     await w.slack.deliver(
       w.eventsUrl,
       w.slack.envelope({ type: 'assistant_thread_started', assistant_thread: { user_id: ADA, channel_id: 'D0ADA00001', thread_ts: '1700000000.000001', context: {} } }),

@@ -4,6 +4,7 @@ import type { Deliver, FinalReply, MessageRef, NativeStream, PlatformAdapter, Re
 import { resolveContent } from '../../core/adapter.js';
 import type { IncomingMessage } from '../../core/types.js';
 import { withCitations } from '../../knowledge/citations.js';
+import { BlockRenderer, type RenderMarkdown } from './markdown.js';
 
 export interface ConsoleOptions {
   /** Where answers are written (stdout for `parley ask` and `parley chat`). */
@@ -11,6 +12,8 @@ export interface ConsoleOptions {
   /** Conversation name: the same name continues the same history across runs. */
   thread: string;
   user?: string;
+  /** Renders answers' Markdown for a terminal (`parley chat` on a TTY); without it, answers are written as they are. */
+  markdown?: RenderMarkdown;
 }
 
 /**
@@ -54,14 +57,17 @@ export class ConsoleAdapter implements PlatformAdapter {
   }
 
   async openReply(): Promise<ReplySurface> {
-    return new ConsoleSurface(this.o.output);
+    return new ConsoleSurface(this.o.output, this.o.markdown ? new BlockRenderer(this.o.markdown) : undefined);
   }
 }
 
 class ConsoleSurface implements ReplySurface {
   readonly maxLength = Number.MAX_SAFE_INTEGER;
   private written = '';
-  constructor(private readonly out: Writable) {}
+  constructor(
+    private readonly out: Writable,
+    private readonly blocks?: BlockRenderer,
+  ) {}
 
   async post(content: Parameters<ReplySurface['post']>[0]): Promise<MessageRef> {
     this.write(resolveContent(content));
@@ -91,12 +97,14 @@ class ConsoleSurface implements ReplySurface {
   }
 
   async complete(final: FinalReply): Promise<void> {
-    if (!final.text.endsWith('\n')) this.out.write('\n');
+    if (this.blocks) this.out.write(this.blocks.finish());
+    else if (!final.text.endsWith('\n')) this.out.write('\n');
   }
 
   /** A terminal can only append: write what extends the shown text, or the whole text again if it changed. */
   private write(text: string): void {
-    if (text.startsWith(this.written)) this.out.write(text.slice(this.written.length));
+    if (this.blocks) this.out.write(this.blocks.update(text));
+    else if (text.startsWith(this.written)) this.out.write(text.slice(this.written.length));
     else this.out.write(`\n${text}`);
     this.written = text;
   }

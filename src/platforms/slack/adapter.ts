@@ -12,6 +12,7 @@ import { isDirectMessage, parseAskText, skipReason, threadOf, toIncomingMessage,
 import { ResponseUrlSurface, ThreadSurface, type ResumableSlackReply } from './surface.js';
 import { registerFeedbackActions } from './feedback.js';
 import { guardedEventsRoute } from './verify.js';
+import { AGENT_VIEW_EVENTS, ASSISTANT_VIEW_EVENTS, registerAgentEvents } from './agent.js';
 
 /** Slack retries an unacknowledged event at once, after 1 minute and after 5 minutes. */
 export const EVENT_DEDUPE_TTL_MS = 10 * 60_000;
@@ -25,8 +26,13 @@ export const ADMIN_COMMAND = 'parley';
 /** The echoed question stays well under chat.postMessage's 4,000-character `text` limit. */
 const ECHO_MAX_CHARS = 3_500;
 
-/** Event types the adapter listens to; slack/manifest.yaml subscribes to exactly these (`message.*` for `message`). */
-export const HANDLED_EVENTS = ['app_mention', 'message', 'assistant_thread_started', 'reaction_added'] as const;
+/** Message and reaction events the adapter listens to (`message.*` in the manifest for `message`). */
+const MESSAGE_EVENTS = ['app_mention', 'message', 'reaction_added'] as const;
+/**
+ * Every event type the adapter listens to. slack/manifest.yaml (agent view) subscribes to all but the
+ * assistant-view ones, which apps created before agent view still send (checked by a test).
+ */
+export const HANDLED_EVENTS = [...MESSAGE_EVENTS, ...AGENT_VIEW_EVENTS, ...ASSISTANT_VIEW_EVENTS] as const;
 const UP_REACTIONS = new Set(['+1', 'thumbsup']);
 const DOWN_REACTIONS = new Set(['-1', 'thumbsdown']);
 
@@ -45,11 +51,6 @@ export const REQUIRED_SCOPES = [
   'im:history',
   'reactions:read',
   'users:read',
-];
-
-export const SUGGESTED_PROMPTS = [
-  { title: 'Ask a question', message: 'What can you help me with?' },
-  { title: 'Summarise', message: 'Summarise the key points of the following text:' },
 ];
 
 export class SlackAdapter implements PlatformAdapter {
@@ -227,11 +228,12 @@ export class SlackAdapter implements PlatformAdapter {
   }
 
   private register(app: App): void {
-    const [mention, message, assistantThread, reaction] = HANDLED_EVENTS;
+    const [mention, message, reaction] = MESSAGE_EVENTS;
     app.event(mention, async ({ event, body }) => this.onMessage(event as unknown as SlackMessageEvent, body as unknown as EventBody));
     app.event(message, async ({ event, body }) => this.onMessage(event as unknown as SlackMessageEvent, body as unknown as EventBody));
-    app.event(assistantThread, async ({ event }) => this.onAssistantThread(event as unknown as AssistantThreadEvent));
     app.event(reaction, async ({ event }) => this.onReaction(event as unknown as ReactionEvent));
+    // Agent view (new apps) and assistant view (apps created before): the DM opened, suggested prompts.
+    registerAgentEvents(app, { api: this.api, log: this.log, team: () => this.team });
     app.command(`/${this.settings.command}`, async ({ command, ack }) => this.onCommand(command as unknown as CommandBody, ack));
     // 👍/👎/Talk to a human/Resume buttons (Block Kit `block_actions`).
     registerFeedbackActions(app, { api: this.api, feedback: this.deps.feedback, log: this.log });
@@ -320,19 +322,6 @@ export class SlackAdapter implements PlatformAdapter {
     });
   }
 
-  private async onAssistantThread(e: AssistantThreadEvent): Promise<void> {
-    const t = e.assistant_thread;
-    if (!t?.channel_id || !t.thread_ts) return;
-    try {
-      await this.api.call('assistant.threads.setSuggestedPrompts', () => ({ channel_id: t.channel_id, thread_ts: t.thread_ts, prompts: SUGGESTED_PROMPTS }), {
-        bucket: 'misc',
-        scope: this.team,
-      });
-    } catch (err) {
-      this.log.warn({ code: slackErrorCode(err) }, 'slack setSuggestedPrompts failed');
-    }
-  }
-
   /** True for the first delivery of `key` across every instance sharing the store. */
   private async firstDelivery(key: string): Promise<boolean> {
     try {
@@ -387,8 +376,4 @@ interface ReactionEvent {
   user: string;
   reaction: string;
   item?: { type?: string; channel?: string; ts?: string };
-}
-
-interface AssistantThreadEvent {
-  assistant_thread?: { user_id?: string; channel_id?: string; thread_ts?: string };
 }

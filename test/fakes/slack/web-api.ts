@@ -147,7 +147,8 @@ export function runMethod(ws: Workspace, method: string, p: Params, stream: Stre
 
     case 'assistant.threads.setSuggestedPrompts': {
       const prompts = json<unknown[]>(p.prompts);
-      if (!p.channel_id || !p.thread_ts || !Array.isArray(prompts)) return fail('invalid_arguments');
+      // thread_ts: assistant-view apps only; agent-view apps set the prompts for the DM without one.
+      if (!p.channel_id || !Array.isArray(prompts)) return fail('invalid_arguments');
       rec.suggestedPrompts.push({ ...p, prompts });
       return { ok: true };
     }
