@@ -133,7 +133,8 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
  * 413, which the server answers (`payload_too_large`) unless the caller answers it itself.
  */
 export function readBody(req: IncomingMessage, limitBytes = DEFAULT_MAX_BODY_BYTES): Promise<Buffer> {
-  const tooLarge = () => new HttpError(413, 'payload_too_large', `the request body is larger than ${limitBytes} bytes`);
+  // `connection: close`: the rest of a refused body is discarded, never read into a later request on the same connection.
+  const tooLarge = () => new HttpError(413, 'payload_too_large', `the request body is larger than ${limitBytes} bytes`, { connection: 'close' });
   // A declared length over the limit is refused before reading a byte.
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limitBytes) return Promise.reject(tooLarge());

@@ -141,7 +141,9 @@ describe.each([
 
     const res = await api('DELETE', '/users/u-forget-me');
     expect(res.status).toBe(200);
-    expect(res.json.deleted).toMatchObject({ conversations: 1, reviewItems: 1, usageRows: 3 });
+    expect(res.json.deleted).toMatchObject({ conversations: 1, usageRows: 3 });
+    // The 👎 queued one answer; a weak (low-groundedness) answer may have been queued too.
+    expect(res.json.deleted.reviewItems).toBeGreaterThanOrEqual(1);
     expect(res.json.deleted.records).toBeGreaterThanOrEqual(5);
     expect(res.json.deleted.questionTexts).toBe(3);
     await w.parley.support.desk.idle();
@@ -170,7 +172,8 @@ describe.each([
     expect((await api('DELETE', '/conversations/not-an-id')).status).toBe(400);
     const res = await api('DELETE', `/conversations/${conversationId}`);
     expect(res.status).toBe(200);
-    expect(res.json.deleted).toMatchObject({ conversations: 1, reviewItems: 1, questionTexts: 3 });
+    expect(res.json.deleted).toMatchObject({ conversations: 1, questionTexts: 3 });
+    expect(res.json.deleted.reviewItems).toBeGreaterThanOrEqual(1);
     await w.parley.support.desk.idle();
     expect(await namespacesWith(token)).toEqual([]);
     expect(await inStore(token)).toBe(false);
@@ -206,7 +209,8 @@ describe.each([
     const run = await runParley(['forget', '--user', 'api:u-cli', '--format', 'json'], { cwd: dir, env: { STORE_URL: storeUrl, LOG_LEVEL: 'silent' } });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout).deleted).toMatchObject({ conversations: 1, reviewItems: 1, usageRows: 3, questionTexts: 3 });
+    expect(JSON.parse(run.stdout).deleted).toMatchObject({ conversations: 1, usageRows: 3, questionTexts: 3 });
+    expect(JSON.parse(run.stdout).deleted.reviewItems).toBeGreaterThanOrEqual(1);
     expect(await namespacesWith(token)).toEqual([]);
     expect(await inStore(token)).toBe(false);
 
