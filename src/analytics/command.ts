@@ -1,4 +1,4 @@
-import type { Middleware, TurnContext } from '../core/pipeline.js';
+import type { Middleware, TurnContext } from '../engine/pipeline.js';
 import { parseParleyCommand } from '../guardrails/commands.js';
 import { buildReport, formatSummary, parseSince } from './report.js';
 import type { SupportAnalytics } from './support-analytics.js';

@@ -2,8 +2,8 @@ import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { startParley, type Parley } from '../app.js';
 import type { Config } from '../config/env.js';
-import type { Logger } from '../core/logger.js';
-import { conversationKey } from '../core/types.js';
+import type { Logger } from '../kernel/logger.js';
+import { conversationKey } from '../kernel/types.js';
 import { ConsoleAdapter } from '../platforms/console/index.js';
 import { cliLogger, configOrExit } from './common.js';
 

@@ -5,8 +5,8 @@ import type { Config } from './env.js';
 import { readEnvironment } from './env.js';
 import { loadConfigFile } from './file.js';
 import { resolveSettings, type Settings } from './settings.js';
-import { ConfigError, describe } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import { ConfigError, describe } from '../kernel/errors.js';
+import type { Logger } from '../kernel/logger.js';
 
 export interface LiveConfigOptions {
   log: Logger;

@@ -1,12 +1,12 @@
-import type { IncomingMessage, Turn } from '../core/types.js';
-import type { TurnContext } from '../core/pipeline.js';
-import type { ConversationKey } from '../core/types.js';
+import type { IncomingMessage, Turn } from '../kernel/types.js';
+import type { TurnContext } from '../engine/pipeline.js';
+import type { ConversationKey } from '../kernel/types.js';
 import type { HistoryStore } from '../store/history.js';
 import { BUDGET_WORDS, formatBudgetAmount, formatUsedOf, type Budgets } from './budgets.js';
 import { dayOf, scopesOf, type LedgerRow, type UsageLedger } from './ledger.js';
 import { isAdmin } from './access.js';
 import { describeWait } from './replies.js';
-import type { GuardrailSettings } from './settings.js';
+import type { GuardrailSettings } from '../config/guardrails.js';
 
 /**
  * `/parley …` commands. On Slack and Discord they arrive as slash commands

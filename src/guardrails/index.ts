@@ -1,7 +1,7 @@
-import type { Engine } from '../core/engine.js';
-import type { Logger } from '../core/logger.js';
-import type { Middleware, TurnContext, TurnResult } from '../core/pipeline.js';
-import type { IncomingMessage } from '../core/types.js';
+import type { Engine } from '../engine/engine.js';
+import type { Logger } from '../kernel/logger.js';
+import type { Middleware, TurnContext, TurnResult } from '../engine/pipeline.js';
+import type { IncomingMessage } from '../kernel/types.js';
 import type { HistoryStore } from '../store/history.js';
 import type { Store } from '../store/store.js';
 import { checkAccess } from './access.js';
@@ -12,9 +12,9 @@ import { costMicros, scopesOf, UsageLedger, type PriceOf } from './ledger.js';
 import { createOutputTransform } from './output.js';
 import { describeFindings, detectorsFor, redact, type Detector, type Finding } from './redact.js';
 import { declinePrivately, REPLIES } from './replies.js';
-import { defaultGuardrailSettings, type GuardrailSettings } from './settings.js';
+import { defaultGuardrailSettings, type GuardrailSettings } from '../config/guardrails.js';
 
-export { guardrailSettingsSchema, defaultGuardrailSettings, mergeGuardrailSettings, type GuardrailSettings } from './settings.js';
+export { guardrailSettingsSchema, defaultGuardrailSettings, mergeGuardrailSettings, type GuardrailSettings } from '../config/guardrails.js';
 export { neutralizeMassMentions, createOutputTransform } from './output.js';
 export type { PriceOf } from './ledger.js';
 export type { AdminNotifier, BudgetAlert } from './budgets.js';

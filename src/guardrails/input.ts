@@ -1,7 +1,7 @@
-import type { Attachment } from '../core/types.js';
-import type { TurnContext } from '../core/pipeline.js';
+import type { Attachment } from '../kernel/types.js';
+import type { TurnContext } from '../engine/pipeline.js';
 import { declinePrivately, REPLIES } from './replies.js';
-import type { GuardrailSettings } from './settings.js';
+import type { GuardrailSettings } from '../config/guardrails.js';
 
 /** A text attachment read as context (redacted before it reaches the prompt). */
 export interface AttachmentText {

@@ -1,4 +1,4 @@
-import type { CustomPattern, GuardrailSettings } from './settings.js';
+import type { CustomPattern, GuardrailSettings } from '../config/guardrails.js';
 
 /**
  * Finds sensitive data in text before it leaves the process: provider API keys and tokens,

@@ -1,5 +1,5 @@
-import type { Middleware } from '../core/pipeline.js';
-import { describe } from '../core/errors.js';
+import type { Middleware } from '../engine/pipeline.js';
+import { describe } from '../kernel/errors.js';
 import { HANDOFF_TEXTS, isResume, type HandoffService } from './service.js';
 
 export { isResume } from './service.js';

@@ -1,14 +1,14 @@
 import type Keyv from 'keyv';
-import type { PlatformAdapter } from '../core/adapter.js';
-import type { Logger } from '../core/logger.js';
-import type { Profile } from '../core/profile.js';
-import type { ConversationKey, IncomingMessage, Turn } from '../core/types.js';
-import { describe } from '../core/errors.js';
+import type { PlatformAdapter } from '../kernel/adapter.js';
+import type { Logger } from '../kernel/logger.js';
+import type { Profile } from '../config/profile.js';
+import type { ConversationKey, IncomingMessage, Turn } from '../kernel/types.js';
+import { describe } from '../kernel/errors.js';
 import type { ChatModelClient } from '../llm/client.js';
 import type { HistoryStore } from '../store/history.js';
 import type { Store } from '../store/store.js';
-import type { AnswerRecord } from '../feedback/answers.js';
-import type { HandoffSettings } from './settings.js';
+import type { AnswerRecord } from '../analytics/answers.js';
+import type { HandoffSettings } from '../config/handoff.js';
 import { postWebhook } from './webhook.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { LiveConfig } from '../config/live.js';
 import type { Settings } from '../config/settings.js';
-import { describe } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import { describe } from '../kernel/errors.js';
+import type { Logger } from '../kernel/logger.js';
 import type { Store } from '../store/store.js';
 import { KnowledgeBase } from './base.js';
 import { CachedEmbedder, HttpEmbedder, type Embedder } from './embeddings.js';

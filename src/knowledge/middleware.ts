@@ -1,36 +1,11 @@
-import type { Citation, FinalReply } from '../core/adapter.js';
-import type { Grounding, Middleware, TurnContext } from '../core/pipeline.js';
-import type { Profile } from '../core/profile.js';
-import { knowledgeSchema } from '../config/file.js';
-import { groundedness } from '../quality/groundedness.js';
+import type { Citation, FinalReply } from '../kernel/adapter.js';
+import type { Grounding, Middleware, TurnContext } from '../engine/pipeline.js';
+import type { Profile } from '../config/profile.js';
+import type { KnowledgeSettings } from '../config/knowledge.js';
+import { groundedness } from './groundedness.js';
 import type { AnswerCache } from './answer-cache.js';
 import { citationOf, type Hit, type KnowledgeBase } from './base.js';
 import { citationNumbers } from './citations.js';
-
-export interface KnowledgeSettings {
-  /** Passages put in the prompt. */
-  topK: number;
-  /** Least share of the question's terms a passage must contain to count as relevant (0–1). */
-  threshold: number;
-  /** With embeddings: least cosine similarity that also counts as relevant. */
-  embeddingThreshold: number;
-  /** Least FAQ similarity (0–1) to answer from the FAQ without a model; high on purpose. */
-  faqThreshold: number;
-  /** Earlier user turns of the thread added to the search. */
-  contextTurns: number;
-  /** Lifetime of cached answers; 0 turns the cache off. */
-  cacheTtlSeconds: number;
-}
-
-/** The config file's defaults (knowledgeSchema), the one place they are declared. */
-export const DEFAULT_KNOWLEDGE_SETTINGS: KnowledgeSettings = (({ topK, threshold, embeddingThreshold, faqThreshold, contextTurns, cacheTtlSeconds }) => ({
-  topK,
-  threshold,
-  embeddingThreshold,
-  faqThreshold,
-  contextTurns,
-  cacheTtlSeconds,
-}))(knowledgeSchema.parse({}));
 
 export interface KnowledgeMiddlewareDeps {
   /** The current knowledge base (a config reload may replace it); undefined = none configured. */

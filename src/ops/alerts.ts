@@ -1,6 +1,6 @@
-import type { Logger } from '../core/logger.js';
-import type { TurnResult } from '../core/pipeline.js';
-import { describe } from '../core/errors.js';
+import type { Logger } from '../kernel/logger.js';
+import type { TurnResult } from '../engine/pipeline.js';
+import { describe } from '../kernel/errors.js';
 
 export interface AlertSettings {
   /** Sliding window over which the rates are computed. */

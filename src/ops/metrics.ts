@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Engine } from '../core/engine.js';
-import type { TurnResult } from '../core/pipeline.js';
-import type { IncomingMessage } from '../core/types.js';
+import type { Engine } from '../engine/engine.js';
+import type { TurnResult } from '../engine/pipeline.js';
+import type { IncomingMessage } from '../kernel/types.js';
 import type { PacerObserver } from '../pacing/pacer.js';
 
 /** Latency buckets in seconds: chat users notice 0.5 s, give up around 30 s. */

@@ -1,5 +1,6 @@
 import type { Config } from '../config/env.js';
-import type { AdapterDeps, PlatformAdapter } from '../core/adapter.js';
+import type { PlatformAdapter } from '../kernel/adapter.js';
+import type { AdapterDeps } from './deps.js';
 import type { HttpApiExtraDeps } from './http-api/index.js';
 
 /**

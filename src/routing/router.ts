@@ -1,7 +1,7 @@
 import type { Settings, RouteRule } from '../config/settings.js';
-import type { Middleware } from '../core/pipeline.js';
-import type { Profile } from '../core/profile.js';
-import type { IncomingMessage } from '../core/types.js';
+import type { Middleware } from '../engine/pipeline.js';
+import type { Profile } from '../config/profile.js';
+import type { IncomingMessage } from '../kernel/types.js';
 
 export interface Route {
   /** The rule that matched; undefined when the default profile answers. */

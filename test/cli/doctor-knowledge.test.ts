@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { diagnoseKnowledge } from '../../src/cli/doctor.js';
 import { loadConfig } from '../../src/config/env.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { copyOfExample } from '../knowledge/helpers.js';
 
 /** `parley doctor`'s knowledge checks: what would be indexed, and a broken FAQ file named before `start` trips on it. */

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/env.js';
 import { LiveConfig } from '../../src/config/live.js';
 import type { Settings } from '../../src/config/settings.js';
-import { createLogger } from '../../src/core/logger.js';
+import { createLogger } from '../../src/kernel/logger.js';
 
 const good = (model: string) => `
 models:

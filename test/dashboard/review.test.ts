@@ -5,7 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { parse } from 'yaml';
 import { startParley, type Parley } from '../../src/app.js';
 import { loadConfig } from '../../src/config/env.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { mountDashboard } from '../../src/dashboard/index.js';
 import { HttpServer } from '../../src/server/http.js';
 import { FakeOpenAI } from '../fakes/openai-server.js';

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { REST } from 'discord.js';
 import { DiscordApi } from '../../src/platforms/discord/api.js';
 import { restOptions } from '../../src/platforms/discord/index.js';
-import { PlatformError, RateLimitError } from '../../src/core/errors.js';
+import { PlatformError, RateLimitError } from '../../src/kernel/errors.js';
 import { FakeDiscord } from '../fakes/discord/index.js';
 
 /** api.ts against the fake's REST API, with the REST options the adapter uses. */

@@ -27,7 +27,7 @@ describe('/ask', () => {
     await h.parley.stop();
     const { startParley } = await import('../../src/app.js');
     const { loadConfig } = await import('../../src/config/env.js');
-    const { silentLogger } = await import('../../src/core/logger.js');
+    const { silentLogger } = await import('../../src/kernel/logger.js');
     const again = await startParley(
       loadConfig({ OPENAI_BASE_URL: h.openai.url, OPENAI_API_KEY: 'k', OPENAI_MODEL: 'fake-model', DISCORD_TOKEN: d.token, DISCORD_API_URL: d.apiUrl, DISCORD_GUILD_ID: d.guildId, STORE_URL: 'memory://', PORT: '0' }),
       { log: silentLogger() },

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
-import { createLogger } from '../../src/core/logger.js';
+import { createLogger } from '../../src/kernel/logger.js';
 import { startHarness, type Harness } from './harness.js';
 import { MESSAGE_CONTENT_INTENT } from '../fakes/discord/index.js';
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDiscordAdapter, type DiscordAdapter } from '../../src/platforms/discord/index.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { HttpServer } from '../../src/server/http.js';
 import { openStore } from '../../src/store/store.js';
 import { FakeDiscord } from '../fakes/discord/index.js';

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { buildReport } from '../../src/analytics/report.js';
-import type { TurnResult } from '../../src/core/pipeline.js';
-import { conversationKey, type IncomingMessage } from '../../src/core/types.js';
-import { createLogger } from '../../src/core/logger.js';
-import { createSupport, FEEDBACK_TEXTS } from '../../src/feedback/index.js';
+import type { TurnResult } from '../../src/engine/pipeline.js';
+import { conversationKey, type IncomingMessage } from '../../src/kernel/types.js';
+import { createLogger } from '../../src/kernel/logger.js';
+import { createSupport, FEEDBACK_TEXTS } from '../../src/support/index.js';
 import { HistoryStore } from '../../src/store/history.js';
 import { openStore } from '../../src/store/store.js';
 

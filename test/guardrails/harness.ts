@@ -1,10 +1,10 @@
-import type { PlatformAdapter, ReplySurface } from '../../src/core/adapter.js';
-import { Engine } from '../../src/core/engine.js';
-import { silentLogger } from '../../src/core/logger.js';
-import type { Profile } from '../../src/core/profile.js';
-import type { IncomingMessage } from '../../src/core/types.js';
+import type { PlatformAdapter, ReplySurface } from '../../src/kernel/adapter.js';
+import { Engine } from '../../src/engine/engine.js';
+import { silentLogger } from '../../src/kernel/logger.js';
+import type { Profile } from '../../src/config/profile.js';
+import type { IncomingMessage } from '../../src/kernel/types.js';
 import { createGuardrails, installGuardrails, type GuardrailDeps, type Guardrails } from '../../src/guardrails/index.js';
-import { guardrailSettingsSchema, type GuardrailSettingsInput } from '../../src/guardrails/settings.js';
+import { guardrailSettingsSchema, type GuardrailSettingsInput } from '../../src/config/guardrails.js';
 import { LlmClient } from '../../src/llm/client.js';
 import { HistoryStore } from '../../src/store/history.js';
 import type { Store } from '../../src/store/store.js';

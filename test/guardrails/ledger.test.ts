@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { conversationKey } from '../../src/core/types.js';
+import { conversationKey } from '../../src/kernel/types.js';
 import { dayOf, UsageLedger, type LedgerRow } from '../../src/guardrails/ledger.js';
 import { ConsoleAdapter } from '../../src/platforms/console/index.js';
 import { openStore, type Store } from '../../src/store/store.js';

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EnvError, loadConfig } from '../../src/config/env.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { createHttpApiAdapter } from '../../src/platforms/http-api/index.js';
 import { hashApiKey } from '../../src/platforms/http-api/keys.js';
 import { HttpServer } from '../../src/server/http.js';

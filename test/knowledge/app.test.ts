@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createCore } from '../../src/app.js';
 import { loadConfig } from '../../src/config/env.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { FakeOpenAI } from '../fakes/openai-server.js';
 import { MemoryAdapter } from '../fakes/memory-adapter.js';
 import { EXAMPLE_DIR } from './helpers.js';

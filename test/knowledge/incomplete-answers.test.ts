@@ -1,12 +1,13 @@
 import { rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { FinalReply } from '../../src/core/adapter.js';
-import { Engine, NOTES } from '../../src/core/engine.js';
-import { silentLogger } from '../../src/core/logger.js';
-import type { TurnResult } from '../../src/core/pipeline.js';
+import type { FinalReply } from '../../src/kernel/adapter.js';
+import { Engine, NOTES } from '../../src/engine/engine.js';
+import { silentLogger } from '../../src/kernel/logger.js';
+import type { TurnResult } from '../../src/engine/pipeline.js';
 import { AnswerCache } from '../../src/knowledge/answer-cache.js';
 import type { KnowledgeBase } from '../../src/knowledge/base.js';
-import { DEFAULT_KNOWLEDGE_SETTINGS, knowledgeMiddleware, type KnowledgeSettings } from '../../src/knowledge/middleware.js';
+import { knowledgeMiddleware } from '../../src/knowledge/middleware.js';
+import { DEFAULT_KNOWLEDGE_SETTINGS, type KnowledgeSettings } from '../../src/config/knowledge.js';
 import { LlmClient } from '../../src/llm/client.js';
 import { HistoryStore } from '../../src/store/history.js';
 import { openStore, type Store } from '../../src/store/store.js';

@@ -1,13 +1,14 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Engine, NOTES } from '../../src/core/engine.js';
-import { silentLogger } from '../../src/core/logger.js';
-import type { Profile } from '../../src/core/profile.js';
+import { Engine, NOTES } from '../../src/engine/engine.js';
+import { silentLogger } from '../../src/kernel/logger.js';
+import type { Profile } from '../../src/config/profile.js';
 import { LlmClient } from '../../src/llm/client.js';
 import { AnswerCache } from '../../src/knowledge/answer-cache.js';
 import type { KnowledgeBase } from '../../src/knowledge/base.js';
-import { DEFAULT_KNOWLEDGE_SETTINGS, KNOWLEDGE_NOTES, knowledgeMiddleware, type KnowledgeSettings } from '../../src/knowledge/middleware.js';
+import { KNOWLEDGE_NOTES, knowledgeMiddleware } from '../../src/knowledge/middleware.js';
+import { DEFAULT_KNOWLEDGE_SETTINGS, type KnowledgeSettings } from '../../src/config/knowledge.js';
 import { HistoryStore } from '../../src/store/history.js';
 import { openStore, type Store } from '../../src/store/store.js';
 import { FakeOpenAI } from '../fakes/openai-server.js';

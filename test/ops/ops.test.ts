@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startParley, type Parley } from '../../src/app.js';
 import { loadConfig } from '../../src/config/env.js';
-import { silentLogger } from '../../src/core/logger.js';
-import { Engine } from '../../src/core/engine.js';
-import { ConversationLock } from '../../src/core/conversation-lock.js';
+import { silentLogger } from '../../src/kernel/logger.js';
+import { Engine } from '../../src/engine/engine.js';
+import { ConversationLock } from '../../src/engine/conversation-lock.js';
 import { LlmClient } from '../../src/llm/client.js';
 import { HistoryStore } from '../../src/store/history.js';
 import { openStore } from '../../src/store/store.js';

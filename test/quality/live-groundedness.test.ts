@@ -1,10 +1,11 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine } from '../../src/core/engine.js';
-import { silentLogger } from '../../src/core/logger.js';
-import type { TurnResult } from '../../src/core/pipeline.js';
+import { Engine } from '../../src/engine/engine.js';
+import { silentLogger } from '../../src/kernel/logger.js';
+import type { TurnResult } from '../../src/engine/pipeline.js';
 import type { KnowledgeBase } from '../../src/knowledge/base.js';
-import { DEFAULT_KNOWLEDGE_SETTINGS, knowledgeMiddleware } from '../../src/knowledge/middleware.js';
+import { knowledgeMiddleware } from '../../src/knowledge/middleware.js';
+import { DEFAULT_KNOWLEDGE_SETTINGS } from '../../src/config/knowledge.js';
 import { LlmClient } from '../../src/llm/client.js';
 import { AnswerCache } from '../../src/knowledge/answer-cache.js';
 import { HistoryStore } from '../../src/store/history.js';

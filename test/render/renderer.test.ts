@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ProgressiveRenderer } from '../../src/render/renderer.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { ProgressiveRenderer } from '../../src/engine/renderer.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { MemoryChat } from '../fakes/memory-chat.js';
 
 const log = silentLogger();

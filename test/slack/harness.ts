@@ -1,6 +1,6 @@
 import { startParley, type Parley } from '../../src/app.js';
 import { loadConfig } from '../../src/config/env.js';
-import type { Logger } from '../../src/core/logger.js';
+import type { Logger } from '../../src/kernel/logger.js';
 import { FakeOpenAI } from '../fakes/openai-server.js';
 import { FakeSlack } from '../fakes/slack/fake-slack.js';
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/core/logger.js';
+import { createLogger } from '../../src/kernel/logger.js';
 import { REDIS_URL } from '../helpers/redis.js';
 import { answersIn, eventually, startSlackWorld, type SlackWorld } from './harness.js';
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/core/logger.js';
-import { PlatformError, RateLimitError, StreamUnavailableError } from '../../src/core/errors.js';
+import { silentLogger } from '../../src/kernel/logger.js';
+import { PlatformError, RateLimitError, StreamUnavailableError } from '../../src/kernel/errors.js';
 import { createSlackPacer, SlackApi, START_STOP_STREAM_PER_MINUTE } from '../../src/platforms/slack/api.js';
 import { ResponseUrlSurface, ThreadSurface } from '../../src/platforms/slack/surface.js';
 import { FakeSlack } from '../fakes/slack/fake-slack.js';

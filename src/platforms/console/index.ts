@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
-import type { Deliver, FinalReply, MessageRef, NativeStream, PlatformAdapter, ReplySurface } from '../../core/adapter.js';
-import { resolveContent } from '../../core/adapter.js';
-import type { IncomingMessage } from '../../core/types.js';
+import type { Deliver, FinalReply, MessageRef, NativeStream, PlatformAdapter, ReplySurface } from '../../kernel/adapter.js';
+import { resolveContent } from '../../kernel/adapter.js';
+import type { IncomingMessage } from '../../kernel/types.js';
 import { withCitations } from '../../knowledge/citations.js';
 
 export interface ConsoleOptions {

@@ -1,6 +1,6 @@
 import { DiscordAPIError, HTTPError, RateLimitError as RestRateLimitError, Routes, type REST } from 'discord.js';
-import { resolveContent, type Content } from '../../core/adapter.js';
-import { NetworkError, PlatformError, RateLimitError, describe } from '../../core/errors.js';
+import { resolveContent, type Content } from '../../kernel/adapter.js';
+import { NetworkError, PlatformError, RateLimitError, describe } from '../../kernel/errors.js';
 import { Pacer, type PacerSettings, type Priority } from '../../pacing/pacer.js';
 import type { CreatePacer } from '../../pacing/factory.js';
 import { toDiscordContent } from './format.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../core/logger.js';
+import { silentLogger } from '../../kernel/logger.js';
 import type { CommandSpec, DiscordApi } from './api.js';
 import { askCommand, commandRole, commandSpecs, parleyCommand, registerCommands, sameCommand } from './commands.js';
 import { inviteUrl, requiredPermissions } from './index.js';

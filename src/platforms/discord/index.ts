@@ -1,10 +1,11 @@
 import { once } from 'node:events';
 import { Client, Events, GatewayIntentBits, Partials, PermissionFlagsBits, REST, Routes, Status, type ClientOptions, type Interaction, type Message, type RESTOptions } from 'discord.js';
-import type { AdapterDeps, Deliver, Diagnosis, PlatformAdapter, ReplySurface } from '../../core/adapter.js';
-import type { IncomingMessage } from '../../core/types.js';
-import type { Logger } from '../../core/logger.js';
+import type { Deliver, Diagnosis, PlatformAdapter, ReplySurface } from '../../kernel/adapter.js';
+import type { AdapterDeps } from '../deps.js';
+import type { IncomingMessage } from '../../kernel/types.js';
+import type { Logger } from '../../kernel/logger.js';
 import type { DiscordSettings } from '../../config/env.js';
-import { describe } from '../../core/errors.js';
+import { describe } from '../../kernel/errors.js';
 import { DiscordApi } from './api.js';
 import { commandRole, commandSpecs, PARLEY_COMMAND, PARLEY_OPTION, QUESTION_OPTION, registerCommands } from './commands.js';
 import { DiscordFeedback } from './feedback.js';

@@ -1,6 +1,6 @@
-import type { Logger } from '../../core/logger.js';
+import type { Logger } from '../../kernel/logger.js';
 import type { Store } from '../../store/store.js';
-import { describe } from '../../core/errors.js';
+import { describe } from '../../kernel/errors.js';
 
 /**
  * What the adapter must remember across messages (and restarts), in store namespaces:

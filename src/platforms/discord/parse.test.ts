@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../../store/store.js';
-import { silentLogger } from '../../core/logger.js';
-import { conversationKey } from '../../core/types.js';
+import { silentLogger } from '../../kernel/logger.js';
+import { conversationKey } from '../../kernel/types.js';
 import { ConversationLinks } from './links.js';
 import { routeMessage, type MessageFacts } from './parse.js';
 

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { resolveContent, type Content, type MessageRef, type NativeStream, type ReplySurface } from '../../core/adapter.js';
+import { resolveContent, type Content, type MessageRef, type NativeStream, type ReplySurface } from '../../kernel/adapter.js';
 
 /** Where a task's answer is written, as crash recovery records it. */
 export interface TaskLocation {

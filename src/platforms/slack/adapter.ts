@@ -1,8 +1,9 @@
 import { App, HTTPReceiver, SocketModeReceiver, webApi } from '@slack/bolt';
-import type { AdapterDeps, Deliver, Diagnosis, MessageRef, PlatformAdapter, ReplySurface } from '../../core/adapter.js';
-import type { IncomingMessage } from '../../core/types.js';
-import { ConfigError, describe } from '../../core/errors.js';
-import type { Logger } from '../../core/logger.js';
+import type { Deliver, Diagnosis, MessageRef, PlatformAdapter, ReplySurface } from '../../kernel/adapter.js';
+import type { AdapterDeps } from '../deps.js';
+import type { IncomingMessage } from '../../kernel/types.js';
+import { ConfigError, describe } from '../../kernel/errors.js';
+import type { Logger } from '../../kernel/logger.js';
 import type { SlackSettings } from '../../config/env.js';
 import type { Pacer } from '../../pacing/pacer.js';
 import { boltLogger, createSlackPacer, SLACK_PACING, slackClientOptions, slackErrorCode, SlackApi, toCoreError } from './api.js';

@@ -1,7 +1,7 @@
 import { webApi } from '@slack/bolt';
-import { NetworkError, PlatformError, RateLimitError } from '../../core/errors.js';
+import { NetworkError, PlatformError, RateLimitError } from '../../kernel/errors.js';
 import { Pacer, type PacerSettings, type Priority } from '../../pacing/pacer.js';
-import type { Logger } from '../../core/logger.js';
+import type { Logger } from '../../kernel/logger.js';
 
 /**
  * The Slack Web API client, wrapped once with a Pacer. Every request of the adapter goes

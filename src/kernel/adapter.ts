@@ -140,20 +140,3 @@ export interface NativeStream {
   append(text: string): Promise<void>;
   stop(finalText: string): Promise<void>;
 }
-
-/** What every adapter factory receives besides its own settings. */
-export interface AdapterDeps {
-  log: import('./logger.js').Logger;
-  store: import('../store/store.js').Store;
-  /** The bot's one HTTP server (Slack HTTP mode mounts `POST /slack/events` here). */
-  http: import('../server/http.js').HttpServer;
-  /** Optional: counts API calls and 429s (`new Pacer(settings, deps.metrics?.pacerObserver('slack'))`). */
-  metrics?: import('../ops/metrics.js').Metrics;
-  /**
-   * Builds the pacer an adapter wraps its client with, clustered on Redis when the store is
-   * Redis and counted in the metrics: `deps.createPacer?.('slack', settings) ?? new Pacer(settings)`.
-   */
-  createPacer?: import('../pacing/factory.js').CreatePacer;
-  /** Optional: where adapters hand 👍/👎/handoff/resume on answers (buttons, reactions). */
-  feedback?: (event: FeedbackEvent) => Promise<void>;
-}

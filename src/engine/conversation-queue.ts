@@ -1,4 +1,4 @@
-import type { IncomingMessage } from './types.js';
+import type { IncomingMessage } from '../kernel/types.js';
 
 type Run = (batch: IncomingMessage[]) => Promise<void>;
 

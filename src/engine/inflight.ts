@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type Keyv from 'keyv';
-import type { Logger } from './logger.js';
-import type { MessageRef, PlatformAdapter } from './adapter.js';
-import { describe } from './errors.js';
+import type { Logger } from '../kernel/logger.js';
+import type { MessageRef, PlatformAdapter } from '../kernel/adapter.js';
+import { describe } from '../kernel/errors.js';
 import type { Store } from '../store/store.js';
-import { ProgressiveRenderer } from '../render/renderer.js';
+import { ProgressiveRenderer } from './renderer.js';
 
 /** How often a live instance says so, and how long the store believes it. */
 const HEARTBEAT_EVERY_MS = 5_000;

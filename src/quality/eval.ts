@@ -1,18 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import type { MessageRef, PlatformAdapter, ReplySurface } from '../core/adapter.js';
-import { resolveContent } from '../core/adapter.js';
-import type { Engine } from '../core/engine.js';
-import { ConfigError, describe } from '../core/errors.js';
-import type { IncomingMessage } from '../core/types.js';
+import type { MessageRef, PlatformAdapter, ReplySurface } from '../kernel/adapter.js';
+import { resolveContent } from '../kernel/adapter.js';
+import type { Engine } from '../engine/engine.js';
+import { ConfigError, describe } from '../kernel/errors.js';
+import type { IncomingMessage } from '../kernel/types.js';
 import type { Settings } from '../config/settings.js';
 import { issueToConfigError, parseYaml } from '../config/yaml.js';
 import { route } from '../routing/router.js';
 import type { ChatModelClient } from '../llm/client.js';
-import { judgeAnswer, type JudgeVerdict } from '../quality/judge.js';
-import { citedPassages } from '../quality/eval-report.js';
-import { scoreAgainstReference } from '../quality/reference.js';
-import type { KnowledgeBase } from './base.js';
+import { judgeAnswer, type JudgeVerdict } from './judge.js';
+import { scoreAgainstReference } from './reference.js';
+import { isRelevant } from '../knowledge/middleware.js';
+import type { KnowledgeSettings } from '../config/knowledge.js';
+import type { KnowledgeBase } from '../knowledge/base.js';
 
 /** `parley eval` cases: questions with what routing, retrieval and the answer should produce. */
 export const evalFileSchema = z
@@ -284,4 +285,22 @@ class EvalAdapter implements PlatformAdapter {
       receivedAt: Date.now(),
     };
   }
+}
+
+/**
+ * The passages the pipeline gave the model for a first question that its answer cites (all of
+ * them when it cites none): what the judge checks faithfulness against. Same search and
+ * relevance rule as the knowledge middleware.
+ */
+export async function citedPassages(
+  s: KnowledgeSettings,
+  knowledge: KnowledgeBase | undefined,
+  sources: readonly string[] | undefined,
+  question: string,
+  cited: string[],
+): Promise<{ title: string; text: string }[]> {
+  if (!knowledge) return [];
+  const given = (await knowledge.search(question, { sources, k: s.topK })).filter((h) => isRelevant(h, s));
+  const picked = given.filter((h) => cited.includes(h.passage.key));
+  return (picked.length ? picked : given).map((h) => ({ title: h.passage.title, text: h.passage.text }));
 }

@@ -1,7 +1,7 @@
-import type { Logger } from './logger.js';
-import type { Citation, FinalReply, ReplySurface } from './adapter.js';
-import type { Profile } from './profile.js';
-import type { ConversationKey, IncomingMessage, Turn, Usage } from './types.js';
+import type { Logger } from '../kernel/logger.js';
+import type { Citation, FinalReply, ReplySurface } from '../kernel/adapter.js';
+import type { Profile } from '../config/profile.js';
+import type { ConversationKey, IncomingMessage, Turn, Usage } from '../kernel/types.js';
 
 /**
  * One turn of a conversation as it moves through the middleware (grammY's idea: middleware

@@ -1,7 +1,7 @@
 import type { ChatMessage } from '../llm/client.js';
 import { countTokens, TOKENS_PER_MESSAGE, TOKENS_PER_REPLY } from '../llm/tokens.js';
-import { ParleyError } from './errors.js';
-import type { Turn } from './types.js';
+import { ParleyError } from '../kernel/errors.js';
+import type { Turn } from '../kernel/types.js';
 
 export interface PromptInput {
   systemPrompt: string;

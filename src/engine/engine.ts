@@ -1,16 +1,16 @@
-import type { Logger } from './logger.js';
-import type { FinalReply, PlatformAdapter, ReplySurface } from './adapter.js';
-import { HandlerError, LlmError, describe } from './errors.js';
+import type { Logger } from '../kernel/logger.js';
+import type { FinalReply, PlatformAdapter, ReplySurface } from '../kernel/adapter.js';
+import { HandlerError, LlmError, describe } from '../kernel/errors.js';
 import { compose, type Grounding, type Middleware, type TurnContext, type TurnResult } from './pipeline.js';
-import type { Profile } from './profile.js';
+import type { Profile } from '../config/profile.js';
 import { buildPrompt, QuestionTooLongError } from './prompt.js';
 import { ConversationQueue } from './conversation-queue.js';
 import type { ConversationLock } from './conversation-lock.js';
 import type { InflightJournal } from './inflight.js';
-import { conversationKey, type ConversationKey, type IncomingMessage, type Turn, type Usage } from './types.js';
+import { conversationKey, type ConversationKey, type IncomingMessage, type Turn, type Usage } from '../kernel/types.js';
 import type { ChatModelClient } from '../llm/client.js';
 import type { HistoryStore } from '../store/history.js';
-import { ProgressiveRenderer } from '../render/renderer.js';
+import { ProgressiveRenderer } from './renderer.js';
 
 export interface EngineDeps {
   history: HistoryStore;

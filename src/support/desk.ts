@@ -1,13 +1,13 @@
-import { RATEABLE_SOURCES } from '../core/adapter.js';
-import type { Logger } from '../core/logger.js';
-import type { TurnResult } from '../core/pipeline.js';
-import type { FeedbackEvent } from '../core/types.js';
-import { describe } from '../core/errors.js';
+import { RATEABLE_SOURCES } from '../kernel/adapter.js';
+import type { Logger } from '../kernel/logger.js';
+import type { TurnResult } from '../engine/pipeline.js';
+import type { FeedbackEvent } from '../kernel/types.js';
+import { describe } from '../kernel/errors.js';
 import type { Store } from '../store/store.js';
 import type { SupportAnalytics } from '../analytics/support-analytics.js';
 import { HANDOFF_TEXTS, type HandoffService } from '../handoff/service.js';
 import type { ReviewService } from '../review/service.js';
-import { AnswerStore } from './answers.js';
+import { AnswerStore } from '../analytics/answers.js';
 
 /**
  * The support desk: remembers every answer, turns feedback events (buttons, reactions) into

@@ -1,6 +1,6 @@
-import type { Logger } from '../core/logger.js';
-import type { FinalReply, MessageRef, NativeStream, ReplySurface } from '../core/adapter.js';
-import { DeliveryError, RateLimitError, describe } from '../core/errors.js';
+import type { Logger } from '../kernel/logger.js';
+import type { FinalReply, MessageRef, NativeStream, ReplySurface } from '../kernel/adapter.js';
+import { DeliveryError, RateLimitError, describe } from '../kernel/errors.js';
 import { splitMessage } from './split.js';
 
 export interface RendererOptions {

@@ -1,7 +1,7 @@
-import type { PlatformAdapter } from '../core/adapter.js';
-import type { Logger } from '../core/logger.js';
-import type { Middleware, TurnContext } from '../core/pipeline.js';
-import type { Profile } from '../core/profile.js';
+import type { PlatformAdapter } from '../kernel/adapter.js';
+import type { Logger } from '../kernel/logger.js';
+import type { Middleware, TurnContext } from '../engine/pipeline.js';
+import type { Profile } from '../config/profile.js';
 import type { ChatModelClient } from '../llm/client.js';
 import type { HistoryStore } from '../store/history.js';
 import type { Store } from '../store/store.js';
@@ -9,7 +9,7 @@ import { SupportAnalytics, type PriceOf } from '../analytics/support-analytics.j
 import { statsCommand } from '../analytics/command.js';
 import { HandoffService } from '../handoff/service.js';
 import { offerHandoffWhenUnsure, quietAfterHandoff } from '../handoff/middleware.js';
-import type { HandoffSettings } from '../handoff/settings.js';
+import type { HandoffSettings } from '../config/handoff.js';
 import type { Settings } from '../config/settings.js';
 import type { KnowledgeBase } from '../knowledge/base.js';
 import { ReviewService } from '../review/service.js';

@@ -1,5 +1,5 @@
 import type { Config } from '../config/env.js';
-import type { GuardrailSettings } from '../guardrails/settings.js';
+import type { GuardrailSettings } from './guardrails.js';
 
 /** Everything that decides how one answer is produced: prompt, model and its limits. */
 export interface Profile {
@@ -27,7 +27,7 @@ export interface Profile {
   /** Prices in USD per million tokens, from the model's entry in the config file. */
   pricing?: { inputPerMillion: number; outputPerMillion: number };
   /** Human handoff for this profile (issue 6); absent = the environment's HANDOFF_* defaults. */
-  handoff?: import('../handoff/settings.js').HandoffSettings;
+  handoff?: import('./handoff.js').HandoffSettings;
 }
 
 /** The profile built from the environment alone (no config file). */

@@ -1,6 +1,6 @@
 import { stripCitations } from '../knowledge/citations.js';
 import { term } from '../knowledge/text.js';
-import { tokenize } from './metrics.js';
+import { tokenize } from '../quality/metrics.js';
 
 /**
  * A live groundedness score: how much of a model answer is backed by the passages it was

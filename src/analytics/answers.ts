@@ -1,5 +1,5 @@
 import type Keyv from 'keyv';
-import type { Grounding, GroundingPassage, TurnResult } from '../core/pipeline.js';
+import type { Grounding, GroundingPassage, TurnResult } from '../engine/pipeline.js';
 import type { Store } from '../store/store.js';
 import type { AnswerPlace } from '../analytics/support-analytics.js';
 
