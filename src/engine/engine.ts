@@ -11,6 +11,7 @@ import { conversationKey, type ConversationKey, type IncomingMessage, type Turn,
 import type { ChatModelClient } from '../llm/client.js';
 import type { HistoryStore } from '../store/history.js';
 import { ProgressiveRenderer } from './renderer.js';
+import type { Feature, MessageListener, TurnListener } from './feature.js';
 
 export interface EngineDeps {
   history: HistoryStore;
@@ -23,18 +24,9 @@ export interface EngineDeps {
   /** The profile used unless a middleware picks another. */
   profile: Profile;
   log: Logger;
-  /** Applied to the model's text before it is shown (partial and final). */
-  outputTransform?: (text: string) => string;
-  /**
-   * Turns to skip entirely (no reply opened, no typing shown, nothing stored): a thread handed
-   * to a human. Checked before the reply opens; a failure answers as usual.
-   */
-  quiet?: (message: IncomingMessage, conversation: ConversationKey) => Promise<boolean>;
 }
 
-/** A listener may return its work; `drain()` (and so shutdown) waits for it before the store closes. */
-export type TurnListener = (result: TurnResult) => void | Promise<unknown>;
-export type MessageListener = (message: IncomingMessage) => void;
+export type { TurnListener, MessageListener } from './feature.js';
 export type ErrorHook = (err: HandlerError, message: IncomingMessage) => void;
 
 /** Notes that end a reply when the model fails; they say what happened and what to do. */
@@ -58,6 +50,8 @@ export class Engine {
   private readonly middleware: Middleware[] = [];
   private readonly listeners: TurnListener[] = [];
   private readonly messageListeners: MessageListener[] = [];
+  private readonly transforms: ((text: string) => string)[] = [];
+  private readonly quietChecks: NonNullable<Feature['quiet']>[] = [];
   /** Turns in progress, so a shutdown past its deadline can cut them short cleanly. */
   private readonly inflight = new Set<AbortController>();
   /** Work turn listeners are still doing (ledger, analytics writes). */
@@ -77,6 +71,18 @@ export class Engine {
         this.errorHook(err instanceof HandlerError ? err : new HandlerError(conversationKey(last), err), last);
       },
     );
+  }
+
+  /** Installs features in order: their middleware runs in this order, their listeners after every turn. */
+  install(...features: Feature[]): this {
+    for (const f of features) {
+      if (f.middleware) this.use(...f.middleware);
+      if (f.onTurn) this.onTurn(f.onTurn);
+      if (f.onMessage) this.onMessage(f.onMessage);
+      if (f.outputTransform) this.transforms.push(f.outputTransform);
+      if (f.quiet) this.quietChecks.push(f.quiet);
+    }
+    return this;
   }
 
   /** Adds middleware; runs in the order added, before the model. */
@@ -153,6 +159,14 @@ export class Engine {
     }
   }
 
+  /** The features' output transforms, in order. */
+  private readonly transform = (text: string): string => this.transforms.reduce((t, f) => f(t), text);
+
+  private async isQuiet(message: IncomingMessage, conversation: ConversationKey): Promise<boolean> {
+    for (const quiet of this.quietChecks) if (await quiet(message, conversation).catch(() => false)) return true;
+    return false;
+  }
+
   private async turn(batch: IncomingMessage[]): Promise<void> {
     const message = batch[batch.length - 1]!;
     const adapter = this.adapters.get(message)!;
@@ -179,7 +193,7 @@ export class Engine {
     signal: AbortSignal,
   ): Promise<void> {
     const message = batch[batch.length - 1]!;
-    if (this.deps.quiet && (await this.deps.quiet(message, conversation).catch(() => false))) {
+    if (await this.isQuiet(message, conversation)) {
       log.debug('quiet turn: the thread is handed to a human');
       return;
     }
@@ -213,7 +227,7 @@ export class Engine {
     const tracker = this.deps.journal?.track(`${conversation}:${message.id}`, message.platform, () => surface.describe?.());
     const renderer = new ProgressiveRenderer(surface, {
       log,
-      transform: this.deps.outputTransform,
+      transform: this.transforms.length ? this.transform : undefined,
       onProgress: tracker && ((refs, text) => tracker.progress(refs, text)),
     });
     const outcome: Partial<TurnResult> = {};
@@ -274,8 +288,7 @@ export class Engine {
       updates: renderer.stats.updates,
     };
     // Set by the knowledge middleware on model answers with passages (src/quality/groundedness.ts).
-    const grounding = ctx.state.grounding as Grounding | undefined;
-    if (grounding) result.grounding = grounding;
+    if (ctx.state.grounding) result.grounding = ctx.state.grounding;
     for (const m of batch) this.results.set(m, result);
     log.info(
       { source: result.source, model: result.model, usage: result.usage, error: result.error, ms: finishedAt - startedAt, updates: result.updates },

@@ -44,11 +44,15 @@ export interface InflightTracker {
  * an instance whose heartbeat is gone are claimed by one live instance and finalised with an
  * "interrupted, please ask again" note, so no answer stays half-written or "thinking" forever.
  */
+/** How often a running instance looks for replies left half-written by a dead one. */
+const RECOVERY_SCAN_EVERY_MS = 60_000;
+
 export class InflightJournal {
   readonly instance = randomUUID();
   private readonly records: Keyv<InflightRecord>;
   private readonly instances: Keyv<number>;
   private timer?: NodeJS.Timeout;
+  private scanTimer?: NodeJS.Timeout;
 
   constructor(private readonly store: Store, private readonly log: Logger) {
     this.records = store.namespace<InflightRecord>('inflight');
@@ -69,8 +73,22 @@ export class InflightJournal {
     }
   }
 
+  /** Finalises replies interrupted by a crash: now, and periodically for instances that die while this one runs. */
+  recoverPeriodically(adapters: PlatformAdapter[]): void {
+    const scan = () =>
+      this.recover(adapters)
+        .then((n) => n && this.log.info({ replies: n }, 'finalised replies interrupted by a restart'))
+        .catch((err) => this.log.error({ err }, 'crash recovery scan failed'));
+    void scan();
+    // An instance killed just before this one started still looks alive until its heartbeat expires.
+    setTimeout(() => void scan(), HEARTBEAT_TTL_MS + 1_000).unref();
+    this.scanTimer = setInterval(() => void scan(), RECOVERY_SCAN_EVERY_MS);
+    this.scanTimer.unref();
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    clearInterval(this.scanTimer);
     await this.instances.delete(this.instance).catch(() => undefined);
   }
 

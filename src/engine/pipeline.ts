@@ -34,8 +34,18 @@ export interface TurnContext {
   answer?: FinalReply;
   /** Whether this turn is stored in history (refusals usually are not). */
   remember: boolean;
-  /** Free space for middleware to pass things along (keys namespaced by feature). */
-  readonly state: Record<string, unknown>;
+  /** What features pass each other during this turn: typed fields each feature declares (see TurnState). */
+  readonly state: TurnState;
+}
+
+/**
+ * Per-turn values features hand each other, one field per feature, typed (Hono's
+ * ContextVariableMap, grammY's context flavors). A feature declares its fields beside its code:
+ * `declare module '../engine/pipeline.js' { interface TurnState { knowledge?: KnowledgeTrace } }`.
+ */
+export interface TurnState {
+  /** Set by the knowledge middleware on model answers with passages; the engine carries it into TurnResult. */
+  grounding?: Grounding;
 }
 
 export interface PromptImage {

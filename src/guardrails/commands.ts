@@ -1,5 +1,6 @@
 import type { IncomingMessage, Turn } from '../kernel/types.js';
 import type { TurnContext } from '../engine/pipeline.js';
+import type { ParleyCommand } from '../engine/feature.js';
 import type { ConversationKey } from '../kernel/types.js';
 import type { HistoryStore } from '../store/history.js';
 import { BUDGET_WORDS, formatBudgetAmount, formatUsedOf, type Budgets } from './budgets.js';
@@ -7,26 +8,6 @@ import { dayOf, scopesOf, type LedgerRow, type UsageLedger } from './ledger.js';
 import { isAdmin } from './access.js';
 import { describeWait } from './replies.js';
 import type { GuardrailSettings } from '../config/guardrails.js';
-
-/**
- * `/parley …` commands. On Slack and Discord they arrive as slash commands
- * (`trigger: 'slash_command'`, `command: 'parley'`, the rest in `text`); in the console as a
- * line starting with `/parley`. Returns the sub-command and its arguments, or undefined.
- */
-export function parseParleyCommand(m: IncomingMessage): { name: string; args: string[] } | undefined {
-  let rest: string | undefined;
-  if (m.trigger === 'slash_command' && m.command === 'parley') rest = m.text;
-  else if (m.platform === 'console' && /^\/parley(?:\s|$)/.test(m.text.trim())) rest = m.text.trim().slice('/parley'.length);
-  if (rest === undefined) return undefined;
-  const [name = 'help', ...args] = rest.trim().split(/\s+/).filter(Boolean);
-  return { name: name.toLowerCase(), args };
-}
-
-export const COMMAND_HELP =
-  'Parley commands:\n' +
-  '• `/parley usage`: your usage today and this month, and what is left of your budgets (admins: `/parley usage @user`)\n' +
-  '• `/parley forget`: delete your messages from stored conversations and your personal usage records\n' +
-  '• `/parley stats [7d]`: questions, answer sources, handoffs, 👍 ratio, latency and cost (admins)';
 
 export interface CommandDeps {
   ledger: UsageLedger;
@@ -37,27 +18,33 @@ export interface CommandDeps {
   forgetElsewhere?: (platform: string, userId: string) => Promise<number>;
 }
 
-export async function runCommand(ctx: TurnContext, cmd: { name: string; args: string[] }, settings: GuardrailSettings, d: CommandDeps): Promise<void> {
-  ctx.remember = false;
-  switch (cmd.name) {
-    case 'usage': {
-      // `/parley usage @someone` is for admins: another user's usage, as that user would see it.
-      const target = cmd.args[0] ? userFromArgument(cmd.args[0]) : undefined;
-      if (target && !isAdmin(ctx.message, settings.access)) {
-        ctx.answer = { text: "Only Parley administrators can see someone else's usage. `/parley usage` shows yours.", source: 'command' };
-        return;
-      }
-      const subject = target ? { ...ctx.message, user: { id: target } } : ctx.message;
-      const text = await usageReport(subject, settings, d);
-      ctx.answer = { text: target ? text.replace(/^Your usage:/, `Usage of ${target}:`) : text, source: 'command' };
-      return;
-    }
-    case 'forget':
-      ctx.answer = { text: await forget(ctx.message, settings, d), source: 'command' };
-      return;
-    default:
-      ctx.answer = { text: COMMAND_HELP, source: 'command' };
-  }
+/** `/parley usage` and `/parley forget`: the guardrails' commands, with the settings of the turn's profile. */
+export function guardrailCommands(settingsOf: (ctx: TurnContext) => GuardrailSettings, d: CommandDeps): ParleyCommand[] {
+  return [
+    {
+      name: 'usage',
+      help: "`/parley usage`: your usage today and this month, and what is left of your budgets (admins: `/parley usage @user`)",
+      async run(ctx, args) {
+        const settings = settingsOf(ctx);
+        // `/parley usage @someone` is for admins: another user's usage, as that user would see it.
+        const target = args[0] ? userFromArgument(args[0]) : undefined;
+        if (target && !isAdmin(ctx.message, settings.access)) {
+          ctx.answer = { text: "Only Parley administrators can see someone else's usage. `/parley usage` shows yours.", source: 'command' };
+          return;
+        }
+        const subject = target ? { ...ctx.message, user: { id: target } } : ctx.message;
+        const text = await usageReport(subject, settings, d);
+        ctx.answer = { text: target ? text.replace(/^Your usage:/, `Usage of ${target}:`) : text, source: 'command' };
+      },
+    },
+    {
+      name: 'forget',
+      help: '`/parley forget`: delete your messages from stored conversations and your personal usage records',
+      async run(ctx) {
+        ctx.answer = { text: await forget(ctx.message, settingsOf(ctx), d), source: 'command' };
+      },
+    },
+  ];
 }
 
 function summarize(rows: LedgerRow[]): string {

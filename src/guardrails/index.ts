@@ -1,4 +1,3 @@
-import type { Engine } from '../engine/engine.js';
 import type { Logger } from '../kernel/logger.js';
 import type { Middleware, TurnContext, TurnResult } from '../engine/pipeline.js';
 import type { IncomingMessage } from '../kernel/types.js';
@@ -6,8 +5,9 @@ import type { HistoryStore } from '../store/history.js';
 import type { Store } from '../store/store.js';
 import { checkAccess } from './access.js';
 import { Budgets, BUDGET_WORDS, formatUsedOf, type AdminNotifier } from './budgets.js';
-import { parseParleyCommand, runCommand } from './commands.js';
-import { attachmentContext, checkInput, STATE_ATTACHMENTS, type AttachmentText } from './input.js';
+import { guardrailCommands } from './commands.js';
+import type { Feature, ParleyCommand } from '../engine/feature.js';
+import { attachmentContext, checkInput } from './input.js';
 import { costMicros, scopesOf, UsageLedger, type PriceOf } from './ledger.js';
 import { createOutputTransform } from './output.js';
 import { describeFindings, detectorsFor, redact, type Detector, type Finding } from './redact.js';
@@ -45,11 +45,13 @@ export interface GuardrailDeps {
 }
 
 export interface Guardrails {
-  /** Middleware, in order: commands, access, rate limits, input limits, redaction, budgets. */
+  /** Middleware, in order: access, rate limits, input limits, redaction, budgets. */
   middleware: Middleware[];
-  /** Records every model call in the ledger and budgets; register with `engine.onTurn`. */
+  /** `/parley usage` and `/parley forget`. */
+  commands: ParleyCommand[];
+  /** Records every model call in the ledger and budgets. */
   onTurn: (result: TurnResult) => Promise<unknown>;
-  /** For `EngineDeps.outputTransform`: blocked terms, then mass mentions. */
+  /** Blocked terms, then mass mentions, on every text shown. */
   outputTransform: (text: string) => string;
   /** Resolves when every recording started so far has finished. */
   idle(): Promise<void>;
@@ -79,12 +81,6 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
     let list = detectorCache.get(s.redaction);
     if (!list) detectorCache.set(s.redaction, (list = detectorsFor(s.redaction)));
     return list;
-  };
-
-  const commands: Middleware = async (ctx, next) => {
-    const cmd = parseParleyCommand(ctx.message);
-    if (!cmd) return next();
-    await runCommand(ctx, cmd, settingsOf(ctx), { ledger, budgets, history: d.history, now, forgetElsewhere: d.forgetElsewhere });
   };
 
   const access: Middleware = async (ctx, next) => {
@@ -140,7 +136,7 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
     const s = settingsOf(ctx);
     const list = detectors(s);
     const question = redact(ctx.question, list);
-    const files = ((ctx.state[STATE_ATTACHMENTS] as AttachmentText[] | undefined) ?? []).map((a) => ({ name: a.name, r: redact(a.text, list) }));
+    const files = (ctx.state.attachments ?? []).map((a) => ({ name: a.name, r: redact(a.text, list) }));
     const findings: Finding[] = [...question.findings, ...files.flatMap((f) => f.r.findings)];
     if (findings.length) {
       const what = describeFindings(findings);
@@ -230,7 +226,8 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
   };
 
   return {
-    middleware: [commands, access, failOpen('rate limits', rateLimits), inputLimits, redaction, failOpen('budgets', budgetCheck)],
+    middleware: [access, failOpen('rate limits', rateLimits), inputLimits, redaction, failOpen('budgets', budgetCheck)],
+    commands: guardrailCommands(settingsOf, { ledger, budgets, history: d.history, now, forgetElsewhere: d.forgetElsewhere }),
     onTurn,
     outputTransform,
     idle,
@@ -239,7 +236,7 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
   };
 }
 
-/** Adds the guardrails' middleware and turn listener to `engine`; the output transform goes in EngineDeps. */
-export function installGuardrails(engine: Engine, g: Guardrails): Engine {
-  return engine.use(...g.middleware).onTurn(g.onTurn);
+/** The guardrails as one feature: checks before the model, usage recording after, the output filter. */
+export function guardrailsFeature(g: Guardrails): Feature {
+  return { name: 'guardrails', middleware: g.middleware, commands: g.commands, onTurn: g.onTurn, outputTransform: g.outputTransform };
 }

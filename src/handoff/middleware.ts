@@ -46,8 +46,7 @@ export function offerHandoffWhenUnsure(handoff: HandoffService): Middleware {
     await next();
     const answer = ctx.answer;
     if (!answer || answer.source !== 'declined' || ctx.profile.answerMode !== 'grounded') return;
-    const knowledge = ctx.state.knowledge as { relevant?: number } | undefined;
-    if (knowledge?.relevant !== 0) return;
+    if (ctx.state.knowledge?.relevant !== 0) return;
     const settings = handoff.settingsFor(ctx.profile.name);
     if (!settings?.lowConfidenceOffer || (!settings.destination && !settings.webhook)) return;
     ctx.answer = { ...answer, text: `${answer.text}\n\n${LOW_CONFIDENCE_OFFER}`, offerHandoff: true };

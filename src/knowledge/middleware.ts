@@ -1,3 +1,4 @@
+import type { Feature } from '../engine/feature.js';
 import type { Citation, FinalReply } from '../kernel/adapter.js';
 import type { Grounding, Middleware, TurnContext } from '../engine/pipeline.js';
 import type { Profile } from '../config/profile.js';
@@ -6,6 +7,21 @@ import { groundedness } from './groundedness.js';
 import type { AnswerCache } from './answer-cache.js';
 import { citationOf, type Hit, type KnowledgeBase } from './base.js';
 import { citationNumbers } from './citations.js';
+
+/** What retrieval found for the turn: the FAQ entry it answered from, or the passages it ranked. */
+export interface KnowledgeTrace {
+  faq?: string;
+  score?: number;
+  hits?: { id: string; coverage: number; similarity?: number }[];
+  /** Passages that counted as relevant (0: the docs had nothing; the handoff offer reads it). */
+  relevant?: number;
+}
+
+declare module '../engine/pipeline.js' {
+  interface TurnState {
+    knowledge?: KnowledgeTrace;
+  }
+}
 
 export interface KnowledgeMiddlewareDeps {
   /** The current knowledge base (a config reload may replace it); undefined = none configured. */
@@ -160,3 +176,8 @@ function uniqueCitations(hits: Hit[]): Citation[] {
 }
 
 export type { TurnContext };
+
+/** Knowledge as a feature of the turn (src/features.ts). */
+export function knowledgeFeature(deps: KnowledgeMiddlewareDeps): Feature {
+  return { name: 'knowledge', middleware: [knowledgeMiddleware(deps)] };
+}

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Engine } from '../engine/engine.js';
+import type { Feature } from '../engine/feature.js';
 import type { TurnResult } from '../engine/pipeline.js';
 import type { IncomingMessage } from '../kernel/types.js';
 import type { PacerObserver } from '../pacing/pacer.js';
@@ -44,11 +44,13 @@ export class Metrics {
   }
 
   /** Feeds the metrics from an engine's events. */
-  attach(engine: Engine): this {
-    engine.onMessage((m: IncomingMessage) => this.messages.inc({ platform: m.platform, trigger: m.trigger }));
-    engine.onTurn((r: TurnResult) => this.recordTurn(r));
-    this.queueSources.push(() => engine.pending.waiting);
-    return this;
+  /** The metrics as a feature: messages in, replies out (and the engine's queue, via addQueue). */
+  feature(): Feature {
+    return {
+      name: 'metrics',
+      onMessage: (m: IncomingMessage) => this.messages.inc({ platform: m.platform, trigger: m.trigger }),
+      onTurn: (r: TurnResult) => this.recordTurn(r),
+    };
   }
 
   /** Adds a source of waiting requests to the queue-depth gauge (a platform's pacer). */

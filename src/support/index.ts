@@ -1,6 +1,7 @@
 import type { PlatformAdapter } from '../kernel/adapter.js';
 import type { Logger } from '../kernel/logger.js';
-import type { Middleware, TurnContext } from '../engine/pipeline.js';
+import type { TurnContext } from '../engine/pipeline.js';
+import type { Feature } from '../engine/feature.js';
 import type { Profile } from '../config/profile.js';
 import type { ChatModelClient } from '../llm/client.js';
 import type { HistoryStore } from '../store/history.js';
@@ -44,10 +45,13 @@ export interface Support {
   review: ReviewService;
   /** Set once the platforms exist (the escalation channel may be on any of them). */
   setAdapters(adapters: PlatformAdapter[]): void;
-  /** Before the guardrails: `/parley stats`, then quiet in handed-off threads. */
-  early: Middleware[];
-  /** Just before knowledge: the handoff offer on low-confidence grounded answers. */
-  beforeKnowledge: Middleware[];
+  /**
+   * Handoff, before the guardrails: quiet in handed-off threads (the engine's quiet gate, and
+   * `resume`), and the offer of a human around knowledge when the docs had nothing.
+   */
+  handoffFeature: Feature;
+  /** `/parley stats`; every turn into analytics and the review queue. */
+  deskFeature: Feature;
 }
 
 /** Feedback, handoff, analytics (issue 6) and the review queue (issue 12) over one store. See docs/support-analytics.md and docs/quality.md. */
@@ -72,7 +76,7 @@ export function createSupport(d: SupportDeps): Support {
     desk,
     review,
     setAdapters: (list) => void (adapters = list),
-    early: [statsCommand({ analytics, isAdmin: d.isAdmin }), quietAfterHandoff(handoff)],
-    beforeKnowledge: [offerHandoffWhenUnsure(handoff)],
+    handoffFeature: { name: 'handoff', quiet: handoff.isQuiet, middleware: [quietAfterHandoff(handoff), offerHandoffWhenUnsure(handoff)] },
+    deskFeature: { name: 'support', commands: [statsCommand({ analytics, isAdmin: d.isAdmin })], onTurn: desk.onTurn },
   };
 }

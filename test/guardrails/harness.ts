@@ -3,7 +3,8 @@ import { Engine } from '../../src/engine/engine.js';
 import { silentLogger } from '../../src/kernel/logger.js';
 import type { Profile } from '../../src/config/profile.js';
 import type { IncomingMessage } from '../../src/kernel/types.js';
-import { createGuardrails, installGuardrails, type GuardrailDeps, type Guardrails } from '../../src/guardrails/index.js';
+import { createGuardrails, guardrailsFeature, type GuardrailDeps, type Guardrails } from '../../src/guardrails/index.js';
+import { commandsFeature } from '../../src/commands/index.js';
 import { guardrailSettingsSchema, type GuardrailSettingsInput } from '../../src/config/guardrails.js';
 import { LlmClient } from '../../src/llm/client.js';
 import { HistoryStore } from '../../src/store/history.js';
@@ -70,8 +71,8 @@ export function rig(o: {
     ...o.deps,
   });
   const llm = new LlmClient({ baseURL: o.fake.url, connectTimeoutMs: 2_000, idleTimeoutMs: 2_000, maxRetries: 0, backoffBaseMs: 5, log });
-  const engine = new Engine({ history, llm, profile: testProfile(o.profile), log, outputTransform: guardrails.outputTransform });
-  installGuardrails(engine, guardrails);
+  const feature = guardrailsFeature(guardrails);
+  const engine = new Engine({ history, llm, profile: testProfile(o.profile), log }).install(commandsFeature([feature]), feature);
   return {
     engine,
     guardrails,

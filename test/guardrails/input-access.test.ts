@@ -94,7 +94,7 @@ describe('input limits', () => {
     const { ask, engine } = rig({ store, fake, deps: { isVisionModel: (model) => model === 'fake-model' } });
     let images: unknown;
     engine.use(async (ctx, next) => {
-      images = ctx.state['guardrails.images'];
+      images = ctx.images;
       await next();
     });
     const r = await ask(adapter, adapter.message('what is in this picture?', { attachments: [file('shot.png', 'image/png', Buffer.from([1, 2, 3]))] }));
