@@ -1,3 +1,4 @@
+import { BackgroundWork } from '../kernel/background.js';
 import type { Logger } from '../kernel/logger.js';
 import type { FinalReply, PlatformAdapter, ReplySurface } from '../kernel/adapter.js';
 import { HandlerError, LlmError, describe } from '../kernel/errors.js';
@@ -55,13 +56,14 @@ export class Engine {
   /** Turns in progress, so a shutdown past its deadline can cut them short cleanly. */
   private readonly inflight = new Set<AbortController>();
   /** Work turn listeners are still doing (ledger, analytics writes). */
-  private readonly listenerWork = new Set<Promise<unknown>>();
+  private readonly listenerWork: BackgroundWork;
   private errorHook: ErrorHook;
   private readonly queue: ConversationQueue;
   private readonly adapters = new WeakMap<IncomingMessage, PlatformAdapter>();
   private readonly results = new WeakMap<IncomingMessage, TurnResult>();
 
   constructor(private readonly deps: EngineDeps) {
+    this.listenerWork = new BackgroundWork((err) => deps.log.error({ err }, 'turn listener failed'));
     this.errorHook = (err, message) =>
       deps.log.error({ err: err.cause ?? err, code: err.code, platform: message.platform, conversation: err.conversation }, 'handling a message failed');
     this.queue = new ConversationQueue(
@@ -140,7 +142,7 @@ export class Engine {
   /** Resolves when every accepted message has been answered. */
   async drain(): Promise<void> {
     await this.queue.drain();
-    while (this.listenerWork.size) await Promise.all([...this.listenerWork]);
+    await this.listenerWork.idle();
   }
 
   /**
@@ -298,8 +300,7 @@ export class Engine {
       try {
         const work = l(result);
         if (work) {
-          const tracked: Promise<unknown> = work.catch((err) => log.error({ err }, 'turn listener failed')).finally(() => this.listenerWork.delete(tracked));
-          this.listenerWork.add(tracked);
+          void this.listenerWork.track(work);
         }
       } catch (err) {
         log.error({ err }, 'turn listener failed');

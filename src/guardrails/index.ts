@@ -1,3 +1,4 @@
+import { BackgroundWork } from '../kernel/background.js';
 import type { Logger } from '../kernel/logger.js';
 import type { Middleware, TurnContext, TurnResult } from '../engine/pipeline.js';
 import type { IncomingMessage } from '../kernel/types.js';
@@ -71,7 +72,7 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
   const isVision = d.isVisionModel ?? (() => false);
   const ledger = new UsageLedger(d.store);
   const budgets = new Budgets(d.store, d.log.child({ component: 'budgets' }), d.notifyAdmins);
-  const pending = new Set<Promise<void>>();
+  const pending = new BackgroundWork((err) => d.log.error({ err: err instanceof Error ? err.message : String(err) }, 'recording usage failed'));
   // What each turn ran under, for the recording after it (TurnResult names only the profile).
   const turnInfo = new WeakMap<IncomingMessage, { settings: GuardrailSettings; model?: string }>();
   const detectorCache = new WeakMap<GuardrailSettings['redaction'], Detector[]>();
@@ -154,7 +155,7 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
     turnInfo.set(ctx.message, { settings: s, model: ctx.profile.model });
     // Calls of this process still being recorded when this check began count too (a snapshot:
     // under steady traffic, waiting for "no recording at all" could wait indefinitely).
-    await Promise.all([...pending]);
+    await pending.settled();
     const spent = await budgets.spent(ctx.message, s.budgets, now());
     if (spent) {
       ctx.log.info({ budget: spent.budget, used: spent.used, limit: spent.limit }, 'budget spent; no model call');
@@ -201,15 +202,11 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
 
   const onTurn = (result: TurnResult) => {
     const info = turnInfo.get(result.message) ?? { settings: topOf() };
-    const p = record(result, info)
-      .catch((err) => d.log.error({ err: err instanceof Error ? err.message : String(err) }, 'recording usage failed'))
-      .finally(() => pending.delete(p));
-    pending.add(p);
-    return p;
+    return pending.track(record(result, info));
   };
 
   async function idle(): Promise<void> {
-    while (pending.size) await Promise.all([...pending]);
+    await pending.idle();
   }
 
   // Rebuilt only when the settings objects change (a config reload), not per call.

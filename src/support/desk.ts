@@ -1,3 +1,4 @@
+import { BackgroundWork } from '../kernel/background.js';
 import { RATEABLE_SOURCES } from '../kernel/adapter.js';
 import type { Logger } from '../kernel/logger.js';
 import type { TurnResult } from '../engine/pipeline.js';
@@ -35,10 +36,11 @@ export function isThanks(text: string): boolean {
 
 export class SupportDesk {
   readonly answers: AnswerStore;
-  private readonly pending = new Set<Promise<unknown>>();
+  private readonly pending: BackgroundWork;
 
   constructor(private readonly d: { store: Store; analytics: SupportAnalytics; handoff: HandoffService; review: ReviewService; log: Logger }) {
     this.answers = new AnswerStore(d.store);
+    this.pending = new BackgroundWork((err) => d.log.error({ err: describe(err) }, 'recording support analytics failed'));
   }
 
   /** Register with `engine.onTurn`. */
@@ -129,15 +131,13 @@ export class SupportDesk {
 
   /** Resolves when every recording and handoff started so far has finished. */
   async idle(): Promise<void> {
-    while (this.pending.size) await Promise.allSettled([...this.pending]);
+    await this.pending.idle();
     await this.d.analytics.idle();
     await this.d.review.idle();
     await this.d.handoff.idle();
   }
 
   private track(p: Promise<unknown>): Promise<unknown> {
-    const done = p.catch((err) => this.d.log.error({ err: describe(err) }, 'recording support analytics failed')).finally(() => this.pending.delete(done));
-    this.pending.add(done);
-    return done;
+    return this.pending.track(p);
   }
 }

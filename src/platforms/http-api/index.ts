@@ -1,3 +1,4 @@
+import { BackgroundWork } from '../../kernel/background.js';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage as HttpRequest, ServerResponse } from 'node:http';
 import type { ApiKeySettings, ApiSettings } from '../../config/env.js';
@@ -49,7 +50,7 @@ export class HttpApiAdapter implements PlatformAdapter {
   private readonly tasks: TaskStore;
   private readonly turns = new WeakMap<IncomingMessage, PendingTurn>();
   /** Background tasks still being answered or recorded; `stop` waits for them. */
-  private readonly background = new Set<Promise<void>>();
+  private readonly background: BackgroundWork;
   private running = false;
   private mounted = false;
 
@@ -57,6 +58,7 @@ export class HttpApiAdapter implements PlatformAdapter {
     this.log = deps.log.child({ platform: 'api' });
     this.keyring = new ApiKeyring(settings.keys, deps.store);
     this.tasks = new TaskStore(deps.store, settings.taskTtlMs);
+    this.background = new BackgroundWork((err) => this.log.error({ err: describe(err) }, 'an HTTP API task failed'));
   }
 
   async start(): Promise<void> {
@@ -85,7 +87,7 @@ export class HttpApiAdapter implements PlatformAdapter {
   async stop(): Promise<void> {
     this.running = false;
     // The engine has drained by now; what is left is writing the tasks' outcomes.
-    while (this.background.size) await Promise.allSettled([...this.background]);
+    await this.background.idle();
   }
 
   async openReply(message: IncomingMessage): Promise<ReplySurface> {
@@ -156,8 +158,7 @@ export class HttpApiAdapter implements PlatformAdapter {
       if (failure) await this.tasks.failed(id, failure);
       else await this.tasks.completed(id, toAnswer(result!, conversationId));
     })().catch((err) => this.log.error({ err: describe(err), task: id }, 'recording a task outcome failed'));
-    this.background.add(work);
-    void work.finally(() => this.background.delete(work));
+    void this.background.track(work);
   }
 
   /** `GET /api/v1/tasks/{id}`: only the key that submitted a task sees it. */
