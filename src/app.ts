@@ -1,5 +1,5 @@
 import type { Config } from './config/env.js';
-import { LiveConfig } from './config/live.js';
+import { LiveSettings } from './config/live-settings.js';
 import { defaultProfile, type Profile } from './config/profile.js';
 import type { PlatformAdapter } from './kernel/adapter.js';
 import { createLogger, type Logger } from './kernel/logger.js';
@@ -28,7 +28,7 @@ export interface Core {
   store: Store;
   /** Absent when no model is configured. */
   llm?: ChatModelClient;
-  live: LiveConfig;
+  live: LiveSettings;
   knowledge: LiveKnowledge;
   journal: InflightJournal;
   /** ALERT_CHANNEL: budget warnings and alerts, once the platforms are attached. */
@@ -42,7 +42,7 @@ export interface Core {
 /** Builds the engine, its store, model client and features from `config`, without starting any platform. */
 export async function createCore(config: Config, log: Logger, metrics = new Metrics({ defaultMetrics: false }), options: { env?: Record<string, string | undefined>; watch?: boolean } = {}): Promise<Core> {
   // An invalid config file stops the start here, naming the key and line.
-  const live = LiveConfig.load(config, { log: log.child({ component: 'config' }), env: options.env });
+  const live = LiveSettings.load(config, { log: log.child({ component: 'config' }), env: options.env });
   const store = await openStore(config.store.url);
   // One client over every provider of the config file (or the environment's alone), with cross-provider fallbacks.
   const router = new ProviderRouter(() => live.current, log.child({ component: 'llm' }));

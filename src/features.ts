@@ -1,5 +1,5 @@
 import type { Config } from './config/env.js';
-import type { LiveConfig } from './config/live.js';
+import type { LiveSettings } from './config/live-settings.js';
 import { findModel } from './config/settings.js';
 import { defaultGuardrailSettings } from './config/guardrails.js';
 import { handoffFromEnv } from './config/handoff.js';
@@ -22,7 +22,7 @@ import { createSupport, type Support } from './support/index.js';
 /** What the features are built from: the core's parts, made once in app.ts. */
 export interface FeatureKit {
   config: Config;
-  live: LiveConfig;
+  live: LiveSettings;
   store: Store;
   history: HistoryStore;
   /** Absent when no model is configured. */

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { startParley } from '../app.js';
-import { ConsoleAdapter } from '../platforms/console/index.js';
+import { ConsoleAdapter } from '../platforms/console/adapter.js';
 import { cliLogger, configOrExit, EXIT_CONFIG, EXIT_FAILED, fail } from './common.js';
 
 const usage = 'parley ask [--thread NAME] "question"';

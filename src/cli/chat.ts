@@ -4,7 +4,7 @@ import { startParley, type Parley } from '../app.js';
 import type { Config } from '../config/env.js';
 import type { Logger } from '../kernel/logger.js';
 import { conversationKey } from '../kernel/types.js';
-import { ConsoleAdapter } from '../platforms/console/index.js';
+import { ConsoleAdapter } from '../platforms/console/adapter.js';
 import { cliLogger, configOrExit } from './common.js';
 
 export async function chat(argv: string[]): Promise<void> {

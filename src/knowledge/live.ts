@@ -1,4 +1,4 @@
-import type { LiveConfig } from '../config/live.js';
+import type { LiveSettings } from '../config/live-settings.js';
 import type { Settings } from '../config/settings.js';
 import { describe } from '../kernel/errors.js';
 import type { Logger } from '../kernel/logger.js';
@@ -23,7 +23,7 @@ export class LiveKnowledge {
   private kb?: KnowledgeBase;
   private signature = '';
 
-  constructor(private readonly config: LiveConfig, private readonly o: LiveKnowledgeOptions) {
+  constructor(private readonly config: LiveSettings, private readonly o: LiveKnowledgeOptions) {
     config.on('change', (s: Settings) => {
       this.rebuild(s).catch((err) => o.log.warn({ err: describe(err) }, 'knowledge rebuild after config change failed; keeping the previous knowledge'));
     });

@@ -71,7 +71,7 @@ export class DiscordApi {
       try {
         return (await call()) as T;
       } catch (err) {
-        throw toParleyError(method, err);
+        throw toPlatformError(method, err);
       }
     }, priority);
   }
@@ -202,7 +202,7 @@ function priorityOf(final: boolean): Priority {
 }
 
 /** @discordjs/rest errors → Parley's error classes (Discord's numeric code kept as platformCode). */
-export function toParleyError(method: string, err: unknown): Error {
+export function toPlatformError(method: string, err: unknown): Error {
   if (err instanceof RestRateLimitError) {
     const ms = Number.isFinite(err.retryAfter) && err.retryAfter > 0 ? err.retryAfter : FALLBACK_RETRY_AFTER_MS;
     return new RateLimitError(`discord:${err.route}`, ms, { cause: err });

@@ -6,7 +6,7 @@ import { ConfigError, describe } from '../../kernel/errors.js';
 import type { Logger } from '../../kernel/logger.js';
 import type { SlackSettings } from '../../config/env.js';
 import type { Pacer } from '../../pacing/pacer.js';
-import { boltLogger, createSlackPacer, SLACK_PACING, slackClientOptions, slackErrorCode, SlackApi, toCoreError } from './api.js';
+import { boltLogger, createSlackPacer, SLACK_PACING, slackClientOptions, slackErrorCode, SlackApi, toPlatformError } from './api.js';
 import { messageMrkdwn, slackToReadable } from './format.js';
 import { SlackNames } from './names.js';
 import { isDirectMessage, parseAskText, skipReason, threadOf, toIncomingMessage, triggerOf, type BotIdentity, type SlackMessageEvent } from './parse.js';
@@ -177,7 +177,7 @@ export class SlackAdapter implements PlatformAdapter {
         results.push({
           check: 'slack socket mode token',
           ok: false,
-          detail: describe(toCoreError('apps.connections.open', err)),
+          detail: describe(toPlatformError('apps.connections.open', err)),
           fix: 'check SLACK_APP_TOKEN (Basic Information → App-Level Tokens, scope connections:write) and that Socket Mode is on',
         });
       }

@@ -85,7 +85,7 @@ export class SlackApi {
     try {
       return (await this.client.apiCall(method, params)) as T;
     } catch (err) {
-      throw toCoreError(method, err);
+      throw toPlatformError(method, err);
     }
   }
 
@@ -115,7 +115,7 @@ export function slackClientOptions(apiUrl: string | undefined, log: Logger) {
   };
 }
 
-export function toCoreError(method: string, err: unknown): Error {
+export function toPlatformError(method: string, err: unknown): Error {
   const e = err as { code?: string; retryAfter?: number; data?: { error?: string }; statusCode?: number };
   switch (e?.code) {
     case webApi.ErrorCode.RateLimitedError:
