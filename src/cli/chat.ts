@@ -37,7 +37,7 @@ export async function runChat(parley: Parley, config: Config, log: Logger, threa
       await adapter.start((m) => parley.engine.deliver(adapter, m));
       process.stdout.write('Started a new conversation.\n');
     } else if (text) {
-      const result = await parley.engine.ask(adapter, adapter.message(text));
+      const result = await parley.engine.deliver(adapter, adapter.message(text));
       if (result?.error) log.debug({ code: result.error }, 'answer incomplete');
     }
     rl.prompt();

@@ -110,14 +110,11 @@ export class Engine {
     return this;
   }
 
-  /** Accepts a message from `adapter`; resolves once it is queued (answered in the background). */
-  deliver(adapter: PlatformAdapter, message: IncomingMessage): Promise<void> {
-    void this.ask(adapter, message);
-    return Promise.resolve();
-  }
-
-  /** Queues a message and resolves with the result of the turn that answered it. */
-  async ask(adapter: PlatformAdapter, message: IncomingMessage): Promise<TurnResult | undefined> {
+  /**
+   * Accepts a message from `adapter` (the `Deliver` every adapter is started with): queues it
+   * and resolves with the result of the turn that answered it (merged messages share one).
+   */
+  async deliver(adapter: PlatformAdapter, message: IncomingMessage): Promise<TurnResult | undefined> {
     this.adapters.set(message, adapter);
     for (const l of this.messageListeners) {
       try {

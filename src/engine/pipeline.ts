@@ -56,52 +56,8 @@ export interface PromptImage {
 
 export type Middleware = (ctx: TurnContext, next: () => Promise<void>) => Promise<void>;
 
-/** What one turn produced, for analytics, metrics and the caller of `ask`. */
-export interface TurnResult {
-  conversation: ConversationKey;
-  message: IncomingMessage;
-  profile: string;
-  question: string;
-  text: string;
-  source: FinalReply['source'];
-  citations: Citation[];
-  model?: string;
-  usage?: Usage;
-  /** Error code when the model failed (the reply then carries a note). */
-  error?: string;
-  startedAt: number;
-  firstTokenAt?: number;
-  /** The model's own time to first token (from its call starting), when the model answered. */
-  modelFirstTokenMs?: number;
-  firstVisibleAt?: number;
-  finishedAt: number;
-  updates: number;
-  /** How well a model answer held to the passages it was given; only for model answers with passages (issue 12). */
-  grounding?: Grounding;
-}
-
-/** Set by the knowledge middleware as `ctx.state.grounding`; the engine carries it into TurnResult. */
-export interface Grounding {
-  /** Share of the answer's judged sentences the passages back (0–1). */
-  score: number;
-  /** The passages the model was given, in prompt order. */
-  passages: GroundingPassage[];
-  /** Sentences the passages do not back, with the numbers in them that no passage has. */
-  unsupported: { text: string; inventedNumbers: string[] }[];
-}
-
-export interface GroundingPassage {
-  /** Opaque passage key (`source:path#anchor`). */
-  id: string;
-  /** Knowledge source name and path inside it (the page). */
-  source: string;
-  path: string;
-  title: string;
-  location: string;
-  /** Content hash: tells a reviewer whether the page changed since the answer. */
-  hash: string;
-  text: string;
-}
+export type { TurnResult, Grounding, GroundingPassage } from '../kernel/result.js';
+import type { Grounding } from '../kernel/result.js';
 
 export function compose(middleware: Middleware[], terminal: (ctx: TurnContext) => Promise<void>): (ctx: TurnContext) => Promise<void> {
   return (ctx) => {

@@ -1,3 +1,4 @@
+import type { TurnResult } from './result.js';
 import type { FeedbackEvent, IncomingMessage, PlatformName } from './types.js';
 
 /**
@@ -39,8 +40,11 @@ export interface Diagnosis {
   fix?: string;
 }
 
-/** Hands a message to the engine. Resolves when the message has been accepted (queued), not answered. */
-export type Deliver = (message: IncomingMessage) => Promise<void>;
+/**
+ * Hands a message to the engine; resolves with the turn's result once it is answered (undefined
+ * when it was not taken, e.g. while stopping). Chat adapters need not wait for it.
+ */
+export type Deliver = (message: IncomingMessage) => Promise<TurnResult | undefined>;
 
 /** An opaque reference to one posted message (Slack `ts`, Discord snowflake, a console line). */
 export interface MessageRef {

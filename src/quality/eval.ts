@@ -133,7 +133,7 @@ export async function runEval(file: EvalFile, deps: EvalDeps): Promise<EvalRepor
     if (c.sources) result.hit = result.retrieved.some((p) => c.sources!.some((s) => p === s || p.endsWith(`/${s}`)));
     if (deps.engine && (c.phrases || c.reference)) {
       try {
-        const turn = await deps.engine.ask(adapter, adapter.message(c.question, where));
+        const turn = await deps.engine.deliver(adapter, adapter.message(c.question, where));
         const text = (turn?.text ?? '').toLowerCase();
         result.answerSource = turn?.source;
         if (c.phrases) {

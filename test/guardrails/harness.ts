@@ -50,7 +50,7 @@ export interface Rig {
   guardrails: Guardrails;
   history: HistoryStore;
   /** Sends `message` and waits until its turn and its usage recording are done. */
-  ask(adapter: PlatformAdapter, message: IncomingMessage): ReturnType<Engine['ask']>;
+  ask(adapter: PlatformAdapter, message: IncomingMessage): ReturnType<Engine['deliver']>;
 }
 
 /** The real engine with the real model client (against the fake server) and the guardrails installed as in createCore. */
@@ -78,7 +78,7 @@ export function rig(o: {
     guardrails,
     history,
     ask: async (adapter, message) => {
-      const r = await engine.ask(adapter, message);
+      const r = await engine.deliver(adapter, message);
       await guardrails.idle();
       return r;
     },

@@ -203,7 +203,7 @@ export class DiscordAdapter implements PlatformAdapter {
       const routed = await routeMessage(factsOf(m, client.user.id), { botId: client.user.id, replyMode: this.settings.replyMode, links: this.links });
       if (!routed || !(await this.firstTime(m.id))) return;
       this.remember(routed);
-      await this.deliver(routed.message);
+      void this.deliver(routed.message);
     } catch (err) {
       this.log.error({ err: describe(err), messageId: m.id }, 'handling a Discord message failed');
     }
@@ -224,7 +224,7 @@ export class DiscordAdapter implements PlatformAdapter {
       const routed = routeCommand(i, parley ? PARLEY_OPTION : QUESTION_OPTION);
       if (parley) routed.message.ephemeral = true;
       this.remember(routed);
-      await this.deliver(routed.message);
+      void this.deliver(routed.message);
     } catch (err) {
       this.log.error({ err: describe(err), interactionId: i.id }, `handling /${i.commandName} failed`);
     }

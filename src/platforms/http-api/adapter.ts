@@ -3,9 +3,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage as HttpRequest, ServerResponse } from 'node:http';
 import type { ApiKeySettings, ApiSettings } from '../../config/env.js';
 import type { Settings } from '../../config/settings.js';
-import { resolveContent, type Diagnosis, type PlatformAdapter, type ReplySurface } from '../../kernel/adapter.js';
+import { resolveContent, type Deliver, type Diagnosis, type PlatformAdapter, type ReplySurface } from '../../kernel/adapter.js';
 import type { AdapterDeps } from '../deps.js';
-import type { Engine } from '../../engine/engine.js';
 import { describe } from '../../kernel/errors.js';
 import type { Logger } from '../../kernel/logger.js';
 import type { TurnResult } from '../../engine/pipeline.js';
@@ -18,9 +17,8 @@ import { askRequestSchema, newConversationId, newTaskId, type Answer, type AskRe
 import { ApiSurface, SseResponse, type TaskLocation } from './sse.js';
 import { TaskStore } from './tasks.js';
 
-/** What the HTTP API needs beyond every adapter's deps: it answers requests itself. */
+/** What the HTTP API needs beyond every adapter's deps. */
 export interface HttpApiExtraDeps {
-  engine: Engine;
   /** The live settings, to check a requested profile exists. Absent = only `default`. */
   settings: () => Settings;
 }
@@ -31,7 +29,8 @@ export function createHttpApiAdapter(settings: ApiSettings, deps: AdapterDeps & 
 
 /** How one request wants its answer written (an SSE stream, or nothing until the end). */
 interface PendingTurn {
-  sse?: SseResponse;
+  /** The one writer of the request's SSE stream, when it asked for one. */
+  surface?: ApiSurface;
   /** The task this answer is for, if any. */
   task?: string;
   /** Called when the engine starts the turn (a task becomes "running"). */
@@ -52,6 +51,7 @@ export class HttpApiAdapter implements PlatformAdapter {
   /** Background tasks still being answered or recorded; `stop` waits for them. */
   private readonly background: BackgroundWork;
   private running = false;
+  private deliver?: Deliver;
   private mounted = false;
 
   constructor(private readonly settings: ApiSettings, private readonly deps: AdapterDeps & Partial<HttpApiExtraDeps>) {
@@ -61,8 +61,8 @@ export class HttpApiAdapter implements PlatformAdapter {
     this.background = new BackgroundWork((err) => this.log.error({ err: describe(err) }, 'an HTTP API task failed'));
   }
 
-  async start(): Promise<void> {
-    if (!this.deps.engine) throw new Error('the HTTP API adapter needs the engine (start it through startParley)');
+  async start(deliver: Deliver): Promise<void> {
+    this.deliver = deliver;
     if (!this.mounted) {
       mountApiRoutes(this.deps.http, {
         keyring: this.keyring,
@@ -93,7 +93,7 @@ export class HttpApiAdapter implements PlatformAdapter {
   async openReply(message: IncomingMessage): Promise<ReplySurface> {
     const pending = this.turns.get(message);
     pending?.onStart?.();
-    return new ApiSurface(pending?.sse, pending?.task ? { task: pending.task } : undefined);
+    return pending?.surface ?? new ApiSurface(undefined, pending?.task ? { task: pending.task } : undefined);
   }
 
   /**
@@ -134,13 +134,11 @@ export class HttpApiAdapter implements PlatformAdapter {
       if (failure) return sendError(res, 502, failure.code, failure.message);
       return sendJson(res, 200, toAnswer(result!, conversationId));
     }
-    const sse = new SseResponse(res);
-    sse.send('start', { conversationId });
-    const result = await this.answer(key, message, { sse });
+    const surface = new ApiSurface(new SseResponse(res)).start(conversationId);
+    const result = await this.answer(key, message, { surface });
     const failure = failureOf(result);
-    if (failure) sse.send('error', { error: failure });
-    else sse.send('done', toAnswer(result!, conversationId));
-    sse.end();
+    if (failure) surface.finish('error', { error: failure });
+    else surface.finish('done', toAnswer(result!, conversationId));
   }
 
   /** `POST /api/v1/tasks`: answers 202 with the task id at once, then answers in the background. */
@@ -171,7 +169,8 @@ export class HttpApiAdapter implements PlatformAdapter {
   /** Asks the engine; counts the answer's tokens against the key's daily budget. */
   private async answer(key: ApiKeySettings, message: IncomingMessage, pending: PendingTurn): Promise<TurnResult | undefined> {
     this.turns.set(message, pending);
-    const result = await this.deps.engine!.ask(this, message);
+    if (!this.deliver) throw new Error('the HTTP API adapter is not started');
+    const result = await this.deliver(message);
     // Questions merged into one turn share its result; its tokens are counted once, for the last.
     if (result && result.message === message && result.usage) {
       await this.keyring

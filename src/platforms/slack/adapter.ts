@@ -261,7 +261,7 @@ export class SlackAdapter implements PlatformAdapter {
     // A follow-up refreshes the mark, so a thread in use keeps being answered past the TTL.
     if (trigger === 'mention' || trigger === 'thread_follow_up') await this.markActive(team, e.channel, threadOf(e));
     const message = await toIncomingMessage(e, { team, trigger, bot: this.bot, lookups: this.lookups(), botToken: this.settings.botToken });
-    await this.deliver?.(message);
+    void this.deliver?.(message);
   }
 
   private async onCommand(cmd: CommandBody, ack: (response?: Record<string, unknown>) => Promise<void>): Promise<void> {
@@ -294,7 +294,7 @@ export class SlackAdapter implements PlatformAdapter {
           { bucket: 'post', scope: cmd.channel_id, priority: 'normal' },
         );
         await this.markActive(team, cmd.channel_id, echo.ts);
-        await this.deliver?.({ ...base, thread: echo.ts, id: echo.ts, ephemeral: false });
+        void this.deliver?.({ ...base, thread: echo.ts, id: echo.ts, ephemeral: false });
         return;
       } catch (err) {
         // The bot cannot post here (a private channel it is not in, a DM between others): answer privately.
@@ -302,7 +302,7 @@ export class SlackAdapter implements PlatformAdapter {
       }
     }
     this.rememberPrivate(cmd.trigger_id, cmd.response_url);
-    await this.deliver?.({ ...base, thread: `command-${cmd.trigger_id}`, id: cmd.trigger_id, ephemeral: true });
+    void this.deliver?.({ ...base, thread: `command-${cmd.trigger_id}`, id: cmd.trigger_id, ephemeral: true });
   }
 
   /** `/parley usage|forget|stats…`: answered privately through response_url by the engine's command middleware. */
@@ -310,7 +310,7 @@ export class SlackAdapter implements PlatformAdapter {
     await ack();
     if (!(await this.firstDelivery(`command:${cmd.trigger_id}`))) return;
     this.rememberPrivate(cmd.trigger_id, cmd.response_url);
-    await this.deliver?.({
+    void this.deliver?.({
       platform: 'slack',
       workspace: cmd.team_id ?? this.team,
       channel: cmd.channel_id,
