@@ -8,11 +8,11 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { silentLogger } from '../src/core/logger.js';
+import { silentLogger } from '../src/kernel/logger.js';
 import { KnowledgeBase } from '../src/knowledge/base.js';
-import { loadEvalFile } from '../src/knowledge/eval.js';
+import { loadEvalFile } from '../src/quality/eval.js';
 import { supportChecks, supportTotals, type Tally } from '../src/knowledge/eval-support.js';
-import { DEFAULT_KNOWLEDGE_SETTINGS } from '../src/knowledge/middleware.js';
+import { DEFAULT_KNOWLEDGE_SETTINGS } from '../src/config/knowledge.js';
 
 const { values } = parseArgs({ options: { split: { type: 'string', default: 'tune' } } });
 const root = resolve(import.meta.dirname, '..');

@@ -1,5 +1,5 @@
 import type { Parley } from '../../src/app.js';
-import { resolveContent, type MessageRef, type NativeStream, type ReplySurface } from '../../src/core/adapter.js';
+import { resolveContent, type MessageRef, type NativeStream, type ReplySurface } from '../../src/kernel/adapter.js';
 
 /**
  * The baseline: the renderer's coalescing turned off from the outside, without touching src/.

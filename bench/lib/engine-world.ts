@@ -1,9 +1,9 @@
 import { startParley, type Parley } from '../../src/app.js';
 import { loadConfig } from '../../src/config/env.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { FakeOpenAI, type ScriptedReply } from '../../test/fakes/openai-server.js';
 import { MemoryAdapter } from '../../test/fakes/memory-adapter.js';
-import type { TurnResult } from '../../src/core/pipeline.js';
+import type { TurnResult } from '../../src/engine/pipeline.js';
 
 /** Parley with only the in-memory platform (test/fakes/memory-adapter.ts) and the scripted model. */
 export interface EngineWorld {
@@ -35,7 +35,7 @@ export async function engineWorld(o: { storeUrl: string; reply: ScriptedReply })
     openai,
     adapter,
     // One asker per conversation: Parley's default guardrails allow 20 questions per user per minute.
-    ask: (text, conversation) => parley.engine.ask(adapter, adapter.message(text, { thread: conversation, channel: 'C1', user: { id: `U-${conversation}` } })),
+    ask: (text, conversation) => parley.engine.deliver(adapter, adapter.message(text, { thread: conversation, channel: 'C1', user: { id: `U-${conversation}` } })),
     async stop() {
       await parley.stop();
       await openai.close();

@@ -1,6 +1,6 @@
 import type { Parley } from '../../src/app.js';
 import type { ChatEvent, ChatRequest } from '../../src/llm/client.js';
-import type { TurnResult } from '../../src/core/pipeline.js';
+import type { TurnResult } from '../../src/engine/pipeline.js';
 import type { FakeSlack } from '../../test/fakes/slack/fake-slack.js';
 import type { FakeMessage as SlackMessage } from '../../test/fakes/slack/model.js';
 import type { FakeDiscord, FakeMessage as DiscordMessage } from '../../test/fakes/discord/index.js';

@@ -1,5 +1,5 @@
-import { startSlackWorld, type SlackWorld } from '../../test/slack/harness.js';
-import { startHarness, type Harness } from '../../test/discord/harness.js';
+import { startSlackWorld, type SlackWorld } from '../../test/platforms/slack/harness.js';
+import { startHarness, type Harness } from '../../test/platforms/discord/harness.js';
 import { splitText, type FakeOpenAI, type ScriptedReply } from '../../test/fakes/openai-server.js';
 import { snowflake, user, ChannelType } from '../../test/fakes/discord/model.js';
 import { Tracer, type ReplyTrace } from './trace.js';

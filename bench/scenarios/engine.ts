@@ -5,7 +5,7 @@ import { startOwnRedis, type OwnRedis } from '../../test/helpers/redis-server.js
 import { engineWorld } from '../lib/engine-world.js';
 import { dist, round, sleep, within, type Dist } from '../lib/stats.js';
 import type { ScriptedReply } from '../../test/fakes/openai-server.js';
-import { conversationKey } from '../../src/core/types.js';
+import { conversationKey } from '../../src/kernel/types.js';
 
 const SHORT: ScriptedReply = { chunks: ['Restart ', 'the ', 'agent ', 'and ', 'try ', 'again.'], firstTokenDelayMs: 0, chunkDelayMs: 0 };
 

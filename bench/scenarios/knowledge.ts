@@ -1,10 +1,11 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { KnowledgeBase } from '../../src/knowledge/base.js';
-import { loadEvalFile } from '../../src/knowledge/eval.js';
-import { DEFAULT_KNOWLEDGE_SETTINGS, selectPassages } from '../../src/knowledge/middleware.js';
+import { loadEvalFile } from '../../src/quality/eval.js';
+import { selectPassages } from '../../src/knowledge/middleware.js';
+import { DEFAULT_KNOWLEDGE_SETTINGS } from '../../src/config/knowledge.js';
 import { dist, type Dist } from '../lib/stats.js';
 
 export interface KnowledgeResult {

@@ -1,23 +1,23 @@
-import type { Middleware, TurnContext } from '../core/pipeline.js';
-import { parseParleyCommand } from '../guardrails/commands.js';
+import type { TurnContext } from '../engine/pipeline.js';
+import type { ParleyCommand } from '../engine/feature.js';
 import { buildReport, formatSummary, parseSince } from './report.js';
 import type { SupportAnalytics } from './support-analytics.js';
 
 /**
  * `/parley stats [7d|30d|2026-11-01] [profile]`: the support figures, for admins only, and
  * only where nobody else can read them (the ephemeral `/parley` reply, a DM, the console, or a
- * private note). Runs before the guardrails' `/parley` commands, which answer everything else.
+ * private note).
  */
 export const STATS_TEXTS = {
   adminsOnly: 'Only Parley administrators can see support stats.',
   notPrivate: 'Support stats are only shown privately: use `/parley stats` (only you see the answer) or ask me in a direct message.',
 };
 
-export function statsCommand(o: { analytics: SupportAnalytics; isAdmin: (ctx: TurnContext) => boolean; now?: () => number }): Middleware {
-  return async (ctx, next) => {
-    const cmd = parseParleyCommand(ctx.message);
-    if (!cmd || cmd.name !== 'stats') return next();
-    ctx.remember = false;
+export function statsCommand(o: { analytics: SupportAnalytics; isAdmin: (ctx: TurnContext) => boolean; now?: () => number }): ParleyCommand {
+  return {
+    name: 'stats',
+    help: '`/parley stats [7d]`: questions, answer sources, handoffs, 👍 ratio, latency and cost (admins)',
+    run: async (ctx, cmdArgs) => {
     if (!o.isAdmin(ctx)) {
       ctx.answer = { text: STATS_TEXTS.adminsOnly, source: 'command' };
       return;
@@ -25,7 +25,7 @@ export function statsCommand(o: { analytics: SupportAnalytics; isAdmin: (ctx: Tu
     const now = o.now?.() ?? Date.now();
     let since = now - 7 * 86_400_000;
     let profile: string | undefined;
-    const args = cmd.args.filter((a) => a !== '--since');
+    const args = cmdArgs.filter((a) => a !== '--since');
     try {
       for (const a of args) {
         if (/^\d/.test(a)) since = parseSince(a, now);
@@ -48,5 +48,6 @@ export function statsCommand(o: { analytics: SupportAnalytics; isAdmin: (ctx: Tu
       return;
     }
     ctx.answer = { text: STATS_TEXTS.notPrivate, source: 'command' };
+    },
   };
 }

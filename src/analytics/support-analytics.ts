@@ -1,5 +1,5 @@
 import type Keyv from 'keyv';
-import type { TurnResult } from '../core/pipeline.js';
+import type { TurnResult } from '../engine/pipeline.js';
 import type { Store } from '../store/store.js';
 import { exclusive } from '../store/exclusive.js';
 import { addToSketch, emptySketch, type SketchData } from './sketch.js';

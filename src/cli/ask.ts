@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { startParley } from '../app.js';
-import { ConsoleAdapter } from '../platforms/console/index.js';
+import { ConsoleAdapter } from '../platforms/console/adapter.js';
 import { cliLogger, configOrExit, EXIT_CONFIG, EXIT_FAILED, fail, noteExampleKnowledge } from './common.js';
 
 const usage = 'parley ask [--thread NAME] "question"';
@@ -18,7 +18,7 @@ export async function ask(argv: string[]): Promise<void> {
   const console = new ConsoleAdapter({ output: process.stdout, thread: values.thread ?? `ask-${randomUUID()}` });
   const parley = await startParley(config, { log, extraAdapters: [console], http: false, platforms: false });
   try {
-    const result = await parley.engine.ask(console, console.message(question));
+    const result = await parley.engine.deliver(console, console.message(question));
     // An answer from the knowledge base or the FAQ while the model is down is still an answer.
     const answered = result && (result.source === 'knowledge' || result.source === 'faq' || !result.error) && !result.incomplete && result.source !== 'declined';
     if (!answered) {

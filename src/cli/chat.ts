@@ -2,9 +2,9 @@ import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { startParley, type Parley } from '../app.js';
 import type { Config } from '../config/env.js';
-import type { Logger } from '../core/logger.js';
-import { conversationKey } from '../core/types.js';
-import { ConsoleAdapter } from '../platforms/console/index.js';
+import type { Logger } from '../kernel/logger.js';
+import { conversationKey } from '../kernel/types.js';
+import { ConsoleAdapter } from '../platforms/console/adapter.js';
 import { terminalMarkdown } from '../platforms/console/markdown.js';
 import { cliLogger, configOrExit, noteExampleKnowledge } from './common.js';
 import { ConsoleLogSink } from './console-log.js';
@@ -46,7 +46,7 @@ export async function runChat(parley: Parley, config: Config, log: Logger, threa
       process.stdout.write('Started a new conversation.\n');
     } else if (text) {
       sink?.setBusy(true);
-      const result = await parley.engine.ask(adapter, adapter.message(text)).finally(() => sink?.setBusy(false));
+      const result = await parley.engine.deliver(adapter, adapter.message(text)).finally(() => sink?.setBusy(false));
       if (result?.error) log.debug({ code: result.error }, 'answer incomplete');
     }
     rl.prompt();

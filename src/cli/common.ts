@@ -1,8 +1,8 @@
 import type { DestinationStream } from 'pino';
 import { loadConfig, readEnvironment, type Config } from '../config/env.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../kernel/errors.js';
 import { EXAMPLE_KNOWLEDGE_DIR, withLocalDefaults } from '../config/settings.js';
-import { createLogger, type Logger } from '../core/logger.js';
+import { createLogger, type Logger } from '../kernel/logger.js';
 
 /** Exit codes: 1 = the command failed, 2 = bad configuration or usage. */
 export const EXIT_FAILED = 1;

@@ -2,13 +2,13 @@ import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig, readEnvironment, type Config } from '../config/env.js';
-import { LiveConfig } from '../config/live.js';
+import { LiveSettings } from '../config/live-settings.js';
 import { withLocalDefaults } from '../config/settings.js';
 import { KnowledgeBase } from '../knowledge/base.js';
 import { parseSitemap } from '../knowledge/sources/site.js';
-import type { Diagnosis } from '../core/adapter.js';
-import { ConfigError, describe } from '../core/errors.js';
-import { silentLogger, type Logger } from '../core/logger.js';
+import type { Diagnosis } from '../kernel/adapter.js';
+import { ConfigError, describe } from '../kernel/errors.js';
+import { silentLogger, type Logger } from '../kernel/logger.js';
 import { LlmClient } from '../llm/client.js';
 import { createAdapters } from '../platforms/index.js';
 import { HttpServer } from '../server/http.js';
@@ -102,9 +102,9 @@ export async function diagnoseAll(config: Config): Promise<Diagnosis[]> {
 
 /** The config file, each knowledge folder (indexes, FAQ files valid) and whether review corrections can be saved in it. */
 export async function diagnoseKnowledge(config: Config, log: Logger): Promise<Diagnosis[]> {
-  let live: LiveConfig;
+  let live: LiveSettings;
   try {
-    live = LiveConfig.load(config, { log });
+    live = LiveSettings.load(config, { log });
   } catch (err) {
     return [{ check: 'config file', ok: false, detail: describe(err), fix: 'correct the key named (schema/parley.config.schema.json lists them)' }];
   }

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { createCore } from '../app.js';
-import { loadEvalFile, formatReport, runEval } from '../knowledge/eval.js';
+import { loadEvalFile, formatReport, runEval } from '../quality/eval.js';
 import { reportJson, thresholdFailures } from '../quality/eval-report.js';
 import { cliLogger, configOrExit, EXIT_CONFIG, EXIT_FAILED, fail } from './common.js';
 

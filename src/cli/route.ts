@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { LiveConfig } from '../config/live.js';
+import { LiveSettings } from '../config/live-settings.js';
 import { route } from '../routing/router.js';
 import { cliLogger, configOrExit, EXIT_CONFIG, fail } from './common.js';
 
@@ -15,7 +15,7 @@ export async function routeCommand(argv: string[]): Promise<void> {
   const question = positionals.join(' ').trim();
   if (!question) fail(`no question given\nusage: ${usage}`, EXIT_CONFIG);
   const config = configOrExit({ exampleKnowledge: true });
-  const live = LiveConfig.load(config, { log: cliLogger(config, true) });
+  const live = LiveSettings.load(config, { log: cliLogger(config, true) });
   const where = {
     platform: values.platform ?? 'slack',
     workspace: values.workspace ?? 'local',

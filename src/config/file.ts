@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError, describe } from '../core/errors.js';
-import { guardrailSettingsSchema } from '../guardrails/settings.js';
+import { ConfigError, describe } from '../kernel/errors.js';
+import { guardrailSettingsSchema } from './guardrails.js';
 import { issueToConfigError, parseYaml } from './yaml.js';
 
 /**

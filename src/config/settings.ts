@@ -4,10 +4,10 @@ import type { Config } from './env.js';
 import { knowledgeSchema, reviewSchema, type ConfigFile, type LoadedConfigFile } from './file.js';
 import type { z } from 'zod';
 import type { TokenizerHint } from '../llm/tokens.js';
-import { defaultProfile, type Profile } from '../core/profile.js';
-import { handoffSettings } from '../handoff/settings.js';
-import type { KnowledgeSettings } from '../knowledge/middleware.js';
-import { mergeGuardrailSettings, type GuardrailSettings, type GuardrailSettingsInput } from '../guardrails/settings.js';
+import { defaultProfile, type Profile } from './profile.js';
+import { handoffSettings } from './handoff.js';
+import type { KnowledgeSettings } from './knowledge.js';
+import { mergeGuardrailSettings, type GuardrailSettings, type GuardrailSettingsInput } from './guardrails.js';
 
 /**
  * Everything the config file decides, resolved against the environment: the one shape the

@@ -1,6 +1,6 @@
 import { isMap, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../kernel/errors.js';
 
 /**
  * YAML parsed with its source positions, so a validation error can say

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Logger } from '../core/logger.js';
+import type { Logger } from '../kernel/logger.js';
 import { readBody, sendJson, type HttpServer } from '../server/http.js';
 import { buildReport, parseSince } from '../analytics/report.js';
 import type { SupportAnalytics } from '../analytics/support-analytics.js';

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import { ConfigError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import { ConfigError } from '../kernel/errors.js';
+import type { Logger } from '../kernel/logger.js';
 import { readBody, sendJson, type HttpServer } from '../server/http.js';
 import { firstIssue } from '../server/validation.js';
 import { parseSince } from '../analytics/report.js';

@@ -1,5 +1,5 @@
-import type { IncomingMessage } from '../core/types.js';
-import type { GuardrailSettings } from './settings.js';
+import type { IncomingMessage } from '../kernel/types.js';
+import type { GuardrailSettings } from '../config/guardrails.js';
 
 type Access = GuardrailSettings['access'];
 

@@ -1,8 +1,8 @@
-import type { Logger } from '../core/logger.js';
-import type { IncomingMessage } from '../core/types.js';
+import type { Logger } from '../kernel/logger.js';
+import type { IncomingMessage } from '../kernel/types.js';
 import type { Store } from '../store/store.js';
 import { dayOf, monthOf, scopesOf, untilNextDay, untilNextMonth } from './ledger.js';
-import type { GuardrailSettings } from './settings.js';
+import type { GuardrailSettings } from '../config/guardrails.js';
 
 type BudgetSettings = GuardrailSettings['budgets'];
 

@@ -1,33 +1,14 @@
-import type { IncomingMessage } from '../core/types.js';
-import type { TurnContext } from '../core/pipeline.js';
+import type { ParleyCommand } from '../engine/feature.js';
+import type { IncomingMessage } from '../kernel/types.js';
+import type { TurnContext } from '../engine/pipeline.js';
 import { BUDGET_WORDS, formatBudgetAmount, formatUsedOf, type Budgets } from './budgets.js';
 import { dayOf, scopesOf, type LedgerRow, type UsageLedger } from './ledger.js';
 import { isAdmin } from './access.js';
 import { describeWait } from './replies.js';
-import type { GuardrailSettings } from './settings.js';
+import type { GuardrailSettings } from '../config/guardrails.js';
 import { describeForget, type ForgetReport } from '../privacy/forget.js';
 
 export { withoutUser } from '../privacy/forget.js';
-
-/**
- * `/parley …` commands. On Slack and Discord they arrive as slash commands
- * (`trigger: 'slash_command'`, `command: 'parley'`, the rest in `text`); in the console as a
- * line starting with `/parley`. Returns the sub-command and its arguments, or undefined.
- */
-export function parseParleyCommand(m: IncomingMessage): { name: string; args: string[] } | undefined {
-  let rest: string | undefined;
-  if (m.trigger === 'slash_command' && m.command === 'parley') rest = m.text;
-  else if (m.platform === 'console' && /^\/parley(?:\s|$)/.test(m.text.trim())) rest = m.text.trim().slice('/parley'.length);
-  if (rest === undefined) return undefined;
-  const [name = 'help', ...args] = rest.trim().split(/\s+/).filter(Boolean);
-  return { name: name.toLowerCase(), args };
-}
-
-export const COMMAND_HELP =
-  'Parley commands:\n' +
-  '• `/parley usage`: your usage today and this month, and what is left of your budgets (admins: `/parley usage @user`)\n' +
-  '• `/parley forget`: delete everything Parley stored of what you wrote (messages, answers to them, feedback comments, usage records); counts without your name stay\n' +
-  '• `/parley stats [7d]`: questions, answer sources, handoffs, 👍 ratio, latency and cost (admins)';
 
 export interface CommandDeps {
   ledger: UsageLedger;
@@ -37,27 +18,33 @@ export interface CommandDeps {
   forget: (platform: string, userId: string) => Promise<ForgetReport>;
 }
 
-export async function runCommand(ctx: TurnContext, cmd: { name: string; args: string[] }, settings: GuardrailSettings, d: CommandDeps): Promise<void> {
-  ctx.remember = false;
-  switch (cmd.name) {
-    case 'usage': {
-      // `/parley usage @someone` is for admins: another user's usage, as that user would see it.
-      const target = cmd.args[0] ? userFromArgument(cmd.args[0]) : undefined;
-      if (target && !isAdmin(ctx.message, settings.access)) {
-        ctx.answer = { text: "Only Parley administrators can see someone else's usage. `/parley usage` shows yours.", source: 'command' };
-        return;
-      }
-      const subject = target ? { ...ctx.message, user: { id: target } } : ctx.message;
-      const text = await usageReport(subject, settings, d);
-      ctx.answer = { text: target ? text.replace(/^Your usage:/, `Usage of ${target}:`) : text, source: 'command' };
-      return;
-    }
-    case 'forget':
-      ctx.answer = { text: await forget(ctx.message, d), source: 'command' };
-      return;
-    default:
-      ctx.answer = { text: COMMAND_HELP, source: 'command' };
-  }
+/** `/parley usage` and `/parley forget`: the guardrails' commands, with the settings of the turn's profile. */
+export function guardrailCommands(settingsOf: (ctx: TurnContext) => GuardrailSettings, d: CommandDeps): ParleyCommand[] {
+  return [
+    {
+      name: 'usage',
+      help: "`/parley usage`: your usage today and this month, and what is left of your budgets (admins: `/parley usage @user`)",
+      async run(ctx, args) {
+        const settings = settingsOf(ctx);
+        // `/parley usage @someone` is for admins: another user's usage, as that user would see it.
+        const target = args[0] ? userFromArgument(args[0]) : undefined;
+        if (target && !isAdmin(ctx.message, settings.access)) {
+          ctx.answer = { text: "Only Parley administrators can see someone else's usage. `/parley usage` shows yours.", source: 'command' };
+          return;
+        }
+        const subject = target ? { ...ctx.message, user: { id: target } } : ctx.message;
+        const text = await usageReport(subject, settings, d);
+        ctx.answer = { text: target ? text.replace(/^Your usage:/, `Usage of ${target}:`) : text, source: 'command' };
+      },
+    },
+    {
+      name: 'forget',
+      help: '`/parley forget`: delete everything Parley stored of what you wrote (messages, answers to them, feedback comments, usage records); counts without your name stay',
+      async run(ctx) {
+        ctx.answer = { text: await forget(ctx.message, d), source: 'command' };
+      },
+    },
+  ];
 }
 
 function summarize(rows: LedgerRow[]): string {

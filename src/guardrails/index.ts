@@ -1,22 +1,23 @@
-import type { Engine } from '../core/engine.js';
-import type { Logger } from '../core/logger.js';
-import type { Middleware, TurnContext, TurnResult } from '../core/pipeline.js';
-import type { IncomingMessage } from '../core/types.js';
+import { BackgroundWork } from '../kernel/background.js';
+import type { Logger } from '../kernel/logger.js';
+import type { Middleware, TurnContext, TurnResult } from '../engine/pipeline.js';
+import type { IncomingMessage } from '../kernel/types.js';
 import type { HistoryStore } from '../store/history.js';
 import type { Store } from '../store/store.js';
 import { checkAccess } from './access.js';
 import { Budgets, BUDGET_WORDS, formatUsedOf, type AdminNotifier, type BudgetHold } from './budgets.js';
 import { countTokens, TOKENS_PER_MESSAGE, TOKENS_PER_REPLY } from '../llm/tokens.js';
-import { parseParleyCommand, runCommand } from './commands.js';
-import { attachmentContext, checkInput, STATE_ATTACHMENTS, type AttachmentText } from './input.js';
+import { attachmentContext, checkInput } from './input.js';
+import { guardrailCommands } from './commands.js';
+import type { Feature, ParleyCommand } from '../engine/feature.js';
 import { costMicros, scopesOf, UsageLedger, type PriceOf } from './ledger.js';
 import { createOutputTransform } from './output.js';
 import { describeFindings, detectorsFor, redact, type Detector, type Finding } from './redact.js';
 import { declinePrivately, REPLIES } from './replies.js';
-import { defaultGuardrailSettings, type GuardrailSettings } from './settings.js';
+import { defaultGuardrailSettings, type GuardrailSettings } from '../config/guardrails.js';
 import { Forgetter, type ForgetReport } from '../privacy/forget.js';
 
-export { guardrailSettingsSchema, defaultGuardrailSettings, mergeGuardrailSettings, type GuardrailSettings } from './settings.js';
+export { guardrailSettingsSchema, defaultGuardrailSettings, mergeGuardrailSettings, type GuardrailSettings } from '../config/guardrails.js';
 export { neutralizeMassMentions, createOutputTransform } from './output.js';
 export type { PriceOf } from './ledger.js';
 export type { AdminNotifier, BudgetAlert } from './budgets.js';
@@ -47,11 +48,13 @@ export interface GuardrailDeps {
 }
 
 export interface Guardrails {
-  /** Middleware, in order: commands, access, rate limits, input limits, redaction, budgets. */
+  /** Middleware, in order: access, rate limits, input limits, redaction, budgets. */
   middleware: Middleware[];
-  /** Records every model call in the ledger and budgets; register with `engine.onTurn`. */
+  /** `/parley usage` and `/parley forget`. */
+  commands: ParleyCommand[];
+  /** Records every model call in the ledger and budgets. */
   onTurn: (result: TurnResult) => Promise<unknown>;
-  /** For `EngineDeps.outputTransform`: blocked terms, then mass mentions. */
+  /** Blocked terms, then mass mentions, on every text shown. */
   outputTransform: (text: string) => string;
   /** Resolves when every recording started so far has finished. */
   idle(): Promise<void>;
@@ -88,7 +91,7 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
   const isVision = d.isVisionModel ?? (() => false);
   const ledger = new UsageLedger(d.store);
   const budgets = new Budgets(d.store, d.log.child({ component: 'budgets' }), d.notifyAdmins);
-  const pending = new Set<Promise<void>>();
+  const pending = new BackgroundWork((err) => d.log.error({ err: err instanceof Error ? err.message : String(err) }, 'recording usage failed'));
   const forget =
     d.forget ??
     ((platform: string, userId: string) =>
@@ -102,12 +105,6 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
     let list = detectorCache.get(s.redaction);
     if (!list) detectorCache.set(s.redaction, (list = detectorsFor(s.redaction)));
     return list;
-  };
-
-  const commands: Middleware = async (ctx, next) => {
-    const cmd = parseParleyCommand(ctx.message);
-    if (!cmd) return next();
-    await runCommand(ctx, cmd, settingsOf(ctx), { ledger, budgets, now, forget });
   };
 
   const access: Middleware = async (ctx, next) => {
@@ -163,7 +160,7 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
     const s = settingsOf(ctx);
     const list = detectors(s);
     const question = redact(ctx.question, list);
-    const files = ((ctx.state[STATE_ATTACHMENTS] as AttachmentText[] | undefined) ?? []).map((a) => ({ name: a.name, r: redact(a.text, list) }));
+    const files = (ctx.state.attachments ?? []).map((a) => ({ name: a.name, r: redact(a.text, list) }));
     const findings: Finding[] = [...question.findings, ...files.flatMap((f) => f.r.findings)];
     if (findings.length) {
       const what = describeFindings(findings);
@@ -241,15 +238,11 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
 
   const onTurn = (result: TurnResult) => {
     const info = turnInfo.get(result.message) ?? { settings: topOf(), held: [] };
-    const p = record(result, info)
-      .catch((err) => d.log.error({ err: err instanceof Error ? err.message : String(err) }, 'recording usage failed'))
-      .finally(() => pending.delete(p));
-    pending.add(p);
-    return p;
+    return pending.track(record(result, info));
   };
 
   async function idle(): Promise<void> {
-    while (pending.size) await Promise.all([...pending]);
+    await pending.idle();
   }
 
   // Rebuilt only when the settings objects change (a config reload), not per call.
@@ -266,7 +259,8 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
   };
 
   return {
-    middleware: [commands, access, failOpen('rate limits', rateLimits), inputLimits, redaction, failOpen('budgets', budgetCheck)],
+    middleware: [access, failOpen('rate limits', rateLimits), inputLimits, redaction, failOpen('budgets', budgetCheck)],
+    commands: guardrailCommands(settingsOf, { ledger, budgets, now, forget }),
     onTurn,
     outputTransform,
     idle,
@@ -275,7 +269,7 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
   };
 }
 
-/** Adds the guardrails' middleware and turn listener to `engine`; the output transform goes in EngineDeps. */
-export function installGuardrails(engine: Engine, g: Guardrails): Engine {
-  return engine.use(...g.middleware).onTurn(g.onTurn);
+/** The guardrails as one feature: checks before the model, usage recording after, the output filter. */
+export function guardrailsFeature(g: Guardrails): Feature {
+  return { name: 'guardrails', middleware: g.middleware, commands: g.commands, onTurn: g.onTurn, outputTransform: g.outputTransform };
 }

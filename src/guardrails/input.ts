@@ -1,7 +1,7 @@
-import type { Attachment } from '../core/types.js';
-import type { TurnContext } from '../core/pipeline.js';
+import type { Attachment } from '../kernel/types.js';
+import type { TurnContext } from '../engine/pipeline.js';
 import { declinePrivately, REPLIES } from './replies.js';
-import type { GuardrailSettings } from './settings.js';
+import type { GuardrailSettings } from '../config/guardrails.js';
 
 /** A text attachment read as context (redacted before it reaches the prompt). */
 export interface AttachmentText {
@@ -16,9 +16,12 @@ export interface AttachmentImage {
   data: Buffer;
 }
 
-export const STATE_ATTACHMENTS = 'guardrails.attachments';
-/** Images accepted for a vision-capable model (also on `ctx.images`, which the prompt carries). */
-export const STATE_IMAGES = 'guardrails.images';
+declare module '../engine/pipeline.js' {
+  interface TurnState {
+    /** Text attachments accepted by the input limits, for redaction to scan before they join the prompt. */
+    attachments?: AttachmentText[];
+  }
+}
 
 const TEXT_TYPES = /^(?:text\/|application\/(?:json|xml|x-yaml|yaml|toml|csv|x-ndjson|javascript|typescript|x-sh|sql)\b)/i;
 const TEXT_EXTENSIONS = /\.(?:txt|md|markdown|csv|tsv|json|ndjson|ya?ml|toml|xml|log|ini|conf|cfg|sql|sh|py|js|ts|tsx|jsx|java|go|rs|rb|php|c|h|cpp|cs|kt|swift|html|css)$/i;
@@ -62,11 +65,8 @@ export async function checkInput(
       return false;
     }
   }
-  ctx.state[STATE_ATTACHMENTS] = texts;
-  if (images.length) {
-    ctx.images.push(...images);
-    ctx.state[STATE_IMAGES] = images;
-  }
+  ctx.state.attachments = texts;
+  if (images.length) ctx.images.push(...images);
   return true;
 }
 

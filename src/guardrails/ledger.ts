@@ -1,5 +1,5 @@
 import type Keyv from 'keyv';
-import type { IncomingMessage } from '../core/types.js';
+import type { IncomingMessage } from '../kernel/types.js';
 import type { Store } from '../store/store.js';
 import { exclusive } from '../store/exclusive.js';
 

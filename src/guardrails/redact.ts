@@ -1,6 +1,6 @@
 import { ID_DETECTORS } from './redact-ids.js';
 import { KEYWORD_DETECTORS } from './redact-keywords.js';
-import type { CustomPattern, GuardrailSettings } from './settings.js';
+import type { CustomPattern, GuardrailSettings } from '../config/guardrails.js';
 
 /**
  * Finds sensitive data in text before it leaves the process: provider API keys and tokens,

@@ -1,4 +1,4 @@
-import type { TurnContext } from '../core/pipeline.js';
+import type { TurnContext } from '../engine/pipeline.js';
 
 /**
  * Every refusal says what happened and what to change; none is silent. Texts live here so

@@ -1,5 +1,5 @@
-import type { Middleware } from '../core/pipeline.js';
-import { describe } from '../core/errors.js';
+import type { Middleware } from '../engine/pipeline.js';
+import { describe } from '../kernel/errors.js';
 import { HANDOFF_TEXTS, isResume, type HandoffService } from './service.js';
 
 export { isResume } from './service.js';
@@ -46,8 +46,7 @@ export function offerHandoffWhenUnsure(handoff: HandoffService): Middleware {
     await next();
     const answer = ctx.answer;
     if (!answer || answer.source !== 'declined' || ctx.profile.answerMode !== 'grounded') return;
-    const knowledge = ctx.state.knowledge as { relevant?: number } | undefined;
-    if (knowledge?.relevant !== 0) return;
+    if (ctx.state.knowledge?.relevant !== 0) return;
     const settings = handoff.settingsFor(ctx.profile.name);
     if (!settings?.lowConfidenceOffer || (!settings.destination && !settings.webhook)) return;
     ctx.answer = { ...answer, text: `${answer.text}\n\n${LOW_CONFIDENCE_OFFER}`, offerHandoff: true };

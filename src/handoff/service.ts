@@ -1,14 +1,15 @@
+import { BackgroundWork } from '../kernel/background.js';
 import type Keyv from 'keyv';
-import type { PlatformAdapter } from '../core/adapter.js';
-import type { Logger } from '../core/logger.js';
-import type { Profile } from '../core/profile.js';
-import type { ConversationKey, IncomingMessage, Turn } from '../core/types.js';
-import { describe } from '../core/errors.js';
+import type { PlatformAdapter } from '../kernel/adapter.js';
+import type { Logger } from '../kernel/logger.js';
+import type { Profile } from '../config/profile.js';
+import type { ConversationKey, IncomingMessage, Turn } from '../kernel/types.js';
+import { describe } from '../kernel/errors.js';
 import type { ChatModelClient } from '../llm/client.js';
 import type { HistoryStore } from '../store/history.js';
 import type { Store } from '../store/store.js';
-import type { AnswerRecord } from '../feedback/answers.js';
-import type { HandoffSettings } from './settings.js';
+import type { AnswerRecord } from '../analytics/answers.js';
+import type { HandoffSettings } from '../config/handoff.js';
 import { postWebhook } from './webhook.js';
 
 /**
@@ -65,10 +66,11 @@ export type HandoffOutcome = 'handed_off' | 'already' | 'no_destination' | 'not_
 
 export class HandoffService {
   private readonly state: Keyv<HandoffRecord>;
-  private readonly pending = new Set<Promise<unknown>>();
+  private readonly pending: BackgroundWork;
 
   constructor(private readonly d: HandoffDeps) {
     this.state = d.store.namespace<HandoffRecord>('handoffs');
+    this.pending = new BackgroundWork((err) => d.log.warn({ err: describe(err) }, 'a handoff webhook delivery failed'));
   }
 
   settingsFor(profile: string): HandoffSettings | undefined {
@@ -149,12 +151,11 @@ export class HandoffService {
 
   /** Resolves when background webhook deliveries have finished (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.pending.size) await Promise.allSettled([...this.pending]);
+    await this.pending.idle();
   }
 
   private track(p: Promise<unknown>): void {
-    const done = p.catch(() => undefined).finally(() => this.pending.delete(done));
-    this.pending.add(done);
+    void this.pending.track(p);
   }
 
   private async summarize(profileName: string, transcript: string): Promise<string | undefined> {

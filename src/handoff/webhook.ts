@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { Logger } from '../core/logger.js';
-import { describe } from '../core/errors.js';
+import type { Logger } from '../kernel/logger.js';
+import { describe } from '../kernel/errors.js';
 
 /**
  * Handoffs POSTed as JSON to a ticket system. With a secret, each request carries

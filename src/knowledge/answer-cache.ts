@@ -1,7 +1,7 @@
 import type Keyv from 'keyv';
-import type { FinalReply } from '../core/adapter.js';
-import type { Logger } from '../core/logger.js';
-import { describe } from '../core/errors.js';
+import type { FinalReply } from '../kernel/adapter.js';
+import type { Logger } from '../kernel/logger.js';
+import { describe } from '../kernel/errors.js';
 import type { Store } from '../store/store.js';
 import { sha256, words } from './analyzer.js';
 import { PrivacyIndex } from '../privacy/index-store.js';

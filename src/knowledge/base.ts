@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import MiniSearch, { type SearchResult } from 'minisearch';
-import type { Citation } from '../core/adapter.js';
-import { describe } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import type { Citation } from '../kernel/adapter.js';
+import { describe } from '../kernel/errors.js';
+import type { Logger } from '../kernel/logger.js';
 import { DEFAULT_CHUNK_OPTIONS, type Chunk, type ChunkOptions } from './chunk.js';
 import { loadSource, memorySiteCache, type SiteCache } from './sources/index.js';
 import { cosine, type CachedEmbedder } from './embeddings.js';

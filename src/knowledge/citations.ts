@@ -1,4 +1,4 @@
-import type { Citation } from '../core/adapter.js';
+import type { Citation } from '../kernel/adapter.js';
 
 /**
  * Compact "Sources" footers for each platform's `complete()`, so every adapter renders the same

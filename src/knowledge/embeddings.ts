@@ -1,5 +1,5 @@
 import type Keyv from 'keyv';
-import type { Logger } from '../core/logger.js';
+import type { Logger } from '../kernel/logger.js';
 import type { Store } from '../store/store.js';
 import { sha256 } from './analyzer.js';
 

@@ -1,7 +1,8 @@
-import type { Citation } from '../core/adapter.js';
+import type { Citation } from '../kernel/adapter.js';
 import type { KnowledgeBase } from './base.js';
 import { citationOf } from './base.js';
-import { quotePassages, selectPassages, type KnowledgeSettings } from './middleware.js';
+import { quotePassages, selectPassages } from './middleware.js';
+import type { KnowledgeSettings } from '../config/knowledge.js';
 
 /**
  * The support-desk checks of `parley eval` (issue 16), for cases that say which page answers

@@ -1,7 +1,7 @@
-import type { LiveConfig } from '../config/live.js';
+import type { LiveSettings } from '../config/live-settings.js';
 import type { Settings } from '../config/settings.js';
-import { describe } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import { describe } from '../kernel/errors.js';
+import type { Logger } from '../kernel/logger.js';
 import type { Store } from '../store/store.js';
 import { KnowledgeBase } from './base.js';
 import { CachedEmbedder, HttpEmbedder, type Embedder } from './embeddings.js';
@@ -26,7 +26,7 @@ export class LiveKnowledge {
   private kb?: KnowledgeBase;
   private signature = '';
 
-  constructor(private readonly config: LiveConfig, private readonly o: LiveKnowledgeOptions) {
+  constructor(private readonly config: LiveSettings, private readonly o: LiveKnowledgeOptions) {
     config.on('change', (s: Settings) => {
       this.rebuild(s).catch((err) => o.log.warn({ err: describe(err) }, 'knowledge rebuild after config change failed; keeping the previous knowledge'));
     });

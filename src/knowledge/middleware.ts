@@ -1,48 +1,29 @@
-import type { Citation, FinalReply } from '../core/adapter.js';
-import type { Grounding, Middleware, TurnContext } from '../core/pipeline.js';
-import type { Profile } from '../core/profile.js';
-import { knowledgeSchema } from '../config/file.js';
-import { groundedness } from '../quality/groundedness.js';
+import type { Feature } from '../engine/feature.js';
+import type { Citation, FinalReply } from '../kernel/adapter.js';
+import type { Grounding, Middleware, TurnContext } from '../engine/pipeline.js';
+import type { Profile } from '../config/profile.js';
+import type { KnowledgeSettings } from '../config/knowledge.js';
+import { groundedness } from './groundedness.js';
 import { cacheableAnswer, type AnswerCache } from './answer-cache.js';
 import { citationOf, type Hit, type KnowledgeBase } from './base.js';
 import { citationNumbers } from './citations.js';
 
-export interface KnowledgeSettings {
-  /** Passages put in the prompt. */
-  topK: number;
-  /** Least IDF-weighted share of the question the best passage must match for any passage to be sent (0–1): "plausibly related". */
-  threshold: number;
-  /** Passages scoring under this fraction of the best one's BM25 score are not sent (the score margin). */
-  scoreRatio: number;
-  /** Degraded mode quotes the best passage only when it matches at least this IDF-weighted share of the question… */
-  quoteThreshold: number;
-  /** …and leads the next passage of another page by this score ratio (a clear winner)… */
-  quoteMargin: number;
-  /** …and scores at least this (BM25): one word of the question met in passing scores low. */
-  quoteMinScore: number;
-  /** With embeddings: least cosine similarity that also counts as relevant. */
-  embeddingThreshold: number;
-  /** Least FAQ similarity (0–1) to answer from the FAQ without a model; high on purpose. */
-  faqThreshold: number;
-  /** Earlier user turns of the thread added to the search. */
-  contextTurns: number;
-  /** Lifetime of cached answers; 0 turns the cache off. */
-  cacheTtlSeconds: number;
+/** What retrieval found for the turn: the FAQ entry it answered from, or the passages it ranked. */
+export interface KnowledgeTrace {
+  faq?: string;
+  score?: number;
+  hits?: { id: string; coverage: number; similarity?: number }[];
+  /** Passages that counted as relevant (0: the docs had nothing; the handoff offer reads it). */
+  relevant?: number;
+  /** Retrieval was confident enough to quote the best passage without a model. */
+  confident?: boolean;
 }
 
-/** The config file's defaults (knowledgeSchema), the one place they are declared. */
-export const DEFAULT_KNOWLEDGE_SETTINGS: KnowledgeSettings = (({ topK, threshold, scoreRatio, quoteThreshold, quoteMargin, quoteMinScore, embeddingThreshold, faqThreshold, contextTurns, cacheTtlSeconds }) => ({
-  topK,
-  threshold,
-  scoreRatio,
-  quoteThreshold,
-  quoteMargin,
-  quoteMinScore,
-  embeddingThreshold,
-  faqThreshold,
-  contextTurns,
-  cacheTtlSeconds,
-}))(knowledgeSchema.parse({}));
+declare module '../engine/pipeline.js' {
+  interface TurnState {
+    knowledge?: KnowledgeTrace;
+  }
+}
 
 export interface KnowledgeMiddlewareDeps {
   /** The current knowledge base (a config reload may replace it); undefined = none configured. */
@@ -237,3 +218,8 @@ function uniqueCitations(hits: Hit[]): Citation[] {
 }
 
 export type { TurnContext };
+
+/** Knowledge as a feature of the turn (src/features.ts). */
+export function knowledgeFeature(deps: KnowledgeMiddlewareDeps): Feature {
+  return { name: 'knowledge', middleware: [knowledgeMiddleware(deps)] };
+}

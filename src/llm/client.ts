@@ -1,7 +1,7 @@
 import OpenAI, { APIUserAbortError } from 'openai';
-import type { Logger } from '../core/logger.js';
-import { LlmError } from '../core/errors.js';
-import type { Usage } from '../core/types.js';
+import type { Logger } from '../kernel/logger.js';
+import { LlmError } from '../kernel/errors.js';
+import type { Usage } from '../kernel/types.js';
 import { toLlmError } from './server-errors.js';
 import { calibrate, countMessages, countTokens } from './tokens.js';
 

@@ -1,6 +1,6 @@
 import type { Settings, ProviderSettings } from '../config/settings.js';
-import { LlmError, describe } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import { LlmError, describe } from '../kernel/errors.js';
+import type { Logger } from '../kernel/logger.js';
 import { LlmClient, type ChatEvent, type ChatModelClient, type ChatRequest } from './client.js';
 
 /**

@@ -1,5 +1,5 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
-import { LlmError } from '../core/errors.js';
+import { LlmError } from '../kernel/errors.js';
 
 /**
  * How OpenAI-compatible servers say "the prompt does not fit", from their code and docs:

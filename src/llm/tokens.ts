@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import type { Usage } from '../core/types.js';
+import type { Usage } from '../kernel/types.js';
 
 /**
  * Token counts for prompt budgets and for usage the server never reported.

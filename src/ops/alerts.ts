@@ -1,6 +1,8 @@
-import type { Logger } from '../core/logger.js';
-import type { TurnResult } from '../core/pipeline.js';
-import { describe } from '../core/errors.js';
+import type { Logger } from '../kernel/logger.js';
+import type { TurnResult } from '../engine/pipeline.js';
+import type { Feature } from '../engine/feature.js';
+import type { PlatformAdapter } from '../kernel/adapter.js';
+import { describe } from '../kernel/errors.js';
 
 export interface AlertSettings {
   /** Sliding window over which the rates are computed. */
@@ -94,6 +96,32 @@ export class AlertMonitor {
   private now(): number {
     return this.o.now?.() ?? Date.now();
   }
+}
+
+/**
+ * ALERT_CHANNEL (`platform:channel`): where alerts and budget warnings are posted, through that
+ * platform's adapter once the platforms run. Before that, or without a platform that can post,
+ * posts go nowhere (alerts and warnings are always logged too).
+ */
+export class AdminChannel {
+  private adapter?: PlatformAdapter;
+
+  constructor(private readonly target: { platform: string; channel: string } | undefined, private readonly log: Logger) {}
+
+  attach(adapters: PlatformAdapter[]): void {
+    if (!this.target) return;
+    this.adapter = adapters.find((a) => a.platform === this.target!.platform && a.announce);
+    if (!this.adapter) this.log.warn({ platform: this.target.platform }, 'ALERT_CHANNEL names a platform that is not running or cannot post; alerts go to the log only');
+  }
+
+  readonly post = async (text: string): Promise<void> => {
+    if (this.adapter?.announce && this.target) await this.adapter.announce(this.target.channel, text);
+  };
+}
+
+/** Alerts as a feature: every finished turn is a sample. */
+export function alertsFeature(monitor: AlertMonitor): Feature {
+  return { name: 'alerts', onTurn: (r) => void monitor.record(r) };
 }
 
 export function percentile(values: number[], p: number): number {

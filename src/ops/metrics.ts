@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Engine } from '../core/engine.js';
-import type { TurnResult } from '../core/pipeline.js';
-import type { IncomingMessage } from '../core/types.js';
+import type { Feature } from '../engine/feature.js';
+import type { TurnResult } from '../engine/pipeline.js';
+import type { IncomingMessage } from '../kernel/types.js';
 import type { PacerObserver } from '../pacing/pacer.js';
 
 /** Latency buckets in seconds: chat users notice 0.5 s, give up around 30 s. */
@@ -45,11 +45,13 @@ export class Metrics {
   }
 
   /** Feeds the metrics from an engine's events. */
-  attach(engine: Engine): this {
-    engine.onMessage((m: IncomingMessage) => this.messages.inc({ platform: m.platform, trigger: m.trigger }));
-    engine.onTurn((r: TurnResult) => this.recordTurn(r));
-    this.queueSources.push(() => engine.pending.waiting);
-    return this;
+  /** The metrics as a feature: messages in, replies out (and the engine's queue, via addQueue). */
+  feature(): Feature {
+    return {
+      name: 'metrics',
+      onMessage: (m: IncomingMessage) => this.messages.inc({ platform: m.platform, trigger: m.trigger }),
+      onTurn: (r: TurnResult) => this.recordTurn(r),
+    };
   }
 
   /** Adds a source of waiting requests to the queue-depth gauge (a platform's pacer). */

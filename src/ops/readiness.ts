@@ -1,4 +1,4 @@
-import { describe } from '../core/errors.js';
+import { describe } from '../kernel/errors.js';
 
 export interface CheckResult {
   ok: boolean;

@@ -1,10 +1,15 @@
 import Bottleneck from 'bottleneck';
 import { Redis } from 'ioredis';
-import type { Metrics } from '../ops/metrics.js';
 import { patchBottleneckForRedis7 } from './bottleneck-redis7.js';
-import { Pacer, type PacerSettings } from './pacer.js';
+import { Pacer, type PacerObserver, type PacerSettings } from './pacer.js';
 import { windowLog } from './window.js';
 import type { Store } from '../store/store.js';
+
+/** What the pacers report to (the metrics implement it): calls and 429s per platform, queue depth. */
+export interface PacingMetrics {
+  pacerObserver(platform: string): PacerObserver;
+  addQueue(depth: () => number): void;
+}
 
 export type CreatePacer = (platform: string, settings: Omit<PacerSettings, 'cluster'>) => Pacer;
 
@@ -12,7 +17,7 @@ export type CreatePacer = (platform: string, settings: Omit<PacerSettings, 'clus
  * Builds the pacers adapters wrap their clients with: clustered through Redis when the store
  * is Redis (several instances share each platform's budgets), counted in the metrics.
  */
-export function pacerFactory(o: { redisUrl?: string; metrics?: Metrics; shared?: Store }): { create: CreatePacer; close(): Promise<void> } {
+export function pacerFactory(o: { redisUrl?: string; metrics?: PacingMetrics; shared?: Store }): { create: CreatePacer; close(): Promise<void> } {
   let connection: Bottleneck.IORedisConnection | undefined;
   const pacers: Pacer[] = [];
   return {

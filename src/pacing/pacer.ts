@@ -1,5 +1,5 @@
 import Bottleneck from 'bottleneck';
-import { RateLimitError } from '../core/errors.js';
+import { RateLimitError } from '../kernel/errors.js';
 import { windowLog, type WindowLog } from './window.js';
 
 /**

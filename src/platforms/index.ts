@@ -1,6 +1,7 @@
 import type { Config } from '../config/env.js';
-import type { AdapterDeps, PlatformAdapter } from '../core/adapter.js';
-import type { HttpApiExtraDeps } from './http-api/index.js';
+import type { PlatformAdapter } from '../kernel/adapter.js';
+import type { AdapterDeps } from './deps.js';
+import type { HttpApiExtraDeps } from './http-api/adapter.js';
 
 /**
  * Every platform whose credentials are set. The console is not here: the CLI opens it.
@@ -10,7 +11,7 @@ import type { HttpApiExtraDeps } from './http-api/index.js';
 export async function createAdapters(config: Config, deps: AdapterDeps & Partial<HttpApiExtraDeps>): Promise<PlatformAdapter[]> {
   const adapters: PlatformAdapter[] = [];
   if (config.slack) adapters.push((await import('./slack/index.js')).createSlackAdapter(config.slack, deps));
-  if (config.discord) adapters.push((await import('./discord/index.js')).createDiscordAdapter(config.discord, deps));
-  if (config.api) adapters.push((await import('./http-api/index.js')).createHttpApiAdapter(config.api, deps));
+  if (config.discord) adapters.push((await import('./discord/adapter.js')).createDiscordAdapter(config.discord, deps));
+  if (config.api) adapters.push((await import('./http-api/adapter.js')).createHttpApiAdapter(config.api, deps));
   return adapters;
 }

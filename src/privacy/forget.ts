@@ -1,10 +1,10 @@
-import type { ConversationKey, Turn } from '../core/types.js';
-import type { Logger } from '../core/logger.js';
+import type { ConversationKey, Turn } from '../kernel/types.js';
+import type { Logger } from '../kernel/logger.js';
 import type { Store } from '../store/store.js';
 import type { HistoryStore } from '../store/history.js';
 import type { UsageLedger } from '../guardrails/ledger.js';
 import { ANALYTICS_RETENTION_MS, daysBetween, normalizeQuestion, type SupportAnalytics } from '../analytics/support-analytics.js';
-import { ANSWER_TTL_MS, type AnswerRecord } from '../feedback/answers.js';
+import { ANSWER_TTL_MS, type AnswerRecord } from '../analytics/answers.js';
 import type { ReviewService } from '../review/service.js';
 import { PrivacyIndex, textSource, type IndexedKey } from './index-store.js';
 

@@ -1,26 +1,6 @@
-import type { KnowledgeBase } from '../knowledge/base.js';
-import type { EvalReport } from '../knowledge/eval.js';
-import { selectPassages, type KnowledgeSettings } from '../knowledge/middleware.js';
+import type { EvalReport } from './eval.js';
 
 /** `parley eval` helpers of issue 12: the judge's passages, thresholds per metric, the JSON report for CI. */
-
-/**
- * The passages the pipeline gave the model for a first question that its answer cites (all of
- * them when it cites none): what the judge checks faithfulness against. Same search and
- * relevance rule as the knowledge middleware.
- */
-export async function citedPassages(
-  s: KnowledgeSettings,
-  knowledge: KnowledgeBase | undefined,
-  sources: readonly string[] | undefined,
-  question: string,
-  cited: string[],
-): Promise<{ title: string; text: string }[]> {
-  if (!knowledge) return [];
-  const given = selectPassages(await knowledge.search(question, { sources, k: s.topK }), s).relevant;
-  const picked = given.filter((h) => cited.includes(h.passage.key));
-  return (picked.length ? picked : given).map((h) => ({ title: h.passage.title, text: h.passage.text }));
-}
 
 export interface EvalThresholds {
   minScore: number;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { describe } from '../core/errors.js';
+import { describe } from '../kernel/errors.js';
 import type { ChatModelClient } from '../llm/client.js';
 
 /**

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { isMap, isScalar, isSeq, parseDocument, Scalar, type Document, type YAMLMap } from 'yaml';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../kernel/errors.js';
 import { normalizeQuestion } from '../analytics/support-analytics.js';
 import { parseFaqFile } from '../knowledge/faq.js';
 

@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import type { Settings } from '../config/settings.js';
-import { ParleyError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
-import type { TurnResult } from '../core/pipeline.js';
+import { ParleyError } from '../kernel/errors.js';
+import type { Logger } from '../kernel/logger.js';
+import type { TurnResult } from '../engine/pipeline.js';
 import type { Store } from '../store/store.js';
 import { dayOf, normalizeQuestion } from '../analytics/support-analytics.js';
-import type { AnswerRecord } from '../feedback/answers.js';
+import type { AnswerRecord } from '../analytics/answers.js';
 import type { KnowledgeBase } from '../knowledge/base.js';
 import { saveFaqCorrection } from './faq-file.js';
 import { ReviewQueue, reviewId, type ReviewFlag, type ReviewItem, type ReviewPassage, type ReviewReason, type ReviewStatus } from './queue.js';

@@ -1,7 +1,8 @@
+import type { Feature } from '../engine/feature.js';
 import type { Settings, RouteRule } from '../config/settings.js';
-import type { Middleware } from '../core/pipeline.js';
-import type { Profile } from '../core/profile.js';
-import type { IncomingMessage } from '../core/types.js';
+import type { Middleware } from '../engine/pipeline.js';
+import type { Profile } from '../config/profile.js';
+import type { IncomingMessage } from '../kernel/types.js';
 
 export interface Route {
   /** The rule that matched; undefined when the default profile answers. */
@@ -47,6 +48,13 @@ function containsWord(text: string, word: string): boolean {
 }
 
 /** Sets the turn's profile from the routing rules (read per turn, so a config reload applies). */
+declare module '../engine/pipeline.js' {
+  interface TurnState {
+    /** The rule that picked the turn's profile (none: the default profile). */
+    routing?: { rule?: string; profile: string };
+  }
+}
+
 export function routingMiddleware(settings: () => Settings): Middleware {
   return async (ctx, next) => {
     const r = route(settings(), ctx.message, ctx.question);
@@ -55,4 +63,9 @@ export function routingMiddleware(settings: () => Settings): Middleware {
     if (r.rule) ctx.log.debug({ rule: r.rule.name, profile: r.profile.name }, 'routed');
     await next();
   };
+}
+
+/** Routing as the first feature of the turn (src/features.ts). */
+export function routingFeature(settings: () => Settings): Feature {
+  return { name: 'routing', middleware: [routingMiddleware(settings)] };
 }

@@ -1,5 +1,5 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Logger } from '../core/logger.js';
+import type { Logger } from '../kernel/logger.js';
 
 /**
  * A request the client must change: thrown from a handler (or readBody), answered by the server

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ParleyError } from '../core/errors.js';
+import { ParleyError } from '../kernel/errors.js';
 import type { Store } from './store.js';
 
 export interface ExclusiveOptions {

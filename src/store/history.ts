@@ -1,5 +1,5 @@
 import type Keyv from 'keyv';
-import type { ConversationKey, Turn } from '../core/types.js';
+import type { ConversationKey, Turn } from '../kernel/types.js';
 import type { Store } from './store.js';
 
 interface StoredConversation {

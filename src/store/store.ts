@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import Keyv, { type KeyvStoreAdapter } from 'keyv';
 import type { Redis } from 'ioredis';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../kernel/errors.js';
 import { connectRedis, IORedisKeyvAdapter } from './redis.js';
 import { ReopeningSqliteAdapter } from './sqlite.js';
 

@@ -3,8 +3,8 @@ import { openStore } from '../../src/store/store.js';
 import { SupportAnalytics, normalizeQuestion } from '../../src/analytics/support-analytics.js';
 import { buildReport, formatCsv, formatSummary, parseSince } from '../../src/analytics/report.js';
 import { addToSketch, emptySketch, mergeSketches, quantile, RELATIVE_ACCURACY } from '../../src/analytics/sketch.js';
-import type { TurnResult } from '../../src/core/pipeline.js';
-import { conversationKey, type IncomingMessage } from '../../src/core/types.js';
+import type { TurnResult } from '../../src/engine/pipeline.js';
+import { conversationKey, type IncomingMessage } from '../../src/kernel/types.js';
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-11-20T10:00:00Z');

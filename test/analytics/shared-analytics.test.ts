@@ -1,8 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { SupportAnalytics } from '../../src/analytics/support-analytics.js';
 import { buildReport } from '../../src/analytics/report.js';
-import type { TurnResult } from '../../src/core/pipeline.js';
-import { conversationKey, type IncomingMessage } from '../../src/core/types.js';
+import type { TurnResult } from '../../src/engine/pipeline.js';
+import { conversationKey, type IncomingMessage } from '../../src/kernel/types.js';
 import { openStore, type Store } from '../../src/store/store.js';
 import { REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { diagnoseKnowledge } from '../../src/cli/doctor.js';
 import { loadConfig } from '../../src/config/env.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { copyOfExample } from '../knowledge/helpers.js';
 
 /** `parley doctor`'s knowledge checks: what would be indexed, and a broken FAQ file named before `start` trips on it. */

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/env.js';
-import { LiveConfig } from '../../src/config/live.js';
+import { LiveSettings } from '../../src/config/live-settings.js';
 import type { Settings } from '../../src/config/settings.js';
-import { createLogger } from '../../src/core/logger.js';
+import { createLogger } from '../../src/kernel/logger.js';
 
 const good = (model: string) => `
 models:
@@ -21,14 +21,14 @@ routing:
 describe('config file reload', () => {
   let dir: string;
   let logs: Record<string, unknown>[];
-  let live: LiveConfig;
+  let live: LiveSettings;
   const log = () => createLogger({ level: 'debug', content: false, destination: { write: (s: string) => logs.push(JSON.parse(s)) } });
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'parley-config-'));
     logs = [];
     writeFileSync(join(dir, 'parley.config.yaml'), good('model-a'));
-    live = LiveConfig.load(loadConfig({ PARLEY_CONFIG: 'parley.config.yaml' }), { log: log(), env: {}, cwd: dir });
+    live = LiveSettings.load(loadConfig({ PARLEY_CONFIG: 'parley.config.yaml' }), { log: log(), env: {}, cwd: dir });
   });
   afterEach(() => {
     live.close();

@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/env.js';
 import { loadConfigFile } from '../../src/config/file.js';
 import { resolveSettings } from '../../src/config/settings.js';
-import { ConfigError } from '../../src/core/errors.js';
-import { defaultProfile } from '../../src/core/profile.js';
+import { ConfigError } from '../../src/kernel/errors.js';
+import { defaultProfile } from '../../src/config/profile.js';
 import { SCHEMA_PATH, schemaText } from '../../schema/generate.js';
 
 const root = resolve(import.meta.dirname, '../..');

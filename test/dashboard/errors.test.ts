@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SupportAnalytics } from '../../src/analytics/support-analytics.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { mountDashboard } from '../../src/dashboard/index.js';
 import { REVIEW_MAX_BODY_BYTES } from '../../src/dashboard/review.js';
 import type { ReviewService } from '../../src/review/service.js';

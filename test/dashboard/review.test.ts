@@ -5,7 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { parse } from 'yaml';
 import { startParley, type Parley } from '../../src/app.js';
 import { loadConfig } from '../../src/config/env.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { mountDashboard } from '../../src/dashboard/index.js';
 import { HttpServer } from '../../src/server/http.js';
 import { FakeOpenAI } from '../fakes/openai-server.js';
@@ -52,7 +52,7 @@ let threads = 0;
 async function ask(p: Parley, a: MemoryAdapter, question: string, reply: string, downNote?: string): Promise<string> {
   fake.script(reply);
   const message = a.message(question, { thread: `T${++threads}` });
-  const r = await p.engine.ask(a, message);
+  const r = await p.engine.deliver(a, message);
   expect(r?.source).toBe('model');
   await p.support.desk.idle();
   if (downNote !== undefined) {
@@ -177,7 +177,7 @@ describe('review queue on the dashboard', () => {
 
       // The same question again: from the FAQ, with the corrected text, and not one request to the model.
       const requests = fake.requests.length;
-      const again = await parley.engine.ask(adapter, adapter.message(REFUND_Q, { thread: 'T-again' }));
+      const again = await parley.engine.deliver(adapter, adapter.message(REFUND_Q, { thread: 'T-again' }));
       expect(again?.source).toBe('faq');
       expect(again?.text).toContain(CORRECTED);
       expect(fake.requests.length).toBe(requests);

@@ -1,5 +1,5 @@
-import type { TurnResult } from '../../src/core/pipeline.js';
-import { conversationKey, type IncomingMessage } from '../../src/core/types.js';
+import type { TurnResult } from '../../src/engine/pipeline.js';
+import { conversationKey, type IncomingMessage } from '../../src/kernel/types.js';
 import type { SupportAnalytics } from '../../src/analytics/support-analytics.js';
 
 const DAY = 86_400_000;

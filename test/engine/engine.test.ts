@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Engine } from '../../src/core/engine.js';
-import { silentLogger } from '../../src/core/logger.js';
-import type { Profile } from '../../src/core/profile.js';
+import { Engine } from '../../src/engine/engine.js';
+import { silentLogger } from '../../src/kernel/logger.js';
+import type { Profile } from '../../src/config/profile.js';
 import { LlmClient } from '../../src/llm/client.js';
 import { HistoryStore } from '../../src/store/history.js';
 import { openStore, type Store } from '../../src/store/store.js';
@@ -57,13 +57,13 @@ describe.each(stores)('engine on the $name store', (backend) => {
     const engine = engineWith();
     fake.script({ text: 'Our refund window is **30 days**.', chunkDelayMs: 5 });
     const m1 = adapter.message('What is the refund window?');
-    const r1 = await engine.ask(adapter, m1);
+    const r1 = await engine.deliver(adapter, m1);
     expect(adapter.shown(m1.id)).toBe('Our refund window is **30 days**.');
     expect(r1).toMatchObject({ source: 'model', model: 'fake-model', text: 'Our refund window is **30 days**.' });
     expect(r1!.usage!.completionTokens).toBeGreaterThan(0);
 
     const m2 = adapter.message('And for digital goods?');
-    await engine.ask(adapter, m2);
+    await engine.deliver(adapter, m2);
     const sent = fake.chatRequests[1]!.body.messages;
     expect(sent.map((m: { role: string }) => m.role)).toEqual(['system', 'user', 'assistant', 'user']);
     expect(sent[1].content).toBe('What is the refund window?');
@@ -74,9 +74,9 @@ describe.each(stores)('engine on the $name store', (backend) => {
 
   it('keeps conversations apart: another thread or workspace starts empty', async () => {
     const engine = engineWith();
-    await engine.ask(adapter, adapter.message('first thread'));
-    await engine.ask(adapter, adapter.message('other workspace, same ids', { workspace: 'W2' }));
-    await engine.ask(adapter, adapter.message('other thread', { thread: 'T2' }));
+    await engine.deliver(adapter, adapter.message('first thread'));
+    await engine.deliver(adapter, adapter.message('other workspace, same ids', { workspace: 'W2' }));
+    await engine.deliver(adapter, adapter.message('other thread', { thread: 'T2' }));
     expect(fake.chatRequests[1]!.body.messages).toHaveLength(2);
     expect(fake.chatRequests[2]!.body.messages).toHaveLength(2);
   });
@@ -86,7 +86,7 @@ describe.each(stores)('engine on the $name store', (backend) => {
     const engine = engineWith({ contextWindow: 400, maxOutputTokens: 100 }, history);
     for (let i = 0; i < 6; i++) {
       fake.script(`Answer number ${i} ` + 'with some padding words '.repeat(6));
-      await engine.ask(adapter, adapter.message(`Question number ${i} ` + 'and some more words '.repeat(6)));
+      await engine.deliver(adapter, adapter.message(`Question number ${i} ` + 'and some more words '.repeat(6)));
     }
     const last = fake.chatRequests.at(-1)!.body.messages as { role: string; content: string }[];
     expect(last.at(-1)!.content).toMatch(/^Question number 5/);
@@ -100,7 +100,7 @@ describe.each(stores)('engine on the $name store', (backend) => {
   it('declines a question that cannot fit, saying so, without calling the model', async () => {
     const engine = engineWith({ contextWindow: 300, maxOutputTokens: 100 });
     const m = adapter.message('word '.repeat(500));
-    const r = await engine.ask(adapter, m);
+    const r = await engine.deliver(adapter, m);
     expect(fake.chatRequests).toHaveLength(0);
     expect(r!.source).toBe('declined');
     expect(adapter.shown(m.id)).toMatch(/too long for the model \(about \d+ tokens; it accepts about \d+\)/);
@@ -110,12 +110,12 @@ describe.each(stores)('engine on the $name store', (backend) => {
     const engine = engineWith();
     fake.script({ text: 'slow first answer '.repeat(5), chunkDelayMs: 30 });
     const m1 = adapter.message('first');
-    const p1 = engine.ask(adapter, m1);
+    const p1 = engine.deliver(adapter, m1);
     await new Promise((r) => setTimeout(r, 60));
     const m2 = adapter.message('second');
     const m3 = adapter.message('third');
-    const p2 = engine.ask(adapter, m2);
-    const p3 = engine.ask(adapter, m3);
+    const p2 = engine.deliver(adapter, m2);
+    const p3 = engine.deliver(adapter, m3);
     const [r1, r2, r3] = await Promise.all([p1, p2, p3]);
     expect(fake.chatRequests).toHaveLength(2);
     // The second request started only after the first reply was complete…
@@ -132,8 +132,8 @@ describe.each(stores)('engine on the $name store', (backend) => {
     const engine = engineWith();
     fake.script({ text: 'a '.repeat(10), chunkDelayMs: 20 }, { text: 'b '.repeat(10), chunkDelayMs: 20 });
     const [ra, rb] = await Promise.all([
-      engine.ask(adapter, adapter.message('one', { thread: 'A' })),
-      engine.ask(adapter, adapter.message('two', { thread: 'B' })),
+      engine.deliver(adapter, adapter.message('one', { thread: 'A' })),
+      engine.deliver(adapter, adapter.message('two', { thread: 'B' })),
     ]);
     // Overlapping turns: the second started before the first finished.
     expect(Math.max(ra!.startedAt, rb!.startedAt)).toBeLessThan(Math.min(ra!.finishedAt, rb!.finishedAt));
@@ -143,7 +143,7 @@ describe.each(stores)('engine on the $name store', (backend) => {
     const engine = engineWith();
     fake.script({ text: 'This is the start of a long answer', cutAfterChunks: 4 });
     const m = adapter.message('tell me');
-    const r = await engine.ask(adapter, m);
+    const r = await engine.deliver(adapter, m);
     expect(adapter.shown(m.id)).toMatch(/^This is the start \n\n_⚠️ The answer was cut off \(the connection to the model failed\)\. Ask again to get the rest\._$/);
     expect(r!.error).toBe('llm_network');
   });
@@ -153,7 +153,7 @@ describe.each(stores)('engine on the $name store', (backend) => {
     const engine = engineWith({}, history);
     fake.script({ status: 500 }, { status: 500 });
     const m = adapter.message('hello?');
-    const r = await engine.ask(adapter, m);
+    const r = await engine.deliver(adapter, m);
     expect(r!.source).toBe('error');
     expect(adapter.shown(m.id)).toBe('⚠️ I could not get an answer from the model (the model service had an error). Please try again in a moment.');
     expect(await history.load(r!.conversation)).toEqual([]);
@@ -173,12 +173,12 @@ describe.each(stores)('engine on the $name store', (backend) => {
       },
     );
     const faq = adapter.message('ping');
-    expect((await engine.ask(adapter, faq))!.source).toBe('faq');
+    expect((await engine.deliver(adapter, faq))!.source).toBe('faq');
     expect(adapter.shown(faq.id)).toBe('pong');
     expect(fake.chatRequests).toHaveLength(0);
 
     const m = adapter.message('my key sk-abc123 fails');
-    await engine.ask(adapter, m);
+    await engine.deliver(adapter, m);
     const sent = fake.chatRequests[0]!.body.messages;
     expect(sent.at(-1).content).toBe('my key [secret] fails');
     expect(sent[0].content).toContain('Knowledge: the office opens at 9.');
@@ -193,7 +193,7 @@ describe.each(stores)('engine on the $name store', (backend) => {
       })
       .catch((err) => seen.push(`${err.code}:${err.conversation}`));
     const m = adapter.message('hi');
-    const r = await engine.ask(adapter, m);
+    const r = await engine.deliver(adapter, m);
     expect(seen).toEqual(['handler_failed:memory:W1:C1:T1']);
     expect(r!.source).toBe('error');
     expect(adapter.shown(m.id)).toMatch(/^⚠️ Something went wrong/);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { InflightJournal } from '../../src/core/inflight.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { InflightJournal } from '../../src/engine/inflight.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { openStore } from '../../src/store/store.js';
-import type { PlatformAdapter } from '../../src/core/adapter.js';
+import type { PlatformAdapter } from '../../src/kernel/adapter.js';
 import { MemoryChat } from '../fakes/memory-chat.js';
 
 describe('InflightJournal', () => {

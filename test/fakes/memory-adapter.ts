@@ -1,5 +1,5 @@
-import type { Deliver, PlatformAdapter, ReplySurface } from '../../src/core/adapter.js';
-import type { IncomingMessage } from '../../src/core/types.js';
+import type { Deliver, PlatformAdapter, ReplySurface } from '../../src/kernel/adapter.js';
+import type { IncomingMessage } from '../../src/kernel/types.js';
 import { MemoryChat, type MemoryChatOptions } from './memory-chat.js';
 
 /** A platform adapter over MemoryChat: each reply is its own chat, kept by message id. */

@@ -1,6 +1,6 @@
-import type { Content, MessageRef, NativeStream, ReplySurface, SendOptions, FinalReply } from '../../src/core/adapter.js';
-import { resolveContent } from '../../src/core/adapter.js';
-import { RateLimitError, StreamUnavailableError, PlatformError } from '../../src/core/errors.js';
+import type { Content, MessageRef, NativeStream, ReplySurface, SendOptions, FinalReply } from '../../src/kernel/adapter.js';
+import { resolveContent } from '../../src/kernel/adapter.js';
+import { RateLimitError, StreamUnavailableError, PlatformError } from '../../src/kernel/errors.js';
 import { Pacer } from '../../src/pacing/pacer.js';
 
 /**

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startParley, type Parley } from '../../src/app.js';
 import { loadConfig } from '../../src/config/env.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { hashApiKey } from '../../src/platforms/http-api/keys.js';
 import { FakeOpenAI } from '../fakes/openai-server.js';
 import { redisDbUrl } from '../helpers/redis.js';

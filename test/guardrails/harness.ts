@@ -1,10 +1,11 @@
-import type { PlatformAdapter, ReplySurface } from '../../src/core/adapter.js';
-import { Engine } from '../../src/core/engine.js';
-import { silentLogger } from '../../src/core/logger.js';
-import type { Profile } from '../../src/core/profile.js';
-import type { IncomingMessage } from '../../src/core/types.js';
-import { createGuardrails, installGuardrails, type GuardrailDeps, type Guardrails } from '../../src/guardrails/index.js';
-import { guardrailSettingsSchema, type GuardrailSettingsInput } from '../../src/guardrails/settings.js';
+import type { PlatformAdapter, ReplySurface } from '../../src/kernel/adapter.js';
+import { Engine } from '../../src/engine/engine.js';
+import { silentLogger } from '../../src/kernel/logger.js';
+import type { Profile } from '../../src/config/profile.js';
+import type { IncomingMessage } from '../../src/kernel/types.js';
+import { createGuardrails, guardrailsFeature, type GuardrailDeps, type Guardrails } from '../../src/guardrails/index.js';
+import { commandsFeature } from '../../src/commands/index.js';
+import { guardrailSettingsSchema, type GuardrailSettingsInput } from '../../src/config/guardrails.js';
 import { LlmClient } from '../../src/llm/client.js';
 import { HistoryStore } from '../../src/store/history.js';
 import type { Store } from '../../src/store/store.js';
@@ -49,7 +50,7 @@ export interface Rig {
   guardrails: Guardrails;
   history: HistoryStore;
   /** Sends `message` and waits until its turn and its usage recording are done. */
-  ask(adapter: PlatformAdapter, message: IncomingMessage): ReturnType<Engine['ask']>;
+  ask(adapter: PlatformAdapter, message: IncomingMessage): ReturnType<Engine['deliver']>;
 }
 
 /** The real engine with the real model client (against the fake server) and the guardrails installed as in createCore. */
@@ -70,14 +71,14 @@ export function rig(o: {
     ...o.deps,
   });
   const llm = new LlmClient({ baseURL: o.fake.url, connectTimeoutMs: 2_000, idleTimeoutMs: 2_000, maxRetries: 0, backoffBaseMs: 5, log });
-  const engine = new Engine({ history, llm, profile: testProfile(o.profile), log, outputTransform: guardrails.outputTransform });
-  installGuardrails(engine, guardrails);
+  const feature = guardrailsFeature(guardrails);
+  const engine = new Engine({ history, llm, profile: testProfile(o.profile), log }).install(commandsFeature([feature]), feature);
   return {
     engine,
     guardrails,
     history,
     ask: async (adapter, message) => {
-      const r = await engine.ask(adapter, message);
+      const r = await engine.deliver(adapter, message);
       await guardrails.idle();
       return r;
     },

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { conversationKey, type Attachment } from '../../src/core/types.js';
+import { conversationKey, type Attachment } from '../../src/kernel/types.js';
 import { openStore, type Store } from '../../src/store/store.js';
 import { FakeOpenAI } from '../fakes/openai-server.js';
 import { everythingSent, rig, WhisperingAdapter } from './harness.js';
@@ -94,7 +94,7 @@ describe('input limits', () => {
     const { ask, engine } = rig({ store, fake, deps: { isVisionModel: (model) => model === 'fake-model' } });
     let images: unknown;
     engine.use(async (ctx, next) => {
-      images = ctx.state['guardrails.images'];
+      images = ctx.images;
       await next();
     });
     const r = await ask(adapter, adapter.message('what is in this picture?', { attachments: [file('shot.png', 'image/png', Buffer.from([1, 2, 3]))] }));
@@ -155,14 +155,14 @@ describe('access control', () => {
   });
 
   it('uses the profile’s own settings over the top-level ones', async () => {
-    const { ask } = rig({ store, fake, settings: {}, profile: { guardrails: (await import('../../src/guardrails/settings.js')).guardrailSettingsSchema.parse(settings) } });
+    const { ask } = rig({ store, fake, settings: {}, profile: { guardrails: (await import('../../src/config/guardrails.js')).guardrailSettingsSchema.parse(settings) } });
     expect((await ask(adapter, adapter.message('hi', { channel: 'C-random' })))!.source).toBe('declined');
   });
 });
 
 describe('reloaded settings', () => {
   it('apply on the next turn when given as a function (input limits and blocked terms)', async () => {
-    const { guardrailSettingsSchema } = await import('../../src/guardrails/settings.js');
+    const { guardrailSettingsSchema } = await import('../../src/config/guardrails.js');
     let current = guardrailSettingsSchema.parse({ input: { maxQuestionChars: 5 } });
     const { ask } = rig({ store, fake, deps: { settings: () => current } });
     expect((await ask(adapter, adapter.message('too long')))!.source).toBe('declined');

@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { conversationKey } from '../../src/core/types.js';
+import { conversationKey } from '../../src/kernel/types.js';
 import { dayOf, UsageLedger, type LedgerRow } from '../../src/guardrails/ledger.js';
-import { ConsoleAdapter } from '../../src/platforms/console/index.js';
+import { ConsoleAdapter } from '../../src/platforms/console/adapter.js';
 import { openStore, type Store } from '../../src/store/store.js';
 import { FakeOpenAI } from '../fakes/openai-server.js';
 import { REDIS_URL, uniquePrefix } from '../helpers/redis.js';

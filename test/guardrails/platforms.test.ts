@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startHarness, type Harness } from '../discord/harness.js';
-import { eventually, startSlackWorld, type SlackWorld } from '../slack/harness.js';
+import { startHarness, type Harness } from '../platforms/discord/harness.js';
+import { eventually, startSlackWorld, type SlackWorld } from '../platforms/slack/harness.js';
 
 /**
  * The same guardrails on the real platforms' paths: Parley started as an operator starts it

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { conversationKey } from '../../src/core/types.js';
+import { conversationKey } from '../../src/kernel/types.js';
 import { BUILTIN_DETECTORS, isCardNumber, redact } from '../../src/guardrails/redact.js';
 import { openStore, type Store } from '../../src/store/store.js';
 import { FakeOpenAI } from '../fakes/openai-server.js';

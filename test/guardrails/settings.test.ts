@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultGuardrailSettings, guardrailSettingsSchema, mergeGuardrailSettings } from '../../src/guardrails/settings.js';
+import { defaultGuardrailSettings, guardrailSettingsSchema, mergeGuardrailSettings } from '../../src/config/guardrails.js';
 
 describe('guardrail settings', () => {
   it('parse {} to safe defaults', () => {

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/store.js';
 import { HistoryStore } from '../../src/store/history.js';
-import { silentLogger } from '../../src/core/logger.js';
-import type { TurnContext } from '../../src/core/pipeline.js';
-import type { Profile } from '../../src/core/profile.js';
-import type { FinalReply } from '../../src/core/adapter.js';
+import { silentLogger } from '../../src/kernel/logger.js';
+import type { TurnContext } from '../../src/engine/pipeline.js';
+import type { Profile } from '../../src/config/profile.js';
+import type { FinalReply } from '../../src/kernel/adapter.js';
 import { HandoffService } from '../../src/handoff/service.js';
 import { LOW_CONFIDENCE_OFFER, isResume, offerHandoffWhenUnsure, quietAfterHandoff } from '../../src/handoff/middleware.js';
-import type { HandoffSettings } from '../../src/handoff/settings.js';
-import { isThanks } from '../../src/feedback/index.js';
+import type { HandoffSettings } from '../../src/config/handoff.js';
+import { isThanks } from '../../src/support/index.js';
 import { attachAnswerActions, DiscordFeedback } from '../../src/platforms/discord/feedback.js';
 
 const DESTINATION: HandoffSettings = { destination: { platform: 'discord', channel: '1' }, lowConfidenceOffer: true };

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../src/config/file.js';
 import { resolveSettings } from '../../src/config/settings.js';
 import { loadConfig } from '../../src/config/env.js';
-import { handoffFromEnv } from '../../src/handoff/settings.js';
+import { handoffFromEnv } from '../../src/config/handoff.js';
 
 /** The `handoff` block of a profile in parley.config.yaml, and the HANDOFF_* environment defaults. */
 const FILE = `

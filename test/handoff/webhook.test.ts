@@ -3,12 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/store.js';
 import { HistoryStore } from '../../src/store/history.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { HandoffService, announcement } from '../../src/handoff/service.js';
 import { postWebhook, verifySignature, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../../src/handoff/webhook.js';
-import type { AnswerRecord } from '../../src/feedback/answers.js';
-import type { PlatformAdapter } from '../../src/core/adapter.js';
-import type { ConversationKey } from '../../src/core/types.js';
+import type { AnswerRecord } from '../../src/analytics/answers.js';
+import type { PlatformAdapter } from '../../src/kernel/adapter.js';
+import type { ConversationKey } from '../../src/kernel/types.js';
 
 /** A ticket system: answers with the scripted statuses in turn (then 200), recording every request. */
 interface Received {

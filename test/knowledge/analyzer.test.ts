@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expandQuestion, questionParts, terms, words } from '../../src/knowledge/analyzer.js';
 import type { KnowledgeBase } from '../../src/knowledge/base.js';
-import { DEFAULT_KNOWLEDGE_SETTINGS, selectPassages } from '../../src/knowledge/middleware.js';
+import { selectPassages } from '../../src/knowledge/middleware.js';
+import { DEFAULT_KNOWLEDGE_SETTINGS } from '../../src/config/knowledge.js';
 import { tokenize } from '../../src/quality/metrics.js';
 import { exampleKnowledge } from './helpers.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createCore } from '../../src/app.js';
 import { loadConfig } from '../../src/config/env.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { FakeOpenAI } from '../fakes/openai-server.js';
 import { MemoryAdapter } from '../fakes/memory-adapter.js';
 import { EXAMPLE_DIR } from './helpers.js';
@@ -47,23 +47,23 @@ describe('createCore with a config file', () => {
     try {
       // Knowledge cited by link (the source has a url), through the routed default profile.
       fake.script('Use the HMAC header [1].');
-      const a = await core.engine.ask(adapter, adapter.message('How do I verify webhook signatures?'));
+      const a = await core.engine.deliver(adapter, adapter.message('How do I verify webhook signatures?'));
       expect(a).toMatchObject({ source: 'model', profile: 'default', citations: [{ location: 'https://docs.tallyho.example/api/webhooks.md#verifying-signatures' }] });
       expect(fake.chatRequests.at(-1)!.headers.authorization).toBe('Bearer secret');
 
       // The grounded profile of the routed channel says it does not know.
-      const b = await core.engine.ask(adapter, adapter.message('What is the capital of Peru?', { channel: 'CSTRICT', thread: 'T2' }));
+      const b = await core.engine.deliver(adapter, adapter.message('What is the capital of Peru?', { channel: 'CSTRICT', thread: 'T2' }));
       expect(b).toMatchObject({ source: 'declined', profile: 'strict' });
 
       // FAQ at zero cost.
       const calls = fake.chatRequests.length;
-      const c = await core.engine.ask(adapter, adapter.message('Is there a Linux app?', { thread: 'T3' }));
+      const c = await core.engine.deliver(adapter, adapter.message('Is there a Linux app?', { thread: 'T3' }));
       expect(c!.source).toBe('faq');
       expect(fake.chatRequests.length).toBe(calls);
 
       // Model down: the best passage, quoted.
       fake.script({ status: 500 });
-      const d = await core.engine.ask(adapter, adapter.message('How long are backups kept?', { thread: 'T4' }));
+      const d = await core.engine.deliver(adapter, adapter.message('How long are backups kept?', { thread: 'T4' }));
       expect(d).toMatchObject({ source: 'knowledge', error: 'llm_server_error' });
 
       // A config edit that changes the sources rebuilds the knowledge base.
@@ -71,7 +71,7 @@ describe('createCore with a config file', () => {
       expect(core.live.reload()).toBe(true);
       await vi.waitFor(() => expect(core.knowledge.current?.sources[0]?.dir).toBe(join(dir, 'other')));
       fake.script('Nine to six [1].');
-      const e = await core.engine.ask(adapter, adapter.message('When does the Lisbon office open?', { thread: 'T5' }));
+      const e = await core.engine.deliver(adapter, adapter.message('When does the Lisbon office open?', { thread: 'T5' }));
       expect(e!.citations).toEqual([expect.objectContaining({ location: 'https://docs.tallyho.example/office.md#opening-hours' })]);
     } finally {
       core.close();
@@ -92,11 +92,11 @@ describe('createCore with a config file', () => {
       expect(core.live.reload()).toBe(true);
       expect(core.live.current.knowledge.cacheTtlSeconds).toBe(86_400);
       fake.script('Use the HMAC header [1].');
-      const first = await core.engine.ask(adapter, adapter.message('How do I verify webhook signatures?', { thread: 'TTL1' }));
+      const first = await core.engine.deliver(adapter, adapter.message('How do I verify webhook signatures?', { thread: 'TTL1' }));
       expect(first!.source).toBe('model');
       vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 60_000 }); // a minute later: well within a day
       try {
-        const again = await core.engine.ask(adapter, adapter.message('How do I verify webhook signatures?', { thread: 'TTL2' }));
+        const again = await core.engine.deliver(adapter, adapter.message('How do I verify webhook signatures?', { thread: 'TTL2' }));
         expect(again).toMatchObject({ source: 'cache', text: first!.text });
       } finally {
         vi.useRealTimers();

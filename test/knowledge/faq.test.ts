@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bestFaqMatch, parseFaqFile } from '../../src/knowledge/faq.js';
-import { ConfigError } from '../../src/core/errors.js';
+import { ConfigError } from '../../src/kernel/errors.js';
 import { exampleKnowledge } from './helpers.js';
 
 const THRESHOLD = 0.8;

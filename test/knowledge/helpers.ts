@@ -1,7 +1,7 @@
 import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { KnowledgeBase, type KnowledgeSource } from '../../src/knowledge/base.js';
 import type { CachedEmbedder } from '../../src/knowledge/embeddings.js';
 

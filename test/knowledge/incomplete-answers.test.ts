@@ -1,12 +1,13 @@
 import { rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { FinalReply } from '../../src/core/adapter.js';
-import { Engine, NOTES } from '../../src/core/engine.js';
-import { silentLogger } from '../../src/core/logger.js';
-import type { TurnResult } from '../../src/core/pipeline.js';
+import type { FinalReply } from '../../src/kernel/adapter.js';
+import { Engine, NOTES } from '../../src/engine/engine.js';
+import { silentLogger } from '../../src/kernel/logger.js';
+import type { TurnResult } from '../../src/engine/pipeline.js';
 import { AnswerCache } from '../../src/knowledge/answer-cache.js';
 import type { KnowledgeBase } from '../../src/knowledge/base.js';
-import { DEFAULT_KNOWLEDGE_SETTINGS, knowledgeMiddleware, type KnowledgeSettings } from '../../src/knowledge/middleware.js';
+import { knowledgeMiddleware } from '../../src/knowledge/middleware.js';
+import { DEFAULT_KNOWLEDGE_SETTINGS, type KnowledgeSettings } from '../../src/config/knowledge.js';
 import { LlmClient } from '../../src/llm/client.js';
 import { HistoryStore } from '../../src/store/history.js';
 import { openStore, type Store } from '../../src/store/store.js';
@@ -75,7 +76,7 @@ describe('incomplete answers and the answer cache', () => {
     const engine = engineWith();
     const partial = ['Annual plans ', 'can be refunded ', 'in full within ', '30 days of purchase [1]. '];
     fake.script({ chunks: [...partial, ...Array.from({ length: 40 }, () => 'More text. ')], chunkDelayMs: 100 });
-    const asked = engine.ask(adapter, adapter.message(QUESTION, { thread: 'I1' }));
+    const asked = engine.deliver(adapter, adapter.message(QUESTION, { thread: 'I1' }));
     await vi.waitFor(() => expect(fake.chatRequests).toHaveLength(1));
     await new Promise((r) => setTimeout(r, 450)); // the first chunks have arrived
     await engine.shutdown(0);
@@ -91,7 +92,7 @@ describe('incomplete answers and the answer cache', () => {
     expect(interrupted!.grounding!.unsupported.map((u) => u.text).join(' ')).not.toContain('restarting');
 
     fake.script('Annual plans can be refunded in full within 30 days of purchase [1].');
-    const again = await engine.ask(adapter, adapter.message(QUESTION, { thread: 'I2' }));
+    const again = await engine.deliver(adapter, adapter.message(QUESTION, { thread: 'I2' }));
     expect(again).toMatchObject({ source: 'model', text: 'Annual plans can be refunded in full within 30 days of purchase [1].' });
     expect(fake.chatRequests).toHaveLength(2);
   });
@@ -99,45 +100,45 @@ describe('incomplete answers and the answer cache', () => {
   it('does not cache an answer cut off by a model failure, and marks it incomplete', async () => {
     const engine = engineWith();
     fake.script({ text: 'Annual plans can be refunded in full within 30 days of purchase [1]. After that', cutAfterChunks: 6 });
-    const cut = await engine.ask(adapter, adapter.message(QUESTION, { thread: 'C1' }));
+    const cut = await engine.deliver(adapter, adapter.message(QUESTION, { thread: 'C1' }));
     expect(cut!.source).toBe('model');
     expect(cut!.text).toContain('The answer was cut off');
     expect(answers[0]).toMatchObject({ incomplete: true, answerLength: expect.any(Number) });
     expect(answers[0]!.text.slice(answers[0]!.answerLength)).toMatch(/^\n\n_⚠️ The answer was cut off/);
 
     fake.script('Annual plans can be refunded in full within 30 days of purchase [1].');
-    const again = await engine.ask(adapter, adapter.message(QUESTION, { thread: 'C2' }));
+    const again = await engine.deliver(adapter, adapter.message(QUESTION, { thread: 'C2' }));
     expect(again!.source).toBe('model');
     // A complete answer is cached and carries no incomplete mark.
     expect(answers[1]!.incomplete).toBeUndefined();
-    const cached = await engine.ask(adapter, adapter.message(QUESTION, { thread: 'C3' }));
+    const cached = await engine.deliver(adapter, adapter.message(QUESTION, { thread: 'C3' }));
     expect(cached).toMatchObject({ source: 'cache', text: again!.text });
   });
 
   it('caches neither an answer cut at the length limit nor a one-word answer (0 judged sentences scores 1)', async () => {
     const engine = engineWith();
     fake.script({ text: 'Annual plans can be refunded in full within 30 days', finishReason: 'length' });
-    const cut = await engine.ask(adapter, adapter.message(QUESTION, { thread: 'L1' }));
+    const cut = await engine.deliver(adapter, adapter.message(QUESTION, { thread: 'L1' }));
     expect(cut).toMatchObject({ source: 'model', incomplete: true, finishReason: 'length' });
     expect(cut!.text).toMatch(/cut at the length limit/);
 
     fake.script('Yes.');
-    const short = await engine.ask(adapter, adapter.message(QUESTION, { thread: 'L2' }));
+    const short = await engine.deliver(adapter, adapter.message(QUESTION, { thread: 'L2' }));
     expect(short).toMatchObject({ source: 'model', text: 'Yes.' });
     expect(short!.grounding).toMatchObject({ score: 1, judged: 0 });
 
     fake.script('Annual plans can be refunded in full within 30 days of purchase [1].');
-    const real = await engine.ask(adapter, adapter.message(QUESTION, { thread: 'L3' }));
+    const real = await engine.deliver(adapter, adapter.message(QUESTION, { thread: 'L3' }));
     expect(real!.source).toBe('model');
     expect(fake.chatRequests).toHaveLength(3);
-    const cached = await engine.ask(adapter, adapter.message(QUESTION, { thread: 'L4' }));
+    const cached = await engine.deliver(adapter, adapter.message(QUESTION, { thread: 'L4' }));
     expect(cached).toMatchObject({ source: 'cache', text: real!.text });
   });
 
   it('scores all of a complete answer, even a part of it that looks like an engine note', async () => {
     const engine = engineWith();
     fake.script('Annual plans can be refunded in full within 30 days of purchase [1].\n\n_⚠️ Refunds arrive within 90 days by wire transfer._');
-    const r = await engine.ask(adapter, adapter.message(QUESTION, { thread: 'G1' }));
+    const r = await engine.deliver(adapter, adapter.message(QUESTION, { thread: 'G1' }));
     expect(r!.source).toBe('model');
     expect(r!.grounding).toMatchObject({ score: 0.5, unsupported: [{ inventedNumbers: ['90'] }] });
   });
@@ -145,7 +146,7 @@ describe('incomplete answers and the answer cache', () => {
   it('cites every passage named in a marker for several, "[1, 2]", not only single ones', async () => {
     const engine = engineWith(() => ({ threshold: 0, scoreRatio: 0, topK: 4 }));
     fake.script('Refunds follow the policy [1, 2]. Plans are priced per seat [3].');
-    const r = await engine.ask(adapter, adapter.message(QUESTION, { thread: 'R1' }));
+    const r = await engine.deliver(adapter, adapter.message(QUESTION, { thread: 'R1' }));
     const passages = r!.grounding!.passages;
     expect(passages).toHaveLength(4);
     expect(r!.citations!.map((c) => c.location)).toEqual(passages.slice(0, 3).map((p) => p.location));
@@ -155,18 +156,18 @@ describe('incomplete answers and the answer cache', () => {
     let ttl = 0;
     const engine = engineWith(() => ({ cacheTtlSeconds: ttl }));
     fake.script('Off: not cached [1].');
-    expect((await engine.ask(adapter, adapter.message(QUESTION, { thread: 'T1' })))!.source).toBe('model');
+    expect((await engine.deliver(adapter, adapter.message(QUESTION, { thread: 'T1' })))!.source).toBe('model');
     ttl = 86_400; // a config reload
     fake.script('Annual plans can be refunded in full within 30 days of purchase [1].');
-    const first = await engine.ask(adapter, adapter.message(QUESTION, { thread: 'T2' }));
+    const first = await engine.deliver(adapter, adapter.message(QUESTION, { thread: 'T2' }));
     expect(first!.source).toBe('model');
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 3_600_000 }); // an hour later
     try {
-      const later = await engine.ask(adapter, adapter.message(QUESTION, { thread: 'T3' }));
+      const later = await engine.deliver(adapter, adapter.message(QUESTION, { thread: 'T3' }));
       expect(later).toMatchObject({ source: 'cache', text: first!.text });
       vi.setSystemTime(Date.now() + 86_400_000); // past the day
       fake.script('A day later [1].');
-      const expired = await engine.ask(adapter, adapter.message(QUESTION, { thread: 'T4' }));
+      const expired = await engine.deliver(adapter, adapter.message(QUESTION, { thread: 'T4' }));
       expect(expired).toMatchObject({ source: 'model', text: 'A day later [1].' });
     } finally {
       vi.useRealTimers();

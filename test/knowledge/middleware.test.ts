@@ -1,13 +1,14 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Engine, NOTES } from '../../src/core/engine.js';
-import { silentLogger } from '../../src/core/logger.js';
-import type { Profile } from '../../src/core/profile.js';
+import { Engine, NOTES } from '../../src/engine/engine.js';
+import { silentLogger } from '../../src/kernel/logger.js';
+import type { Profile } from '../../src/config/profile.js';
 import { LlmClient } from '../../src/llm/client.js';
 import { AnswerCache } from '../../src/knowledge/answer-cache.js';
 import type { KnowledgeBase } from '../../src/knowledge/base.js';
-import { DEFAULT_KNOWLEDGE_SETTINGS, KNOWLEDGE_NOTES, knowledgeMiddleware, type KnowledgeSettings } from '../../src/knowledge/middleware.js';
+import { KNOWLEDGE_NOTES, knowledgeMiddleware } from '../../src/knowledge/middleware.js';
+import { DEFAULT_KNOWLEDGE_SETTINGS, type KnowledgeSettings } from '../../src/config/knowledge.js';
 import { HistoryStore } from '../../src/store/history.js';
 import { openStore, type Store } from '../../src/store/store.js';
 import { FakeOpenAI } from '../fakes/openai-server.js';
@@ -66,7 +67,7 @@ describe('knowledge middleware in the engine', () => {
   it('answers a close FAQ match from the FAQ without calling the model, marked faq, with its source', async () => {
     const engine = engineWith();
     const m = adapter.message('How can I reset my password?');
-    const r = await engine.ask(adapter, m);
+    const r = await engine.deliver(adapter, m);
     expect(fake.chatRequests).toHaveLength(0);
     expect(r).toMatchObject({ source: 'faq', citations: [{ title: 'Resetting your password', location: 'examples/knowledge/account/reset-password.md' }] });
     expect(adapter.shown(m.id)).toContain('Forgot password?');
@@ -78,7 +79,7 @@ describe('knowledge middleware in the engine', () => {
     const engine = engineWith();
     fake.script('Annual plans are refundable within 30 days [1].');
     const m = adapter.message('Can I get a refund on an annual plan after three months?');
-    const r = await engine.ask(adapter, m);
+    const r = await engine.deliver(adapter, m);
     expect(fake.chatRequests).toHaveLength(1);
     const system = fake.chatRequests[0]!.body.messages[0].content as string;
     expect(system).toMatch(/\[1\] Refund policy › Annual plans \(examples\/knowledge\/billing\/refunds\.md#annual-plans\)/);
@@ -89,7 +90,7 @@ describe('knowledge middleware in the engine', () => {
 
   it('grounded: says it does not know, without a model call, when nothing relevant scores above the threshold', async () => {
     const engine = engineWith({ answerMode: 'grounded' });
-    const r = await engine.ask(adapter, adapter.message('What will the weather be in Paris tomorrow?'));
+    const r = await engine.deliver(adapter, adapter.message('What will the weather be in Paris tomorrow?'));
     expect(fake.chatRequests).toHaveLength(0);
     expect(r).toMatchObject({ source: 'declined', text: KNOWLEDGE_NOTES.grounded });
   });
@@ -97,7 +98,7 @@ describe('knowledge middleware in the engine', () => {
   it('general: asks the model without passages when nothing is relevant, and cites nothing', async () => {
     const engine = engineWith({ answerMode: 'general' });
     fake.script('Probably sunny.');
-    const r = await engine.ask(adapter, adapter.message('What will the weather be in Paris tomorrow?'));
+    const r = await engine.deliver(adapter, adapter.message('What will the weather be in Paris tomorrow?'));
     expect(fake.chatRequests[0]!.body.messages[0].content).toBe('You are a test assistant.');
     expect(r).toMatchObject({ source: 'model', text: 'Probably sunny.', citations: [] });
   });
@@ -106,7 +107,7 @@ describe('knowledge middleware in the engine', () => {
     const engine = engineWith();
     fake.script({ status: 500 }, { status: 500 });
     const m = adapter.message('How do I verify webhook signatures?');
-    const r = await engine.ask(adapter, m);
+    const r = await engine.deliver(adapter, m);
     expect(fake.chatRequests).toHaveLength(2); // the first call and its retry
     expect(r!.source).toBe('knowledge');
     expect(r!.error).toBe('llm_server_error');
@@ -118,13 +119,13 @@ describe('knowledge middleware in the engine', () => {
 
   it('degraded: with no model configured at all, answers from the knowledge base and says so', async () => {
     const engine = engineWith({}, { model: false });
-    const r = await engine.ask(adapter, adapter.message('How do I verify webhook signatures?'));
+    const r = await engine.deliver(adapter, adapter.message('How do I verify webhook signatures?'));
     expect(r).toMatchObject({ source: 'knowledge', error: undefined });
     expect(r!.text.startsWith(`_${KNOWLEDGE_NOTES.noModel}_`)).toBe(true);
-    const faq = await engine.ask(adapter, adapter.message('Is there a Linux app?', { thread: 'T9' }));
+    const faq = await engine.deliver(adapter, adapter.message('Is there a Linux app?', { thread: 'T9' }));
     expect(faq).toMatchObject({ source: 'faq', text: expect.stringContaining(KNOWLEDGE_NOTES.faqNoModel) });
     // Nothing relevant: the engine's own "no model" reply, unchanged.
-    const none = await engine.ask(adapter, adapter.message('What will the weather be in Paris?', { thread: 'T10' }));
+    const none = await engine.deliver(adapter, adapter.message('What will the weather be in Paris?', { thread: 'T10' }));
     expect(none).toMatchObject({ source: 'declined', text: NOTES.noModel, error: 'llm_not_configured' });
     expect(fake.chatRequests).toHaveLength(0);
   });
@@ -133,15 +134,15 @@ describe('knowledge middleware in the engine', () => {
     const engine = engineWith();
     fake.script('Invoices are created from unbilled time [1].');
     const q = 'How do I create an invoice from tracked time?';
-    const first = await engine.ask(adapter, adapter.message(q, { thread: 'A' }));
+    const first = await engine.deliver(adapter, adapter.message(q, { thread: 'A' }));
     expect(first!.source).toBe('model');
-    const again = await engine.ask(adapter, adapter.message('how do I create an invoice from tracked time', { thread: 'B' }));
+    const again = await engine.deliver(adapter, adapter.message('how do I create an invoice from tracked time', { thread: 'B' }));
     expect(again).toMatchObject({ source: 'cache', text: first!.text, citations: first!.citations });
     expect(fake.chatRequests).toHaveLength(1);
 
     // Same words inside a thread that already has context: the model answers.
     fake.script('In this thread: see above.');
-    const inThread = await engine.ask(adapter, adapter.message(q, { thread: 'A' }));
+    const inThread = await engine.deliver(adapter, adapter.message(q, { thread: 'A' }));
     expect(inThread!.source).toBe('model');
     expect(fake.chatRequests).toHaveLength(2);
 
@@ -151,7 +152,7 @@ describe('knowledge middleware in the engine', () => {
     await kb.refresh();
     expect(kb.version).not.toBe(before);
     fake.script('Updated answer.');
-    const after = await engine.ask(adapter, adapter.message(q, { thread: 'C' }));
+    const after = await engine.deliver(adapter, adapter.message(q, { thread: 'C' }));
     expect(after).toMatchObject({ source: 'model', text: 'Updated answer.' });
     expect(fake.chatRequests).toHaveLength(3);
   });

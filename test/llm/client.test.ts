@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LlmClient, type ChatEvent } from '../../src/llm/client.js';
-import { LlmError } from '../../src/core/errors.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { LlmError } from '../../src/kernel/errors.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { FakeOpenAI } from '../fakes/openai-server.js';
 
 let fake: FakeOpenAI;

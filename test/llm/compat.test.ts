@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startParley, type Parley } from '../../src/app.js';
 import { loadConfig } from '../../src/config/env.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { UsageLedger } from '../../src/guardrails/ledger.js';
 import { resetCalibration } from '../../src/llm/tokens.js';
 import { LlmClient, type ChatEvent } from '../../src/llm/client.js';

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { AlertMonitor, percentile } from '../../src/ops/alerts.js';
-import type { TurnResult } from '../../src/core/pipeline.js';
-import { silentLogger } from '../../src/core/logger.js';
-import { conversationKey } from '../../src/core/types.js';
+import type { TurnResult } from '../../src/engine/pipeline.js';
+import { silentLogger } from '../../src/kernel/logger.js';
+import { conversationKey } from '../../src/kernel/types.js';
 
 const message = { platform: 'slack', workspace: 'T', channel: 'C', thread: '1', id: '1', user: { id: 'U' }, text: '', attachments: [], trigger: 'mention' as const, receivedAt: 0 };
 

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startParley, type Parley } from '../../src/app.js';
 import { loadConfig } from '../../src/config/env.js';
-import { silentLogger } from '../../src/core/logger.js';
-import { Engine } from '../../src/core/engine.js';
-import { ConversationLock } from '../../src/core/conversation-lock.js';
+import { silentLogger } from '../../src/kernel/logger.js';
+import { Engine } from '../../src/engine/engine.js';
+import { ConversationLock } from '../../src/engine/conversation-lock.js';
 import { LlmClient } from '../../src/llm/client.js';
 import { HistoryStore } from '../../src/store/history.js';
 import { openStore } from '../../src/store/store.js';
@@ -79,9 +79,9 @@ describe('health, readiness and metrics on PORT', () => {
       fake.script({ text: 'first answer', usage: { prompt_tokens: 20, completion_tokens: 7 } });
       fake.script({ text: 'second answer', usage: { prompt_tokens: 30, completion_tokens: 9 } });
       fake.script({ status: 400 });
-      await p.engine.ask(adapter, adapter.message('one'));
-      await p.engine.ask(adapter, adapter.message('two', { trigger: 'thread_follow_up' }));
-      await p.engine.ask(adapter, adapter.message('three', { thread: 'other' }));
+      await p.engine.deliver(adapter, adapter.message('one'));
+      await p.engine.deliver(adapter, adapter.message('two', { trigger: 'thread_follow_up' }));
+      await p.engine.deliver(adapter, adapter.message('three', { thread: 'other' }));
       const m = (await get(p, '/metrics')).text;
       expect(sample(m, 'parley_messages_received_total', { platform: 'memory', trigger: 'mention' })).toBe(2);
       expect(sample(m, 'parley_messages_received_total', { platform: 'memory', trigger: 'thread_follow_up' })).toBe(1);
@@ -105,7 +105,7 @@ describe('shutdown', () => {
     const p = await startParley(env({ SHUTDOWN_DEADLINE_MS: '5000' }), { log, extraAdapters: [adapter] });
     fake.script({ text: 'a complete answer that takes a while', chunkDelayMs: 40 });
     const m = adapter.message('go');
-    const answered = p.engine.ask(adapter, m);
+    const answered = p.engine.deliver(adapter, m);
     await new Promise((r) => setTimeout(r, 100));
     await p.stop();
     expect((await answered)!.error).toBeUndefined();
@@ -121,7 +121,7 @@ describe('shutdown', () => {
       await p.store.namespace<boolean>('listener-test').set('written', true);
       written = true;
     });
-    await p.engine.ask(adapter, adapter.message('hello'));
+    await p.engine.deliver(adapter, adapter.message('hello'));
     await p.stop();
     expect(written).toBe(true);
   });
@@ -131,7 +131,7 @@ describe('shutdown', () => {
     const p = await startParley(env({ SHUTDOWN_DEADLINE_MS: '200' }), { log, extraAdapters: [adapter] });
     fake.script({ chunks: Array.from({ length: 200 }, (_, i) => `w${i} `), chunkDelayMs: 20 });
     const m = adapter.message('long one');
-    const answered = p.engine.ask(adapter, m);
+    const answered = p.engine.deliver(adapter, m);
     await new Promise((r) => setTimeout(r, 150));
     await p.stop();
     await answered;
@@ -152,7 +152,7 @@ describe('conversation lock across instances', () => {
     const a2 = new MemoryAdapter();
     fake.script({ text: 'slow answer one '.repeat(4), chunkDelayMs: 25 }, { text: 'answer two', chunkDelayMs: 5 });
     try {
-      const [r1, r2] = await Promise.all([e1.ask(a1, a1.message('first')), e2.ask(a2, a2.message('second'))]);
+      const [r1, r2] = await Promise.all([e1.deliver(a1, a1.message('first')), e2.deliver(a2, a2.message('second'))]);
       // The later turn's model call began only after the earlier turn had finished and saved.
       const calls = fake.chatRequests;
       expect(calls).toHaveLength(2);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startParley } from '../../src/app.js';
 import { loadConfig } from '../../src/config/env.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { openStore } from '../../src/store/store.js';
 import { FakeOpenAI } from '../fakes/openai-server.js';
 import { until } from '../helpers/process.js';

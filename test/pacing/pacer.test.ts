@@ -1,6 +1,6 @@
 import Bottleneck from 'bottleneck';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RateLimitError } from '../../src/core/errors.js';
+import { RateLimitError } from '../../src/kernel/errors.js';
 import { Pacer } from '../../src/pacing/pacer.js';
 import { patchBottleneckForRedis7 } from '../../src/pacing/bottleneck-redis7.js';
 import { windowLog } from '../../src/pacing/window.js';

@@ -5,11 +5,11 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DELETED_QUESTION } from '../../src/analytics/support-analytics.js';
-import type { AnswerRecord } from '../../src/feedback/answers.js';
+import type { AnswerRecord } from '../../src/analytics/answers.js';
 import { hashApiKey } from '../../src/platforms/http-api/keys.js';
 import { redisDbUrl } from '../helpers/redis.js';
 import { runParley, until } from '../helpers/process.js';
-import { eventually, startSlackWorld, type SlackWorld } from '../slack/harness.js';
+import { eventually, startSlackWorld, type SlackWorld } from '../platforms/slack/harness.js';
 
 /**
  * Issue 18: a string planted through the real flows (HTTP API asks, tasks and a 👎 with a comment

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { DELETED_QUESTION, dayOf, normalizeQuestion, type TopQuestion } from '../../src/analytics/support-analytics.js';
 import type { Settings } from '../../src/config/settings.js';
-import { silentLogger } from '../../src/core/logger.js';
-import { conversationKey } from '../../src/core/types.js';
-import type { AnswerRecord } from '../../src/feedback/answers.js';
-import { createSupport } from '../../src/feedback/index.js';
+import { silentLogger } from '../../src/kernel/logger.js';
+import { conversationKey } from '../../src/kernel/types.js';
+import type { AnswerRecord } from '../../src/analytics/answers.js';
+import { createSupport } from '../../src/support/index.js';
 import { UsageLedger } from '../../src/guardrails/ledger.js';
 import { Forgetter } from '../../src/privacy/forget.js';
 import { PrivacyIndex } from '../../src/privacy/index-store.js';

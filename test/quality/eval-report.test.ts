@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatReport, type EvalReport } from '../../src/knowledge/eval.js';
+import { formatReport, type EvalReport } from '../../src/quality/eval.js';
 import { reportJson, thresholdFailures } from '../../src/quality/eval-report.js';
 
 const report = (o: Partial<EvalReport> = {}): EvalReport => ({

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { groundedness, sentences } from '../../src/quality/groundedness.js';
+import { groundedness, sentences } from '../../src/knowledge/groundedness.js';
 import { EXAMPLE_DIR } from '../knowledge/helpers.js';
 
 // The real pages the pipeline would retrieve for a refund question.

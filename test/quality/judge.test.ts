@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { LlmClient } from '../../src/llm/client.js';
 import { JUDGE_SEED, judgeAnswer, parseVerdict } from '../../src/quality/judge.js';
 import { FakeOpenAI } from '../fakes/openai-server.js';

@@ -1,10 +1,11 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine } from '../../src/core/engine.js';
-import { silentLogger } from '../../src/core/logger.js';
-import type { TurnResult } from '../../src/core/pipeline.js';
+import { Engine } from '../../src/engine/engine.js';
+import { silentLogger } from '../../src/kernel/logger.js';
+import type { TurnResult } from '../../src/engine/pipeline.js';
 import type { KnowledgeBase } from '../../src/knowledge/base.js';
-import { DEFAULT_KNOWLEDGE_SETTINGS, knowledgeMiddleware } from '../../src/knowledge/middleware.js';
+import { knowledgeMiddleware } from '../../src/knowledge/middleware.js';
+import { DEFAULT_KNOWLEDGE_SETTINGS } from '../../src/config/knowledge.js';
 import { LlmClient } from '../../src/llm/client.js';
 import { AnswerCache } from '../../src/knowledge/answer-cache.js';
 import { HistoryStore } from '../../src/store/history.js';
@@ -67,8 +68,8 @@ describe('live groundedness on every model answer with passages', () => {
       'Annual plans can be refunded in full within 30 days of purchase [1]. After 30 days the unused whole months are refunded, minus a 10% administration fee [1].',
       'Annual plans can be refunded within 90 days [1]. After that a 25% fee applies, and refunds arrive within 2 hours by wire transfer.',
     );
-    const supported = await e.ask(adapter, adapter.message(question));
-    const invented = await e.ask(adapter, adapter.message(question));
+    const supported = await e.deliver(adapter, adapter.message(question));
+    const invented = await e.deliver(adapter, adapter.message(question));
     expect(supported!.source).toBe('model');
     expect(supported!.grounding?.score).toBe(1);
     expect(invented!.grounding?.score).toBe(0);
@@ -84,10 +85,10 @@ describe('live groundedness on every model answer with passages', () => {
     const seen: unknown[] = [];
     const e = engine(seen, []);
     const adapter = new MemoryAdapter({ latencyMs: 1 });
-    const faq = await e.ask(adapter, adapter.message('How can I reset my password?'));
+    const faq = await e.deliver(adapter, adapter.message('How can I reset my password?'));
     expect(faq!.source).toBe('faq');
     fake.script('Paris is sunny today.');
-    const general = await e.ask(adapter, adapter.message('What is the weather in Paris tomorrow?'));
+    const general = await e.deliver(adapter, adapter.message('What is the weather in Paris tomorrow?'));
     expect(general!.source).toBe('model');
     expect([faq!.grounding, general!.grounding]).toEqual([undefined, undefined]);
     expect(seen).toEqual([undefined, undefined]);
@@ -98,10 +99,10 @@ describe('live groundedness on every model answer with passages', () => {
     const adapter = new MemoryAdapter({ latencyMs: 1 });
     const question = 'How long do refunds for an annual plan take?';
     fake.script('Annual plans can be refunded within 90 days [1]. After that a 25% fee applies.');
-    const weak = await e.ask(adapter, adapter.message(question, { thread: 'W1' }));
+    const weak = await e.deliver(adapter, adapter.message(question, { thread: 'W1' }));
     fake.script('Annual plans can be refunded in full within 30 days of purchase [1].');
-    const fresh = await e.ask(adapter, adapter.message(question, { thread: 'W2' }));
-    const cached = await e.ask(adapter, adapter.message(question, { thread: 'W3' }));
+    const fresh = await e.deliver(adapter, adapter.message(question, { thread: 'W2' }));
+    const cached = await e.deliver(adapter, adapter.message(question, { thread: 'W3' }));
     expect([weak!.source, fresh!.source, cached!.source]).toEqual(['model', 'model', 'cache']);
     expect([weak!.grounding?.score, fresh!.grounding?.score]).toEqual([0, 1]);
     expect(cached!.text).toBe(fresh!.text);

@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startParley, type Parley } from '../../src/app.js';
 import { buildReport } from '../../src/analytics/report.js';
 import { loadConfig } from '../../src/config/env.js';
-import { silentLogger } from '../../src/core/logger.js';
-import type { TurnResult } from '../../src/core/pipeline.js';
-import type { FeedbackEvent } from '../../src/core/types.js';
+import { silentLogger } from '../../src/kernel/logger.js';
+import type { TurnResult } from '../../src/engine/pipeline.js';
+import type { FeedbackEvent } from '../../src/kernel/types.js';
 import { HANDOFF_TEXTS } from '../../src/handoff/service.js';
 import { reviewId } from '../../src/review/queue.js';
 import { FakeOpenAI } from '../fakes/openai-server.js';
@@ -65,7 +65,7 @@ async function ask(text: string, reply?: string): Promise<{ result: TurnResult; 
   if (reply) fake.script(reply);
   // Each question its own thread (a handed-off thread stays quiet; history would merge topics).
   const message = adapter.message(text, { thread: `T${++threads}` });
-  const result = (await parley.engine.ask(adapter, message))!;
+  const result = (await parley.engine.deliver(adapter, message))!;
   await parley.engine.drain();
   return { result, id: message.id };
 }
@@ -202,7 +202,7 @@ describe('review queue', () => {
   it('/parley forget removes the person\'s questions from the queue, and their 👎 notes from other people\'s answers', async () => {
     const forget = async (user: string) => {
       const message = adapter.message('forget', { trigger: 'slash_command', command: 'parley', user: { id: user }, thread: `F${++threads}` });
-      return (await parley.engine.ask(adapter, message))!.text;
+      return (await parley.engine.deliver(adapter, message))!.text;
     };
     const before = await queued();
     const withU9 = before.find((i) => i.flags.some((f) => f.user?.id === 'U9'))!;

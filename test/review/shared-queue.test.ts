@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/env.js';
 import { resolveSettings } from '../../src/config/settings.js';
-import { silentLogger } from '../../src/core/logger.js';
-import type { AnswerRecord } from '../../src/feedback/answers.js';
+import { silentLogger } from '../../src/kernel/logger.js';
+import type { AnswerRecord } from '../../src/analytics/answers.js';
 import { reviewId } from '../../src/review/queue.js';
 import { ReviewService } from '../../src/review/service.js';
 import { openStore, type Store } from '../../src/store/store.js';

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/env.js';
 import { loadConfigFile } from '../../src/config/file.js';
 import { resolveSettings, type Settings } from '../../src/config/settings.js';
-import { Engine } from '../../src/core/engine.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { Engine } from '../../src/engine/engine.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { ProviderRouter } from '../../src/llm/providers.js';
 import { route, routingMiddleware } from '../../src/routing/router.js';
 import { HistoryStore } from '../../src/store/history.js';
@@ -98,12 +98,12 @@ describe('routing in the engine', () => {
     const engine = new Engine({ history: new HistoryStore(store, { maxTurns: 10 }), llm: new ProviderRouter(() => s, log), profile: s.profiles.get('default')!, log });
     engine.use(routingMiddleware(() => s));
     const adapter = new MemoryAdapter();
-    const r = await engine.ask(adapter, adapter.message('Is GDPR covered?'));
+    const r = await engine.deliver(adapter, adapter.message('Is GDPR covered?'));
     expect(r!.profile).toBe('legal');
     expect(fake.chatRequests[0]!.body).toMatchObject({ model: 'large', temperature: 0, seed: 42, top_p: 0.5, max_tokens: 700 });
     expect(fake.chatRequests[0]!.body.messages[0].content).toBe('Legal assistant.');
 
-    await engine.ask(adapter, adapter.message('How do I start a timer?', { thread: 'T2' }));
+    await engine.deliver(adapter, adapter.message('How do I start a timer?', { thread: 'T2' }));
     expect(fake.chatRequests[1]!.body.model).toBe('small');
     await store.close();
   });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { HttpError, HttpServer, readBody, sendJson } from '../../src/server/http.js';
 
 /** The one HTTP server: a 4xx thrown by a handler (or readBody) is answered as that 4xx, not a 500. */

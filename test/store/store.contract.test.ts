@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/store.js';
 import { HistoryStore } from '../../src/store/history.js';
-import { conversationKey, type Turn } from '../../src/core/types.js';
+import { conversationKey, type Turn } from '../../src/kernel/types.js';
 import { REDIS_URL, uniquePrefix } from '../helpers/redis.js';
 
 /**

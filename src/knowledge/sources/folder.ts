@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { ConfigError, describe } from '../../core/errors.js';
-import type { Logger } from '../../core/logger.js';
+import { ConfigError, describe } from '../../kernel/errors.js';
+import type { Logger } from '../../kernel/logger.js';
 import type { ChunkOptions } from '../chunk.js';
 import { documentChunks, kindOfFile, MAX_DOCUMENT_BYTES, type SourceDocument } from './documents.js';
 

@@ -1,4 +1,4 @@
-import type { Logger } from '../../core/logger.js';
+import type { Logger } from '../../kernel/logger.js';
 import type { ChunkOptions } from '../chunk.js';
 import type { SourceDocument } from './documents.js';
 import { loadFolder } from './folder.js';

@@ -1,7 +1,7 @@
 import { gunzipSync } from 'node:zlib';
 import robotsParserModule from 'robots-parser';
-import { describe } from '../../core/errors.js';
-import type { Logger } from '../../core/logger.js';
+import { describe } from '../../kernel/errors.js';
+import type { Logger } from '../../kernel/logger.js';
 import type { Chunk, ChunkOptions } from '../chunk.js';
 import { documentChunks, kindOfResponse, MAX_DOCUMENT_BYTES, type SourceDocument } from './documents.js';
 

@@ -1,6 +1,6 @@
 import { DiscordAPIError, HTTPError, RateLimitError as RestRateLimitError, RequestMethod, Routes, type REST, type RequestData, type RouteLike } from 'discord.js';
-import { resolveContent, type Content } from '../../core/adapter.js';
-import { NetworkError, PlatformError, RateLimitError, describe } from '../../core/errors.js';
+import { resolveContent, type Content } from '../../kernel/adapter.js';
+import { NetworkError, PlatformError, RateLimitError, describe } from '../../kernel/errors.js';
 import { Pacer, type BucketState, type PacerSettings, type Priority } from '../../pacing/pacer.js';
 import type { CreatePacer } from '../../pacing/factory.js';
 import { toDiscordContent } from './format.js';
@@ -80,7 +80,7 @@ export class DiscordApi {
       try {
         res = await call(senderOf(this.restOf()));
       } catch (err) {
-        throw toParleyError(method, err);
+        throw toPlatformError(method, err);
       }
       const state = bucketState(res.headers);
       if (state) this.pacer.observe(bucket, scope, state);
@@ -248,7 +248,7 @@ function priorityOf(final: boolean): Priority {
 }
 
 /** @discordjs/rest errors → Parley's error classes (Discord's numeric code kept as platformCode). */
-export function toParleyError(method: string, err: unknown): Error {
+export function toPlatformError(method: string, err: unknown): Error {
   if (err instanceof RestRateLimitError) {
     const ms = Number.isFinite(err.retryAfter) && err.retryAfter > 0 ? err.retryAfter : FALLBACK_RETRY_AFTER_MS;
     return new RateLimitError(`discord:${err.route}`, ms, { cause: err });

@@ -1,6 +1,6 @@
 import { ApplicationCommandOptionType, ApplicationCommandType } from 'discord.js';
-import type { Logger } from '../../core/logger.js';
-import { describe } from '../../core/errors.js';
+import type { Logger } from '../../kernel/logger.js';
+import { describe } from '../../kernel/errors.js';
 import type { CommandSpec, DiscordApi } from './api.js';
 
 /**

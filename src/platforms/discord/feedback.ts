@@ -1,8 +1,8 @@
 import type Keyv from 'keyv';
-import { RATEABLE_SOURCES, type FinalReply, type MessageRef } from '../../core/adapter.js';
-import type { FeedbackEvent } from '../../core/types.js';
-import type { Logger } from '../../core/logger.js';
-import { describe } from '../../core/errors.js';
+import { RATEABLE_SOURCES, type FinalReply, type MessageRef } from '../../kernel/adapter.js';
+import type { FeedbackEvent } from '../../kernel/types.js';
+import type { Logger } from '../../kernel/logger.js';
+import { describe } from '../../kernel/errors.js';
 import type { Store } from '../../store/store.js';
 import type { DiscordApi } from './api.js';
 

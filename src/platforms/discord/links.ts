@@ -1,6 +1,7 @@
-import type { Logger } from '../../core/logger.js';
+import { BackgroundWork } from '../../kernel/background.js';
+import type { Logger } from '../../kernel/logger.js';
 import type { Store } from '../../store/store.js';
-import { describe } from '../../core/errors.js';
+import { describe } from '../../kernel/errors.js';
 
 /**
  * What the adapter must remember across messages (and restarts), in store namespaces:
@@ -22,11 +23,13 @@ export class ConversationLinks {
   private readonly byMessage;
   private readonly threads;
   /** Posts whose message id is not known yet: a reply can arrive before the bot's own REST response. */
-  private readonly inFlight = new Set<Promise<unknown>>();
+  /** Posts whose link is not recorded yet (their failures are the poster's to handle). */
+  private readonly inFlight: BackgroundWork;
 
   constructor(store: Store, private readonly log: Logger) {
     this.byMessage = store.namespace<ConversationRef>('discord:bot-messages');
     this.threads = store.namespace<boolean>('discord:threads');
+    this.inFlight = new BackgroundWork((err) => log.debug({ err: describe(err) }, 'a reply post failed (its poster reports it)'));
   }
 
   async recordBotMessage(messageId: string, conversation: ConversationRef): Promise<void> {
@@ -39,9 +42,7 @@ export class ConversationLinks {
 
   /** Tracks a post until its link is recorded, so `conversationOf` can wait for it. */
   track<T>(post: Promise<T>): Promise<T> {
-    this.inFlight.add(post);
-    const forget = () => this.inFlight.delete(post);
-    post.then(forget, forget);
+    void this.inFlight.track(post);
     return post;
   }
 
@@ -49,7 +50,7 @@ export class ConversationLinks {
     try {
       const known = await this.byMessage.get(messageId);
       if (known || this.inFlight.size === 0) return known;
-      await Promise.allSettled([...this.inFlight]);
+      await this.inFlight.settled();
       return await this.byMessage.get(messageId);
     } catch (err) {
       this.log.warn({ err: describe(err) }, 'could not look up a replied-to message');

@@ -1,5 +1,5 @@
 import { MessageType, type ChatInputCommandInteraction, type Message } from 'discord.js';
-import type { Attachment, IncomingMessage, Trigger } from '../../core/types.js';
+import type { Attachment, IncomingMessage, Trigger } from '../../kernel/types.js';
 import type { ConversationLinks } from './links.js';
 import { stripBotMention, threadName } from './format.js';
 

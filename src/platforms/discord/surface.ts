@@ -1,7 +1,7 @@
-import type { Content, FinalReply, MessageRef, ReplySurface, SendOptions } from '../../core/adapter.js';
-import type { Logger } from '../../core/logger.js';
+import type { Content, FinalReply, MessageRef, ReplySurface, SendOptions } from '../../kernel/adapter.js';
+import type { Logger } from '../../kernel/logger.js';
 import { withCitations } from '../../knowledge/citations.js';
-import { PlatformError, describe } from '../../core/errors.js';
+import { PlatformError, describe } from '../../kernel/errors.js';
 import { DiscordCode, type DiscordApi } from './api.js';
 import { MESSAGE_MAX_CHARS } from './format.js';
 import type { ConversationLinks, ConversationRef } from './links.js';

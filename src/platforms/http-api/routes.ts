@@ -1,6 +1,6 @@
 import type { IncomingMessage as HttpRequest, ServerResponse } from 'node:http';
 import type { ApiKeySettings } from '../../config/env.js';
-import type { Logger } from '../../core/logger.js';
+import type { Logger } from '../../kernel/logger.js';
 import { readBody, sendJson, type HttpServer } from '../../server/http.js';
 import { firstIssue } from '../../server/validation.js';
 import type { ApiKeyring, TokenHold } from './keys.js';

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { resolveContent, type Content, type MessageRef, type NativeStream, type ReplySurface } from '../../core/adapter.js';
+import { resolveContent, type Content, type MessageRef, type NativeStream, type ReplySurface } from '../../kernel/adapter.js';
 
 /** Where a task's answer is written, as crash recovery records it. */
 export interface TaskLocation {
@@ -71,6 +71,12 @@ export class ApiSurface implements ReplySurface {
     if (sse) this.openStream = this.stream;
   }
 
+  /** The stream's first event, sent before the turn is queued (so the client knows its conversation at once). */
+  start(conversationId: string): this {
+    this.sse?.send('start', { conversationId });
+    return this;
+  }
+
   describe(): TaskLocation | undefined {
     // A streamed or JSON answer dies with its HTTP connection; only tasks can be finalised later.
     return this.location;
@@ -94,6 +100,13 @@ export class ApiSurface implements ReplySurface {
       append: async (text: string) => this.show(this.shown + text),
       stop: async (finalText: string) => this.show(finalText),
     };
+  }
+
+  /** Ends the stream with the turn's answer (`done`) or why there is none (`error`): the stream's last event. */
+  finish(event: 'done' | 'error', data: unknown): void {
+    if (!this.sse) return;
+    this.sse.send(event, data);
+    this.sse.end();
   }
 
   /** Sends what changed since the last event: the new tail, or the whole text if it was rewritten. */

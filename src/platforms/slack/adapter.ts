@@ -1,11 +1,12 @@
 import { App, HTTPReceiver, SocketModeReceiver, webApi } from '@slack/bolt';
-import type { AdapterDeps, Deliver, Diagnosis, MessageRef, PlatformAdapter, ReplySurface } from '../../core/adapter.js';
-import type { IncomingMessage } from '../../core/types.js';
-import { ConfigError, describe } from '../../core/errors.js';
-import type { Logger } from '../../core/logger.js';
+import type { Deliver, Diagnosis, MessageRef, PlatformAdapter, ReplySurface } from '../../kernel/adapter.js';
+import type { AdapterDeps } from '../deps.js';
+import type { IncomingMessage } from '../../kernel/types.js';
+import { ConfigError, describe } from '../../kernel/errors.js';
+import type { Logger } from '../../kernel/logger.js';
 import type { SlackSettings } from '../../config/env.js';
 import type { Pacer } from '../../pacing/pacer.js';
-import { boltLogger, createSlackPacer, SLACK_PACING, slackClientOptions, slackErrorCode, SlackApi, toCoreError } from './api.js';
+import { boltLogger, createSlackPacer, SLACK_PACING, slackClientOptions, slackErrorCode, SlackApi, toPlatformError } from './api.js';
 import { messageMrkdwn, slackToReadable } from './format.js';
 import { SlackNames } from './names.js';
 import { isDirectMessage, parseAskText, skipReason, threadOf, toIncomingMessage, triggerOf, type BotIdentity, type SlackMessageEvent } from './parse.js';
@@ -172,7 +173,7 @@ export class SlackAdapter implements PlatformAdapter {
         results.push({
           check: 'slack socket mode token',
           ok: false,
-          detail: describe(toCoreError('apps.connections.open', err)),
+          detail: describe(toPlatformError('apps.connections.open', err)),
           fix: 'check SLACK_APP_TOKEN (Basic Information → App-Level Tokens, scope connections:write) and that Socket Mode is on',
         });
       }
@@ -257,7 +258,7 @@ export class SlackAdapter implements PlatformAdapter {
     // A follow-up refreshes the mark, so a thread in use keeps being answered past the TTL.
     if (trigger === 'mention' || trigger === 'thread_follow_up') await this.markActive(team, e.channel, threadOf(e));
     const message = await toIncomingMessage(e, { team, trigger, bot: this.bot, lookups: this.lookups(), botToken: this.settings.botToken });
-    await this.deliver?.(message);
+    void this.deliver?.(message);
   }
 
   private async onCommand(cmd: CommandBody, ack: (response?: Record<string, unknown>) => Promise<void>): Promise<void> {
@@ -290,7 +291,7 @@ export class SlackAdapter implements PlatformAdapter {
           { bucket: 'post', scope: cmd.channel_id, priority: 'normal' },
         );
         await this.markActive(team, cmd.channel_id, echo.ts);
-        await this.deliver?.({ ...base, thread: echo.ts, id: echo.ts, ephemeral: false });
+        void this.deliver?.({ ...base, thread: echo.ts, id: echo.ts, ephemeral: false });
         return;
       } catch (err) {
         // The bot cannot post here (a private channel it is not in, a DM between others): answer privately.
@@ -298,7 +299,7 @@ export class SlackAdapter implements PlatformAdapter {
       }
     }
     this.rememberPrivate(cmd.trigger_id, cmd.response_url);
-    await this.deliver?.({ ...base, thread: `command-${cmd.trigger_id}`, id: cmd.trigger_id, ephemeral: true });
+    void this.deliver?.({ ...base, thread: `command-${cmd.trigger_id}`, id: cmd.trigger_id, ephemeral: true });
   }
 
   /** `/parley usage|forget|stats…`: answered privately through response_url by the engine's command middleware. */
@@ -306,7 +307,7 @@ export class SlackAdapter implements PlatformAdapter {
     await ack();
     if (!(await this.firstDelivery(`command:${cmd.trigger_id}`))) return;
     this.rememberPrivate(cmd.trigger_id, cmd.response_url);
-    await this.deliver?.({
+    void this.deliver?.({
       platform: 'slack',
       workspace: cmd.team_id ?? this.team,
       channel: cmd.channel_id,

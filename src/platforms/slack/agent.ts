@@ -1,5 +1,5 @@
 import type { App } from '@slack/bolt';
-import type { Logger } from '../../core/logger.js';
+import type { Logger } from '../../kernel/logger.js';
 import { slackErrorCode, type SlackApi } from './api.js';
 
 /**

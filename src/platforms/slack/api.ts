@@ -1,7 +1,7 @@
 import { webApi } from '@slack/bolt';
-import { NetworkError, PlatformError, RateLimitError } from '../../core/errors.js';
+import { NetworkError, PlatformError, RateLimitError } from '../../kernel/errors.js';
 import { Pacer, type PacerSettings, type Priority } from '../../pacing/pacer.js';
-import type { Logger } from '../../core/logger.js';
+import type { Logger } from '../../kernel/logger.js';
 
 /**
  * The Slack Web API client, wrapped once with a Pacer. Every request of the adapter goes
@@ -86,7 +86,7 @@ export class SlackApi {
     try {
       return (await this.client.apiCall(method, params)) as T;
     } catch (err) {
-      throw toCoreError(method, err);
+      throw toPlatformError(method, err);
     }
   }
 
@@ -116,7 +116,7 @@ export function slackClientOptions(apiUrl: string | undefined, log: Logger) {
   };
 }
 
-export function toCoreError(method: string, err: unknown): Error {
+export function toPlatformError(method: string, err: unknown): Error {
   const e = err as { code?: string; retryAfter?: number; data?: { error?: string }; statusCode?: number };
   switch (e?.code) {
     case webApi.ErrorCode.RateLimitedError:

@@ -1,4 +1,5 @@
-import type { AdapterDeps, PlatformAdapter } from '../../core/adapter.js';
+import type { PlatformAdapter } from '../../kernel/adapter.js';
+import type { AdapterDeps } from '../deps.js';
 import type { SlackSettings } from '../../config/env.js';
 import { SlackAdapter } from './adapter.js';
 

@@ -1,4 +1,4 @@
-import type { Logger } from '../../core/logger.js';
+import type { Logger } from '../../kernel/logger.js';
 import { slackErrorCode, type SlackApi } from './api.js';
 import type { NameLookups } from './format.js';
 

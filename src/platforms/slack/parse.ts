@@ -1,4 +1,4 @@
-import type { Attachment, IncomingMessage, Trigger } from '../../core/types.js';
+import type { Attachment, IncomingMessage, Trigger } from '../../kernel/types.js';
 import { slackToReadable, type NameLookups } from './format.js';
 
 /**

@@ -1,6 +1,6 @@
-import { StreamUnavailableError } from '../../core/errors.js';
-import type { MessageRef, NativeStream } from '../../core/adapter.js';
-import type { Logger } from '../../core/logger.js';
+import { StreamUnavailableError } from '../../kernel/errors.js';
+import type { MessageRef, NativeStream } from '../../kernel/adapter.js';
+import type { Logger } from '../../kernel/logger.js';
 import { slackErrorCode, type SlackApi } from './api.js';
 import { messageMrkdwn, neutraliseMarkdown } from './format.js';
 

@@ -1,6 +1,6 @@
-import { RATEABLE_SOURCES, resolveContent, type Content, type FinalReply, type MessageRef, type NativeStream, type ReplySurface, type SendOptions } from '../../core/adapter.js';
-import { PlatformError, StreamUnavailableError } from '../../core/errors.js';
-import type { Logger } from '../../core/logger.js';
+import { RATEABLE_SOURCES, resolveContent, type Content, type FinalReply, type MessageRef, type NativeStream, type ReplySurface, type SendOptions } from '../../kernel/adapter.js';
+import { PlatformError, StreamUnavailableError } from '../../kernel/errors.js';
+import type { Logger } from '../../kernel/logger.js';
 import { RESPONSE_URL_MAX_USES, slackErrorCode, type SlackApi } from './api.js';
 import { messageMrkdwn } from './format.js';
 import { withCitations } from '../../knowledge/citations.js';

@@ -1,5 +1,5 @@
 import { PDFDocument, StandardFonts } from 'pdf-lib';
-import { createLogger, type Logger } from '../../../src/core/logger.js';
+import { createLogger, type Logger } from '../../../src/kernel/logger.js';
 
 export interface LogLine {
   level: number;

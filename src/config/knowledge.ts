@@ -1,0 +1,39 @@
+import { knowledgeSchema } from './file.js';
+
+/** How retrieval decides, per profile or for the whole config (`knowledge:` in the config file). */
+export interface KnowledgeSettings {
+  /** Passages put in the prompt. */
+  topK: number;
+  /** Least IDF-weighted share of the question the best passage must match for any passage to be sent (0–1): "plausibly related". */
+  threshold: number;
+  /** Passages scoring under this fraction of the best one's BM25 score are not sent (the score margin). */
+  scoreRatio: number;
+  /** Degraded mode quotes the best passage only when it matches at least this IDF-weighted share of the question… */
+  quoteThreshold: number;
+  /** …and leads the next passage of another page by this score ratio (a clear winner)… */
+  quoteMargin: number;
+  /** …and scores at least this (BM25): one word of the question met in passing scores low. */
+  quoteMinScore: number;
+  /** With embeddings: least cosine similarity that also counts as relevant. */
+  embeddingThreshold: number;
+  /** Least FAQ similarity (0–1) to answer from the FAQ without a model; high on purpose. */
+  faqThreshold: number;
+  /** Earlier user turns of the thread added to the search. */
+  contextTurns: number;
+  /** Lifetime of cached answers; 0 turns the cache off. */
+  cacheTtlSeconds: number;
+}
+
+/** The config file's defaults (knowledgeSchema), the one place they are declared. */
+export const DEFAULT_KNOWLEDGE_SETTINGS: KnowledgeSettings = (({ topK, threshold, scoreRatio, quoteThreshold, quoteMargin, quoteMinScore, embeddingThreshold, faqThreshold, contextTurns, cacheTtlSeconds }) => ({
+  topK,
+  threshold,
+  scoreRatio,
+  quoteThreshold,
+  quoteMargin,
+  quoteMinScore,
+  embeddingThreshold,
+  faqThreshold,
+  contextTurns,
+  cacheTtlSeconds,
+}))(knowledgeSchema.parse({}));
