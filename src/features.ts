@@ -18,7 +18,7 @@ import { isAdmin } from './guardrails/access.js';
 import { knowledgeFeature } from './knowledge/middleware.js';
 import { AnswerCache } from './knowledge/answer-cache.js';
 import { createSupport, type Support } from './support/index.js';
-import { Forgetter } from './privacy/forget.js';
+import { Forgetter, privacyFeature } from './privacy/forget.js';
 
 /** What the features are built from: the core's parts, made once in app.ts. */
 export interface FeatureKit {
@@ -64,8 +64,6 @@ export function createFeatures(k: FeatureKit): { features: Feature[]; support: S
     notifyAdmins: k.adminChannel.post,
     log: k.log.child({ component: 'guardrails' }),
     historyTtlMs: k.config.assistant.historyTtlMs,
-    // The one deletion path (src/privacy/forget.ts), built just below with the records it clears.
-    forget: (platform, userId) => forgetter.forgetPerson(platform, userId),
     // Functions: a reloaded config file applies to the next turn (and the output filter).
     settings: () => current().guardrails,
     allSettings: () => [...current().profiles.values()].flatMap((p) => (p.guardrails ? [p.guardrails] : [])),
@@ -98,6 +96,7 @@ export function createFeatures(k: FeatureKit): { features: Feature[]; support: S
   const afterCommands: Feature[] = [
     support.handoffFeature, // quiet in handed-off threads; offers a human when the docs had nothing
     guardrailsFeature(guardrails), // access, rate limits, input limits, redaction, budgets; usage ledger; output filter
+    privacyFeature(forgetter), // `/parley forget`: the one deletion path
     knowledge, // FAQ, answer cache, passages and citations for the model
     support.deskFeature, // `/parley stats`; analytics, feedback and the review queue after each turn
     k.metrics.feature(), // Prometheus counters

@@ -2,7 +2,7 @@ import type Keyv from 'keyv';
 import type { Grounding, GroundingPassage, TurnResult } from '../engine/pipeline.js';
 import type { Store } from '../store/store.js';
 import type { AnswerPlace } from '../analytics/support-analytics.js';
-import { PrivacyIndex } from '../privacy/index-store.js';
+import { PrivacyIndex } from '../store/person-index.js';
 
 /**
  * Every rateable answer, by answer id (the platform id of the message answered), so a click

@@ -3,7 +3,7 @@ import type { TurnResult } from '../engine/pipeline.js';
 import type { Store } from '../store/store.js';
 import { exclusive } from '../store/exclusive.js';
 import { addToSketch, emptySketch, type SketchData } from './sketch.js';
-import { textSource } from '../privacy/index-store.js';
+import { textSource } from '../store/person-index.js';
 import { sha256 } from '../knowledge/analyzer.js';
 
 /**

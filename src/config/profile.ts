@@ -13,7 +13,7 @@ export interface Profile {
   /** Tokens reserved for the answer. */
   maxOutputTokens: number;
   /** How the model's tokenizer compares with o200k; absent = counted conservatively (not OpenAI's). */
-  tokenizer?: import('../llm/tokens.js').TokenizerHint;
+  tokenizer?: TokenizerHint;
   temperature?: number;
   topP?: number;
   seed?: number;
@@ -44,4 +44,12 @@ export function defaultProfile(config: Config): Profile {
     tokenizer: { kind: /^https:\/\/api\.openai\.com\//.test(config.llm.baseURL) ? 'o200k' : 'other' },
     temperature: config.llm.temperature,
   };
+}
+
+/** How a model's tokenizer relates to o200k, from the config file (`models.<m>.tokenizer` / `charsPerToken`). */
+export interface TokenizerHint {
+  /** `o200k`: OpenAI's own models, counted exactly; `other` (default off api.openai.com): counted conservatively. */
+  kind: 'o200k' | 'other';
+  /** Characters per token the model's tokenizer averages, when known; a lower bound on its count. */
+  charsPerToken?: number;
 }

@@ -3,7 +3,7 @@ import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import type { Config } from './env.js';
 import { knowledgeSchema, reviewSchema, type ConfigFile, type LoadedConfigFile } from './file.js';
 import type { z } from 'zod';
-import type { TokenizerHint } from '../llm/tokens.js';
+import type { TokenizerHint } from './profile.js';
 import { defaultProfile, type Profile } from './profile.js';
 import { handoffSettings } from './handoff.js';
 import type { KnowledgeSettings } from './knowledge.js';

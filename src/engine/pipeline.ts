@@ -56,8 +56,8 @@ export interface PromptImage {
 
 export type Middleware = (ctx: TurnContext, next: () => Promise<void>) => Promise<void>;
 
-export type { TurnResult, Grounding, GroundingPassage } from '../kernel/result.js';
-import type { Grounding } from '../kernel/result.js';
+export type { TurnResult, Grounding, GroundingPassage } from '../kernel/adapter.js';
+import type { Grounding } from '../kernel/adapter.js';
 
 export function compose(middleware: Middleware[], terminal: (ctx: TurnContext) => Promise<void>): (ctx: TurnContext) => Promise<void> {
   return (ctx) => {

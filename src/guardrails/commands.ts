@@ -6,19 +6,14 @@ import { dayOf, scopesOf, type LedgerRow, type UsageLedger } from './ledger.js';
 import { isAdmin } from './access.js';
 import { describeWait } from './replies.js';
 import type { GuardrailSettings } from '../config/guardrails.js';
-import { describeForget, type ForgetReport } from '../privacy/forget.js';
-
-export { withoutUser } from '../privacy/forget.js';
 
 export interface CommandDeps {
   ledger: UsageLedger;
   budgets: Budgets;
   now: () => number;
-  /** The one deletion path (src/privacy/forget.ts). */
-  forget: (platform: string, userId: string) => Promise<ForgetReport>;
 }
 
-/** `/parley usage` and `/parley forget`: the guardrails' commands, with the settings of the turn's profile. */
+/** `/parley usage`: the guardrails' command, with the settings of the turn's profile. */
 export function guardrailCommands(settingsOf: (ctx: TurnContext) => GuardrailSettings, d: CommandDeps): ParleyCommand[] {
   return [
     {
@@ -35,13 +30,6 @@ export function guardrailCommands(settingsOf: (ctx: TurnContext) => GuardrailSet
         const subject = target ? { ...ctx.message, user: { id: target } } : ctx.message;
         const text = await usageReport(subject, settings, d);
         ctx.answer = { text: target ? text.replace(/^Your usage:/, `Usage of ${target}:`) : text, source: 'command' };
-      },
-    },
-    {
-      name: 'forget',
-      help: '`/parley forget`: delete everything Parley stored of what you wrote (messages, answers to them, feedback comments, usage records); counts without your name stay',
-      async run(ctx) {
-        ctx.answer = { text: await forget(ctx.message, d), source: 'command' };
       },
     },
   ];
@@ -77,9 +65,6 @@ async function usageReport(m: IncomingMessage, settings: GuardrailSettings, d: C
   return lines.join('\n');
 }
 
-async function forget(m: IncomingMessage, d: CommandDeps): Promise<string> {
-  return describeForget(await d.forget(m.platform, m.user.id));
-}
 
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 

@@ -15,7 +15,6 @@ import { createOutputTransform } from './output.js';
 import { describeFindings, detectorsFor, redact, type Detector, type Finding } from './redact.js';
 import { declinePrivately, REPLIES } from './replies.js';
 import { defaultGuardrailSettings, type GuardrailSettings } from '../config/guardrails.js';
-import { Forgetter, type ForgetReport } from '../privacy/forget.js';
 
 export { guardrailSettingsSchema, defaultGuardrailSettings, mergeGuardrailSettings, type GuardrailSettings } from '../config/guardrails.js';
 export { neutralizeMassMentions, createOutputTransform } from './output.js';
@@ -42,15 +41,13 @@ export interface GuardrailDeps {
   notifyAdmins?: AdminNotifier;
   /** How long conversations are kept (HISTORY_TTL_DAYS), for the per-user conversation index. */
   historyTtlMs?: number;
-  /** The one deletion path (src/privacy/forget.ts), for `/parley forget`; default: one over this store without support records. */
-  forget?: (platform: string, userId: string) => Promise<ForgetReport>;
   now?: () => number;
 }
 
 export interface Guardrails {
   /** Middleware, in order: access, rate limits, input limits, redaction, budgets. */
   middleware: Middleware[];
-  /** `/parley usage` and `/parley forget`. */
+  /** `/parley usage`. */
   commands: ParleyCommand[];
   /** Records every model call in the ledger and budgets. */
   onTurn: (result: TurnResult) => Promise<unknown>;
@@ -92,10 +89,6 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
   const ledger = new UsageLedger(d.store);
   const budgets = new Budgets(d.store, d.log.child({ component: 'budgets' }), d.notifyAdmins);
   const pending = new BackgroundWork((err) => d.log.error({ err: err instanceof Error ? err.message : String(err) }, 'recording usage failed'));
-  const forget =
-    d.forget ??
-    ((platform: string, userId: string) =>
-      new Forgetter({ store: d.store, history: d.history, ledger, ledgerRetentionDays: () => topOf().privacy.ledgerRetentionDays, log: d.log, now }).forgetPerson(platform, userId));
   // What each turn ran under, for the recording after it (TurnResult names only the profile).
   const turnInfo = new WeakMap<IncomingMessage, TurnInfo>();
   const detectorCache = new WeakMap<GuardrailSettings['redaction'], Detector[]>();
@@ -260,7 +253,7 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
 
   return {
     middleware: [access, failOpen('rate limits', rateLimits), inputLimits, redaction, failOpen('budgets', budgetCheck)],
-    commands: guardrailCommands(settingsOf, { ledger, budgets, now, forget }),
+    commands: guardrailCommands(settingsOf, { ledger, budgets, now }),
     onTurn,
     outputTransform,
     idle,

@@ -1,4 +1,4 @@
-import type { Detector } from './redact.js';
+import type { Detector } from './detector.js';
 
 /**
  * National identity numbers that have a checkable structure. Each is taken only when the number

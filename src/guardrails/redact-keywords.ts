@@ -1,4 +1,4 @@
-import type { Detector } from './redact.js';
+import type { Detector } from './detector.js';
 
 /**
  * Secrets that are recognised by the words around them, as people write them in chat: "the root

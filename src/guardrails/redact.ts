@@ -14,14 +14,8 @@ import type { CustomPattern, GuardrailSettings } from '../config/guardrails.js';
  * later detector matches.
  */
 
-export interface Detector {
-  /** Stable name, used in `redaction.disabled`. */
-  name: string;
-  /** What the user is told was removed ("an API key"). */
-  label: string;
-  /** Replaces matches in `text`; returns the new text and how many were replaced. */
-  apply(text: string): { text: string; count: number };
-}
+export type { Detector } from './detector.js';
+import type { Detector } from './detector.js';
 
 export interface Finding {
   detector: string;

@@ -161,3 +161,11 @@ export function questionParts(text: string): string[] {
 export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
+
+/**
+ * Tokens for text metrics (ROUGE, BLEU, groundedness): words as `words()` finds them, CJK one token
+ * per character (as sacrebleu's `zh` tokenizer scores BLEU).
+ */
+export function metricTokens(text: string): string[] {
+  return words(text, { cjk: 'chars' });
+}

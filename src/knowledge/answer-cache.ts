@@ -4,7 +4,7 @@ import type { Logger } from '../kernel/logger.js';
 import { describe } from '../kernel/errors.js';
 import type { Store } from '../store/store.js';
 import { sha256, words } from './analyzer.js';
-import { PrivacyIndex } from '../privacy/index-store.js';
+import { PrivacyIndex } from '../store/person-index.js';
 
 /**
  * Answers to repeated identical questions, keyed by profile + knowledge version + the

@@ -1,6 +1,5 @@
-import { stripCitations } from '../knowledge/citations.js';
-import { term } from '../knowledge/analyzer.js';
-import { tokenize } from '../quality/metrics.js';
+import { stripCitations } from './citations.js';
+import { metricTokens as tokenize, term } from './analyzer.js';
 
 /**
  * A live groundedness score: how much of a model answer is backed by the passages it was

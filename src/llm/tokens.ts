@@ -1,3 +1,4 @@
+import type { TokenizerHint } from '../config/profile.js';
 import { createRequire } from 'node:module';
 import type { Usage } from '../kernel/types.js';
 
@@ -29,13 +30,7 @@ export const TOKENS_PER_MESSAGE = 4;
 /** Tokens that prime the assistant's reply. */
 export const TOKENS_PER_REPLY = 3;
 
-/** How a model's tokenizer relates to o200k, from the config file (`models.<m>.tokenizer` / `charsPerToken`). */
-export interface TokenizerHint {
-  /** `o200k`: OpenAI's own models, counted exactly; `other` (default off api.openai.com): counted conservatively. */
-  kind: 'o200k' | 'other';
-  /** Characters per token the model's tokenizer averages, when known; a lower bound on its count. */
-  charsPerToken?: number;
-}
+export type { TokenizerHint } from '../config/profile.js';
 
 /**
  * Byte-level BPE vocabularies without merges for a script fall back to about one token per UTF-8

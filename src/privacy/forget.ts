@@ -1,3 +1,4 @@
+import type { Feature } from '../engine/feature.js';
 import type { ConversationKey, Turn } from '../kernel/types.js';
 import type { Logger } from '../kernel/logger.js';
 import type { Store } from '../store/store.js';
@@ -6,7 +7,7 @@ import type { UsageLedger } from '../guardrails/ledger.js';
 import { ANALYTICS_RETENTION_MS, daysBetween, normalizeQuestion, type SupportAnalytics } from '../analytics/support-analytics.js';
 import { ANSWER_TTL_MS, type AnswerRecord } from '../analytics/answers.js';
 import type { ReviewService } from '../review/service.js';
-import { PrivacyIndex, textSource, type IndexedKey } from './index-store.js';
+import { PrivacyIndex, textSource, type IndexedKey } from '../store/person-index.js';
 
 /**
  * The one deletion path: `/parley forget` (Slack, Discord, console), `parley forget` (an admin
@@ -215,4 +216,20 @@ export function describeForget(r: ForgetReport): string {
     `${also.length ? ` Also deleted: ${also.join(' and ')}.` : ''}` +
     " Counts kept for statistics and billing do not name you; today's budget counter runs until the day ends."
   );
+}
+
+/** Privacy as a feature: `/parley forget` runs the one deletion path for the caller. */
+export function privacyFeature(forgetter: Forgetter): Feature {
+  return {
+    name: 'privacy',
+    commands: [
+      {
+        name: 'forget',
+        help: '`/parley forget`: delete everything Parley stored of what you wrote (messages, answers to them, feedback comments, usage records); counts without your name stay',
+        async run(ctx) {
+          ctx.answer = { text: describeForget(await forgetter.forgetPerson(ctx.message.platform, ctx.message.user.id)), source: 'command' };
+        },
+      },
+    ],
+  };
 }

@@ -7,7 +7,7 @@
  * against published values (the ROUGE paper's examples, NLTK's `sentence_bleu` doc example).
  */
 
-import { words } from '../knowledge/analyzer.js';
+import { metricTokens } from '../knowledge/analyzer.js';
 
 /**
  * Lowercased word tokens from the knowledge analyzer (so metrics and retrieval agree on words):
@@ -16,7 +16,7 @@ import { words } from '../knowledge/analyzer.js';
  * cut into words by `Intl.Segmenter`. Never one giant token for an unsegmented sentence.
  */
 export function tokenize(text: string): string[] {
-  return words(text, { cjk: 'chars' });
+  return metricTokens(text);
 }
 
 export interface RougeScore {

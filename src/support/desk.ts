@@ -10,7 +10,7 @@ import { HANDOFF_TEXTS, type HandoffService } from '../handoff/service.js';
 import type { ReviewService } from '../review/service.js';
 import { ANSWER_TTL_MS, AnswerStore } from '../analytics/answers.js';
 import { ANALYTICS_RETENTION_MS, dayOf } from '../analytics/support-analytics.js';
-import { PrivacyIndex } from '../privacy/index-store.js';
+import { PrivacyIndex } from '../store/person-index.js';
 
 /**
  * The support desk: remembers every answer, turns feedback events (buttons, reactions) into

@@ -5,6 +5,7 @@ import type { Profile } from '../../src/config/profile.js';
 import type { IncomingMessage } from '../../src/kernel/types.js';
 import { createGuardrails, guardrailsFeature, type GuardrailDeps, type Guardrails } from '../../src/guardrails/index.js';
 import { commandsFeature } from '../../src/commands/index.js';
+import { Forgetter, privacyFeature } from '../../src/privacy/forget.js';
 import { guardrailSettingsSchema, type GuardrailSettingsInput } from '../../src/config/guardrails.js';
 import { LlmClient } from '../../src/llm/client.js';
 import { HistoryStore } from '../../src/store/history.js';
@@ -71,8 +72,10 @@ export function rig(o: {
     ...o.deps,
   });
   const llm = new LlmClient({ baseURL: o.fake.url, connectTimeoutMs: 2_000, idleTimeoutMs: 2_000, maxRetries: 0, backoffBaseMs: 5, log });
-  const feature = guardrailsFeature(guardrails);
-  const engine = new Engine({ history, llm, profile: testProfile(o.profile), log }).install(commandsFeature([feature]), feature);
+  const settings = guardrailSettingsSchema.parse(o.settings ?? {});
+  const forgetter = new Forgetter({ store: o.store, history, ledger: guardrails.ledger, ledgerRetentionDays: () => settings.privacy.ledgerRetentionDays, log });
+  const features = [guardrailsFeature(guardrails), privacyFeature(forgetter)];
+  const engine = new Engine({ history, llm, profile: testProfile(o.profile), log }).install(commandsFeature(features), ...features);
   return {
     engine,
     guardrails,

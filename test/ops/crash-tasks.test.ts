@@ -178,6 +178,8 @@ describe('a crash with HTTP API tasks, Slack and Discord replies in flight', () 
       const q = slack.userSays(GENERAL, 'U0ADA00001', `<@${slack.botUserId}> still there?`);
       await slack.deliver(`${second.base}/slack/events`, slack.envelope(slack.messageEvent(q, 'app_mention')));
       await until(() => slack.ws.botMessages(GENERAL, q.ts).find((m) => m.text === 'Back to normal.' && !m.streaming), 30_000, 'a new answer');
+      // A quick recovery still gets watched over a span where the old loop would have hung the process.
+      await until(() => health.checks() > 10, 30_000, 'enough /healthz checks');
     } finally {
       health.stop();
     }
@@ -200,6 +202,7 @@ describe('a crash with HTTP API tasks, Slack and Discord replies in flight', () 
     try {
       await expectAllFinished(b.base, tasks, slackTs, { discord: false });
       await until(async () => (await inflightRecords(storeUrl)) === 0, 10_000, 'every in-flight record removed');
+      await until(() => health.checks() > 10, 30_000, 'enough /healthz checks');
     } finally {
       health.stop();
     }

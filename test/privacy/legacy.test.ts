@@ -7,7 +7,7 @@ import type { AnswerRecord } from '../../src/analytics/answers.js';
 import { createSupport } from '../../src/support/index.js';
 import { UsageLedger } from '../../src/guardrails/ledger.js';
 import { Forgetter } from '../../src/privacy/forget.js';
-import { PrivacyIndex } from '../../src/privacy/index-store.js';
+import { PrivacyIndex } from '../../src/store/person-index.js';
 import { HistoryStore } from '../../src/store/history.js';
 import { openStore } from '../../src/store/store.js';
 

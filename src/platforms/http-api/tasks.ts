@@ -1,7 +1,7 @@
 import type Keyv from 'keyv';
 import type { Store } from '../../store/store.js';
 import type { Answer, Task, TaskStatus } from './schemas.js';
-import { PrivacyIndex } from '../../privacy/index-store.js';
+import { PrivacyIndex } from '../../store/person-index.js';
 
 /** A task as stored: the public shape plus the key that owns it. */
 interface StoredTask {
