@@ -22,7 +22,7 @@ function binOf(ms: number): number {
   return ms <= 1 ? 0 : Math.ceil(Math.log(ms) / LOG_GAMMA);
 }
 
-function valueOf(bin: number): number {
+function binValue(bin: number): number {
   return bin === 0 ? 1 : (2 * GAMMA ** bin) / (GAMMA + 1);
 }
 
@@ -46,7 +46,7 @@ export function quantile(s: SketchData, q: number): number | undefined {
   let seen = 0;
   for (const b of Object.keys(s.bins).map(Number).sort((a, c) => a - c)) {
     seen += s.bins[String(b)]!;
-    if (seen >= rank) return Math.round(valueOf(b));
+    if (seen >= rank) return Math.round(binValue(b));
   }
   return undefined;
 }

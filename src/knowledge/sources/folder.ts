@@ -42,7 +42,7 @@ export async function loadFolder(source: { dir: string; displayPath: string; con
 }
 
 async function listFiles(dir: string, key = dir): Promise<string[]> {
-  let entries;
+  let entries: import('node:fs').Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true, recursive: true });
   } catch (err) {

@@ -90,7 +90,7 @@ export class SlackAdapter implements PlatformAdapter {
     const logger = boltLogger(this.log) as never;
     const clientOptions = slackClientOptions(this.settings.apiUrl, this.log);
     let http: HTTPReceiver | undefined;
-    let receiver;
+    let receiver: SocketModeReceiver | HTTPReceiver;
     if (this.settings.appToken) {
       // The socket client keeps its own retry policy for apps.connections.open (reconnects); only the host and logger are ours.
       const socketClientOptions = { slackApiUrl: clientOptions.slackApiUrl, logger: clientOptions.logger };

@@ -112,6 +112,7 @@ function convertInline(text: string): string {
       s = s.replace(/~~(?=\S)([\s\S]*?\S)~~/g, '~$1~');
       s = s.replaceAll('\u0001', '*');
       s = breakBroadcastWords(s);
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL brackets the link placeholders this function inserted itself (never in user text).
       return s.replace(/\u0000(\d+)\u0000/g, (_m, n: string) => links[Number(n)]!);
     })
     .join('');
