@@ -6,7 +6,7 @@
  *
  *   npm run bench                      full run (about 8 minutes on an idle 2-core machine)
  *   npm run bench -- --quick           small counts (about 2 minutes), same scenarios
- *   npm run bench -- --only=single,crowd,throughput,memory,store,baseline
+ *   npm run bench -- --only=single,crowd,throughput,memory,store,baseline,http
  *   npm run bench -- --no-write        print the JSON, write nothing
  *   BENCH_REPLIES=100 BENCH_CROWD_SLACK=20 BENCH_CROWD_DISCORD=10 … override single counts
  *
@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { single, type SingleResult, type Transport } from './scenarios/single.js';
 import { crowd, type CrowdResult } from './scenarios/crowd.js';
 import { memory, stores, throughput } from './scenarios/engine.js';
+import { httpApi } from './scenarios/http-api.js';
 import type { ModelScript } from './lib/worlds.js';
 import { renderMarkdown, type BenchResults } from './lib/report.js';
 
@@ -28,7 +29,7 @@ const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
 const opt = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const quick = flag('quick') || process.env.BENCH_QUICK === '1';
-const only = new Set((opt('only') ?? 'single,crowd,baseline,throughput,memory,store').split(','));
+const only = new Set((opt('only') ?? 'single,crowd,baseline,throughput,memory,store,http').split(','));
 const num = (env: string, full: number, small: number) => Number(process.env[env] ?? (quick ? small : full));
 
 const counts = {
@@ -42,6 +43,8 @@ const counts = {
   throughput: num('BENCH_THROUGHPUT', 1_000, 200),
   concurrency: num('BENCH_CONCURRENCY', 20, 10),
   memory: num('BENCH_MEMORY', 1_000, 200),
+  httpReplies: num('BENCH_HTTP_REPLIES', 2_000, 400),
+  httpStreams: num('BENCH_HTTP_STREAMS', 1_000, 200),
   storedTurns: num('BENCH_STORED_TURNS', 300, 50),
   storeTurns: num('BENCH_STORE_TURNS', 200, 50),
 };
@@ -137,6 +140,7 @@ async function main(): Promise<void> {
   }
   if (only.has('throughput')) results.throughput = await phase('throughput', () => throughput({ replies: counts.throughput, concurrency: counts.concurrency }));
   if (only.has('memory')) results.memory = await phase('memory', () => memory({ concurrent: counts.memory, turns: counts.storedTurns }));
+  if (only.has('http')) results.httpApi = await phase('http api', () => httpApi({ replies: counts.httpReplies, concurrency: counts.concurrency, streams: counts.httpStreams }));
   if (only.has('store')) results.store = await phase('store', () => stores({ turns: counts.storeTurns, conversations: 20 }));
 
   results.machine.loadAverageEnd = load();
@@ -155,6 +159,7 @@ async function main(): Promise<void> {
     if (!only.has('throughput') && previous.throughput) (results.throughput = previous.throughput), carried.push('throughput');
     if (!only.has('memory') && previous.memory) (results.memory = previous.memory), carried.push('memory');
     if (!only.has('store') && previous.store) (results.store = previous.store), carried.push('store');
+    if (!only.has('http') && previous.httpApi) (results.httpApi = previous.httpApi), carried.push('http');
     results.carried = carried;
     results.carriedFrom = previous.carriedFrom ?? previous.startedAt;
   }
