@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { dirname, join } from 'node:path';
@@ -128,10 +129,10 @@ async function measure(p: Proc, o: { replies: number; concurrency: number; strea
   const t0 = performance.now();
   await within(
     Promise.all(
-      Array.from({ length: o.concurrency }, async (_, lane) => {
+      Array.from({ length: o.concurrency }, async () => {
         while (next < o.replies) {
           const i = next++;
-          const r = await ask(p.port, agent, `question ${i}`, `user-${lane}`);
+          const r = await ask(p.port, agent, `question ${i}`, `user-${i}`);
           if (r.done && r.text === SHORT_ANSWER) completed++;
         }
       }),
@@ -148,6 +149,7 @@ async function measure(p: Proc, o: { replies: number; concurrency: number; strea
   // Concurrent streams: every client has its first words, the model holds every stream open.
   const streamAgent = new Agent({ keepAlive: false, maxSockets: Infinity });
   const abort = new AbortController();
+  setMaxListeners(o.streams + 10, abort.signal); // one listener per stream, by design
   let open = 0;
   let allOpen!: () => void;
   const opened = new Promise<void>((r) => (allOpen = r));
