@@ -157,6 +157,7 @@ async function measure(p: Proc, o: { replies: number; concurrency: number; strea
   const pending = Array.from({ length: o.streams }, (_, i) =>
     ask(p.port, streamAgent, `please hold ${i}`, `holder-${i}`, abort.signal, () => ++open === o.streams && allOpen()),
   );
+  if (o.streams === 0) allOpen();
   await within(opened, 120_000, `${o.streams} open streams`).catch(() => undefined);
   await sleep(1_000);
   const rssAtStreamsMb = status(pid, 'VmRSS');
@@ -181,7 +182,7 @@ async function measure(p: Proc, o: { replies: number; concurrency: number; strea
 function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return Promise.resolve();
   return new Promise((r) => {
-    const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    const t = setTimeout(() => child.kill('SIGKILL'), 20_000);
     child.once('exit', () => (clearTimeout(t), r()));
     child.kill('SIGTERM');
   });
@@ -194,7 +195,8 @@ export async function httpApi(o: { replies: number; concurrency: number; streams
     const sha = createHash('sha256').update(API_KEY).digest('hex');
     const parley = await startProcess(
       process.execPath,
-      ['dist/cli/main.js', 'start'],
+      // BENCH_PARLEY_NODE_ARGS, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof, to profile the server under this load.
+      [...(process.env.BENCH_PARLEY_NODE_ARGS ?? '').split(' ').filter(Boolean), 'dist/cli/main.js', 'start'],
       { ...modelEnv, STORE_URL: 'memory://', API_KEYS: `bench:${sha}`, PORT: '0', NODE_ENV: 'production' },
       /"port":(\d+)[^\n]*serving HTTP only/,
       'parley start',

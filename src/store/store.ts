@@ -217,28 +217,49 @@ abstract class LocalClaims extends KeyvStore {
   async windowCount(key: string, windowMs: number, now: number = Date.now()): Promise<number> {
     return ((await this.namespace<number[]>('windows').get(key)) ?? []).filter((t) => t > now - windowMs).length;
   }
+  /**
+   * Timelines (analytics' open threads: one entry per conversation of the last day) are one
+   * value per key here. Parsing and re-serialising it on every turn grew with traffic and was
+   * the largest CPU cost of a reply (issue 19), so the one process owning the store keeps it
+   * parsed; sqlite still gets every write, memory needs none.
+   */
+  private readonly timelines = new Map<string, { entries: Map<string, number>; expiresAt: number }>();
+  /** Whether timelines are written to the Keyv store too (to survive a restart). */
+  protected readonly persistTimelines: boolean = true;
+  private async loadTimeline(key: string): Promise<Map<string, number>> {
+    const cached = this.timelines.get(key);
+    if (cached && cached.expiresAt > Date.now()) return cached.entries;
+    const stored = this.persistTimelines ? await this.namespace<Record<string, number>>('timelines').get(key) : undefined;
+    const entries = new Map(Object.entries(stored ?? {}));
+    this.timelines.set(key, { entries, expiresAt: Number.POSITIVE_INFINITY });
+    return entries;
+  }
+  private async saveTimeline(key: string, entries: Map<string, number>, ttlMs?: number): Promise<void> {
+    const t = this.timelines.get(key)!;
+    if (ttlMs !== undefined) t.expiresAt = Date.now() + ttlMs;
+    if (this.persistTimelines) await this.namespace<Record<string, number>>('timelines').set(key, Object.fromEntries(entries), ttlMs);
+  }
   addToTimeline(key: string, member: string, at: number, ttlMs: number): Promise<void> {
-    const kv = this.namespace<Record<string, number>>('timelines');
     return this.serial(async () => {
-      const entries = (await kv.get(key)) ?? {};
-      entries[member] = at;
-      for (const [m, t] of Object.entries(entries)) if (t < at - ttlMs) delete entries[m];
-      await kv.set(key, entries, ttlMs);
+      const entries = await this.loadTimeline(key);
+      entries.delete(member); // a member added again moves to the end of the insertion order
+      entries.set(member, at);
+      for (const [m, t] of entries) if (t < at - ttlMs) entries.delete(m);
+      await this.saveTimeline(key, entries, ttlMs);
     });
   }
   removeFromTimeline(key: string, ...members: string[]): Promise<void> {
-    const kv = this.namespace<Record<string, number>>('timelines');
     return this.serial(async () => {
-      const entries = await kv.get(key);
-      const present = members.filter((m) => entries && m in entries);
+      const entries = await this.loadTimeline(key);
+      const present = members.filter((m) => entries.has(m));
       if (!present.length) return;
-      for (const m of present) delete entries![m];
-      await kv.set(key, entries);
+      for (const m of present) entries.delete(m);
+      await this.saveTimeline(key, entries);
     });
   }
   async timeline(key: string, since: number, until: number): Promise<TimelineEntry[]> {
-    const entries = (await this.namespace<Record<string, number>>('timelines').get(key)) ?? {};
-    return Object.entries(entries)
+    const entries = await this.serial(() => this.loadTimeline(key));
+    return [...entries]
       .filter(([, at]) => at >= since && at <= until)
       .map(([member, at]) => ({ member, at }))
       .sort((a, b) => a.at - b.at);
@@ -247,6 +268,8 @@ abstract class LocalClaims extends KeyvStore {
 
 class MemoryStore extends LocalClaims {
   readonly kind = 'memory' as const;
+  // Nothing outlives the process: the parsed timelines are the only copy.
+  protected override readonly persistTimelines = false;
   protected adapter() {
     // One Map per namespace: Keyv records its namespace on the store it is given, and
     // iterating a namespace relies on that.
