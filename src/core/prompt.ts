@@ -1,5 +1,5 @@
 import type { ChatMessage } from '../llm/client.js';
-import { countTokens, TOKENS_PER_MESSAGE, TOKENS_PER_REPLY } from '../llm/tokens.js';
+import { countTokens, TOKENS_PER_MESSAGE, TOKENS_PER_REPLY, upperBoundTokens } from '../llm/tokens.js';
 import { ParleyError } from './errors.js';
 import type { Turn } from './types.js';
 
@@ -42,6 +42,38 @@ export const IMAGE_TOKENS_ESTIMATE = 765;
  */
 export function buildPrompt(input: PromptInput): Prompt {
   const budget = input.contextWindow - input.maxOutputTokens - TOKENS_PER_REPLY;
+  return fitsByBytes(input, budget) ?? fitByCount(input, budget);
+}
+
+/**
+ * Most prompts are far below the context window: when even one token per UTF-8 byte fits, all
+ * of it is kept without tokenizing (issue 19: o200k costs ~70 MB and a share of every reply's
+ * CPU). The exact count is only made if someone reads `tokens` (usage the server did not report).
+ */
+function fitsByBytes(input: PromptInput, budget: number): Prompt | undefined {
+  const images = (input.images?.length ?? 0) * IMAGE_TOKENS_ESTIMATE;
+  let upper = upperBoundTokens(input.systemPrompt) + TOKENS_PER_MESSAGE + upperBoundTokens(input.question) + TOKENS_PER_MESSAGE + images;
+  for (const section of input.context) upper += upperBoundTokens(section) + 2;
+  for (const turn of input.history) upper += upperBoundTokens(turn.content) + TOKENS_PER_MESSAGE;
+  if (upper > budget) return undefined;
+  const kept = [...input.history];
+  // As below: a history that starts with an answer reads oddly to the model.
+  while (kept[0]?.role === 'assistant') kept.shift();
+  let tokens: number | undefined;
+  return {
+    messages: messagesOf(input, input.context, kept),
+    get tokens() {
+      tokens ??=
+        cost(input.systemPrompt) + cost(input.question) + images + TOKENS_PER_REPLY +
+        input.context.reduce((n, s) => n + countTokens(s) + 2, 0) +
+        kept.reduce((n, t) => n + cost(t.content), 0);
+      return tokens;
+    },
+    droppedTurns: input.history.length - kept.length,
+  };
+}
+
+function fitByCount(input: PromptInput, budget: number): Prompt {
   const questionTokens = cost(input.question) + (input.images?.length ?? 0) * IMAGE_TOKENS_ESTIMATE;
   const systemBase = cost(input.systemPrompt);
   if (systemBase + questionTokens > budget) throw new QuestionTooLongError(questionTokens, Math.max(0, budget - systemBase));
@@ -68,16 +100,15 @@ export function buildPrompt(input: PromptInput): Prompt {
     used -= cost(kept.shift()!.content);
   }
 
-  const system = [input.systemPrompt, ...context].join('\n\n');
-  return {
-    messages: [
-      { role: 'system', content: system },
-      ...kept.map((t): ChatMessage => ({ role: t.role, content: t.content })),
-      { role: 'user', content: userContent(input) },
-    ],
-    tokens: used + TOKENS_PER_REPLY,
-    droppedTurns: input.history.length - kept.length,
-  };
+  return { messages: messagesOf(input, context, kept), tokens: used + TOKENS_PER_REPLY, droppedTurns: input.history.length - kept.length };
+}
+
+function messagesOf(input: PromptInput, context: string[], kept: Turn[]): ChatMessage[] {
+  return [
+    { role: 'system', content: [input.systemPrompt, ...context].join('\n\n') },
+    ...kept.map((t): ChatMessage => ({ role: t.role, content: t.content })),
+    { role: 'user', content: userContent(input) },
+  ];
 }
 
 function userContent(input: PromptInput): ChatMessage['content'] {
