@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import Keyv, { type KeyvStoreAdapter } from 'keyv';
+import Keyv, { type KeyvOptions, type KeyvStoreAdapter } from 'keyv';
 // The backends' drivers are imported when a store of their kind opens: the Redis client alone is
 // ~400 modules a memory or sqlite store never needs (idle RSS, issue 19).
 import type KeyvSqliteAdapter from '@keyv/sqlite';
@@ -123,13 +123,15 @@ abstract class KeyvStore implements Store {
   private readonly spaces = new Map<string, Keyv<any>>();
   constructor(protected readonly prefix: string) {}
   protected abstract adapter(): KeyvStoreAdapter | Map<any, any>;
+  /** How values become strings; Keyv's default where stored data must stay readable by it. */
+  protected readonly codec: Pick<KeyvOptions, 'serialize' | 'deserialize'> = {};
   /** Whether Keyv adds the namespace to keys itself (false where the adapter does it). */
   protected readonly keyvPrefixesKeys: boolean = true;
 
   namespace<T = unknown>(name: string): Keyv<T> {
     let kv = this.spaces.get(name);
     if (!kv) {
-      kv = new Keyv({ store: this.adapter(), namespace: `${this.prefix}:${name}`, throwOnErrors: true, useKeyPrefix: this.keyvPrefixesKeys });
+      kv = new Keyv({ store: this.adapter(), namespace: `${this.prefix}:${name}`, throwOnErrors: true, useKeyPrefix: this.keyvPrefixesKeys, ...this.codec });
       // Keyv emits before it throws; the throw reaches the caller, who handles it.
       kv.on('error', () => {});
       this.spaces.set(name, kv);
@@ -275,6 +277,12 @@ class MemoryStore extends LocalClaims {
   readonly kind = 'memory' as const;
   // Nothing outlives the process: the parsed timelines are the only copy.
   protected override readonly persistTimelines = false;
+  /**
+   * Native JSON, as nothing written here is read by another version: Keyv's default serializer
+   * builds each value by string concatenation, and a Map keeps those ropes as they are (~10×
+   * the flat string's heap), and its reviver-based parse was a quarter of a reply's CPU (issue 19).
+   */
+  protected override readonly codec: Pick<KeyvOptions, 'serialize' | 'deserialize'> = { serialize: (d) => JSON.stringify(d), deserialize: (s) => JSON.parse(s) };
   protected adapter() {
     // One Map per namespace: Keyv records its namespace on the store it is given, and
     // iterating a namespace relies on that.
