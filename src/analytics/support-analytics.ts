@@ -19,6 +19,7 @@ const TOP_QUESTIONS_PER_DAY = 300; // distinct normalized questions kept per day
 /** Threads awaiting their quiet period, by time of their last turn (a store timeline: a Redis sorted set when shared). */
 const OPEN_THREADS = 'analytics-open';
 const SWEEP_BATCH = 200; // due threads settled per turn of the write chain
+const CACHED_TOP_DAYS = 2; // today and, around midnight UTC, yesterday
 
 /** Sources that are not questions: command replies and quiet turns in handed-off threads. */
 const NOT_QUESTIONS = new Set(['command', 'silent']);
@@ -104,6 +105,8 @@ export class SupportAnalytics {
   private chain: Promise<unknown> = Promise.resolve();
 
   private readonly shared?: Store;
+  /** Top questions by day key, parsed, when this process owns the store (not Redis). */
+  private readonly topOfDay = new Map<string, Record<string, TopQuestion>>();
 
   constructor(private readonly store: Store, private readonly o: { priceOf?: PriceOf; quietPeriodMs: number; now?: () => number }) {
     this.kv = store.namespace('analytics');
@@ -279,7 +282,13 @@ export class SupportAnalytics {
     const normalized = normalizeQuestion(place.question);
     if (!normalized) return;
     const key = `q:${place.day}`;
-    const top = ((await this.kv.get(key)) as Record<string, TopQuestion> | undefined) ?? {};
+    const top = (this.shared ? undefined : this.topOfDay.get(key)) ?? (((await this.kv.get(key)) as Record<string, TopQuestion> | undefined) ?? {});
+    if (!this.shared) {
+      // A day's top questions (up to 300) were parsed on every turn: the one process owning a
+      // memory or sqlite store keeps the current day's parsed (written through, as before).
+      if (!this.topOfDay.has(key) && this.topOfDay.size >= CACHED_TOP_DAYS) this.topOfDay.delete(this.topOfDay.keys().next().value!);
+      this.topOfDay.set(key, top);
+    }
     const id = `${place.profile}|${normalized}`;
     const t = (top[id] ??= { question: place.question.slice(0, 300), profile: place.profile, asked: 0, unanswered: 0, down: 0, handoffs: 0 });
     change(t);
