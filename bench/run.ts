@@ -1,3 +1,4 @@
+import { httpApi } from './scenarios/http-api.js';
 /**
  * `npm run bench`: latency, pacing and cost of a reply, on the real adapters against the test
  * fakes (Slack, Discord, a scripted OpenAI-compatible model), plus a baseline with the renderer's
@@ -6,7 +7,7 @@
  *
  *   npm run bench                      full run (about 8 minutes on an idle 2-core machine)
  *   npm run bench -- --quick           small counts (about 2 minutes), same scenarios
- *   npm run bench -- --only=single,crowd,throughput,memory,store,baseline,knowledge
+ *   npm run bench -- --only=single,crowd,throughput,memory,store,baseline,knowledge,http
  *                                      (scenarios left out keep their previous figures in the report, marked as carried)
  *   npm run bench -- --no-write        print the JSON, write nothing
  *   BENCH_REPLIES=100 BENCH_CROWD_SLACK=20 BENCH_CROWD_DISCORD=10 … override single counts
@@ -30,7 +31,7 @@ const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
 const opt = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const quick = flag('quick') || process.env.BENCH_QUICK === '1';
-const only = new Set((opt('only') ?? 'single,crowd,baseline,throughput,memory,store,knowledge').split(','));
+const only = new Set((opt('only') ?? 'single,crowd,baseline,throughput,memory,store,knowledge,http').split(','));
 const num = (env: string, full: number, small: number) => Number(process.env[env] ?? (quick ? small : full));
 
 const counts = {
@@ -44,6 +45,8 @@ const counts = {
   throughput: num('BENCH_THROUGHPUT', 1_000, 200),
   concurrency: num('BENCH_CONCURRENCY', 20, 10),
   memory: num('BENCH_MEMORY', 1_000, 200),
+  httpReplies: num('BENCH_HTTP_REPLIES', 2_000, 400),
+  httpStreams: num('BENCH_HTTP_STREAMS', 1_000, 200),
   storedTurns: num('BENCH_STORED_TURNS', 300, 50),
   storeTurns: num('BENCH_STORE_TURNS', 200, 50),
   knowledgePages: num('BENCH_KNOWLEDGE_PAGES', 1_000, 1_000),
@@ -141,6 +144,7 @@ async function main(): Promise<void> {
   }
   if (only.has('throughput')) results.throughput = await phase('throughput', () => throughput({ replies: counts.throughput, concurrency: counts.concurrency }));
   if (only.has('memory')) results.memory = await phase('memory', () => memory({ concurrent: counts.memory, turns: counts.storedTurns }));
+  if (only.has('http')) results.httpApi = await phase('http api', () => httpApi({ replies: counts.httpReplies, concurrency: counts.concurrency, streams: counts.httpStreams }));
   if (only.has('store')) results.store = await phase('store', () => stores({ turns: counts.storeTurns, conversations: 20 }));
   if (only.has('knowledge')) results.knowledge = await phase('knowledge', () => knowledge({ pages: counts.knowledgePages, queries: counts.knowledgeQueries, root }));
 
@@ -161,6 +165,7 @@ async function main(): Promise<void> {
     if (!only.has('memory') && previous.memory) (results.memory = previous.memory), carried.push('memory');
     if (!only.has('store') && previous.store) (results.store = previous.store), carried.push('store');
     if (!only.has('knowledge') && previous.knowledge) (results.knowledge = previous.knowledge), carried.push('knowledge');
+    if (!only.has('http') && previous.httpApi) (results.httpApi = previous.httpApi), carried.push('http');
     results.carried = carried;
     results.carriedFrom = previous.carriedFrom ?? previous.startedAt;
   }

@@ -1,3 +1,4 @@
+import type { HttpApiResult } from '../scenarios/http-api.js';
 import type { SingleResult } from '../scenarios/single.js';
 import type { CrowdResult } from '../scenarios/crowd.js';
 import type { MemoryResult, StoreResult, ThroughputResult } from '../scenarios/engine.js';
@@ -37,6 +38,7 @@ export interface BenchResults {
   memory?: MemoryResult;
   store?: StoreResult[];
   knowledge?: KnowledgeResult;
+  httpApi?: HttpApiResult;
 }
 
 type V = number | null | undefined;
@@ -53,7 +55,7 @@ export function renderMarkdown(r: BenchResults, prev?: BenchResults): string {
   L.push('Each figure is followed by the previous run\'s in parentheses' + (prev ? ` (run of ${prev.startedAt}, commit ${prev.commit.slice(0, 8)})` : ' (none: this is the first run)') + '.');
   L.push('');
   L.push('Run it with `npm run bench` (full: at least 200 replies per transport, about 8 minutes on a 2-core machine) or `npm run bench -- --quick`');
-  L.push('(same scenarios, small counts, about 2 minutes); `--only=single,crowd,baseline,throughput,memory,store` picks scenarios and `BENCH_*` variables');
+  L.push('(same scenarios, small counts, about 2 minutes); `--only=single,crowd,baseline,throughput,memory,store,http` picks scenarios and `BENCH_*` variables');
   L.push('override counts (see bench/run.ts). It is never part of `npm test`. Percentiles are nearest-rank.');
   L.push('');
   L.push('## Run');
@@ -162,6 +164,7 @@ export function renderMarkdown(r: BenchResults, prev?: BenchResults): string {
     );
     L.push('');
   }
+  if (r.httpApi) renderHttpApi(L, r.httpApi, prev?.httpApi);
   if (r.store) {
     L.push('## Store');
     L.push('');
@@ -188,4 +191,27 @@ export function renderMarkdown(r: BenchResults, prev?: BenchResults): string {
     L.push('');
   }
   return L.join('\n');
+}
+
+
+/** The HTTP API phase: Parley and the bare relay side by side, each in its own process. */
+function renderHttpApi(L: string[], h: HttpApiResult, p?: HttpApiResult): void {
+  L.push('## HTTP API, out of process');
+  L.push('');
+  L.push(`\`parley start\` (memory store, API_KEYS set) in its own process and the model in another (an instant streaming fake), driven over \`POST /api/v1/ask\` with SSE, ${h.concurrency} at a time for ${h.replies} short replies; then ${h.streams} streams open at once (each client has its first words, the model holds every stream). Beside it, in the same run, a bare relay (bench/lib/bare-relay.mjs: model stream → SSE, no store, no guardrails) against the same model. CPU is utime + stime of the server's pid; RSS from /proc/<pid>/status. "per stream" = (RSS with the streams open − RSS just before) / streams open. Targets (issue 19): replies/s ≥ 0.5× relay, CPU/reply ≤ 3× relay, idle RSS ≤ 120 MB, per stream ≤ 1.3× relay, peak ≤ 200 MB.`);
+  L.push('');
+  L.push('| | bare relay | Parley | ratio |');
+  L.push('|---|---|---|---|');
+  const row = (name: string, key: keyof HttpApiResult['parley'], ratio?: keyof HttpApiResult['ratios']) =>
+    L.push(`| ${name} | ${cell(h.relay[key], p?.relay[key])} | ${cell(h.parley[key], p?.parley[key])} | ${ratio ? cell(h.ratios[ratio], p?.ratios[ratio]) : ''} |`);
+  row('replies/s', 'repliesPerSecond', 'repliesPerSecond');
+  row('replies exact', 'completed');
+  row('server CPU ms per reply', 'cpuMsPerReply', 'cpuPerReply');
+  row('idle RSS (MB, 2 s after start)', 'idleRssMb', 'idleRss');
+  row('RSS after the replies (MB)', 'rssAfterTrafficMb');
+  row('streams open at once', 'streamsOpen');
+  row('KB per concurrently streaming reply', 'kbPerStream', 'memoryPerStream');
+  row('RSS with the streams open (MB)', 'rssAtStreamsMb');
+  row('peak RSS (MB, VmHWM)', 'peakRssMb', 'peakRss');
+  L.push('');
 }

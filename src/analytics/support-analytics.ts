@@ -21,6 +21,7 @@ const TOP_QUESTIONS_PER_DAY = 300; // distinct normalized questions kept per day
 /** Threads awaiting their quiet period, by time of their last turn (a store timeline: a Redis sorted set when shared). */
 const OPEN_THREADS = 'analytics-open';
 const SWEEP_BATCH = 200; // due threads settled per turn of the write chain
+const CACHED_TOP_DAYS = 2; // today and, around midnight UTC, yesterday
 
 /** Sources that are not questions: command replies and quiet turns in handed-off threads. */
 const NOT_QUESTIONS = new Set(['command', 'silent']);
@@ -119,6 +120,8 @@ export class SupportAnalytics {
   private chain: Promise<unknown> = Promise.resolve();
 
   private readonly shared?: Store;
+  /** Top questions by day key, parsed, when this process owns the store (not Redis). */
+  private readonly topOfDay = new Map<string, Record<string, TopQuestion>>();
 
   constructor(private readonly store: Store, private readonly o: { priceOf?: PriceOf; quietPeriodMs: number; now?: () => number }) {
     this.kv = store.namespace('analytics');
@@ -304,7 +307,13 @@ export class SupportAnalytics {
     const normalized = normalizeQuestion(place.question);
     if (!normalized) return;
     const key = `q:${place.day}`;
-    const top = ((await this.kv.get(key)) as Record<string, TopQuestion> | undefined) ?? {};
+    const top = (this.shared ? undefined : this.topOfDay.get(key)) ?? (((await this.kv.get(key)) as Record<string, TopQuestion> | undefined) ?? {});
+    if (!this.shared) {
+      // A day's top questions (up to 300) were parsed on every turn: the one process owning a
+      // memory or sqlite store keeps the current day's parsed (written through, as before).
+      if (!this.topOfDay.has(key) && this.topOfDay.size >= CACHED_TOP_DAYS) this.topOfDay.delete(this.topOfDay.keys().next().value!);
+      this.topOfDay.set(key, top);
+    }
     // Keyed by a hash: the text itself lives only in `question`, which a deletion can drop.
     const id = questionId(place.profile, normalized);
     const src = place.person ? textSource(place.person, place.conversation) : undefined;
@@ -328,7 +337,8 @@ export class SupportAnalytics {
    */
   dropQuestionTexts(key: string, sources: Set<string>, legacyTexts: Set<string> = new Set()): Promise<number> {
     return this.serial(async () => {
-      const top = (await this.kv.get(key)) as Record<string, TopQuestion> | undefined;
+      // The parsed copy of the day kept in process must not write the text back on the next turn.
+      const top = this.topOfDay.get(key) ?? ((await this.kv.get(key)) as Record<string, TopQuestion> | undefined);
       if (!top) return 0;
       let dropped = 0;
       for (const t of Object.values(top)) {

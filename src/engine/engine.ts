@@ -198,8 +198,11 @@ export class Engine {
     surface.showTyping?.().catch((err) => log.debug({ err: describe(err) }, 'typing indicator failed'));
 
     let history: Turn[] = [];
+    let loadedAt: number | undefined;
     try {
+      const at = performance.now();
       history = await this.deps.history.load(conversation);
+      loadedAt = at;
     } catch (err) {
       // A store outage costs this turn its context, not its answer.
       log.error({ err: describe(err) }, 'loading history failed; answering without it');
@@ -263,7 +266,9 @@ export class Engine {
         { role: 'assistant', content: final.text, at: finishedAt, model: outcome.model, usage: outcome.usage },
       ];
       try {
-        await this.deps.history.append(conversation, ...turns);
+        // Turns are one at a time per conversation (queue and lock): what was loaded is still current.
+        if (loadedAt !== undefined) await this.deps.history.appendAfter(conversation, history, loadedAt, ...turns);
+        else await this.deps.history.append(conversation, ...turns);
       } catch (err) {
         log.error({ err: describe(err) }, 'saving history failed');
       }

@@ -1,5 +1,5 @@
 import type { ChatMessage } from '../llm/client.js';
-import { countTokens, TOKENS_PER_MESSAGE, TOKENS_PER_REPLY } from '../llm/tokens.js';
+import { countTokens, TOKENS_PER_MESSAGE, TOKENS_PER_REPLY, upperBoundTokens } from '../llm/tokens.js';
 import { ParleyError } from '../kernel/errors.js';
 import type { Turn } from '../kernel/types.js';
 
@@ -49,6 +49,39 @@ export function buildPrompt(input: PromptInput): Prompt {
   const count = input.count ?? countTokens;
   const cost = (content: string) => count(content) + TOKENS_PER_MESSAGE;
   const budget = input.contextWindow - input.maxOutputTokens - TOKENS_PER_REPLY;
+  return (input.questionOnly ? undefined : fitsByBytes(input, budget, count, cost)) ?? fitByCount(input, budget, count, cost);
+}
+
+/**
+ * Most prompts are far below the context window: when even one token per UTF-8 byte fits, all
+ * of it is kept without tokenizing (issue 19: o200k costs ~70 MB and a share of every reply's
+ * CPU). The exact count is only made if someone reads `tokens` (usage the server did not report).
+ */
+function fitsByBytes(input: PromptInput, budget: number, count: (text: string) => number, cost: (content: string) => number): Prompt | undefined {
+  const images = (input.images?.length ?? 0) * IMAGE_TOKENS_ESTIMATE;
+  let upper = upperBoundTokens(input.systemPrompt) + TOKENS_PER_MESSAGE + upperBoundTokens(input.question) + TOKENS_PER_MESSAGE + images;
+  for (const section of input.context) upper += upperBoundTokens(section) + 2;
+  for (const turn of input.history) upper += upperBoundTokens(turn.content) + TOKENS_PER_MESSAGE;
+  if (upper > budget) return undefined;
+  const kept = [...input.history];
+  // As below: a history that starts with an answer reads oddly to the model.
+  while (kept[0]?.role === 'assistant') kept.shift();
+  let tokens: number | undefined;
+  return {
+    messages: messagesOf(input, input.context, kept),
+    get tokens() {
+      tokens ??=
+        cost(input.systemPrompt) + cost(input.question) + images + TOKENS_PER_REPLY +
+        input.context.reduce((n, s) => n + count(s) + 2, 0) +
+        kept.reduce((n, t) => n + cost(t.content), 0);
+      return tokens;
+    },
+    droppedTurns: input.history.length - kept.length,
+    droppedContext: 0,
+  };
+}
+
+function fitByCount(input: PromptInput, budget: number, count: (text: string) => number, cost: (content: string) => number): Prompt {
   const questionTokens = cost(input.question) + (input.images?.length ?? 0) * IMAGE_TOKENS_ESTIMATE;
   const systemBase = cost(input.systemPrompt);
   if (systemBase + questionTokens > budget) throw new QuestionTooLongError(questionTokens, Math.max(0, budget - systemBase));
@@ -75,17 +108,20 @@ export function buildPrompt(input: PromptInput): Prompt {
     used -= cost(kept.shift()!.content);
   }
 
-  const system = [input.systemPrompt, ...context].join('\n\n');
   return {
-    messages: [
-      { role: 'system', content: system },
-      ...kept.map((t): ChatMessage => ({ role: t.role, content: t.content })),
-      { role: 'user', content: userContent(input) },
-    ],
+    messages: messagesOf(input, context, kept),
     tokens: used + TOKENS_PER_REPLY,
     droppedTurns: input.history.length - kept.length,
     droppedContext: input.context.length - context.length,
   };
+}
+
+function messagesOf(input: PromptInput, context: string[], kept: Turn[]): ChatMessage[] {
+  return [
+    { role: 'system', content: [input.systemPrompt, ...context].join('\n\n') },
+    ...kept.map((t): ChatMessage => ({ role: t.role, content: t.content })),
+    { role: 'user', content: userContent(input) },
+  ];
 }
 
 function userContent(input: PromptInput): ChatMessage['content'] {

@@ -25,6 +25,14 @@ export function countTokens(text: string): number {
   return exact()(text, { disallowedSpecial: new Set() });
 }
 
+/**
+ * A bound o200k never exceeds: a byte-level BPE token covers at least one UTF-8 byte. Cheap
+ * (no tokenizer), and enough to know a prompt fits when it is far below the context window.
+ */
+export function upperBoundTokens(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}
+
 /** Per-message overhead of the chat format (role and separators), as OpenAI documents it. */
 export const TOKENS_PER_MESSAGE = 4;
 /** Tokens that prime the assistant's reply. */

@@ -1,5 +1,6 @@
+import type { Redis as RedisClient, RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
 import Bottleneck from 'bottleneck';
-import { Redis } from 'ioredis';
 import { patchBottleneckForRedis7 } from './bottleneck-redis7.js';
 import { Pacer, type PacerObserver, type PacerSettings } from './pacer.js';
 import { windowLog } from './window.js';
@@ -25,6 +26,8 @@ export function pacerFactory(o: { redisUrl?: string; metrics?: PacingMetrics; sh
       if (o.redisUrl && !connection) {
         patchBottleneckForRedis7();
         // ioredis parses the URL itself (TLS, db, auth); Bottleneck disconnects the client on close.
+        // Required here, not imported: a process without Redis never loads ioredis (idle RSS, issue 19).
+        const { Redis } = createRequire(import.meta.url)('ioredis') as { Redis: new (url: string, o?: RedisOptions) => RedisClient };
         connection = new Bottleneck.IORedisConnection({ client: new Redis(o.redisUrl) });
       }
       const pacer = new Pacer(

@@ -1,11 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import Keyv, { type KeyvStoreAdapter } from 'keyv';
+import Keyv, { type KeyvOptions, type KeyvStoreAdapter } from 'keyv';
 import type { Redis } from 'ioredis';
 import { ConfigError } from '../kernel/errors.js';
-import { connectRedis, IORedisKeyvAdapter } from './redis.js';
-import { ReopeningSqliteAdapter } from './sqlite.js';
+// The backends' drivers load when a store of their kind opens: a memory or sqlite store never
+// needs the Redis client's modules (idle RSS, issue 19).
+import type { IORedisKeyvAdapter } from './redis.js';
+import type { ReopeningSqliteAdapter } from './sqlite.js';
 
 /**
  * Storage for everything Parley keeps: history, dedupe records, locks, and what later
@@ -115,9 +117,11 @@ export async function openStore(url: string, options: { keyPrefix?: string } = {
   if (kind === 'sqlite') {
     const file = location === ':memory:' ? location : resolve(location);
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    return new SqliteStore(file, prefix);
+    const { ReopeningSqliteAdapter } = await import('./sqlite.js');
+    return new SqliteStore(file, prefix, ReopeningSqliteAdapter);
   }
-  return new RedisStore(await connectRedis(location), prefix);
+  const { connectRedis, IORedisKeyvAdapter } = await import('./redis.js');
+  return new RedisStore(await connectRedis(location), prefix, IORedisKeyvAdapter);
 }
 
 abstract class KeyvStore implements Store {
@@ -125,13 +129,15 @@ abstract class KeyvStore implements Store {
   private readonly spaces = new Map<string, Keyv<any>>();
   constructor(protected readonly prefix: string) {}
   protected abstract adapter(): KeyvStoreAdapter | Map<any, any>;
+  /** How values become strings; Keyv's default where stored data must stay readable by it. */
+  protected readonly codec: Pick<KeyvOptions, 'serialize' | 'deserialize'> = {};
   /** Whether Keyv adds the namespace to keys itself (false where the adapter does it). */
   protected readonly keyvPrefixesKeys: boolean = true;
 
   namespace<T = unknown>(name: string): Keyv<T> {
     let kv = this.spaces.get(name);
     if (!kv) {
-      kv = new Keyv({ store: this.adapter(), namespace: `${this.prefix}:${name}`, throwOnErrors: true, useKeyPrefix: this.keyvPrefixesKeys });
+      kv = new Keyv({ store: this.adapter(), namespace: `${this.prefix}:${name}`, throwOnErrors: true, useKeyPrefix: this.keyvPrefixesKeys, ...this.codec });
       // Keyv emits before it throws; the throw reaches the caller, who handles it.
       kv.on('error', () => {});
       this.spaces.set(name, kv);
@@ -241,28 +247,49 @@ abstract class LocalClaims extends KeyvStore {
   async windowCount(key: string, windowMs: number, now: number = Date.now()): Promise<number> {
     return ((await this.namespace<number[]>('windows').get(key)) ?? []).filter((t) => t > now - windowMs).length;
   }
+  /**
+   * Timelines (analytics' open threads: one entry per conversation of the last day) are one
+   * value per key here. Parsing and re-serialising it on every turn grew with traffic and was
+   * the largest CPU cost of a reply (issue 19), so the one process owning the store keeps it
+   * parsed; sqlite still gets every write, memory needs none.
+   */
+  private readonly timelines = new Map<string, { entries: Map<string, number>; expiresAt: number }>();
+  /** Whether timelines are written to the Keyv store too (to survive a restart). */
+  protected readonly persistTimelines: boolean = true;
+  private async loadTimeline(key: string): Promise<Map<string, number>> {
+    const cached = this.timelines.get(key);
+    if (cached && cached.expiresAt > Date.now()) return cached.entries;
+    const stored = this.persistTimelines ? await this.namespace<Record<string, number>>('timelines').get(key) : undefined;
+    const entries = new Map(Object.entries(stored ?? {}));
+    this.timelines.set(key, { entries, expiresAt: Number.POSITIVE_INFINITY });
+    return entries;
+  }
+  private async saveTimeline(key: string, entries: Map<string, number>, ttlMs?: number): Promise<void> {
+    const t = this.timelines.get(key)!;
+    if (ttlMs !== undefined) t.expiresAt = Date.now() + ttlMs;
+    if (this.persistTimelines) await this.namespace<Record<string, number>>('timelines').set(key, Object.fromEntries(entries), ttlMs);
+  }
   addToTimeline(key: string, member: string, at: number, ttlMs: number): Promise<void> {
-    const kv = this.namespace<Record<string, number>>('timelines');
     return this.serial(async () => {
-      const entries = (await kv.get(key)) ?? {};
-      entries[member] = at;
-      for (const [m, t] of Object.entries(entries)) if (t < at - ttlMs) delete entries[m];
-      await kv.set(key, entries, ttlMs);
+      const entries = await this.loadTimeline(key);
+      entries.delete(member); // a member added again moves to the end of the insertion order
+      entries.set(member, at);
+      for (const [m, t] of entries) if (t < at - ttlMs) entries.delete(m);
+      await this.saveTimeline(key, entries, ttlMs);
     });
   }
   removeFromTimeline(key: string, ...members: string[]): Promise<void> {
-    const kv = this.namespace<Record<string, number>>('timelines');
     return this.serial(async () => {
-      const entries = await kv.get(key);
-      const present = members.filter((m) => entries && m in entries);
+      const entries = await this.loadTimeline(key);
+      const present = members.filter((m) => entries.has(m));
       if (!present.length) return;
-      for (const m of present) delete entries![m];
-      await kv.set(key, entries);
+      for (const m of present) entries.delete(m);
+      await this.saveTimeline(key, entries);
     });
   }
   async timeline(key: string, since: number, until: number): Promise<TimelineEntry[]> {
-    const entries = (await this.namespace<Record<string, number>>('timelines').get(key)) ?? {};
-    return Object.entries(entries)
+    const entries = await this.serial(() => this.loadTimeline(key));
+    return [...entries]
       .filter(([, at]) => at >= since && at <= until)
       .map(([member, at]) => ({ member, at }))
       .sort((a, b) => a.at - b.at);
@@ -271,6 +298,14 @@ abstract class LocalClaims extends KeyvStore {
 
 class MemoryStore extends LocalClaims {
   readonly kind = 'memory' as const;
+  // Nothing outlives the process: the parsed timelines are the only copy.
+  protected override readonly persistTimelines = false;
+  /**
+   * Native JSON, as nothing written here is read by another version: Keyv's default serializer
+   * builds each value by string concatenation, and a Map keeps those ropes as they are (~10×
+   * the flat string's heap), and its reviver-based parse was a quarter of a reply's CPU (issue 19).
+   */
+  protected override readonly codec: Pick<KeyvOptions, 'serialize' | 'deserialize'> = { serialize: (d) => JSON.stringify(d), deserialize: (s) => JSON.parse(s) };
   protected adapter() {
     // One Map per namespace: Keyv records its namespace on the store it is given, and
     // iterating a namespace relies on that.
@@ -280,14 +315,14 @@ class MemoryStore extends LocalClaims {
 
 class SqliteStore extends LocalClaims {
   readonly kind = 'sqlite' as const;
-  constructor(private readonly file: string, prefix: string) {
+  constructor(private readonly file: string, prefix: string, private readonly Adapter: typeof ReopeningSqliteAdapter) {
     super(prefix);
   }
   private readonly connections: ReopeningSqliteAdapter[] = [];
   protected adapter() {
     // One adapter per namespace: a Keyv sets its namespace on the adapter it owns. A connection
     // that fails (a transient fault) is opened again on the next call.
-    const adapter = new ReopeningSqliteAdapter({ uri: `sqlite://${this.file}`, table: 'parley', busyTimeout: 5000 });
+    const adapter = new this.Adapter({ uri: `sqlite://${this.file}`, table: 'parley', busyTimeout: 5000 });
     this.connections.push(adapter);
     return adapter as unknown as KeyvStoreAdapter;
   }
@@ -332,12 +367,12 @@ class RedisStore extends KeyvStore {
   readonly kind = 'redis' as const;
   // The adapter prefixes keys with the namespace itself (`ns::key`); Keyv must not add its own.
   protected override readonly keyvPrefixesKeys = false;
-  constructor(readonly client: Redis, prefix: string) {
+  constructor(readonly client: Redis, prefix: string, private readonly Adapter: typeof IORedisKeyvAdapter) {
     super(prefix);
   }
   protected adapter() {
     // Shares the one connection.
-    return new IORedisKeyvAdapter(this.client) as unknown as KeyvStoreAdapter;
+    return new this.Adapter(this.client) as unknown as KeyvStoreAdapter;
   }
   private key(k: string) {
     return `${this.prefix}:claims:${k}`;

@@ -184,6 +184,21 @@ describe.each(backends)('store contract: $name', (backend) => {
     expect(await history.load(key)).toEqual([]);
   });
 
+  it('appends after the history a turn loaded, without resurrecting what was forgotten meanwhile', async () => {
+    const history = new HistoryStore(store, { maxTurns: 10 });
+    await history.append(key, turn('user', 'q1'), turn('assistant', 'a1'));
+    const loadedAt = performance.now();
+    const loaded = await history.load(key);
+    await history.appendAfter(key, loaded, loadedAt, turn('user', 'q2'), turn('assistant', 'a2'));
+    expect((await history.load(key)).map((t) => t.content)).toEqual(['q1', 'a1', 'q2', 'a2']);
+    // `/parley forget` while another turn of the conversation was answering: that turn's append reads again.
+    const at = performance.now();
+    const stale = await history.load(key);
+    await history.forget(key);
+    await history.appendAfter(key, stale, at, turn('user', 'q3'), turn('assistant', 'a3'));
+    expect((await history.load(key)).map((t) => t.content)).toEqual(['q3', 'a3']);
+  });
+
   it('keeps history across a restart (persistent backends)', async () => {
     if (!reopen) return expect(backend.name).toBe('memory');
     const history = new HistoryStore(store, { maxTurns: 10, ttlMs: 60_000 });

@@ -18,6 +18,7 @@ const HEARTBEAT_MS = 15_000;
 export class SseResponse {
   private readonly heartbeat: NodeJS.Timeout;
   private ended = false;
+  private corked = false;
 
   constructor(private readonly res: ServerResponse, headers: Record<string, string> = {}) {
     res.writeHead(200, {
@@ -44,7 +45,17 @@ export class SseResponse {
   }
 
   private write(chunk: string): void {
-    if (!this.ended && !this.res.writableEnded && !this.res.destroyed) this.res.write(chunk);
+    if (this.ended || this.res.writableEnded || this.res.destroyed) return;
+    // Events written in one tick (the last delta, `done` and the end) leave in one syscall.
+    if (!this.corked) {
+      this.corked = true;
+      this.res.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.res.uncork();
+      });
+    }
+    this.res.write(chunk);
   }
 
   private close(): void {
