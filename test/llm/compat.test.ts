@@ -98,6 +98,9 @@ describe.each(SERVER_KINDS)('a %s server', (kind) => {
     const day = new Date().toISOString().slice(0, 10);
     const agg = await new UsageLedger(parley.store).aggregate(day, 'default', 'test-model');
     expect(agg.completion).toBeGreaterThan(0);
+    const rows = await new UsageLedger(parley.store).rowsOf('api:compat', 1);
+    expect(rows.at(-1)).toMatchObject({ estimated: true, outcome: 'llm_network' });
+    expect(rows.at(-1)!.completionTokens).toBeGreaterThan(0);
   });
 
   it('never shows a context-length 400 when the server counts 2.4x more tokens than o200k: trims, or says the question is too long', async () => {
