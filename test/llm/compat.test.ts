@@ -174,4 +174,12 @@ describe.each(SERVER_KINDS)('LlmClient against a %s server', (kind) => {
     expect(err).toMatchObject({ code: 'llm_connect_timeout' });
     expect(err.message).toMatch(/no first token from the model within 300 ms/);
   });
+
+  it('does not retry a first-token timeout: the server would read the same prompt again', async () => {
+    server.requests.length = 0;
+    server.script({ text: 'too slow', keepAlives: 10, keepAliveEveryMs: 100 }, { text: 'too slow', keepAlives: 10, keepAliveEveryMs: 100 });
+    const err = await drain(client({ idleTimeoutMs: 5_000, firstTokenTimeoutMs: 300, maxRetries: 2 })).catch((e) => e);
+    expect(err).toMatchObject({ code: 'llm_connect_timeout', retryable: false });
+    expect(server.requests).toHaveLength(1);
+  });
 });
