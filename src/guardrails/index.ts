@@ -219,6 +219,7 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
         model,
         promptTokens,
         completionTokens,
+        ...(result.usage?.estimated && { estimated: true as const }),
         costMicros: cost,
         latencyMs: result.finishedAt - result.startedAt,
         firstTokenMs: result.firstTokenAt === undefined ? undefined : result.firstTokenAt - result.startedAt,

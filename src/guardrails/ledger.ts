@@ -14,6 +14,8 @@ export interface LedgerRow {
   model: string;
   promptTokens: number;
   completionTokens: number;
+  /** Counted locally because the server never reported usage (e.g. it died mid-stream). */
+  estimated?: true;
   /** Undefined when the model has no price in the table. */
   costMicros?: number;
   latencyMs: number;

@@ -53,7 +53,7 @@ export interface LlmClientOptions {
   firstTokenTimeoutMs?: number;
   /** Time allowed between two received pieces once tokens flow (keep-alive comments count); a stream that keeps flowing is never cut. */
   idleTimeoutMs: number;
-  /** Retries on 429/5xx/network errors before the first token. */
+  /** Retries on 429/5xx/network errors before the first token (never after a first-token timeout). */
   maxRetries: number;
   /** Base of the exponential backoff (default 500 ms, doubled per attempt, full jitter, capped at 8 s). */
   backoffBaseMs?: number;
@@ -194,7 +194,9 @@ export class LlmClient implements ChatModelClient {
       };
     } catch (err) {
       if (timedOut === 'connect') throw new LlmError('llm_connect_timeout', `no response from the model within ${this.o.connectTimeoutMs} ms`, { retryable: true, cause: err });
-      if (timedOut === 'first') throw new LlmError('llm_connect_timeout', `no first token from the model within ${firstTokenMs} ms`, { retryable: true, cause: err });
+      // Not retried: the server is still reading this prompt (llama.cpp cancels only between 2,048-token
+      // batches), so a retry reads it again beside the cancelled one and times out the same way.
+      if (timedOut === 'first') throw new LlmError('llm_connect_timeout', `no first token from the model within ${firstTokenMs} ms`, { retryable: false, cause: err });
       if (timedOut === 'idle') throw new LlmError('llm_timeout', `the model sent nothing for ${this.o.idleTimeoutMs} ms`, { retryable: true, cause: err });
       throw err;
     } finally {

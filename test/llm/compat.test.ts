@@ -98,6 +98,9 @@ describe.each(SERVER_KINDS)('a %s server', (kind) => {
     const day = new Date().toISOString().slice(0, 10);
     const agg = await new UsageLedger(parley.store).aggregate(day, 'default', 'test-model');
     expect(agg.completion).toBeGreaterThan(0);
+    const rows = await new UsageLedger(parley.store).rowsOf('api:compat', 1);
+    expect(rows.at(-1)).toMatchObject({ estimated: true, outcome: 'llm_network' });
+    expect(rows.at(-1)!.completionTokens).toBeGreaterThan(0);
   });
 
   it('never shows a context-length 400 when the server counts 2.4x more tokens than o200k: trims, or says the question is too long', async () => {
@@ -170,5 +173,13 @@ describe.each(SERVER_KINDS)('LlmClient against a %s server', (kind) => {
     const err = await drain(client({ idleTimeoutMs: 5_000, firstTokenTimeoutMs: 300, maxRetries: 0 })).catch((e) => e);
     expect(err).toMatchObject({ code: 'llm_connect_timeout' });
     expect(err.message).toMatch(/no first token from the model within 300 ms/);
+  });
+
+  it('does not retry a first-token timeout: the server would read the same prompt again', async () => {
+    server.requests.length = 0;
+    server.script({ text: 'too slow', keepAlives: 10, keepAliveEveryMs: 100 }, { text: 'too slow', keepAlives: 10, keepAliveEveryMs: 100 });
+    const err = await drain(client({ idleTimeoutMs: 5_000, firstTokenTimeoutMs: 300, maxRetries: 2 })).catch((e) => e);
+    expect(err).toMatchObject({ code: 'llm_connect_timeout', retryable: false });
+    expect(server.requests).toHaveLength(1);
   });
 });
