@@ -72,6 +72,8 @@ export class Pacer {
   private readonly groups = new Map<string, Bottleneck.Group>();
   /** Scopes told to wait by a 429, until this time (ms since epoch). */
   private readonly cooldownUntil = new Map<string, number>();
+  /** Budget slots taken ahead by `tryTake`, per bucket and scope. */
+  private readonly prepaid = new Map<string, number>();
   private readonly budgets = new Map<string, { amount: number; intervalMs: number }>();
   private readonly learnRules = new Map<string, { windowMs: number; forMs: number }>();
   /** Per learning scope: success times within the learning window, and the budget learned from a 429. */
@@ -130,7 +132,7 @@ export class Pacer {
       // The scope holds its turn while its budget refills, as a platform counting a window would have it.
       if (this.globalBudget) await this.spend('global', this.globalBudget);
       const budget = this.budgets.get(bucket);
-      if (budget) await this.spend(key, budget);
+      if (budget && !this.usePrepaid(key)) await this.spend(key, budget);
       const learned = this.learned.get(key);
       if (learned && learned.until > Date.now()) await this.spend(`learned:${key}`, learned);
       else if (learned) this.learned.delete(key);
@@ -210,6 +212,29 @@ export class Pacer {
     if (learned && learned.until > Date.now() && !(await this.window.fits(`learned:${key}`, learned.amount, learned.intervalMs))) return false;
     const budget = this.budgets.get(bucket);
     return !budget || this.window.fits(key, budget.amount, budget.intervalMs);
+  }
+
+  /**
+   * Takes one request of `bucket`/`scope`'s budget now if it has room, for a request scheduled
+   * later (it then spends nothing more). Unlike `hasCapacity` then `schedule`, a crowd asking at
+   * once cannot all see the same last slot: each answer is decided against what is already taken.
+   */
+  async tryTake(bucket: string, scope: string): Promise<boolean> {
+    if (!(await this.hasCapacity(bucket, scope))) return false;
+    const key = `${bucket}:${scope}`;
+    const budget = this.budgets.get(bucket);
+    if (budget && (await this.window.take(key, budget.amount, budget.intervalMs)) > 0) return false;
+    this.prepaid.set(key, (this.prepaid.get(key) ?? 0) + 1);
+    return true;
+  }
+
+  /** Uses one request taken ahead by `tryTake`, if any. */
+  private usePrepaid(key: string): boolean {
+    const n = this.prepaid.get(key) ?? 0;
+    if (n <= 0) return false;
+    if (n === 1) this.prepaid.delete(key);
+    else this.prepaid.set(key, n - 1);
+    return true;
   }
 
   /**

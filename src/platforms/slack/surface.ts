@@ -106,7 +106,7 @@ export class ThreadSurface implements ReplySurface {
   async openStream(): Promise<NativeStream> {
     // chat.startStream is Tier 2 (~20 a minute per workspace): with many answers at once, waiting
     // for it would show nothing for a minute. Post and edit instead when the budget is spent.
-    if (!(await this.api.pacer.hasCapacity('streamStart', this.target.team))) {
+    if (!(await this.api.pacer.tryTake('streamStart', this.target.team))) {
       throw new StreamUnavailableError('chat.startStream budget spent for this workspace');
     }
     return new SlackNativeStream(this.api, this.target, this.log);
