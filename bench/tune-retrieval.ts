@@ -23,11 +23,11 @@ const cases = file.cases.filter((c) => c.split === values.split);
 const rate = (t?: Tally) => (t ? t.passed / t.total : 0);
 
 const rows: { s: typeof DEFAULT_KNOWLEDGE_SETTINGS; recall: number; quote: number; qdecline: number; objective: number }[] = [];
-for (const threshold of [0.05, 0.15, 0.25]) {
+for (const threshold of [0.15]) {
   for (const scoreRatio of [0.3]) {
-   for (const quoteMinScore of [20, 30]) {
-    for (const quoteThreshold of [0.25, 0.3, 0.4]) {
-      for (const quoteMargin of [1.2, 1.4, 1.7]) {
+   for (const quoteMinScore of [10, 15, 20, 25, 30]) {
+    for (const quoteThreshold of [0.25, 0.3, 0.35, 0.4, 0.45, 0.5]) {
+      for (const quoteMargin of [1, 1.2, 1.5, 2, 3]) {
         const s = { ...DEFAULT_KNOWLEDGE_SETTINGS, threshold, scoreRatio, quoteThreshold, quoteMargin, quoteMinScore };
         const results = [];
         for (const c of cases) results.push(await supportChecks(kb, s, c, c.question, undefined));
@@ -43,7 +43,7 @@ for (const threshold of [0.05, 0.15, 0.25]) {
   }
 }
 rows.sort((a, b) => b.objective - a.objective);
-for (const r of rows.slice(0, 8)) {
+for (const r of process.env.ALL ? rows.filter((x) => x.qdecline >= 0.7).sort((a, b) => b.quote - a.quote).slice(0, 15) : rows.slice(0, 8)) {
   const { threshold, scoreRatio, quoteThreshold, quoteMargin, quoteMinScore } = r.s;
   console.log(JSON.stringify({ threshold, scoreRatio, quoteThreshold, quoteMargin, quoteMinScore }), `recall ${r.recall.toFixed(3)} quote ${r.quote.toFixed(3)} decline(no model) ${r.qdecline.toFixed(3)}`);
 }

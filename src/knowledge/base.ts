@@ -50,6 +50,10 @@ export interface Hit {
   lexical: number;
   /** Cosine similarity with the question, when embeddings are on. */
   similarity?: number;
+  /** The question's terms this passage matches (as written, as a prefix or with one typo). */
+  matched?: readonly string[];
+  /** The weight (IDF) of each term of the question (or its part), shared by the hits of one search: coverage of several passages together. */
+  weights?: ReadonlyMap<string, number>;
 }
 
 export interface SearchOptions {
@@ -87,6 +91,8 @@ export class KnowledgeBase extends EventEmitter {
   private faq: FaqEntry[] = [];
   /** In how many passages each term occurs (for IDF weights), and how many passages there are. */
   private df = new Map<string, number>();
+  /** Spelling corrections of question terms no passage contains, per index (questions repeat their typos). */
+  private corrections = new Map<string, string>();
   private watchers: FSWatcher[] = [];
   private reloadTimer?: NodeJS.Timeout;
   private loading?: Promise<void>;
@@ -149,6 +155,7 @@ export class KnowledgeBase extends EventEmitter {
     this.pageTitles = pageTitles;
     this.faq = faq;
     this.df = df;
+    this.corrections = new Map();
     this.stats = { files, passages: passages.size, faqEntries: faq.length, indexMs: Math.round(performance.now() - started) };
     const previous = this.version;
     this.version = version;
@@ -217,7 +224,8 @@ export class KnowledgeBase extends EventEmitter {
     const context = options.context?.trim();
     const parts = questionParts(question).map(expandQuestion);
     const lists: Hit[][] = parts.map((part) => {
-      const qTerms = new Set(terms(part));
+      const qTerms = new Set(terms(part).map((t) => this.correct(t)));
+      const weights = new Map([...qTerms].map((t) => [t, this.idf(t)]));
       // In a thread the recent context joins the query (a follow-up often leaves out its subject),
       // with the question's own terms weighted up so a new topic still wins over the old one.
       const results = context ? this.lexical(`${part} ${context}`, filter, (t) => (qTerms.has(t) ? 1.5 : 1)) : this.lexical(part, filter);
@@ -225,8 +233,9 @@ export class KnowledgeBase extends EventEmitter {
         const passage = this.passages.get(r.id as string);
         if (!passage) return [];
         // Coverage of what is asked now: the thread's context ranks, it does not make an unrelated new question answerable.
-        const coverage = this.share(exactly(r), qTerms);
-        return [{ passage, score: r.score, lexical: r.score, coverage }];
+        const matched = exactly(r);
+        const coverage = coverageOf([matched], weights);
+        return [{ passage, score: r.score, lexical: r.score, coverage, matched, weights }];
       });
     });
     const merged = interleave(lists);
@@ -253,19 +262,6 @@ export class KnowledgeBase extends EventEmitter {
       }
     }
     return merged.slice(0, k);
-  }
-
-  /** The IDF-weighted share of `of` among `found`: rare words ("webhook") count more than common ones ("account"). */
-  private share(found: Iterable<string>, of: Set<string>): number {
-    let got = 0;
-    let total = 0;
-    const hit = new Set(found);
-    for (const t of of) {
-      const w = this.idf(t);
-      total += w;
-      if (hit.has(t)) got += w;
-    }
-    return total ? got / total : 0;
   }
 
   /**
@@ -308,12 +304,53 @@ export class KnowledgeBase extends EventEmitter {
   }
 
   private lexical(query: string, filter?: (r: SearchResult) => boolean, boostTerm?: (term: string) => number): SearchResult[] {
-    return this.index.search(query, { filter, boostTerm }).slice(0, 20);
+    return this.index
+      .search(query, {
+        filter,
+        boostTerm,
+        processTerm: (w) => {
+          const t = term(w);
+          return t ? this.correct(t) : null;
+        },
+        // Typo tolerance only for terms the docs do not contain: a known word is already right, and
+        // expanding it to its fuzzy neighbours is most of a query's cost on a large index.
+        fuzzy: (t) => (this.df.has(t) ? false : t.length >= 8 ? 2 : t.length >= FUZZY_MIN_LENGTH ? 1 : false),
+      })
+      .slice(0, 20);
+  }
+
+  /**
+   * A term no passage contains, replaced by the most common indexed term one typo away
+   * (Damerau: "refnud" → "refund", a swap Levenshtein-1 fuzzy matching misses); unchanged when none is.
+   */
+  private correct(t: string): string {
+    if (this.df.has(t) || t.length < FUZZY_MIN_LENGTH - 1 || !/^[a-z]+$/.test(t)) return t;
+    let fixed = this.corrections.get(t);
+    if (fixed === undefined) {
+      let best = 0;
+      fixed = t;
+      for (const [v, n] of this.df) if (n > best && oneTypo(t, v)) [best, fixed] = [n, v];
+      if (this.corrections.size > MAX_CORRECTIONS) this.corrections.clear();
+      this.corrections.set(t, fixed);
+    }
+    return fixed;
   }
 
   private passage(source: KnowledgeSource, c: Chunk): Passage {
     return { ...c, key: `${source.name}:${c.id}`, source: source.name, location: locate(source, c.path, c.anchor), hash: sha256(`${c.title}\n${c.text}`) };
   }
+}
+
+/** The IDF-weighted share of the question's terms found in any of `matched`: rare words ("webhook") count more than common ones ("account"). */
+export function coverageOf(matched: readonly (readonly string[])[], weights: ReadonlyMap<string, number>): number {
+  const hit = new Set(matched.flat());
+  let got = 0;
+  let total = 0;
+  for (const [t, w] of weights) {
+    total += w;
+    if (hit.has(t)) got += w;
+  }
+  return total ? got / total : 0;
 }
 
 export function citationOf(p: Passage): Citation {
@@ -365,6 +402,9 @@ function interleave(lists: Hit[][]): Hit[] {
 
 /** The document frequency an unseen word is weighed as (a word of two passages). */
 const UNSEEN_DF = 2;
+
+/** Corrections remembered per index before the memo starts over (bounded memory under arbitrary questions). */
+const MAX_CORRECTIONS = 10_000;
 
 /** Typo tolerance: one edit from 5 letters, two from 8 ("weather" must not meet "either"). */
 const FUZZY_MIN_LENGTH = 5;

@@ -6,7 +6,7 @@ import { createCore } from '../../src/app.js';
 import { loadConfig } from '../../src/config/env.js';
 import { silentLogger } from '../../src/kernel/logger.js';
 import { loadEvalFile, runEval, type EvalReport } from '../../src/quality/eval.js';
-import type { Tally } from '../../src/knowledge/eval-support.js';
+import { holdsFact, type Tally } from '../../src/knowledge/eval-support.js';
 import { FakeOpenAI, type RecordedRequest } from '../fakes/openai-server.js';
 import { EXAMPLE_DIR } from './helpers.js';
 
@@ -31,7 +31,7 @@ function reader(req: RecordedRequest): { text: string } {
     const m = /^\[(\d+)\] /.exec(p);
     return m ? [{ n: Number(m[1]), text: p }] : [];
   });
-  const holding = fact ? passages.find((p) => p.text.toLowerCase().includes(fact.toLowerCase())) : undefined;
+  const holding = fact ? passages.find((p) => holdsFact(p.text, fact)) : undefined;
   if (holding) return { text: `${fact} [${holding.n}]` };
   return { text: "I don't know — the passages do not cover this. I can ask a person on the team." };
 }
