@@ -228,7 +228,8 @@ export class KnowledgeBase extends EventEmitter {
       const weights = new Map([...qTerms].map((t) => [t, this.idf(t)]));
       // In a thread the recent context joins the query (a follow-up often leaves out its subject),
       // with the question's own terms weighted up so a new topic still wins over the old one.
-      const results = context ? this.lexical(`${part} ${context}`, filter, (t) => (qTerms.has(t) ? 1.5 : 1)) : this.lexical(part, filter);
+      const plan = this.queryPlan(qTerms);
+      const results = context ? this.lexical(`${part} ${context}`, plan, filter, (t) => (qTerms.has(t) ? 1.5 : 1)) : this.lexical(part, plan, filter);
       return results.flatMap((r) => {
         const passage = this.passages.get(r.id as string);
         if (!passage) return [];
@@ -303,20 +304,37 @@ export class KnowledgeBase extends EventEmitter {
     return this.passages.size;
   }
 
-  private lexical(query: string, filter?: (r: SearchResult) => boolean, boostTerm?: (term: string) => number): SearchResult[] {
-    return this.index
-      .search(query, {
+  /**
+   * The question's terms so common in the docs that they barely rank (Elasticsearch's
+   * `cutoff_frequency`): in more than `COMMON_SHARE` of the passages. Left out of the search when
+   * the question has rarer terms, since scoring a term walks every passage that contains it. A
+   * question of common terms only is matched on titles and paths (a page about refunds says so in
+   * its title), which are a tenth the size of the text. A cost cut, not a ranking rule: a term in
+   * fewer than `COMMON_MIN_PASSAGES` passages is always searched everywhere.
+   */
+  private queryPlan(qTerms: ReadonlySet<string>): QueryPlan {
+    const limit = Math.max(COMMON_SHARE * this.passages.size, COMMON_MIN_PASSAGES);
+    const common = new Set([...qTerms].filter((t) => (this.df.get(t) ?? 0) > limit));
+    return { skip: common.size < qTerms.size ? common : new Set(), titlesOnly: common.size > 0 && common.size === qTerms.size };
+  }
+
+  private lexical(query: string, plan: QueryPlan, filter?: (r: SearchResult) => boolean, boostTerm?: (term: string) => number): SearchResult[] {
+    const search = (fields?: string[]) =>
+      this.index.search(query, {
+        fields,
         filter,
         boostTerm,
         processTerm: (w) => {
           const t = term(w);
-          return t ? this.correct(t) : null;
+          const fixed = t ? this.correct(t) : null;
+          return fixed && !plan.skip.has(fixed) ? fixed : null;
         },
         // Typo tolerance only for terms the docs do not contain: a known word is already right, and
         // expanding it to its fuzzy neighbours is most of a query's cost on a large index.
         fuzzy: (t) => (this.df.has(t) ? false : t.length >= 8 ? 2 : t.length >= FUZZY_MIN_LENGTH ? 1 : false),
-      })
-      .slice(0, 20);
+      });
+    const titled = plan.titlesOnly ? search(['title', 'path']) : [];
+    return (titled.length ? titled : search()).slice(0, 20);
   }
 
   /**
@@ -402,6 +420,19 @@ function interleave(lists: Hit[][]): Hit[] {
 
 /** The document frequency an unseen word is weighed as (a word of two passages). */
 const UNSEEN_DF = 2;
+
+interface QueryPlan {
+  /** Common terms left out (the question has rarer ones). */
+  skip: ReadonlySet<string>;
+  /** Every term is common: search titles and paths only. */
+  titlesOnly: boolean;
+}
+
+/** A term in more passages than this share ranks too little to be worth walking them all (see `commonTerms`). */
+const COMMON_SHARE = 0.1;
+
+/** Passages a term may occur in before it can count as common: walking a few hundred costs nothing, and small doc sets keep every term. */
+const COMMON_MIN_PASSAGES = 500;
 
 /** Corrections remembered per index before the memo starts over (bounded memory under arbitrary questions). */
 const MAX_CORRECTIONS = 10_000;
