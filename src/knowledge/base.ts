@@ -342,7 +342,7 @@ export class KnowledgeBase extends EventEmitter {
    * (Damerau: "refnud" → "refund", a swap Levenshtein-1 fuzzy matching misses); unchanged when none is.
    */
   private correct(t: string): string {
-    if (this.df.has(t) || t.length < FUZZY_MIN_LENGTH - 1 || !/^[a-z]+$/.test(t)) return t;
+    if (this.df.has(t) || t.length < FUZZY_MIN_LENGTH || !/^[a-z]+$/.test(t)) return t;
     let fixed = this.corrections.get(t);
     if (fixed === undefined) {
       let best = 0;
