@@ -93,7 +93,7 @@ describe('customer-style questions, held-out half', { timeout: 120_000 }, () => 
   it('with a grounded profile and a model: the right page is sent for ≥ 90 % and cited for ≥ 89 %, and ≥ 90 % of unanswerable questions are declined', async () => {
     const report = await heldOut(true);
     const t = report.support!.find((x) => x.split === 'heldout')!;
-    expect(rate(t.recall)).toBeGreaterThanOrEqual(0.9);
+    expect(rate(t.recall)).toBeGreaterThanOrEqual(0.95);
     // Issue 16 asks ≥ 90 %; measured 68/76 (89.5 %) held-out (docs/knowledge.md): the floor guards against regressions.
     expect(rate(t.citation)).toBeGreaterThanOrEqual(0.89);
     expect(rate(t.decline)).toBeGreaterThanOrEqual(0.9);
