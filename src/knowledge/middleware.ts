@@ -143,8 +143,9 @@ type SelectionSettings = Pick<KnowledgeSettings, 'threshold' | 'scoreRatio' | 'q
  * per-passage share-of-terms gate: when the best passage is plausibly related (it matches a
  * small IDF-weighted share of the question, or its embedding is close), the best few are sent
  * (those within `scoreRatio` of the best score), and the model, told to decline when they do
- * not answer, judges. Quoting without a model is stricter (a larger share and a clear lead over
- * the next page), since no reader checks the quote. Thresholds are learnt on the tune half of
+ * not answer, judges. Quoting without a model is stricter (the quoted passages together must
+ * cover a larger share, and the best must score well), since no reader checks the quote; a close
+ * second page is quoted too rather than required to lose clearly. Thresholds are learnt on the tune half of
  * examples/eval/customers.yaml (docs/knowledge.md).
  */
 export function selectPassages(hits: Hit[], s: SelectionSettings): { relevant: Hit[]; confident: boolean } {
