@@ -91,6 +91,8 @@ export class KnowledgeBase extends EventEmitter {
   private faq: FaqEntry[] = [];
   /** In how many passages each term occurs (for IDF weights), and how many passages there are. */
   private df = new Map<string, number>();
+  /** Each passage's distinct terms, to score the common terms a search left out (see `queryPlan`). */
+  private termSets = new Map<string, ReadonlySet<string>>();
   /** Spelling corrections of question terms no passage contains, per index (questions repeat their typos). */
   private corrections = new Map<string, string>();
   private watchers: FSWatcher[] = [];
@@ -147,7 +149,12 @@ export class KnowledgeBase extends EventEmitter {
     const docs = [...passages.values()].map((p) => ({ id: p.key, title: p.title, path: p.path.replace(/[/._-]+/g, ' '), text: p.text, source: p.source }));
     index.addAll(docs);
     const df = new Map<string, number>();
-    for (const d of docs) for (const t of new Set(terms(`${d.title} ${d.path} ${d.text}`))) df.set(t, (df.get(t) ?? 0) + 1);
+    const termSets = new Map<string, ReadonlySet<string>>();
+    for (const d of docs) {
+      const set = new Set(terms(`${d.title} ${d.path} ${d.text}`));
+      termSets.set(d.id, set);
+      for (const t of set) df.set(t, (df.get(t) ?? 0) + 1);
+    }
     const version = sha256([...passages.values()].map((p) => `${p.key}:${p.hash}`).sort().join('\n') + faq.map((f) => f.answer + f.questions.join('|')).join('\n')).slice(0, 16);
     const changed = version !== this.version;
     this.index = index;
@@ -155,6 +162,7 @@ export class KnowledgeBase extends EventEmitter {
     this.pageTitles = pageTitles;
     this.faq = faq;
     this.df = df;
+    this.termSets = termSets;
     this.corrections = new Map();
     this.stats = { files, passages: passages.size, faqEntries: faq.length, indexMs: Math.round(performance.now() - started) };
     const previous = this.version;
@@ -230,14 +238,24 @@ export class KnowledgeBase extends EventEmitter {
       // with the question's own terms weighted up so a new topic still wins over the old one.
       const plan = this.queryPlan(qTerms);
       const results = context ? this.lexical(`${part} ${context}`, plan, filter, (t) => (qTerms.has(t) ? 1.5 : 1)) : this.lexical(part, plan, filter);
-      return results.flatMap((r) => {
+      const hits = results.flatMap((r) => {
         const passage = this.passages.get(r.id as string);
         if (!passage) return [];
         // Coverage of what is asked now: the thread's context ranks, it does not make an unrelated new question answerable.
-        const matched = exactly(r);
-        const coverage = coverageOf([matched], weights);
-        return [{ passage, score: r.score, lexical: r.score, coverage, matched, weights }];
+        let matched = exactly(r);
+        let score = r.score;
+        // The common terms left out of the search still score the passages the rarer ones found
+        // (as Elasticsearch's common-terms query): one occurrence's BM25+ each, and MiniSearch's
+        // multiplier of the number of query terms matched.
+        const extra = [...plan.skip].filter((t) => this.termSets.get(passage.key)?.has(t));
+        if (extra.length) {
+          const found = Math.max(1, r.queryTerms.length);
+          score = (score / found + extra.reduce((sum, t) => sum + COMMON_TERM_SCORE * this.idf(t), 0)) * (found + extra.length);
+          matched = [...matched, ...extra];
+        }
+        return [{ passage, score, lexical: score, coverage: coverageOf([matched], weights), matched, weights }];
       });
+      return plan.skip.size ? hits.sort((a, b) => b.score - a.score).slice(0, LEXICAL_HITS) : hits;
     });
     const merged = interleave(lists);
 
@@ -305,12 +323,12 @@ export class KnowledgeBase extends EventEmitter {
   }
 
   /**
-   * The question's terms so common in the docs that they barely rank (Elasticsearch's
-   * `cutoff_frequency`): in more than `COMMON_SHARE` of the passages. Left out of the search when
-   * the question has rarer terms, since scoring a term walks every passage that contains it. A
-   * question of common terms only is matched on titles and paths (a page about refunds says so in
-   * its title), which are a tenth the size of the text. A cost cut, not a ranking rule: a term in
-   * fewer than `COMMON_MIN_PASSAGES` passages is always searched everywhere.
+   * The question's terms so common in the docs that scoring them walks a large share of the index
+   * (in more than `COMMON_SHARE` of the passages, and more than `COMMON_MIN_PASSAGES`): as in
+   * Elasticsearch's common-terms query, they are left out of the search when the question has
+   * rarer terms, and then score only the passages those found (`search`). A question of common
+   * terms only is matched on titles and paths (a page about refunds says so in its title), a
+   * tenth the size of the text. A cost cut: small doc sets have no common terms.
    */
   private queryPlan(qTerms: ReadonlySet<string>): QueryPlan {
     const limit = Math.max(COMMON_SHARE * this.passages.size, COMMON_MIN_PASSAGES);
@@ -334,7 +352,8 @@ export class KnowledgeBase extends EventEmitter {
         fuzzy: (t) => (this.df.has(t) ? false : t.length >= 8 ? 2 : t.length >= FUZZY_MIN_LENGTH ? 1 : false),
       });
     const titled = plan.titlesOnly ? search(['title', 'path']) : [];
-    return (titled.length ? titled : search()).slice(0, 20);
+    // More candidates when common terms were left out: they re-rank these (see `search`).
+    return (titled.length ? titled : search()).slice(0, plan.skip.size ? 2 * LEXICAL_HITS : LEXICAL_HITS);
   }
 
   /**
@@ -428,11 +447,17 @@ interface QueryPlan {
   titlesOnly: boolean;
 }
 
+/** Full-text hits kept per question (or part) before relevance is decided. */
+const LEXICAL_HITS = 20;
+
+/** A left-out common term's score in a passage that has it: BM25+ of one occurrence in a passage of average length (k1 1.2, b 0.7, δ 0.5), times its IDF. */
+const COMMON_TERM_SCORE = 1.5;
+
 /** A term in more passages than this share ranks too little to be worth walking them all (see `commonTerms`). */
-const COMMON_SHARE = 0.1;
+const COMMON_SHARE = 0.05;
 
 /** Passages a term may occur in before it can count as common: walking a few hundred costs nothing, and small doc sets keep every term. */
-const COMMON_MIN_PASSAGES = 500;
+const COMMON_MIN_PASSAGES = 250;
 
 /** Corrections remembered per index before the memo starts over (bounded memory under arbitrary questions). */
 const MAX_CORRECTIONS = 10_000;
