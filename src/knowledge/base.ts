@@ -9,6 +9,7 @@ import { loadSource, memorySiteCache, type SiteCache } from './sources/index.js'
 import { cosine, type CachedEmbedder } from './embeddings.js';
 import { bestFaqMatch, parseFaqFile, type FaqEntry, type FaqMatch } from './faq.js';
 import { expandQuestion, questionParts, sha256, term, terms, words } from './analyzer.js';
+import { FUZZY_MIN_LENGTH, oneTypo, TermStats, type QueryPlan } from './term-stats.js';
 
 /** One folder of knowledge: Markdown and text pages, plus FAQ files (`*.yaml`). */
 export interface KnowledgeSource {
@@ -89,12 +90,8 @@ export class KnowledgeBase extends EventEmitter {
   /** Page titles by `source:path` (what FAQ answers are cited under). */
   private pageTitles = new Map<string, string>();
   private faq: FaqEntry[] = [];
-  /** In how many passages each term occurs (for IDF weights), and how many passages there are. */
-  private df = new Map<string, number>();
-  /** Each passage's distinct terms, to score the common terms a search left out (see `queryPlan`). */
-  private termSets = new Map<string, ReadonlySet<string>>();
-  /** Spelling corrections of question terms no passage contains, per index (questions repeat their typos). */
-  private corrections = new Map<string, string>();
+  /** Term statistics: IDF weights, spelling correction, common terms (src/knowledge/term-stats.ts). */
+  private termStats = new TermStats([]);
   private watchers: FSWatcher[] = [];
   private reloadTimer?: NodeJS.Timeout;
   private loading?: Promise<void>;
@@ -148,22 +145,14 @@ export class KnowledgeBase extends EventEmitter {
     const index = newIndex();
     const docs = [...passages.values()].map((p) => ({ id: p.key, title: p.title, path: p.path.replace(/[/._-]+/g, ' '), text: p.text, source: p.source }));
     index.addAll(docs);
-    const df = new Map<string, number>();
-    const termSets = new Map<string, ReadonlySet<string>>();
-    for (const d of docs) {
-      const set = new Set(terms(`${d.title} ${d.path} ${d.text}`));
-      termSets.set(d.id, set);
-      for (const t of set) df.set(t, (df.get(t) ?? 0) + 1);
-    }
+    const termStats = new TermStats(docs.map((d) => ({ id: d.id, text: `${d.title} ${d.path} ${d.text}` })));
     const version = sha256([...passages.values()].map((p) => `${p.key}:${p.hash}`).sort().join('\n') + faq.map((f) => f.answer + f.questions.join('|')).join('\n')).slice(0, 16);
     const changed = version !== this.version;
     this.index = index;
     this.passages = passages;
     this.pageTitles = pageTitles;
     this.faq = faq;
-    this.df = df;
-    this.termSets = termSets;
-    this.corrections = new Map();
+    this.termStats = termStats;
     this.stats = { files, passages: passages.size, faqEntries: faq.length, indexMs: Math.round(performance.now() - started) };
     const previous = this.version;
     this.version = version;
@@ -232,11 +221,11 @@ export class KnowledgeBase extends EventEmitter {
     const context = options.context?.trim();
     const parts = questionParts(question).map(expandQuestion);
     const lists: Hit[][] = parts.map((part) => {
-      const qTerms = new Set(terms(part).map((t) => this.correct(t)));
-      const weights = new Map([...qTerms].map((t) => [t, this.idf(t)]));
+      const qTerms = new Set(terms(part).map((t) => this.termStats.correct(t)));
+      const weights = new Map([...qTerms].map((t) => [t, this.termStats.idf(t)]));
       // In a thread the recent context joins the query (a follow-up often leaves out its subject),
       // with the question's own terms weighted up so a new topic still wins over the old one.
-      const plan = this.queryPlan(qTerms);
+      const plan = this.termStats.queryPlan(qTerms);
       const results = context ? this.lexical(`${part} ${context}`, plan, filter, (t) => (qTerms.has(t) ? 1.5 : 1)) : this.lexical(part, plan, filter);
       const hits = results.flatMap((r) => {
         const passage = this.passages.get(r.id as string);
@@ -247,10 +236,10 @@ export class KnowledgeBase extends EventEmitter {
         // The common terms left out of the search still score the passages the rarer ones found
         // (as Elasticsearch's common-terms query): one occurrence's BM25+ each, and MiniSearch's
         // multiplier of the number of query terms matched.
-        const extra = [...plan.skip].filter((t) => this.termSets.get(passage.key)?.has(t));
+        const extra = [...plan.skip].filter((t) => this.termStats.contains(passage.key, t));
         if (extra.length) {
           const found = Math.max(1, r.queryTerms.length);
-          score = (score / found + extra.reduce((sum, t) => sum + COMMON_TERM_SCORE * this.idf(t), 0)) * (found + extra.length);
+          score = (score / found + extra.reduce((sum, t) => sum + COMMON_TERM_SCORE * this.termStats.idf(t), 0)) * (found + extra.length);
           matched = [...matched, ...extra];
         }
         return [{ passage, score, lexical: score, coverage: coverageOf([matched], weights), matched, weights }];
@@ -283,17 +272,6 @@ export class KnowledgeBase extends EventEmitter {
     return merged.slice(0, k);
   }
 
-  /**
-   * BM25's IDF. A word no passage contains weighs as a rare word (it is often what the question
-   * is really about: "life" in "the meaning of life"), except a Chinese/Japanese character pair no
-   * passage contains, which is mostly a pair across a word boundary, not a word.
-   */
-  private idf(t: string): number {
-    const n = this.passages.size;
-    const df = this.df.get(t) ?? (/^[a-z0-9]+$/.test(t) ? UNSEEN_DF : -1);
-    return df < 0 ? 0 : Math.log(1 + (n - df + 0.5) / (df + 0.5));
-  }
-
   /** The closest FAQ entry in `sources` (all when absent). */
   faqMatch(question: string, sources?: readonly string[]): FaqMatch | undefined {
     const entries = sources ? this.faq.filter((f) => sources.includes(f.sourceName ?? '')) : this.faq;
@@ -322,20 +300,6 @@ export class KnowledgeBase extends EventEmitter {
     return this.passages.size;
   }
 
-  /**
-   * The question's terms so common in the docs that scoring them walks a large share of the index
-   * (in more than `COMMON_SHARE` of the passages, and more than `COMMON_MIN_PASSAGES`): as in
-   * Elasticsearch's common-terms query, they are left out of the search when the question has
-   * rarer terms, and then score only the passages those found (`search`). A question of common
-   * terms only is matched on titles and paths (a page about refunds says so in its title), a
-   * tenth the size of the text. A cost cut: small doc sets have no common terms.
-   */
-  private queryPlan(qTerms: ReadonlySet<string>): QueryPlan {
-    const limit = Math.max(COMMON_SHARE * this.passages.size, COMMON_MIN_PASSAGES);
-    const common = new Set([...qTerms].filter((t) => (this.df.get(t) ?? 0) > limit));
-    return { skip: common.size < qTerms.size ? common : new Set(), titlesOnly: common.size > 0 && common.size === qTerms.size };
-  }
-
   private lexical(query: string, plan: QueryPlan, filter?: (r: SearchResult) => boolean, boostTerm?: (term: string) => number): SearchResult[] {
     const search = (fields?: string[]) =>
       this.index.search(query, {
@@ -344,33 +308,16 @@ export class KnowledgeBase extends EventEmitter {
         boostTerm,
         processTerm: (w) => {
           const t = term(w);
-          const fixed = t ? this.correct(t) : null;
+          const fixed = t ? this.termStats.correct(t) : null;
           return fixed && !plan.skip.has(fixed) ? fixed : null;
         },
         // Typo tolerance only for terms the docs do not contain: a known word is already right, and
         // expanding it to its fuzzy neighbours is most of a query's cost on a large index.
-        fuzzy: (t) => (this.df.has(t) ? false : t.length >= 8 ? 2 : t.length >= FUZZY_MIN_LENGTH ? 1 : false),
+        fuzzy: (t) => (this.termStats.has(t) ? false : t.length >= 8 ? 2 : t.length >= FUZZY_MIN_LENGTH ? 1 : false),
       });
     const titled = plan.titlesOnly ? search(['title', 'path']) : [];
     // More candidates when common terms were left out: they re-rank these (see `search`).
     return (titled.length ? titled : search()).slice(0, plan.skip.size ? 2 * LEXICAL_HITS : LEXICAL_HITS);
-  }
-
-  /**
-   * A term no passage contains, replaced by the most common indexed term one typo away
-   * (Damerau: "refnud" → "refund", a swap Levenshtein-1 fuzzy matching misses); unchanged when none is.
-   */
-  private correct(t: string): string {
-    if (this.df.has(t) || t.length < FUZZY_MIN_LENGTH || !/^[a-z]+$/.test(t)) return t;
-    let fixed = this.corrections.get(t);
-    if (fixed === undefined) {
-      let best = 0;
-      fixed = t;
-      for (const [v, n] of this.df) if (n > best && oneTypo(t, v)) [best, fixed] = [n, v];
-      if (this.corrections.size > MAX_CORRECTIONS) this.corrections.clear();
-      this.corrections.set(t, fixed);
-    }
-    return fixed;
   }
 
   private passage(source: KnowledgeSource, c: Chunk): Passage {
@@ -415,15 +362,6 @@ function exactly(r: SearchResult): string[] {
   return r.queryTerms.filter((q) => docTerms.some((d) => d === q || d.startsWith(q) || oneTypo(q, d)));
 }
 
-/** Whether `a` and `b` are at most one edit apart, a swap of neighbours counting as one (Damerau). */
-function oneTypo(a: string, b: string): boolean {
-  if (Math.abs(a.length - b.length) > 1 || a.length < FUZZY_MIN_LENGTH - 1) return false;
-  let i = 0;
-  while (i < a.length && i < b.length && a[i] === b[i]) i++;
-  const rest = (x: number, y: number) => a.slice(i + x) === b.slice(i + y);
-  return rest(1, 1) || rest(1, 0) || rest(0, 1) || (a[i] === b[i + 1] && a[i + 1] === b[i] && rest(2, 2));
-}
-
 /** Each list's first hit, then each list's second…, without repeats (the lists of a multi-question message). */
 function interleave(lists: Hit[][]): Hit[] {
   if (lists.length === 1) return lists[0]!;
@@ -437,33 +375,11 @@ function interleave(lists: Hit[][]): Hit[] {
   return [...out.values()];
 }
 
-/** The document frequency an unseen word is weighed as (a word of two passages). */
-const UNSEEN_DF = 2;
-
-interface QueryPlan {
-  /** Common terms left out (the question has rarer ones). */
-  skip: ReadonlySet<string>;
-  /** Every term is common: search titles and paths only. */
-  titlesOnly: boolean;
-}
-
 /** Full-text hits kept per question (or part) before relevance is decided. */
 const LEXICAL_HITS = 20;
 
 /** A left-out common term's score in a passage that has it: BM25+ of one occurrence in a passage of average length (k1 1.2, b 0.7, δ 0.5), times its IDF. */
 const COMMON_TERM_SCORE = 1.5;
-
-/** A term in more passages than this share ranks too little to be worth walking them all (see `commonTerms`). */
-const COMMON_SHARE = 0.05;
-
-/** Passages a term may occur in before it can count as common: walking a few hundred costs nothing, and small doc sets keep every term. */
-const COMMON_MIN_PASSAGES = 250;
-
-/** Corrections remembered per index before the memo starts over (bounded memory under arbitrary questions). */
-const MAX_CORRECTIONS = 10_000;
-
-/** Typo tolerance: one edit from 5 letters, two from 8 ("weather" must not meet "either"). */
-const FUZZY_MIN_LENGTH = 5;
 
 function newIndex(): MiniSearch {
   return new MiniSearch({
