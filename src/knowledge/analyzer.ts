@@ -21,7 +21,7 @@ const STOPWORDS = new Set(
     'what which who whom whose how when where why there here can could would should will shall may might must ' +
     'please thanks thank hi hello hey just also any some all get got s t ones ' +
     // chat spellings and filler
-    'u ur r ya yall im ive id ill youre pls plz thx ty tia lol btw hmm um ok okay guys anyone somebody someone ' +
+    'u ur r ya yall im ive id ill youre whats pls plz thx ty tia lol btw hmm um ok okay guys anyone somebody someone ' +
     'know wondering wonder question quick need want like way possible really actually still even something anything thing things ' +
     // the same role in Chinese and Japanese (particles, pronouns, question words)
     '的 了 吗 呢 吧 啊 是 我 我们 你 你们 他 她 它 在 和 与 或 怎么 怎样 如何 什么 为什么 哪里 可以 能 能否 请问 请 一下 这个 那个 有 没有 要 ' +
@@ -127,7 +127,10 @@ const SYNONYMS: [RegExp, string][] = [
   [/\bhow much\b/g, 'price cost'],
   [/\b(?:charity|charities|non ?profits?|ngo)\b/g, 'nonprofit'],
   [/\b(?:no (?:wifi|internet|connection|signal)|without (?:wifi|internet))\b/g, 'offline'],
-  [/\b(?:afk|away from (?:my )?(?:desk|computer))\b/g, 'idle'],
+  [/\b(?:afk|away from (?:my )?(?:desk|computer)|(?:im|i was|was) away|(?:went|go|going) (?:to|for) (?:lunch|a break)|on (?:a )?break)\b/g, 'idle'],
+  [/\bbill(?:ing|ed)? (?:a |my |our |the |each )?(?:clients?|customers?)\b/g, 'invoice client'],
+  [/\b(?:add|log|enter|record) (?:\w+ )?hours\b/g, 'add time entry manually'],
+  [/\b(?:doesnt|does not|dont|isnt|is not|not) (?:show(?:ing)?|appear(?:ing)?)(?: up)?\b/g, 'not syncing'],
   [/\b(?:nag|chase|remind)\b/g, 'reminders'],
   [/\bunsubscribe\b/g, 'cancel subscription'],
   [/退钱/g, '退款'],

@@ -9,6 +9,7 @@ import { loadSource, memorySiteCache, type SiteCache } from './sources/index.js'
 import { cosine, type CachedEmbedder } from './embeddings.js';
 import { bestFaqMatch, parseFaqFile, type FaqEntry, type FaqMatch } from './faq.js';
 import { expandQuestion, questionParts, sha256, term, terms, words } from './analyzer.js';
+import { FUZZY_MIN_LENGTH, oneTypo, TermStats, type QueryPlan } from './term-stats.js';
 
 /** One folder of knowledge: Markdown and text pages, plus FAQ files (`*.yaml`). */
 export interface KnowledgeSource {
@@ -50,6 +51,10 @@ export interface Hit {
   lexical: number;
   /** Cosine similarity with the question, when embeddings are on. */
   similarity?: number;
+  /** The question's terms this passage matches (as written, as a prefix or with one typo). */
+  matched?: readonly string[];
+  /** The weight (IDF) of each term of the question (or its part), shared by the hits of one search: coverage of several passages together. */
+  weights?: ReadonlyMap<string, number>;
 }
 
 export interface SearchOptions {
@@ -85,8 +90,8 @@ export class KnowledgeBase extends EventEmitter {
   /** Page titles by `source:path` (what FAQ answers are cited under). */
   private pageTitles = new Map<string, string>();
   private faq: FaqEntry[] = [];
-  /** In how many passages each term occurs (for IDF weights), and how many passages there are. */
-  private df = new Map<string, number>();
+  /** Term statistics: IDF weights, spelling correction, common terms (src/knowledge/term-stats.ts). */
+  private termStats = new TermStats([]);
   private watchers: FSWatcher[] = [];
   private reloadTimer?: NodeJS.Timeout;
   private loading?: Promise<void>;
@@ -140,15 +145,14 @@ export class KnowledgeBase extends EventEmitter {
     const index = newIndex();
     const docs = [...passages.values()].map((p) => ({ id: p.key, title: p.title, path: p.path.replace(/[/._-]+/g, ' '), text: p.text, source: p.source }));
     index.addAll(docs);
-    const df = new Map<string, number>();
-    for (const d of docs) for (const t of new Set(terms(`${d.title} ${d.path} ${d.text}`))) df.set(t, (df.get(t) ?? 0) + 1);
+    const termStats = new TermStats(docs.map((d) => ({ id: d.id, text: `${d.title} ${d.path} ${d.text}` })));
     const version = sha256([...passages.values()].map((p) => `${p.key}:${p.hash}`).sort().join('\n') + faq.map((f) => f.answer + f.questions.join('|')).join('\n')).slice(0, 16);
     const changed = version !== this.version;
     this.index = index;
     this.passages = passages;
     this.pageTitles = pageTitles;
     this.faq = faq;
-    this.df = df;
+    this.termStats = termStats;
     this.stats = { files, passages: passages.size, faqEntries: faq.length, indexMs: Math.round(performance.now() - started) };
     const previous = this.version;
     this.version = version;
@@ -217,17 +221,30 @@ export class KnowledgeBase extends EventEmitter {
     const context = options.context?.trim();
     const parts = questionParts(question).map(expandQuestion);
     const lists: Hit[][] = parts.map((part) => {
-      const qTerms = new Set(terms(part));
+      const qTerms = new Set(terms(part).map((t) => this.termStats.correct(t)));
+      const weights = new Map([...qTerms].map((t) => [t, this.termStats.idf(t)]));
       // In a thread the recent context joins the query (a follow-up often leaves out its subject),
       // with the question's own terms weighted up so a new topic still wins over the old one.
-      const results = context ? this.lexical(`${part} ${context}`, filter, (t) => (qTerms.has(t) ? 1.5 : 1)) : this.lexical(part, filter);
-      return results.flatMap((r) => {
+      const plan = this.termStats.queryPlan(qTerms);
+      const results = context ? this.lexical(`${part} ${context}`, plan, filter, (t) => (qTerms.has(t) ? 1.5 : 1)) : this.lexical(part, plan, filter);
+      const hits = results.flatMap((r) => {
         const passage = this.passages.get(r.id as string);
         if (!passage) return [];
         // Coverage of what is asked now: the thread's context ranks, it does not make an unrelated new question answerable.
-        const coverage = this.share(exactly(r), qTerms);
-        return [{ passage, score: r.score, lexical: r.score, coverage }];
+        let matched = exactly(r);
+        let score = r.score;
+        // The common terms left out of the search still score the passages the rarer ones found
+        // (as Elasticsearch's common-terms query): one occurrence's BM25+ each, and MiniSearch's
+        // multiplier of the number of query terms matched.
+        const extra = [...plan.skip].filter((t) => this.termStats.contains(passage.key, t));
+        if (extra.length) {
+          const found = Math.max(1, r.queryTerms.length);
+          score = (score / found + extra.reduce((sum, t) => sum + COMMON_TERM_SCORE * this.termStats.idf(t), 0)) * (found + extra.length);
+          matched = [...matched, ...extra];
+        }
+        return [{ passage, score, lexical: score, coverage: coverageOf([matched], weights), matched, weights }];
       });
+      return plan.skip.size ? hits.sort((a, b) => b.score - a.score).slice(0, LEXICAL_HITS) : hits;
     });
     const merged = interleave(lists);
 
@@ -253,30 +270,6 @@ export class KnowledgeBase extends EventEmitter {
       }
     }
     return merged.slice(0, k);
-  }
-
-  /** The IDF-weighted share of `of` among `found`: rare words ("webhook") count more than common ones ("account"). */
-  private share(found: Iterable<string>, of: Set<string>): number {
-    let got = 0;
-    let total = 0;
-    const hit = new Set(found);
-    for (const t of of) {
-      const w = this.idf(t);
-      total += w;
-      if (hit.has(t)) got += w;
-    }
-    return total ? got / total : 0;
-  }
-
-  /**
-   * BM25's IDF. A word no passage contains weighs as a rare word (it is often what the question
-   * is really about: "life" in "the meaning of life"), except a Chinese/Japanese character pair no
-   * passage contains, which is mostly a pair across a word boundary, not a word.
-   */
-  private idf(t: string): number {
-    const n = this.passages.size;
-    const df = this.df.get(t) ?? (/^[a-z0-9]+$/.test(t) ? UNSEEN_DF : -1);
-    return df < 0 ? 0 : Math.log(1 + (n - df + 0.5) / (df + 0.5));
   }
 
   /** The closest FAQ entry in `sources` (all when absent). */
@@ -307,13 +300,41 @@ export class KnowledgeBase extends EventEmitter {
     return this.passages.size;
   }
 
-  private lexical(query: string, filter?: (r: SearchResult) => boolean, boostTerm?: (term: string) => number): SearchResult[] {
-    return this.index.search(query, { filter, boostTerm }).slice(0, 20);
+  private lexical(query: string, plan: QueryPlan, filter?: (r: SearchResult) => boolean, boostTerm?: (term: string) => number): SearchResult[] {
+    const search = (fields?: string[]) =>
+      this.index.search(query, {
+        fields,
+        filter,
+        boostTerm,
+        processTerm: (w) => {
+          const t = term(w);
+          const fixed = t ? this.termStats.correct(t) : null;
+          return fixed && !plan.skip.has(fixed) ? fixed : null;
+        },
+        // Typo tolerance only for terms the docs do not contain: a known word is already right, and
+        // expanding it to its fuzzy neighbours is most of a query's cost on a large index.
+        fuzzy: (t) => (this.termStats.has(t) ? false : t.length >= 8 ? 2 : t.length >= FUZZY_MIN_LENGTH ? 1 : false),
+      });
+    const titled = plan.titlesOnly ? search(['title', 'path']) : [];
+    // More candidates when common terms were left out: they re-rank these (see `search`).
+    return (titled.length ? titled : search()).slice(0, plan.skip.size ? 2 * LEXICAL_HITS : LEXICAL_HITS);
   }
 
   private passage(source: KnowledgeSource, c: Chunk): Passage {
     return { ...c, key: `${source.name}:${c.id}`, source: source.name, location: locate(source, c.path, c.anchor), hash: sha256(`${c.title}\n${c.text}`) };
   }
+}
+
+/** The IDF-weighted share of the question's terms found in any of `matched`: rare words ("webhook") count more than common ones ("account"). */
+export function coverageOf(matched: readonly (readonly string[])[], weights: ReadonlyMap<string, number>): number {
+  const hit = new Set(matched.flat());
+  let got = 0;
+  let total = 0;
+  for (const [t, w] of weights) {
+    total += w;
+    if (hit.has(t)) got += w;
+  }
+  return total ? got / total : 0;
 }
 
 export function citationOf(p: Passage): Citation {
@@ -341,15 +362,6 @@ function exactly(r: SearchResult): string[] {
   return r.queryTerms.filter((q) => docTerms.some((d) => d === q || d.startsWith(q) || oneTypo(q, d)));
 }
 
-/** Whether `a` and `b` are at most one edit apart, a swap of neighbours counting as one (Damerau). */
-function oneTypo(a: string, b: string): boolean {
-  if (Math.abs(a.length - b.length) > 1 || a.length < FUZZY_MIN_LENGTH - 1) return false;
-  let i = 0;
-  while (i < a.length && i < b.length && a[i] === b[i]) i++;
-  const rest = (x: number, y: number) => a.slice(i + x) === b.slice(i + y);
-  return rest(1, 1) || rest(1, 0) || rest(0, 1) || (a[i] === b[i + 1] && a[i + 1] === b[i] && rest(2, 2));
-}
-
 /** Each list's first hit, then each list's second…, without repeats (the lists of a multi-question message). */
 function interleave(lists: Hit[][]): Hit[] {
   if (lists.length === 1) return lists[0]!;
@@ -363,11 +375,11 @@ function interleave(lists: Hit[][]): Hit[] {
   return [...out.values()];
 }
 
-/** The document frequency an unseen word is weighed as (a word of two passages). */
-const UNSEEN_DF = 2;
+/** Full-text hits kept per question (or part) before relevance is decided. */
+const LEXICAL_HITS = 20;
 
-/** Typo tolerance: one edit from 5 letters, two from 8 ("weather" must not meet "either"). */
-const FUZZY_MIN_LENGTH = 5;
+/** A left-out common term's score in a passage that has it: BM25+ of one occurrence in a passage of average length (k1 1.2, b 0.7, δ 0.5), times its IDF. */
+const COMMON_TERM_SCORE = 1.5;
 
 function newIndex(): MiniSearch {
   return new MiniSearch({

@@ -43,6 +43,12 @@ export function isDecline(text: string, source?: string): boolean {
   return source === 'declined' || DECLINE.test(text);
 }
 
+/** Whether `text` states `fact`, case and line wrapping aside (a Markdown paragraph wraps anywhere: "Owners keep a\npassword"). */
+export function holdsFact(text: string, fact: string): boolean {
+  const flat = (t: string) => t.toLowerCase().replace(/\s+/g, ' ');
+  return flat(text).includes(flat(fact));
+}
+
 const onPage = (path: string, pages: readonly string[]) => pages.some((s) => path === s || path.endsWith(`/${s}`));
 const citesPage = (citations: readonly Citation[], pages: readonly string[]) => citations.some((c) => pages.some((s) => c.location.split('#')[0]!.endsWith(s) || c.id.split('#')[0]!.endsWith(s)));
 
@@ -56,12 +62,12 @@ export async function supportChecks(kb: KnowledgeBase, s: KnowledgeSettings, c: 
   const faq = kb.faqMatch(question, sources);
   let quote: { text: string; citation: Citation } | undefined;
   if (faq && faq.score >= s.faqThreshold) quote = { text: faq.entry.answer, citation: kb.faqCitation(faq.entry) };
-  else if (confident && relevant[0]) quote = { text: quotePassages(relevant).map((h) => h.passage.quote ?? h.passage.text).join('\n'), citation: citationOf(relevant[0].passage) };
+  else if (confident && relevant[0]) quote = { text: quotePassages(relevant, s).map((h) => h.passage.quote ?? h.passage.text).join('\n'), citation: citationOf(relevant[0].passage) };
   r.quoted = quote?.citation.location;
   if (c.answerable && c.sources) {
     r.recall = r.sent.some((p) => onPage(p, c.sources!));
     r.citationOk = !!quote && citesPage([quote.citation], c.sources);
-    if (c.fact) r.quoteOk = !!quote && quote.text.toLowerCase().includes(c.fact.toLowerCase());
+    if (c.fact) r.quoteOk = !!quote && holdsFact(quote.text, c.fact);
   }
   if (!c.answerable) r.declined = !quote;
   return r;

@@ -5,7 +5,7 @@ import type { Profile } from '../config/profile.js';
 import type { KnowledgeSettings } from '../config/knowledge.js';
 import { groundedness } from './groundedness.js';
 import { cacheableAnswer, type AnswerCache } from './answer-cache.js';
-import { citationOf, type Hit, type KnowledgeBase } from './base.js';
+import { citationOf, coverageOf, type Hit, type KnowledgeBase } from './base.js';
 import { citationNumbers } from './citations.js';
 
 /** What retrieval found for the turn: the FAQ entry it answered from, or the passages it ranked. */
@@ -96,7 +96,7 @@ export function knowledgeMiddleware(deps: KnowledgeMiddlewareDeps): Middleware {
     }
     if (!modelAvailable) {
       if (!relevant.length) return next(); // the engine explains that no model is configured
-      ctx.answer = confident ? quoted(relevant, KNOWLEDGE_NOTES.noModel) : { text: `_${KNOWLEDGE_NOTES.noModelNoMatch}_`, source: 'declined' };
+      ctx.answer = confident ? quoted(relevant, KNOWLEDGE_NOTES.noModel, s) : { text: `_${KNOWLEDGE_NOTES.noModelNoMatch}_`, source: 'declined' };
       return;
     }
 
@@ -111,7 +111,7 @@ export function knowledgeMiddleware(deps: KnowledgeMiddlewareDeps): Middleware {
     if (answer?.source === 'error' && relevant.length) {
       // The model failed before writing anything (retries and fallbacks spent): quote instead.
       ctx.log.warn({ passage: relevant[0]!.passage.key }, 'model unavailable; answering from the knowledge base');
-      ctx.answer = quoted(relevant, KNOWLEDGE_NOTES.modelDown);
+      ctx.answer = quoted(relevant, KNOWLEDGE_NOTES.modelDown, s);
       return;
     }
     let grounding: Grounding | undefined;
@@ -143,8 +143,9 @@ type SelectionSettings = Pick<KnowledgeSettings, 'threshold' | 'scoreRatio' | 'q
  * per-passage share-of-terms gate: when the best passage is plausibly related (it matches a
  * small IDF-weighted share of the question, or its embedding is close), the best few are sent
  * (those within `scoreRatio` of the best score), and the model, told to decline when they do
- * not answer, judges. Quoting without a model is stricter (a larger share and a clear lead over
- * the next page), since no reader checks the quote. Thresholds are learnt on the tune half of
+ * not answer, judges. Quoting without a model is stricter (the quoted passages together must
+ * cover a larger share, and the best must score well), since no reader checks the quote; a close
+ * second page is quoted too rather than required to lose clearly. Thresholds are learnt on the tune half of
  * examples/eval/customers.yaml (docs/knowledge.md).
  */
 export function selectPassages(hits: Hit[], s: SelectionSettings): { relevant: Hit[]; confident: boolean } {
@@ -155,9 +156,11 @@ export function selectPassages(hits: Hit[], s: SelectionSettings): { relevant: H
   const relevant = hits.filter((h) => close(h) || (h.lexical > 0 && h.lexical >= s.scoreRatio * top));
   const lead = relevant[0];
   if (!lead) return { relevant, confident: false };
-  const rival = hits.find((h) => h !== lead && h.passage.path !== lead.passage.path);
-  const margin = rival && rival.lexical > 0 ? lead.lexical / rival.lexical : Infinity;
-  return { relevant, confident: lead.coverage >= s.quoteThreshold && margin >= s.quoteMargin && lead.lexical >= s.quoteMinScore };
+  // No rank margin here: when another page is close, the quote shows it too (see `quotePassages`),
+  // and what must cover the question is the quote as a whole.
+  const quote = quotePassages(relevant, s).filter((h) => h.weights === lead.weights);
+  const coverage = lead.weights ? coverageOf(quote.map((h) => h.matched ?? []), lead.weights) : lead.coverage;
+  return { relevant, confident: coverage >= s.quoteThreshold && lead.lexical >= s.quoteMinScore };
 }
 
 /** Whether a hit alone would count as plausibly related (kept for callers that look at one hit). */
@@ -175,19 +178,28 @@ function promptSection(hits: Hit[], mode: 'grounded' | 'general'): string {
   return `${rule} Cite the passages you use as [1], [2].\n\n${passages.join('\n\n')}`;
 }
 
-/** Most passages of one page quoted without a model: a section and its neighbour carry the answer more often than one section alone. */
-const QUOTE_PASSAGES = 2;
+/** Most passages quoted without a model: a section and its neighbours carry the answer more often than one section alone. */
+const QUOTE_PASSAGES = 3;
 
-/** What degraded mode quotes: the best passage, and the next relevant one when it is on the same page. */
-export function quotePassages(relevant: readonly Hit[]): Hit[] {
+const samePage = (a: Hit, b: Hit) => a.passage.path === b.passage.path && a.passage.source === b.passage.source;
+
+/**
+ * What degraded mode quotes: the best page's best passages. When another page scores within
+ * `quoteMargin` of the best (the ranking cannot tell them apart), its best passage is quoted
+ * too, after two of the best page's, so the asker sees both candidates instead of a coin toss.
+ */
+export function quotePassages(relevant: readonly Hit[], s: Pick<KnowledgeSettings, 'quoteMargin'>): Hit[] {
   const lead = relevant[0];
   if (!lead) return [];
-  return relevant.filter((h) => h.passage.path === lead.passage.path && h.passage.source === lead.passage.source).slice(0, QUOTE_PASSAGES);
+  const page = relevant.filter((h) => samePage(h, lead));
+  const rival = relevant.find((h) => !samePage(h, lead));
+  if (!rival || rival.lexical <= 0 || lead.lexical / rival.lexical >= s.quoteMargin) return page.slice(0, QUOTE_PASSAGES);
+  return [...page.slice(0, QUOTE_PASSAGES - 1), rival];
 }
 
 /** The best passages of the best page, quoted with their source, after a plain note of why. */
-function quoted(relevant: readonly Hit[], note: string): FinalReply {
-  const picked = quotePassages(relevant);
+function quoted(relevant: readonly Hit[], note: string, s: Pick<KnowledgeSettings, 'quoteMargin'>): FinalReply {
+  const picked = quotePassages(relevant, s);
   const blocks = picked.map((h) => {
     const quote = (h.passage.quote ?? h.passage.text)
       .split('\n')

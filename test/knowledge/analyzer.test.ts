@@ -1,7 +1,11 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/kernel/logger.js';
 import { expandQuestion, questionParts, terms, words } from '../../src/knowledge/analyzer.js';
-import type { KnowledgeBase } from '../../src/knowledge/base.js';
-import { selectPassages } from '../../src/knowledge/middleware.js';
+import { KnowledgeBase } from '../../src/knowledge/base.js';
+import { quotePassages, selectPassages } from '../../src/knowledge/middleware.js';
 import { DEFAULT_KNOWLEDGE_SETTINGS } from '../../src/config/knowledge.js';
 import { tokenize } from '../../src/quality/metrics.js';
 import { exampleKnowledge } from './helpers.js';
@@ -39,6 +43,10 @@ describe('the analyzer', () => {
     expect(expandQuestion('forgot my pw')).toBe('forgot my password');
     expect(expandQuestion('can i get my money back')).toBe('can i get my refund');
     expect(expandQuestion('how do i add my coworkers')).toBe('how do i add my team members');
+    expect(expandQuestion('how do i bill a client for the hours')).toBe('how do i invoice client for the hours');
+    expect(expandQuestion('how do i add hours i forgot')).toBe('how do i add time entry manually i forgot');
+    expect(expandQuestion('timer doesnt show up on my laptop')).toBe('timer not syncing on my laptop');
+    expect(expandQuestion('went to lunch and the timer kept running')).toBe('idle and the timer kept running');
   });
 
   it('splits a message into its questions only when it asks several', () => {
@@ -72,6 +80,24 @@ describe('ranking customer phrasings over the example knowledge', () => {
     expect(got).toContain('billing/plans-and-pricing.md');
   });
 
+  it('corrects a word the docs do not have by one typo, a swap of letters included, but not a short word', async () => {
+    expect((await pages('how do i get a refnud'))[0]).toBe('billing/refunds.md');
+    // "paris" is one letter from "pays": too short a word to correct, so nothing is related.
+    expect((await sent('What will the weather be in Paris tomorrow?')).relevant).toEqual([]);
+  });
+
+  it('quotes the best page alone when it leads clearly, and a close second page\'s best passage too', async () => {
+    const clear = await sent('Can I get a refund on an annual plan after three months?');
+    expect(new Set(quotePassages(clear.relevant, DEFAULT_KNOWLEDGE_SETTINGS).map((h) => h.passage.path))).toEqual(new Set(['billing/refunds.md']));
+    const hits = await kb.search('can i make an invoice without any tracked time', { k: DEFAULT_KNOWLEDGE_SETTINGS.topK });
+    const { relevant } = selectPassages(hits, DEFAULT_KNOWLEDGE_SETTINGS);
+    const quoted = quotePassages(relevant, DEFAULT_KNOWLEDGE_SETTINGS);
+    expect(new Set(quoted.map((h) => h.passage.path)).size).toBe(2);
+    expect(quoted.map((h) => h.passage.path)).toContain('invoicing/create-invoice.md');
+    // With no room for a second page (margin 1), only the best page is quoted.
+    expect(new Set(quotePassages(relevant, { quoteMargin: 1 }).map((h) => h.passage.path)).size).toBe(1);
+  });
+
   it('answers Chinese from the Chinese pages', async () => {
     expect((await pages('年付的可以退款吗?'))[0]).toBe('zh/refunds.md');
     expect((await pages('忘记密码了怎么办'))[0]).toBe('zh/password.md');
@@ -83,5 +109,36 @@ describe('ranking customer phrasings over the example knowledge', () => {
     const refund = await sent('Can I get a refund on an annual plan after three months?');
     expect(refund.confident).toBe(true);
     expect(refund.relevant[0]!.passage.path).toBe('billing/refunds.md');
+  });
+});
+
+describe('a large index: words most passages contain', () => {
+  let dir: string;
+  let kb: KnowledgeBase;
+  beforeAll(async () => {
+    // 150 pages of 4 sections, each saying "invoice": 600 passages, past the 500 a common word needs.
+    dir = mkdtempSync(join(tmpdir(), 'parley-common-'));
+    mkdirSync(join(dir, 'pages'));
+    for (let i = 0; i < 150; i++) {
+      const sections = Array.from({ length: 4 }, (_, j) => `## Part ${j} of topic ${i}\n\n${`Every invoice of topic ${i} part ${j} is described here at length for the customer. `.repeat(4)}`);
+      writeFileSync(join(dir, 'pages', `p${i}.md`), `# Topic ${i}\n\n${sections.join('\n\n')}\n`);
+    }
+    writeFileSync(join(dir, 'pages', 'reminders.md'), '# Invoice reminders\n\nOverdue invoices get a polite reminder email after seven days.\n');
+    writeFileSync(join(dir, 'pages', 'timesheets.md'), '# Timesheet reminders\n\nOverdue timesheets get a polite reminder email after seven days.\n');
+    kb = new KnowledgeBase([{ name: 'big', dir, displayPath: 'big' }], { log: silentLogger() });
+    await kb.load();
+    return () => rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('searches the rarer words of the question, then scores the common ones on what they found; common words alone on titles', async () => {
+    expect(kb.size).toBeGreaterThan(600);
+    const rare = await kb.search('invoice overdue reminder', { k: 3 });
+    // Both pages match the rare words; the common "invoice" decides between them, and counts as matched.
+    expect(rare.map((h) => h.passage.path).slice(0, 2)).toEqual(['pages/reminders.md', 'pages/timesheets.md']);
+    expect(rare[0]!.matched).toEqual(['overdu', 'remind', 'invoic']);
+    expect(rare[0]!.coverage).toBe(1);
+    expect(rare[1]!.coverage).toBeLessThan(1);
+    const common = await kb.search('invoice', { k: 3 });
+    expect(common[0]!.passage.path).toBe('pages/reminders.md');
   });
 });

@@ -6,7 +6,7 @@ import { createCore } from '../../src/app.js';
 import { loadConfig } from '../../src/config/env.js';
 import { silentLogger } from '../../src/kernel/logger.js';
 import { loadEvalFile, runEval, type EvalReport } from '../../src/quality/eval.js';
-import type { Tally } from '../../src/knowledge/eval-support.js';
+import { holdsFact, type Tally } from '../../src/knowledge/eval-support.js';
 import { FakeOpenAI, type RecordedRequest } from '../fakes/openai-server.js';
 import { EXAMPLE_DIR } from './helpers.js';
 
@@ -31,7 +31,7 @@ function reader(req: RecordedRequest): { text: string } {
     const m = /^\[(\d+)\] /.exec(p);
     return m ? [{ n: Number(m[1]), text: p }] : [];
   });
-  const holding = fact ? passages.find((p) => p.text.toLowerCase().includes(fact.toLowerCase())) : undefined;
+  const holding = fact ? passages.find((p) => holdsFact(p.text, fact)) : undefined;
   if (holding) return { text: `${fact} [${holding.n}]` };
   return { text: "I don't know — the passages do not cover this. I can ask a person on the team." };
 }
@@ -80,9 +80,9 @@ describe('customer-style questions, held-out half', { timeout: 120_000 }, () => 
     const report = await heldOut(false);
     const t = report.support!.find((x) => x.split === 'heldout')!;
     expect(t.recall!.total).toBe(76);
-    expect(rate(t.recall)).toBeGreaterThanOrEqual(0.9);
-    // Issue 16 asks 80 % for degraded quotes; measured 44/76 (57.9 %) held-out (docs/knowledge.md). Guards against regressions.
-    expect(rate(t.quote)).toBeGreaterThanOrEqual(0.55);
+    expect(rate(t.recall)).toBeGreaterThanOrEqual(0.95);
+    // Issue 16 asks 80 % for degraded quotes; measured 60/76 (78.9 %) held-out (docs/knowledge.md). Guards against regressions.
+    expect(rate(t.quote)).toBeGreaterThanOrEqual(0.78);
     expect(rate(t.decline)).toBeGreaterThanOrEqual(0.7);
     // The issue's example: an unrelated question is not answered with a quote that merely shares a stem.
     const life = report.cases.find((c) => c.question === 'What is the meaning of life?')!;
@@ -93,7 +93,7 @@ describe('customer-style questions, held-out half', { timeout: 120_000 }, () => 
   it('with a grounded profile and a model: the right page is sent for ≥ 90 % and cited for ≥ 89 %, and ≥ 90 % of unanswerable questions are declined', async () => {
     const report = await heldOut(true);
     const t = report.support!.find((x) => x.split === 'heldout')!;
-    expect(rate(t.recall)).toBeGreaterThanOrEqual(0.9);
+    expect(rate(t.recall)).toBeGreaterThanOrEqual(0.95);
     // Issue 16 asks ≥ 90 %; measured 68/76 (89.5 %) held-out (docs/knowledge.md): the floor guards against regressions.
     expect(rate(t.citation)).toBeGreaterThanOrEqual(0.89);
     expect(rate(t.decline)).toBeGreaterThanOrEqual(0.9);
