@@ -5,7 +5,6 @@ import { HandlerError, describe } from '../kernel/errors.js';
 import { compose, type Grounding, type Middleware, type TurnContext, type TurnResult } from './pipeline.js';
 import type { Profile } from '../config/profile.js';
 import { answerWithModel, NOTES } from './model-turn.js';
-import { warmTokenizer } from '../llm/tokens.js';
 import { ConversationQueue } from './conversation-queue.js';
 import type { ConversationLock } from './conversation-lock.js';
 import type { InflightJournal } from './inflight.js';
@@ -55,8 +54,6 @@ export class Engine {
   private readonly results = new WeakMap<IncomingMessage, TurnResult>();
 
   constructor(private readonly deps: EngineDeps) {
-    // Only an engine with a model counts prompt tokens; the first answer should not wait for the tables.
-    if (deps.llm) warmTokenizer();
     this.listenerWork = new BackgroundWork((err) => deps.log.error({ err }, 'turn listener failed'));
     this.errorHook = (err, message) =>
       deps.log.error({ err: err.cause ?? err, code: err.code, platform: message.platform, conversation: err.conversation }, 'handling a message failed');

@@ -105,7 +105,3 @@ export function countMessages(messages: { content: string | { type: string; text
   return n;
 }
 
-/** Loads the o200k tables now (a process that will call a model pays at start, not on its first answer). */
-export function warmTokenizer(): void {
-  exact();
-}

@@ -1,5 +1,4 @@
 import { chunkMarkdown, chunkPlainText, type Chunk, type ChunkOptions } from '../chunk.js';
-import { htmlToMarkdown } from './html.js';
 import { pdfChunks } from './pdf.js';
 
 /**
@@ -48,6 +47,8 @@ export async function documentChunks(path: string, kind: DocumentKind, bytes: Ui
   const text = new TextDecoder('utf-8').decode(bytes);
   if (kind === 'text') return chunkPlainText(path, text, options);
   if (kind === 'html') {
+    // linkedom loads with the first HTML document: a folder of Markdown never pays for it (idle RSS).
+    const { htmlToMarkdown } = await import('./html.js');
     const page = htmlToMarkdown(text, title);
     return page.markdown ? chunkMarkdown(path, page.markdown, options) : [];
   }
