@@ -109,7 +109,14 @@ async function main(): Promise<void> {
   if (only.has('single')) {
     for (const t of transports) {
       const r: SingleResult = await phase(`single ${t}`, () =>
-        single(t, { replies: counts.replies, perLane: counts.perLane, gapMs: counts.gapMs, script: singleScript, baseline: false, deadlineMs: quick ? 60_000 : 150_000 }),
+        single(t, {
+          replies: counts.replies,
+          perLane: counts.perLane,
+          gapMs: counts.gapMs,
+          script: singleScript,
+          baseline: false,
+          deadlineMs: quick ? 60_000 : 150_000,
+        }),
       );
       results.single.push(r);
     }
@@ -118,8 +125,23 @@ async function main(): Promise<void> {
     // One after the other: the fakes' budgets are separate, but run side by side the two crowds
     // share the CPU, and first words (a latency) would measure that contention instead.
     const both: CrowdResult[] = [];
-    both.push(await phase('crowd slack', () => crowd({ platform: 'slack', replies: counts.crowdSlack, channels: counts.crowdSlackChannels, script: crowdScript, baseline: false, deadlineMs: quick ? 90_000 : 200_000 })));
-    both.push(await phase('crowd discord', () => crowd({ platform: 'discord', replies: counts.crowdDiscord, channels: 1, script: crowdScript, baseline: false, deadlineMs: quick ? 90_000 : 200_000 })));
+    both.push(
+      await phase('crowd slack', () =>
+        crowd({
+          platform: 'slack',
+          replies: counts.crowdSlack,
+          channels: counts.crowdSlackChannels,
+          script: crowdScript,
+          baseline: false,
+          deadlineMs: quick ? 90_000 : 200_000,
+        }),
+      ),
+    );
+    both.push(
+      await phase('crowd discord', () =>
+        crowd({ platform: 'discord', replies: counts.crowdDiscord, channels: 1, script: crowdScript, baseline: false, deadlineMs: quick ? 90_000 : 200_000 }),
+      ),
+    );
     results.crowd.push(...both);
   }
   if (only.has('baseline')) {
@@ -129,11 +151,22 @@ async function main(): Promise<void> {
     const [singles, crowds] = await phase('baseline', () =>
       Promise.all([
         only.has('single')
-          ? Promise.all(transports.map((t) => single(t, { replies: counts.baselineReplies, perLane: 1, gapMs: 0, script: singleScript, baseline: true, deadlineMs: cap })))
+          ? Promise.all(
+              transports.map((t) =>
+                single(t, { replies: counts.baselineReplies, perLane: 1, gapMs: 0, script: singleScript, baseline: true, deadlineMs: cap }),
+              ),
+            )
           : Promise.resolve([]),
         only.has('crowd')
           ? Promise.all([
-              crowd({ platform: 'slack', replies: counts.crowdSlack, channels: counts.crowdSlackChannels, script: crowdScript, baseline: true, deadlineMs: cap }),
+              crowd({
+                platform: 'slack',
+                replies: counts.crowdSlack,
+                channels: counts.crowdSlackChannels,
+                script: crowdScript,
+                baseline: true,
+                deadlineMs: cap,
+              }),
               crowd({ platform: 'discord', replies: counts.crowdDiscord, channels: 1, script: crowdScript, baseline: true, deadlineMs: cap }),
             ])
           : Promise.resolve([]),
@@ -144,9 +177,11 @@ async function main(): Promise<void> {
   }
   if (only.has('throughput')) results.throughput = await phase('throughput', () => throughput({ replies: counts.throughput, concurrency: counts.concurrency }));
   if (only.has('memory')) results.memory = await phase('memory', () => memory({ concurrent: counts.memory, turns: counts.storedTurns }));
-  if (only.has('http')) results.httpApi = await phase('http api', () => httpApi({ replies: counts.httpReplies, concurrency: counts.concurrency, streams: counts.httpStreams }));
+  if (only.has('http'))
+    results.httpApi = await phase('http api', () => httpApi({ replies: counts.httpReplies, concurrency: counts.concurrency, streams: counts.httpStreams }));
   if (only.has('store')) results.store = await phase('store', () => stores({ turns: counts.storeTurns, conversations: 20 }));
-  if (only.has('knowledge')) results.knowledge = await phase('knowledge', () => knowledge({ pages: counts.knowledgePages, queries: counts.knowledgeQueries, root }));
+  if (only.has('knowledge'))
+    results.knowledge = await phase('knowledge', () => knowledge({ pages: counts.knowledgePages, queries: counts.knowledgeQueries, root }));
 
   results.machine.loadAverageEnd = load();
   results.finishedAt = new Date().toISOString();

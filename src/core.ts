@@ -32,7 +32,12 @@ export interface Core {
 }
 
 /** Builds the engine, its store, model client and features from `config`, without starting any platform. */
-export async function createCore(config: Config, log: Logger, metrics = new Metrics({ defaultMetrics: false }), options: { env?: Record<string, string | undefined>; watch?: boolean } = {}): Promise<Core> {
+export async function createCore(
+  config: Config,
+  log: Logger,
+  metrics = new Metrics({ defaultMetrics: false }),
+  options: { env?: Record<string, string | undefined>; watch?: boolean } = {},
+): Promise<Core> {
   // An invalid config file stops the start here, naming the key and line.
   const live = LiveSettings.load(config, { log: log.child({ component: 'config' }), env: options.env });
   const store = await openStore(config.store.url);

@@ -74,7 +74,10 @@ export function createFeatures(k: FeatureKit): { features: Feature[]; support: S
     // Images go only to models marked vision-capable: in the config file, or OPENAI_VISION for the environment's model.
     isVisionModel: (model) => findModel(current(), model)?.vision ?? (model === k.config.llm.model && k.config.llm.vision),
   });
-  const guardrailSettings = () => [current().guardrails ?? defaultGuardrailSettings(), ...[...current().profiles.values()].flatMap((p) => (p.guardrails ? [p.guardrails] : []))];
+  const guardrailSettings = () => [
+    current().guardrails ?? defaultGuardrailSettings(),
+    ...[...current().profiles.values()].flatMap((p) => (p.guardrails ? [p.guardrails] : [])),
+  ];
   const forgetter = new Forgetter({
     store: k.store,
     history: k.history,

@@ -35,7 +35,8 @@ export async function engineWorld(o: { storeUrl: string; reply: ScriptedReply })
     openai,
     adapter,
     // One asker per conversation: Parley's default guardrails allow 20 questions per user per minute.
-    ask: (text, conversation) => parley.engine.deliver(adapter, adapter.message(text, { thread: conversation, channel: 'C1', user: { id: `U-${conversation}` } })),
+    ask: (text, conversation) =>
+      parley.engine.deliver(adapter, adapter.message(text, { thread: conversation, channel: 'C1', user: { id: `U-${conversation}` } })),
     async stop() {
       await parley.stop();
       await openai.close();

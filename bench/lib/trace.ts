@@ -72,7 +72,15 @@ export class Tracer {
       const id = QUESTION.exec(r.question)?.[1];
       const trace = id ? this.replies.get(id) : undefined;
       if (!trace) return;
-      trace.turn = { startedAt: r.startedAt, firstTokenAt: r.firstTokenAt, firstVisibleAt: r.firstVisibleAt, finishedAt: r.finishedAt, updates: r.updates, text: r.text, error: r.error };
+      trace.turn = {
+        startedAt: r.startedAt,
+        firstTokenAt: r.firstTokenAt,
+        firstVisibleAt: r.firstVisibleAt,
+        finishedAt: r.finishedAt,
+        updates: r.updates,
+        text: r.text,
+        error: r.error,
+      };
       trace.resolve();
     });
   }
@@ -80,7 +88,11 @@ export class Tracer {
   private snapshot(id: string): void {
     const t = this.replies.get(id);
     if (!t) return;
-    const text = this.messagesOf.get(id)!.filter((m) => !m.deleted()).map((m) => m.text).join('\n');
+    const text = this.messagesOf
+      .get(id)!
+      .filter((m) => !m.deleted())
+      .map((m) => m.text)
+      .join('\n');
     t.snapshots.push({ at: now(), text });
   }
 
@@ -98,7 +110,12 @@ export class Tracer {
     const ws = slack.ws;
     const post = ws.post.bind(ws);
     const setText = ws.setText.bind(ws);
-    const viewOf = (m: SlackMessage) => () => ({ get text() { return m.text; }, deleted: () => m.deleted });
+    const viewOf = (m: SlackMessage) => () => ({
+      get text() {
+        return m.text;
+      },
+      deleted: () => m.deleted,
+    });
     ws.post = (channel, user, text, opts) => {
       const m = post(channel, user, text, opts);
       if (user === ws.botUserId) {
@@ -119,7 +136,12 @@ export class Tracer {
     const add = discord.addMessage.bind(discord);
     const edit = discord.editMessage.bind(discord);
     const botId = discord.botUser.id;
-    const viewOf = (m: DiscordMessage) => () => ({ get text() { return m.content; }, deleted: () => m.deleted });
+    const viewOf = (m: DiscordMessage) => () => ({
+      get text() {
+        return m.content;
+      },
+      deleted: () => m.deleted,
+    });
     discord.addMessage = (o) => {
       const m = add(o);
       if (o.author.id === botId) {

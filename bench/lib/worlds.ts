@@ -16,7 +16,24 @@ export interface ModelScript {
   wordsPerChunk: number;
 }
 
-const WORDS = ['pacing', 'keeps', 'every', 'reply', 'inside', 'the', 'limits', 'while', 'text', 'streams', 'smoothly', 'to', 'readers', 'without', 'stale', 'edits'];
+const WORDS = [
+  'pacing',
+  'keeps',
+  'every',
+  'reply',
+  'inside',
+  'the',
+  'limits',
+  'while',
+  'text',
+  'streams',
+  'smoothly',
+  'to',
+  'readers',
+  'without',
+  'stale',
+  'edits',
+];
 
 /** The answer for reply `id`: starts with `A<id>`, plain words only (no formatting to convert). */
 export function answerFor(id: string, s: ModelScript): { text: string; chunks: string[] } {
@@ -128,7 +145,11 @@ export async function discordWorld(o: { via: 'mention' | 'ask'; channels: number
   tracer.attachDiscord(h.discord);
   const replies = scriptedReplies(h.openai, h.parley, tracer, o.baseline);
   if (o.via === 'ask') {
-    await h.discord.waitFor(() => h.discord.commandList(h.discord.guildId).some((c) => c.name === 'ask') || h.discord.globalCommands.some((c) => c.name === 'ask'), 15_000, 'the /ask command');
+    await h.discord.waitFor(
+      () => h.discord.commandList(h.discord.guildId).some((c) => c.name === 'ask') || h.discord.globalCommands.some((c) => c.name === 'ask'),
+      15_000,
+      'the /ask command',
+    );
   }
   return {
     h,

@@ -80,11 +80,18 @@ export async function crowd(o: CrowdOptions): Promise<CrowdResult> {
       tokens: traces.reduce((n, t) => n + t.tokens.length, 0),
       tokensVisible: figs.reduce((n, f) => n + f.lagsMs.length, 0),
       firstVisibleMs: dist(figs.flatMap((f) => (f.firstVisibleMs === undefined ? [] : [f.firstVisibleMs]))),
-      firstWordsMs: dist(traces.flatMap((t, i) => {
-        const first = t.snapshots.find((x) => x.text.trim() !== '');
-        return first ? [first.at - asked[i]!] : [];
-      })),
-      threads: 'h' in world ? [...(world as { h: { discord: { channels: Map<string, { type: number; owner_id?: string }> } } }).h.discord.channels.values()].filter((c) => c.type === ChannelType.PublicThread).length : undefined,
+      firstWordsMs: dist(
+        traces.flatMap((t, i) => {
+          const first = t.snapshots.find((x) => x.text.trim() !== '');
+          return first ? [first.at - asked[i]!] : [];
+        }),
+      ),
+      threads:
+        'h' in world
+          ? [...(world as { h: { discord: { channels: Map<string, { type: number; owner_id?: string }> } } }).h.discord.channels.values()].filter(
+              (c) => c.type === ChannelType.PublicThread,
+            ).length
+          : undefined,
       finalMs: dist(figs.flatMap((f) => (f.finalMs === undefined ? [] : [f.finalMs]))),
       lastFinalMs: finals.length ? Math.round(Math.max(...finals) - t0) : null,
       droppedAtDeadline: world.baseline?.dropped ?? 0,

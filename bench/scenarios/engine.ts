@@ -116,7 +116,11 @@ export async function memory(o: { concurrent: number; turns: number }): Promise<
     }, 50);
     const t0 = performance.now();
     try {
-      const all = within(Promise.all(Array.from({ length: o.concurrent }, (_, i) => w.ask(`question ${i}`, `mem-${i}`))), 180_000, 'memory: concurrent replies');
+      const all = within(
+        Promise.all(Array.from({ length: o.concurrent }, (_, i) => w.ask(`question ${i}`, `mem-${i}`))),
+        180_000,
+        'memory: concurrent replies',
+      );
       if (gc) {
         // Halfway: every reply has its first token and is streaming (200 ms + 30 of 60 chunks at 40 ms).
         await sleep(200 + 30 * 40);
@@ -139,7 +143,11 @@ export async function memory(o: { concurrent: number; turns: number }): Promise<
   const size = () => ['', '-wal', '-shm'].reduce((s, ext) => s + (existsSync(file + ext) ? statSync(file + ext).size : 0), 0);
   let sqliteBytesPerTurn = 0;
   let historyJsonBytesPerTurn = 0;
-  const answer: ScriptedReply = { text: 'Restart the agent, then check the logs under /var/log/agent for errors and try again.', firstTokenDelayMs: 0, chunkDelayMs: 0 };
+  const answer: ScriptedReply = {
+    text: 'Restart the agent, then check the logs under /var/log/agent for errors and try again.',
+    firstTokenDelayMs: 0,
+    chunkDelayMs: 0,
+  };
   // Sizes are read with the store closed (the WAL checkpointed into the file).
   const warm = await engineWorld({ storeUrl: `sqlite://${file}`, reply: answer });
   for (let i = 0; i < 5; i++) await warm.ask(`warm up question number ${i}?`, `sw-${i}`);
@@ -218,7 +226,14 @@ export async function stores(o: { turns: number; conversations: number }): Promi
         }
         out.push({ store, turns: o.turns, completed, turnMs: dist(turnMs, 2), msPerTurn: round((performance.now() - start) / o.turns, 2) });
       } catch (err) {
-        out.push({ store, turns: o.turns, completed, turnMs: dist(turnMs, 2), msPerTurn: round((performance.now() - t0) / Math.max(1, completed), 2), note: String(err) });
+        out.push({
+          store,
+          turns: o.turns,
+          completed,
+          turnMs: dist(turnMs, 2),
+          msPerTurn: round((performance.now() - t0) / Math.max(1, completed), 2),
+          note: String(err),
+        });
       } finally {
         await w.stop();
         await redis?.stop();

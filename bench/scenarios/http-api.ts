@@ -46,7 +46,13 @@ interface Proc {
   port: number;
 }
 
-function startProcess(cmd: string, args: string[], env: Record<string, string>, ready: RegExp, what: string): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
+function startProcess(
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+  what: string,
+): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
   const child = spawn(cmd, args, { cwd: root, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -87,7 +93,20 @@ function ask(port: number, agent: Agent, question: string, user: string, signal?
   const body = JSON.stringify({ question, user });
   return new Promise((resolve) => {
     const req = request(
-      { host: '127.0.0.1', port, path: '/api/v1/ask', method: 'POST', agent, signal, headers: { authorization: `Bearer ${API_KEY}`, accept: 'text/event-stream', 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/api/v1/ask',
+        method: 'POST',
+        agent,
+        signal,
+        headers: {
+          authorization: `Bearer ${API_KEY}`,
+          accept: 'text/event-stream',
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        },
+      },
       (res) => {
         let buf = '';
         let text = '';

@@ -24,7 +24,7 @@ export interface KnowledgeResult {
 /** Deterministic pseudo-random numbers (a linear congruential generator): the same pages every run. */
 function lcg(seed: number): () => number {
   let s = seed;
-  return () => ((s = (s * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  return () => (s = (s * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
 }
 
 /**
@@ -36,13 +36,18 @@ export async function knowledge(o: { pages: number; queries: number; root: strin
   const dir = mkdtempSync(join(tmpdir(), 'parley-bench-kb-'));
   try {
     const vocabulary = readFileSync(join(o.root, 'examples/knowledge/billing/refunds.md'), 'utf8')
-      .concat(readFileSync(join(o.root, 'examples/knowledge/api/webhooks.md'), 'utf8'), readFileSync(join(o.root, 'examples/knowledge/time-tracking/timers.md'), 'utf8'))
+      .concat(
+        readFileSync(join(o.root, 'examples/knowledge/api/webhooks.md'), 'utf8'),
+        readFileSync(join(o.root, 'examples/knowledge/time-tracking/timers.md'), 'utf8'),
+      )
       .toLowerCase()
       .match(/[a-z]{3,}/g)!;
     const rand = lcg(16);
     // Real documentation has a long tail of rare words: 5,000 made-up ones behind the common ones, drawn Zipf-like.
     const syllables = ['ka', 'lo', 'mi', 'ren', 'tas', 'vu', 'ne', 'dor', 'pi', 'sel', 'gra', 'fin', 'ox', 'bel', 'tu', 'ram'];
-    const rare = Array.from({ length: 5_000 }, () => Array.from({ length: 2 + Math.floor(rand() * 3) }, () => syllables[Math.floor(rand() * syllables.length)]).join(''));
+    const rare = Array.from({ length: 5_000 }, () =>
+      Array.from({ length: 2 + Math.floor(rand() * 3) }, () => syllables[Math.floor(rand() * syllables.length)]).join(''),
+    );
     const words = [...new Set(vocabulary)].concat(rare);
     const word = () => words[Math.floor(rand() ** 3 * words.length)]!;
     const sentence = (n: number) => Array.from({ length: n }, word).join(' ');

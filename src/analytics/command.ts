@@ -18,36 +18,36 @@ export function statsCommand(o: { analytics: SupportAnalytics; isAdmin: (ctx: Tu
     name: 'stats',
     help: '`/parley stats [7d]`: questions, answer sources, handoffs, 👍 ratio, latency and cost (admins)',
     run: async (ctx, cmdArgs) => {
-    if (!o.isAdmin(ctx)) {
-      ctx.answer = { text: STATS_TEXTS.adminsOnly, source: 'command' };
-      return;
-    }
-    const now = o.now?.() ?? Date.now();
-    let since = now - 7 * 86_400_000;
-    let profile: string | undefined;
-    const args = cmdArgs.filter((a) => a !== '--since');
-    try {
-      for (const a of args) {
-        if (/^\d/.test(a)) since = parseSince(a, now);
-        else profile = a;
+      if (!o.isAdmin(ctx)) {
+        ctx.answer = { text: STATS_TEXTS.adminsOnly, source: 'command' };
+        return;
       }
-    } catch (err) {
-      ctx.answer = { text: err instanceof Error ? err.message : String(err), source: 'command' };
-      return;
-    }
-    const text = formatSummary(await buildReport(o.analytics, { since, until: now, profile }));
-    const m = ctx.message;
-    const isPrivate = m.ephemeral === true || m.trigger === 'direct_message' || m.platform === 'console';
-    if (isPrivate) {
-      ctx.answer = { text, source: 'command' };
-      return;
-    }
-    if (ctx.surface.notify) {
-      await ctx.surface.notify(text);
-      ctx.answer = { text: '', source: 'silent', silent: true };
-      return;
-    }
-    ctx.answer = { text: STATS_TEXTS.notPrivate, source: 'command' };
+      const now = o.now?.() ?? Date.now();
+      let since = now - 7 * 86_400_000;
+      let profile: string | undefined;
+      const args = cmdArgs.filter((a) => a !== '--since');
+      try {
+        for (const a of args) {
+          if (/^\d/.test(a)) since = parseSince(a, now);
+          else profile = a;
+        }
+      } catch (err) {
+        ctx.answer = { text: err instanceof Error ? err.message : String(err), source: 'command' };
+        return;
+      }
+      const text = formatSummary(await buildReport(o.analytics, { since, until: now, profile }));
+      const m = ctx.message;
+      const isPrivate = m.ephemeral === true || m.trigger === 'direct_message' || m.platform === 'console';
+      if (isPrivate) {
+        ctx.answer = { text, source: 'command' };
+        return;
+      }
+      if (ctx.surface.notify) {
+        await ctx.surface.notify(text);
+        ctx.answer = { text: '', source: 'silent', silent: true };
+        return;
+      }
+      ctx.answer = { text: STATS_TEXTS.notPrivate, source: 'command' };
     },
   };
 }

@@ -151,7 +151,14 @@ const ms = (v: number | null) => (v === null ? '–' : v >= 1000 ? `${(v / 1000)
 const usd = (v: number) => `$${v.toFixed(v < 1 ? 4 : 2)}`;
 
 /** Source names as people say them. */
-export const SOURCE_LABELS: Record<string, string> = { model: 'model', faq: 'FAQ', knowledge: 'knowledge only', cache: 'cached', declined: 'declined', error: 'failed' };
+export const SOURCE_LABELS: Record<string, string> = {
+  model: 'model',
+  faq: 'FAQ',
+  knowledge: 'knowledge only',
+  cache: 'cached',
+  declined: 'declined',
+  error: 'failed',
+};
 
 /** The answer to "how many questions, how many went to a human, what did it cost, what to document next". */
 export function formatSummary(r: SupportReport): string {

@@ -44,7 +44,9 @@ export function quantile(s: SketchData, q: number): number | undefined {
   if (s.count === 0) return undefined;
   const rank = Math.max(1, Math.ceil(q * s.count));
   let seen = 0;
-  for (const b of Object.keys(s.bins).map(Number).sort((a, c) => a - c)) {
+  for (const b of Object.keys(s.bins)
+    .map(Number)
+    .sort((a, c) => a - c)) {
     seen += s.bins[String(b)]!;
     if (seen >= rank) return Math.round(binValue(b));
   }

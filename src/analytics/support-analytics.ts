@@ -123,7 +123,10 @@ export class SupportAnalytics {
   /** Top questions by day key, parsed, when this process owns the store (not Redis). */
   private readonly topOfDay = new Map<string, Record<string, TopQuestion>>();
 
-  constructor(private readonly store: Store, private readonly o: { priceOf?: PriceOf; quietPeriodMs: number; now?: () => number }) {
+  constructor(
+    private readonly store: Store,
+    private readonly o: { priceOf?: PriceOf; quietPeriodMs: number; now?: () => number },
+  ) {
     this.kv = store.namespace('analytics');
     // One process owns a memory or sqlite store; only Redis is written by several instances.
     if (store.kind === 'redis') this.shared = store;
@@ -189,7 +192,18 @@ export class SupportAnalytics {
         if (UNANSWERED.has(r.source)) t.unanswered++;
       });
       if (!thread) {
-        await this.kv.set(key, { day: place.day, profile: place.profile, channel: place.channel, state: 'open', lastAt: r.finishedAt, asker: r.message.user.id } satisfies ThreadRecord, THREAD_TTL_MS);
+        await this.kv.set(
+          key,
+          {
+            day: place.day,
+            profile: place.profile,
+            channel: place.channel,
+            state: 'open',
+            lastAt: r.finishedAt,
+            asker: r.message.user.id,
+          } satisfies ThreadRecord,
+          THREAD_TTL_MS,
+        );
         await this.markOpen(r.conversation, r.finishedAt);
       } else {
         await this.kv.set(key, { ...thread, lastAt: r.finishedAt }, THREAD_TTL_MS);
@@ -247,7 +261,10 @@ export class SupportAnalytics {
           if (thread?.state !== 'open') continue;
           await this.kv.set(key, { ...thread, state: 'assumed' }, THREAD_TTL_MS);
           const bucket = `${thread.day}|${thread.profile}|${thread.channel}`;
-          const entry = assumed.get(bucket) ?? { place: { conversation, day: thread.day, profile: thread.profile, channel: thread.channel, question: '' }, n: 0 };
+          const entry = assumed.get(bucket) ?? {
+            place: { conversation, day: thread.day, profile: thread.profile, channel: thread.channel, question: '' },
+            n: 0,
+          };
           entry.n++;
           assumed.set(bucket, entry);
         }
@@ -307,7 +324,7 @@ export class SupportAnalytics {
     const normalized = normalizeQuestion(place.question);
     if (!normalized) return;
     const key = `q:${place.day}`;
-    const top = (this.shared ? undefined : this.topOfDay.get(key)) ?? (((await this.kv.get(key)) as Record<string, TopQuestion> | undefined) ?? {});
+    const top = (this.shared ? undefined : this.topOfDay.get(key)) ?? ((await this.kv.get(key)) as Record<string, TopQuestion> | undefined) ?? {};
     if (!this.shared) {
       // A day's top questions (up to 300) were parsed on every turn: the one process owning a
       // memory or sqlite store keeps the current day's parsed (written through, as before).

@@ -20,9 +20,16 @@ export async function ask(argv: string[]): Promise<void> {
   try {
     const result = await parley.engine.deliver(console, console.message(question));
     // An answer from the knowledge base or the FAQ while the model is down is still an answer.
-    const answered = result && (result.source === 'knowledge' || result.source === 'faq' || !result.error) && !result.incomplete && result.source !== 'declined';
+    const answered =
+      result && (result.source === 'knowledge' || result.source === 'faq' || !result.error) && !result.incomplete && result.source !== 'declined';
     if (!answered) {
-      const why = result?.error ?? (result?.incomplete ? `cut: ${result.finishReason === 'length' ? 'the length limit' : 'interrupted'}` : result?.source === 'declined' ? 'declined' : 'nothing was answered');
+      const why =
+        result?.error ??
+        (result?.incomplete
+          ? `cut: ${result.finishReason === 'length' ? 'the length limit' : 'interrupted'}`
+          : result?.source === 'declined'
+            ? 'declined'
+            : 'nothing was answered');
       process.stderr.write(`parley: no complete answer (${why})\n`);
       process.exitCode = EXIT_FAILED;
     }

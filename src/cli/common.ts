@@ -18,7 +18,12 @@ export function configOrExit(o: { exampleKnowledge?: boolean } = {}): Config {
     return withLocalDefaults(loadConfig(readEnvironment()), process.cwd(), o);
   } catch (err) {
     if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message.split('\n').map((l) => `parley: ${l}`).join('\n')}\n`);
+      process.stderr.write(
+        `${err.message
+          .split('\n')
+          .map((l) => `parley: ${l}`)
+          .join('\n')}\n`,
+      );
       process.exit(EXIT_CONFIG);
     }
     throw err;

@@ -25,7 +25,8 @@ export async function doctor(): Promise<void> {
     results.push({ check: 'configuration', ok: true, detail: 'environment variables are valid' });
   } catch (err) {
     const lines = err instanceof ConfigError ? err.message.split('\n') : [describe(err)];
-    for (const line of lines) results.push({ check: 'configuration', ok: false, detail: line, fix: 'correct the variable in the environment or .env (see .env.example)' });
+    for (const line of lines)
+      results.push({ check: 'configuration', ok: false, detail: line, fix: 'correct the variable in the environment or .env (see .env.example)' });
     print(results);
     process.exitCode = EXIT_FAILED;
     return;
@@ -46,7 +47,12 @@ export async function diagnoseAll(config: Config): Promise<Diagnosis[]> {
       const value = `probe-${Date.now()}`;
       await kv.set('probe', value, 60_000);
       const ok = (await kv.get('probe')) === value;
-      results.push({ check: `store (${store.kind})`, ok, detail: ok ? 'read and write work' : 'read back a different value', fix: ok ? undefined : 'check that nothing else writes to this store' });
+      results.push({
+        check: `store (${store.kind})`,
+        ok,
+        detail: ok ? 'read and write work' : 'read back a different value',
+        fix: ok ? undefined : 'check that nothing else writes to this store',
+      });
     } finally {
       await store.close();
     }
@@ -57,17 +63,37 @@ export async function diagnoseAll(config: Config): Promise<Diagnosis[]> {
   if (!config.llm.model) {
     results.push({ check: 'model', ok: false, detail: 'no model configured', fix: 'set OPENAI_BASE_URL, OPENAI_API_KEY and OPENAI_MODEL' });
   } else {
-    const llm = new LlmClient({ baseURL: config.llm.baseURL, apiKey: config.llm.apiKey, connectTimeoutMs: 10_000, firstTokenTimeoutMs: config.llm.firstTokenTimeoutMs, idleTimeoutMs: 20_000, maxRetries: 0, log });
+    const llm = new LlmClient({
+      baseURL: config.llm.baseURL,
+      apiKey: config.llm.apiKey,
+      connectTimeoutMs: 10_000,
+      firstTokenTimeoutMs: config.llm.firstTokenTimeoutMs,
+      idleTimeoutMs: 20_000,
+      maxRetries: 0,
+      log,
+    });
     const served = await llm.listModels();
     if (served && !served.includes(config.llm.model)) {
       // Servers that serve whatever is loaded (llama.cpp) answer any name: a typo would pass the call below.
-      results.push({ check: `model ${config.llm.model} listed`, ok: true, warning: true, detail: `${config.llm.baseURL}/models lists ${served.slice(0, 5).join(', ') || 'no model'}${served.length > 5 ? ', …' : ''}`, fix: `set OPENAI_MODEL to one of the listed models` });
+      results.push({
+        check: `model ${config.llm.model} listed`,
+        ok: true,
+        warning: true,
+        detail: `${config.llm.baseURL}/models lists ${served.slice(0, 5).join(', ') || 'no model'}${served.length > 5 ? ', …' : ''}`,
+        fix: `set OPENAI_MODEL to one of the listed models`,
+      });
     }
     try {
       const answered = await llm.ping(config.llm.model);
       results.push({ check: `model ${config.llm.model}`, ok: true, detail: `answered a one-token call at ${config.llm.baseURL}` });
       if (answered !== config.llm.model) {
-        results.push({ check: `model ${config.llm.model} answered`, ok: true, warning: true, detail: `the response names model "${answered}"; usage is booked under it`, fix: `set OPENAI_MODEL=${answered}` });
+        results.push({
+          check: `model ${config.llm.model} answered`,
+          ok: true,
+          warning: true,
+          detail: `the response names model "${answered}"; usage is booked under it`,
+          fix: `set OPENAI_MODEL=${answered}`,
+        });
       }
     } catch (err) {
       const msg = describe(err);
@@ -84,7 +110,13 @@ export async function diagnoseAll(config: Config): Promise<Diagnosis[]> {
 
   const store = await openStore('memory://');
   const adapters = await createAdapters(config, { log, store, http: new HttpServer(log) });
-  if (adapters.length === 0) results.push({ check: 'platforms', ok: false, detail: 'no chat platform configured', fix: 'set SLACK_BOT_TOKEN (+ SLACK_APP_TOKEN or SLACK_SIGNING_SECRET) and/or DISCORD_TOKEN' });
+  if (adapters.length === 0)
+    results.push({
+      check: 'platforms',
+      ok: false,
+      detail: 'no chat platform configured',
+      fix: 'set SLACK_BOT_TOKEN (+ SLACK_APP_TOKEN or SLACK_SIGNING_SECRET) and/or DISCORD_TOKEN',
+    });
   for (const adapter of adapters) {
     if (!adapter.diagnose) {
       results.push({ check: adapter.platform, ok: true, detail: 'configured (no further checks available)' });
@@ -112,7 +144,13 @@ export async function diagnoseKnowledge(config: Config, log: Logger): Promise<Di
     const s = live.current;
     const results: Diagnosis[] = s.file ? [{ check: 'config file', ok: true, detail: `${s.file} is valid` }] : [];
     if (!s.knowledge.sources.length) {
-      results.push({ check: 'knowledge', ok: true, warning: true, detail: 'no knowledge configured: answers come from the model alone and review corrections have nowhere to go', fix: 'set KNOWLEDGE_DIR, KNOWLEDGE_URLS or knowledge.sources in the config file' });
+      results.push({
+        check: 'knowledge',
+        ok: true,
+        warning: true,
+        detail: 'no knowledge configured: answers come from the model alone and review corrections have nowhere to go',
+        fix: 'set KNOWLEDGE_DIR, KNOWLEDGE_URLS or knowledge.sources in the config file',
+      });
     }
     for (const source of s.knowledge.sources) {
       if (source.sitemap) {
@@ -122,9 +160,18 @@ export async function diagnoseKnowledge(config: Config, log: Logger): Promise<Di
       const kb = new KnowledgeBase([source], { log, chunk: s.knowledge.chunk });
       try {
         await kb.load();
-        results.push({ check: `knowledge ${source.name} (folder)`, ok: true, detail: `${kb.stats.files} files, ${kb.stats.passages} passages, ${kb.stats.faqEntries} FAQ entries in ${source.displayPath}${kindsOf(kb)}` });
+        results.push({
+          check: `knowledge ${source.name} (folder)`,
+          ok: true,
+          detail: `${kb.stats.files} files, ${kb.stats.passages} passages, ${kb.stats.faqEntries} FAQ entries in ${source.displayPath}${kindsOf(kb)}`,
+        });
       } catch (err) {
-        results.push({ check: `knowledge ${source.name} (folder)`, ok: false, detail: describe(err), fix: 'fix the file named (FAQ files: a list of { questions, answer })' });
+        results.push({
+          check: `knowledge ${source.name} (folder)`,
+          ok: false,
+          detail: describe(err),
+          fix: 'fix the file named (FAQ files: a list of { questions, answer })',
+        });
         continue;
       } finally {
         kb.close();
@@ -133,10 +180,22 @@ export async function diagnoseKnowledge(config: Config, log: Logger): Promise<Di
       const target = join(source.dir, s.review.faqFile);
       const writable = await access(target, constants.W_OK).then(
         () => true,
-        (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? access(source.dir, constants.W_OK).then(() => true, () => false) : false),
+        (err: NodeJS.ErrnoException) =>
+          err.code === 'ENOENT'
+            ? access(source.dir, constants.W_OK).then(
+                () => true,
+                () => false,
+              )
+            : false,
       );
       if (!writable) {
-        results.push({ check: `review corrections (${source.name})`, ok: true, warning: true, detail: `${source.displayPath}/${s.review.faqFile} cannot be written: corrected answers cannot be saved as FAQ entries`, fix: 'make the knowledge folder writable for this process (in Docker, mount it as a volume)' });
+        results.push({
+          check: `review corrections (${source.name})`,
+          ok: true,
+          warning: true,
+          detail: `${source.displayPath}/${s.review.faqFile} cannot be written: corrected answers cannot be saved as FAQ entries`,
+          fix: 'make the knowledge folder writable for this process (in Docker, mount it as a volume)',
+        });
       }
     }
     return results;
@@ -147,7 +206,17 @@ export async function diagnoseKnowledge(config: Config, log: Logger): Promise<Di
 
 /** " (12 Markdown, 3 PDF)": which kinds of files a folder holds, from its indexed passages. */
 function kindsOf(kb: KnowledgeBase): string {
-  const names: Record<string, string> = { md: 'Markdown', markdown: 'Markdown', txt: 'text', html: 'HTML', htm: 'HTML', xhtml: 'HTML', pdf: 'PDF', yaml: 'FAQ', yml: 'FAQ' };
+  const names: Record<string, string> = {
+    md: 'Markdown',
+    markdown: 'Markdown',
+    txt: 'text',
+    html: 'HTML',
+    htm: 'HTML',
+    xhtml: 'HTML',
+    pdf: 'PDF',
+    yaml: 'FAQ',
+    yml: 'FAQ',
+  };
   const files = new Map<string, string>();
   for (const key of kb.passageKeys()) {
     const file = key.split('#')[0]!;
@@ -164,7 +233,13 @@ async function diagnoseSite(name: string, sitemap: string, refreshMinutes = 360)
   const check = `knowledge ${name} (sitemap)`;
   try {
     const res = await fetch(sitemap, { signal: AbortSignal.timeout(15_000) });
-    if (!res.ok) return { check, ok: false, detail: `${sitemap} answered HTTP ${res.status}`, fix: 'check the sitemap URL (KNOWLEDGE_URLS or knowledge.sources.*.sitemap)' };
+    if (!res.ok)
+      return {
+        check,
+        ok: false,
+        detail: `${sitemap} answered HTTP ${res.status}`,
+        fix: 'check the sitemap URL (KNOWLEDGE_URLS or knowledge.sources.*.sitemap)',
+      };
     const { urls, sitemaps } = parseSitemap(await res.text(), sitemap);
     const listed = sitemaps.length ? `${sitemaps.length} sitemaps` : `${urls.length} pages`;
     return { check, ok: true, detail: `${sitemap} lists ${listed}; fetched at start, cached in the store, re-checked every ${refreshMinutes} minutes` };

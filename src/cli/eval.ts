@@ -50,15 +50,23 @@ export async function evalCommand(argv: string[]): Promise<void> {
     const withModel = !values['retrieval-only'] && !!profile && core.hasModel(profile);
     const judgeModel = values.judge ?? cases.judge;
     if (judgeModel !== undefined && (!core.llm || !profile || !core.hasModel({ ...profile, model: judgeModel, fallbackModels: [] }))) {
-      fail(`${values.judge !== undefined ? '--judge' : `judge (${path})`}: no configured provider serves model "${judgeModel}" (set OPENAI_BASE_URL/OPENAI_API_KEY or add it to the config file)`, EXIT_CONFIG);
+      fail(
+        `${values.judge !== undefined ? '--judge' : `judge (${path})`}: no configured provider serves model "${judgeModel}" (set OPENAI_BASE_URL/OPENAI_API_KEY or add it to the config file)`,
+        EXIT_CONFIG,
+      );
     }
-    if (judgeModel !== undefined && !withModel) process.stderr.write('parley: --judge has nothing to rate: no model answers (none configured, or --retrieval-only)\n');
-    const report = await runEval(cases, {
-      settings: core.live.current,
-      knowledge: core.knowledge.current,
-      engine: withModel ? core.engine : undefined,
-      judge: withModel && judgeModel && core.llm ? { client: core.llm, model: judgeModel } : undefined,
-    }, { split: values.split as 'tune' | 'heldout' | undefined });
+    if (judgeModel !== undefined && !withModel)
+      process.stderr.write('parley: --judge has nothing to rate: no model answers (none configured, or --retrieval-only)\n');
+    const report = await runEval(
+      cases,
+      {
+        settings: core.live.current,
+        knowledge: core.knowledge.current,
+        engine: withModel ? core.engine : undefined,
+        judge: withModel && judgeModel && core.llm ? { client: core.llm, model: judgeModel } : undefined,
+      },
+      { split: values.split as 'tune' | 'heldout' | undefined },
+    );
     const thresholds = { minScore: minScore ?? cases.minScore, minRouge: minRouge ?? cases.minRouge, minBleu: minBleu ?? cases.minBleu };
     process.stdout.write(`${values.format === 'json' ? reportJson(report, thresholds) : formatReport(report)}\n`);
     const failures = thresholdFailures(report, thresholds);

@@ -32,7 +32,11 @@ export async function forget(argv: string[]): Promise<void> {
     const report = person
       ? await core.forgetter.forgetPerson(person.platform, person.id, { workspace: values.workspace })
       : await core.forgetter.forgetConversation(values.conversation!);
-    process.stdout.write(values.format === 'json' ? `${JSON.stringify({ deleted: report })}\n` : formatReport(report, person ? `${person.platform}:${person.id}` : values.conversation!));
+    process.stdout.write(
+      values.format === 'json'
+        ? `${JSON.stringify({ deleted: report })}\n`
+        : formatReport(report, person ? `${person.platform}:${person.id}` : values.conversation!),
+    );
   } finally {
     core.close();
     await core.engine.drain();

@@ -5,16 +5,43 @@
  * does not pay for the Slack and Discord SDKs, nor `parley help` for anything.
  */
 const commands: Record<string, { usage: string; load: () => Promise<(argv: string[]) => Promise<void>> }> = {
-  start: { usage: 'parley start                             run every platform whose credentials are set (npm start)', load: async () => (await import('./start.js')).start },
-  chat: { usage: 'parley chat [--thread NAME]             interactive chat in the terminal (history kept per thread)', load: async () => (await import('./chat.js')).chat },
+  start: {
+    usage: 'parley start                             run every platform whose credentials are set (npm start)',
+    load: async () => (await import('./start.js')).start,
+  },
+  chat: {
+    usage: 'parley chat [--thread NAME]             interactive chat in the terminal (history kept per thread)',
+    load: async () => (await import('./chat.js')).chat,
+  },
   ask: { usage: 'parley ask [--thread NAME] "question"   one answer on stdout (with its sources)', load: async () => (await import('./ask.js')).ask },
-  shards: { usage: 'parley shards [--shards N]               run Discord with discord.js sharding (one process per shard)', load: async () => (await import('./shards.js')).shards },
-  doctor: { usage: 'parley doctor                            check every credential and dependency, with a fix for each failure', load: async () => (await import('./doctor.js')).doctor },
-  route: { usage: 'parley route "question" [--channel C] [--platform P]   which routing rule and profile would answer', load: async () => (await import('./route.js')).routeCommand },
-  stats: { usage: 'parley stats [--since 7d] [--format table|json|csv]   questions, handoffs, 👍, resolution, latency, cost; what to document next', load: async () => (await import('./stats.js')).stats },
-  eval: { usage: 'parley eval CASES.yaml [--min-score S]   routing, retrieval hit@k and answers; exits 1 under the score', load: async () => (await import('./eval.js')).evalCommand },
-  forget: { usage: 'parley forget --user PLATFORM:ID | --conversation KEY   delete a person\'s data or a conversation (erasure requests; docs/privacy.md)', load: async () => (await import('./forget.js')).forget },
-  review: { usage: 'parley review [--since 7d] [--status S] [--reason R]   weak answers to check; review show|good|bad|correct ID (corrections go into the FAQ)', load: async () => (await import('./review.js')).review },
+  shards: {
+    usage: 'parley shards [--shards N]               run Discord with discord.js sharding (one process per shard)',
+    load: async () => (await import('./shards.js')).shards,
+  },
+  doctor: {
+    usage: 'parley doctor                            check every credential and dependency, with a fix for each failure',
+    load: async () => (await import('./doctor.js')).doctor,
+  },
+  route: {
+    usage: 'parley route "question" [--channel C] [--platform P]   which routing rule and profile would answer',
+    load: async () => (await import('./route.js')).routeCommand,
+  },
+  stats: {
+    usage: 'parley stats [--since 7d] [--format table|json|csv]   questions, handoffs, 👍, resolution, latency, cost; what to document next',
+    load: async () => (await import('./stats.js')).stats,
+  },
+  eval: {
+    usage: 'parley eval CASES.yaml [--min-score S]   routing, retrieval hit@k and answers; exits 1 under the score',
+    load: async () => (await import('./eval.js')).evalCommand,
+  },
+  forget: {
+    usage: "parley forget --user PLATFORM:ID | --conversation KEY   delete a person's data or a conversation (erasure requests; docs/privacy.md)",
+    load: async () => (await import('./forget.js')).forget,
+  },
+  review: {
+    usage: 'parley review [--since 7d] [--status S] [--reason R]   weak answers to check; review show|good|bad|correct ID (corrections go into the FAQ)',
+    load: async () => (await import('./review.js')).review,
+  },
 };
 
 function help(): string {

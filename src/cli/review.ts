@@ -42,7 +42,14 @@ async function list(argv: string[]): Promise<void> {
   const { values } = parsed(() =>
     parseArgs({
       args: argv,
-      options: { since: { type: 'string', default: '7d' }, status: { type: 'string', default: 'open' }, reason: { type: 'string' }, profile: { type: 'string' }, format: { type: 'string', default: 'table' }, limit: { type: 'string', default: '50' } },
+      options: {
+        since: { type: 'string', default: '7d' },
+        status: { type: 'string', default: 'open' },
+        reason: { type: 'string' },
+        profile: { type: 'string' },
+        format: { type: 'string', default: 'table' },
+        limit: { type: 'string', default: '50' },
+      },
     }),
   );
   const status = values.status as ReviewStatus | 'all';
@@ -78,7 +85,9 @@ async function show(argv: string[]): Promise<void> {
 }
 
 async function mark(verdict: 'good' | 'bad', argv: string[]): Promise<void> {
-  const { values, positionals } = parsed(() => parseArgs({ args: argv, allowPositionals: true, options: { note: { type: 'string' }, by: { type: 'string' } } }));
+  const { values, positionals } = parsed(() =>
+    parseArgs({ args: argv, allowPositionals: true, options: { note: { type: 'string' }, by: { type: 'string' } } }),
+  );
   const id = idOf(positionals);
   const by = values.by ?? reviewer();
   await withReview(async (r) => {
@@ -89,11 +98,22 @@ async function mark(verdict: 'good' | 'bad', argv: string[]): Promise<void> {
 
 async function correct(argv: string[]): Promise<void> {
   const { values, positionals } = parsed(() =>
-    parseArgs({ args: argv, allowPositionals: true, options: { answer: { type: 'string' }, 'answer-file': { type: 'string' }, question: { type: 'string' }, note: { type: 'string' }, by: { type: 'string' } } }),
+    parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        answer: { type: 'string' },
+        'answer-file': { type: 'string' },
+        question: { type: 'string' },
+        note: { type: 'string' },
+        by: { type: 'string' },
+      },
+    }),
   );
   const id = idOf(positionals);
   if (values.answer !== undefined && values['answer-file'] !== undefined) usageError('--answer and --answer-file: give one of them, not both');
-  if (values.answer === undefined && values['answer-file'] === undefined) usageError('--answer: the corrected answer is required (or --answer-file PATH, - for stdin)');
+  if (values.answer === undefined && values['answer-file'] === undefined)
+    usageError('--answer: the corrected answer is required (or --answer-file PATH, - for stdin)');
   // Read before connecting anywhere: a missing file is a usage error, not a half-done correction.
   const answer = values.answer ?? (await answerFile(values['answer-file']!));
   if (!answer.trim()) usageError(`${values.answer !== undefined ? '--answer' : '--answer-file'}: the corrected answer is empty`);
@@ -122,7 +142,9 @@ async function withReview(run: (review: ReviewService) => Promise<void>): Promis
 }
 
 function formatList(items: ReviewItem[], total: number, q: { since: number; status: ReviewStatus | 'all'; reason?: ReviewReason; profile?: string }): string {
-  const filters = [q.status !== 'open' ? `status ${q.status}` : '', q.reason ? `reason ${q.reason}` : '', q.profile ? `profile ${q.profile}` : ''].filter(Boolean);
+  const filters = [q.status !== 'open' ? `status ${q.status}` : '', q.reason ? `reason ${q.reason}` : '', q.profile ? `profile ${q.profile}` : ''].filter(
+    Boolean,
+  );
   const filterNote = filters.length ? ` (${filters.join(', ')})` : '';
   if (!items.length) return `No answers to review since ${dayOf(q.since)}${filterNote}.\n`;
   const withStatus = q.status === 'all';
@@ -169,7 +191,8 @@ function formatItem(i: ReviewItem, threshold: number): string {
     indent(i.answer),
     '',
   ];
-  if (i.groundedness !== undefined) lines.push(`Groundedness: ${score(i.groundedness)}${i.groundedness < threshold ? ` (under the threshold ${threshold})` : ''}`);
+  if (i.groundedness !== undefined)
+    lines.push(`Groundedness: ${score(i.groundedness)}${i.groundedness < threshold ? ` (under the threshold ${threshold})` : ''}`);
   if (i.unsupported.length) {
     lines.push('Not backed by the passages:');
     for (const u of i.unsupported) lines.push(`  - ${u.text}${u.inventedNumbers.length ? `  [invented numbers: ${u.inventedNumbers.join(', ')}]` : ''}`);
@@ -258,7 +281,11 @@ function out(text: string): void {
 
 const score = (g: number | undefined) => (g === undefined ? '–' : g.toFixed(2));
 const when = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-const indent = (text: string, pad = '  ') => text.split('\n').map((l) => `${pad}${l}`.trimEnd()).join('\n');
+const indent = (text: string, pad = '  ') =>
+  text
+    .split('\n')
+    .map((l) => `${pad}${l}`.trimEnd())
+    .join('\n');
 
 /** One line of at most `max` characters (newlines and runs of spaces folded). */
 function clip(text: string, max: number): string {

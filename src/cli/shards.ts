@@ -17,7 +17,8 @@ export async function shards(argv: string[]): Promise<void> {
   if (!config.discord) fail(`DISCORD_TOKEN is not set: there is nothing to shard\nusage: ${usage}`, EXIT_CONFIG);
   const log = cliLogger(config, false);
   const requested = values.shards === undefined ? undefined : Number(values.shards);
-  if (requested !== undefined && !(Number.isInteger(requested) && requested > 0)) fail(`--shards: expected a whole number above 0\nusage: ${usage}`, EXIT_CONFIG);
+  if (requested !== undefined && !(Number.isInteger(requested) && requested > 0))
+    fail(`--shards: expected a whole number above 0\nusage: ${usage}`, EXIT_CONFIG);
   // Ask the configured API (DISCORD_API_URL, e.g. a proxy) how many shards Discord recommends.
   const rest = new REST(config.discord.apiUrl ? { api: config.discord.apiUrl } : {}).setToken(config.discord.token);
   const totalShards = requested ?? ((await rest.get(Routes.gatewayBot())) as { shards: number }).shards;

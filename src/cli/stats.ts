@@ -14,10 +14,16 @@ export const usage = 'parley stats [--since 7d] [--format table|json|csv] [--pro
 export async function stats(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
-    options: { since: { type: 'string', default: '7d' }, format: { type: 'string', default: 'table' }, profile: { type: 'string' }, platform: { type: 'string' } },
+    options: {
+      since: { type: 'string', default: '7d' },
+      format: { type: 'string', default: 'table' },
+      profile: { type: 'string' },
+      platform: { type: 'string' },
+    },
   });
   const format = values.format;
-  if (format !== 'table' && format !== 'json' && format !== 'csv') fail(`--format: expected table, json or csv (got "${format}")\nusage: ${usage}`, EXIT_CONFIG);
+  if (format !== 'table' && format !== 'json' && format !== 'csv')
+    fail(`--format: expected table, json or csv (got "${format}")\nusage: ${usage}`, EXIT_CONFIG);
   const now = Date.now();
   let since: number;
   try {

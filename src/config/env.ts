@@ -14,35 +14,54 @@ export const DEFAULT_SYSTEM_PROMPT =
   'You are Parley, a helpful customer-support assistant in a team chat. Answer clearly and concisely in Markdown. ' +
   'If you are not sure of an answer, say so instead of guessing.';
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' }).transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
     .string()
     .regex(/^\d+$/, { message: 'expected a whole number' })
     .transform(Number)
-    .pipe(z.number().min(min, { message: `expected at least ${min}` }).max(max, { message: `expected at most ${max}` }));
+    .pipe(
+      z
+        .number()
+        .min(min, { message: `expected at least ${min}` })
+        .max(max, { message: `expected at most ${max}` }),
+    );
 const num = (min: number, max: number) =>
   z
     .string()
     .regex(/^-?\d+(\.\d+)?$/, { message: 'expected a number' })
     .transform(Number)
-    .pipe(z.number().min(min, { message: `expected at least ${min}` }).max(max, { message: `expected at most ${max}` }));
+    .pipe(
+      z
+        .number()
+        .min(min, { message: `expected at least ${min}` })
+        .max(max, { message: `expected at most ${max}` }),
+    );
 const httpUrl = z
   .string()
-  .refine((v) => {
-    try {
-      const u = new URL(v);
-      return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
-    } catch {
-      return false;
-    }
-  }, { message: 'expected an http(s) URL such as https://api.openai.com/v1' })
+  .refine(
+    (v) => {
+      try {
+        const u = new URL(v);
+        return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+      } catch {
+        return false;
+      }
+    },
+    { message: 'expected an http(s) URL such as https://api.openai.com/v1' },
+  )
   .transform((v) => v.replace(/\/+$/, ''));
 const prefixed = (prefix: string, what: string) =>
-  z.string().min(1).refine((v) => v.startsWith(prefix), { message: `expected ${what} starting with "${prefix}"` });
-const list = z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+  z
+    .string()
+    .min(1)
+    .refine((v) => v.startsWith(prefix), { message: `expected ${what} starting with "${prefix}"` });
+const list = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
 const name = z.string().regex(/^[a-z0-9_-]{1,32}$/, { message: 'expected a lowercase command name without the slash, e.g. ask' });
 
 const schema = {
@@ -92,14 +111,20 @@ const schema = {
   SLACK_ASK_PRIVATE: bool.default(false),
   DISCORD_TOKEN: z.string().min(20, { message: 'expected a Discord bot token' }).optional(),
   DISCORD_API_URL: httpUrl.optional(),
-  DISCORD_GUILD_ID: z.string().regex(/^\d{17,20}$/, { message: 'expected a Discord guild id (a snowflake)' }).optional(),
+  DISCORD_GUILD_ID: z
+    .string()
+    .regex(/^\d{17,20}$/, { message: 'expected a Discord guild id (a snowflake)' })
+    .optional(),
   DISCORD_COMMAND: name.default('ask'),
   DISCORD_REPLY_MODE: z.enum(['auto', 'reply', 'thread']).default('auto'),
   HANDOFF_CHANNEL: z
     .string()
     .regex(/^[a-z][a-z0-9-]*:[A-Za-z0-9_-]+$/, { message: 'expected platform:channel, e.g. slack:C0123ABCD or discord:123456789012345678' })
     .optional(),
-  HANDOFF_PING: z.string().regex(/^[A-Za-z0-9_-]+$/, { message: 'expected a Slack user group id (S…) or a Discord role id' }).optional(),
+  HANDOFF_PING: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, { message: 'expected a Slack user group id (S…) or a Discord role id' })
+    .optional(),
   HANDOFF_WEBHOOK_URL: httpUrl.optional(),
   HANDOFF_WEBHOOK_SECRET: z.string().min(16, { message: 'expected at least 16 characters' }).optional(),
   RESOLUTION_QUIET_HOURS: num(0.01, 8760).default(24),
@@ -107,7 +132,10 @@ const schema = {
   PARLEY_CONFIG: z.string().min(1).optional(),
   KNOWLEDGE_DIR: z.string().min(1).optional(),
   KNOWLEDGE_URLS: list.pipe(z.array(httpUrl).min(1)).optional(),
-  API_KEYS: z.string().transform((v, ctx) => parseApiKeys(v, ctx)).optional(),
+  API_KEYS: z
+    .string()
+    .transform((v, ctx) => parseApiKeys(v, ctx))
+    .optional(),
   API_CORS_ORIGINS: list.pipe(z.array(z.union([z.literal('*'), httpUrl]))).optional(),
   API_MAX_QUESTION_CHARS: int(1, 1_000_000).default(4_000),
   API_TASK_TTL_HOURS: num(0.01, 8760).default(24),
@@ -119,14 +147,25 @@ const schema = {
  */
 function parseApiKeys(v: string, ctx: z.RefinementCtx): ApiKeySettings[] {
   const keys: ApiKeySettings[] = [];
-  for (const entry of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([a-z0-9_-]{1,64}):([0-9a-f]{64})(?::(\d+))?(?::(\d+))?$/i.exec(entry);
     if (!m) {
-      ctx.addIssue({ code: 'custom', message: `entry ${keys.length + 1}: expected name:sha256hex[:requestsPerMinute[:tokensPerDay]] (a 64-character SHA-256 hex digest, never the key itself)` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `entry ${keys.length + 1}: expected name:sha256hex[:requestsPerMinute[:tokensPerDay]] (a 64-character SHA-256 hex digest, never the key itself)`,
+      });
       return [];
     }
     if (keys.some((k) => k.name === m[1]!.toLowerCase())) ctx.addIssue({ code: 'custom', message: `the key name "${m[1]}" appears twice` });
-    keys.push({ name: m[1]!.toLowerCase(), sha256: m[2]!.toLowerCase(), requestsPerMinute: Number(m[3] ?? 0) || undefined, tokensPerDay: Number(m[4] ?? 0) || undefined });
+    keys.push({
+      name: m[1]!.toLowerCase(),
+      sha256: m[2]!.toLowerCase(),
+      requestsPerMinute: Number(m[3] ?? 0) || undefined,
+      tokensPerDay: Number(m[4] ?? 0) || undefined,
+    });
   }
   if (!keys.length) ctx.addIssue({ code: 'custom', message: 'no key listed' });
   return keys;
@@ -283,13 +322,26 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     log: { level: e.LOG_LEVEL, content: e.LOG_CONTENT },
     slack: e.SLACK_BOT_TOKEN
-      ? { botToken: e.SLACK_BOT_TOKEN, signingSecret: e.SLACK_SIGNING_SECRET, appToken: e.SLACK_APP_TOKEN, apiUrl: e.SLACK_API_URL, command: e.SLACK_COMMAND, allowBots: e.SLACK_ALLOW_BOTS, askPrivateByDefault: e.SLACK_ASK_PRIVATE }
+      ? {
+          botToken: e.SLACK_BOT_TOKEN,
+          signingSecret: e.SLACK_SIGNING_SECRET,
+          appToken: e.SLACK_APP_TOKEN,
+          apiUrl: e.SLACK_API_URL,
+          command: e.SLACK_COMMAND,
+          allowBots: e.SLACK_ALLOW_BOTS,
+          askPrivateByDefault: e.SLACK_ASK_PRIVATE,
+        }
       : undefined,
     discord: e.DISCORD_TOKEN
       ? { token: e.DISCORD_TOKEN, apiUrl: e.DISCORD_API_URL, guildId: e.DISCORD_GUILD_ID, command: e.DISCORD_COMMAND, replyMode: e.DISCORD_REPLY_MODE }
       : undefined,
     api: e.API_KEYS
-      ? { keys: e.API_KEYS, corsOrigins: e.API_CORS_ORIGINS ?? [], maxQuestionChars: e.API_MAX_QUESTION_CHARS, taskTtlMs: Math.round(e.API_TASK_TTL_HOURS * 3_600_000) }
+      ? {
+          keys: e.API_KEYS,
+          corsOrigins: e.API_CORS_ORIGINS ?? [],
+          maxQuestionChars: e.API_MAX_QUESTION_CHARS,
+          taskTtlMs: Math.round(e.API_TASK_TTL_HOURS * 3_600_000),
+        }
       : undefined,
     adminToken: e.ADMIN_TOKEN,
     support: {

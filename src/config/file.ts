@@ -23,17 +23,20 @@ const httpUrl = z.string().refine(
   },
   { message: 'expected an http(s) URL such as https://api.openai.com/v1' },
 );
-const regexSource = z.string().min(1).refine(
-  (s) => {
-    try {
-      new RegExp(s, 'iu');
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'not a valid regular expression' },
-);
+const regexSource = z
+  .string()
+  .min(1)
+  .refine(
+    (s) => {
+      try {
+        new RegExp(s, 'iu');
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'not a valid regular expression' },
+  );
 const positiveInt = z.number().int().positive();
 const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 
@@ -42,7 +45,11 @@ export const providerSchema = z
     /** OpenAI-compatible base URL, e.g. `https://api.openai.com/v1` or `http://localhost:11434/v1`. */
     baseUrl: httpUrl.describe('OpenAI-compatible base URL, e.g. https://api.openai.com/v1'),
     /** NAME of the environment variable holding the key (never the key itself); none for local servers. */
-    apiKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { message: 'expected an environment variable name such as OPENAI_API_KEY' }).optional().describe('NAME of the environment variable holding the key (never the key itself)'),
+    apiKeyEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/, { message: 'expected an environment variable name such as OPENAI_API_KEY' })
+      .optional()
+      .describe('NAME of the environment variable holding the key (never the key itself)'),
     connectTimeoutMs: positiveInt.optional(),
     firstTokenTimeoutMs: positiveInt.optional().describe('From the response start to the first token (local servers read long prompts slowly)'),
     idleTimeoutMs: positiveInt.optional(),
@@ -58,13 +65,20 @@ export const modelSchema = z
     contextWindow: z.number().int().min(256).default(128_000),
     maxOutputTokens: z.number().int().min(16).default(1_024),
     /** USD per million tokens. */
-    price: z.object({ input: z.number().min(0), output: z.number().min(0) }).strict().optional().describe('USD per million input / output tokens'),
+    price: z
+      .object({ input: z.number().min(0), output: z.number().min(0) })
+      .strict()
+      .optional()
+      .describe('USD per million input / output tokens'),
     /** Models tried in order (on any provider) when this one fails before its first token. */
     fallbacks: z.array(z.string().min(1)).default([]).describe('Models tried in order (on any provider) when this one fails before its first token'),
     /** Accepts images with the question (only such models are sent images). */
     vision: z.boolean().default(false).describe('Whether the model accepts images (only such models are sent images)'),
     /** `o200k` for OpenAI's models (counted exactly); `other` (the default off api.openai.com) is counted conservatively. */
-    tokenizer: z.enum(['o200k', 'other']).optional().describe("The model's tokenizer: o200k (OpenAI's models) or other (counted conservatively; default off api.openai.com)"),
+    tokenizer: z
+      .enum(['o200k', 'other'])
+      .optional()
+      .describe("The model's tokenizer: o200k (OpenAI's models) or other (counted conservatively; default off api.openai.com)"),
     /** Characters per token the model's tokenizer averages, when known (a floor for prompt counts). */
     charsPerToken: z.number().positive().max(20).optional().describe("Characters per token the model's tokenizer averages, when known"),
   })
@@ -76,9 +90,15 @@ const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { message: 'expected an e
 export const handoffSchema = z
   .object({
     /** `platform:channel`, e.g. `slack:C0123ABCD` or `discord:123456789012345678`. */
-    destination: z.string().regex(/^[a-z][a-z0-9-]*:[A-Za-z0-9_-]+$/, { message: 'expected platform:channel, e.g. slack:C0123ABCD' }).optional(),
+    destination: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]*:[A-Za-z0-9_-]+$/, { message: 'expected platform:channel, e.g. slack:C0123ABCD' })
+      .optional(),
     /** The one group (Slack user group id `S…`) or role (Discord role id) pinged; nobody else is. */
-    ping: z.string().regex(/^[A-Za-z0-9_-]+$/).optional(),
+    ping: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .optional(),
     /** Also POSTs the handoff as JSON here, signed with HMAC-SHA256 when `secretEnv` is set. */
     webhook: z.object({ url: httpUrl, secretEnv: envName.optional() }).strict().optional(),
     /** Grounded profiles: offer a human instead of "I don't know" (default true). */
@@ -96,7 +116,10 @@ export const profileSchema = z
     maxOutputTokens: z.number().int().min(16).optional(),
     /** Knowledge source names; absent = every source, `[]` = none. */
     knowledge: z.array(name).optional().describe('Knowledge source names; absent = every source, [] = none'),
-    answerMode: z.enum(['grounded', 'general']).default('general').describe('grounded: only from the knowledge base, else say so; general: knowledge when relevant'),
+    answerMode: z
+      .enum(['grounded', 'general'])
+      .default('general')
+      .describe('grounded: only from the knowledge base, else say so; general: knowledge when relevant'),
     /** Overrides the top-level guardrails section by section. */
     guardrails: guardrailSettingsSchema.optional(),
     /** Human handoff: escalation channel, who is pinged, optional webhook. */
@@ -133,7 +156,9 @@ export const knowledgeSourceSchema = z
     /** Folder of pages (Markdown, text, HTML, PDF) and FAQ files (`*.yaml`), relative to the config file. */
     path: z.string().min(1).optional().describe('Folder of pages (Markdown, text, HTML, PDF) and FAQ files (*.yaml), relative to the config file'),
     /** A docs site by its sitemap: every page it lists is fetched, cached in the store and re-checked. */
-    sitemap: httpUrl.optional().describe("A docs site's sitemap URL: its pages are fetched (robots.txt obeyed), cached in the store and re-checked on a schedule"),
+    sitemap: httpUrl
+      .optional()
+      .describe("A docs site's sitemap URL: its pages are fetched (robots.txt obeyed), cached in the store and re-checked on a schedule"),
     /** How often a sitemap source is re-checked (conditional requests: unchanged pages cost a 304). */
     refreshMinutes: z.number().int().min(1).max(10_080).default(360).describe('Minutes between re-checks of a sitemap source (ETag/Last-Modified)'),
     /** Public docs URL: citations link to `url/<page>#<section>` instead of the file path. */
@@ -146,26 +171,65 @@ export const knowledgeSchema = z
   .object({
     sources: z.record(name, knowledgeSourceSchema).default({}),
     /** Hybrid ranking: embeddings from this provider's `/embeddings`, cached by content hash. */
-    embeddings: z.object({ provider: name, model: z.string().min(1) }).strict().optional(),
-    topK: z.number().int().min(1).max(20).default(5).describe('Passages sent to the model (5 learnt on the tune half of examples/eval/customers.yaml: the fact is often in a neighbouring section)'),
-    threshold: z.number().min(0).max(1).default(0.15).describe('Least IDF-weighted share of the question the best passage must match for the best few passages to be sent to the model (learnt on examples/eval/customers.yaml, tune half)'),
+    embeddings: z
+      .object({ provider: name, model: z.string().min(1) })
+      .strict()
+      .optional(),
+    topK: z
+      .number()
+      .int()
+      .min(1)
+      .max(20)
+      .default(5)
+      .describe('Passages sent to the model (5 learnt on the tune half of examples/eval/customers.yaml: the fact is often in a neighbouring section)'),
+    threshold: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.15)
+      .describe(
+        'Least IDF-weighted share of the question the best passage must match for the best few passages to be sent to the model (learnt on examples/eval/customers.yaml, tune half)',
+      ),
     scoreRatio: z.number().min(0).max(1).default(0.3).describe("Passages under this fraction of the best passage's score are not sent"),
-    quoteThreshold: z.number().min(0).max(1).default(0.4).describe('Without a model, least IDF-weighted share of the question the quoted passages must match together to be quoted'),
-    quoteMinScore: z.number().min(0).default(15).describe("Without a model, least BM25 score of the best passage to be quoted (a match on one word in passing scores low)"),
-    quoteMargin: z.number().min(1).default(3).describe("Without a model, how far the best page's score must lead the next page's for the quote to show the best page alone; closer, the next page's best passage is quoted too"),
+    quoteThreshold: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.4)
+      .describe('Without a model, least IDF-weighted share of the question the quoted passages must match together to be quoted'),
+    quoteMinScore: z
+      .number()
+      .min(0)
+      .default(15)
+      .describe('Without a model, least BM25 score of the best passage to be quoted (a match on one word in passing scores low)'),
+    quoteMargin: z
+      .number()
+      .min(1)
+      .default(3)
+      .describe(
+        "Without a model, how far the best page's score must lead the next page's for the quote to show the best page alone; closer, the next page's best passage is quoted too",
+      ),
     embeddingThreshold: z.number().min(0).max(1).default(0.5),
     faqThreshold: z.number().min(0.5).max(1).default(0.8).describe('Least FAQ similarity to answer from the FAQ without a model'),
     contextTurns: z.number().int().min(0).max(10).default(2),
     cacheTtlSeconds: z.number().int().min(0).default(86_400).describe('Lifetime of cached answers; 0 = no cache'),
     watch: z.boolean().default(true),
-    chunk: z.object({ maxChars: z.number().int().min(200).default(1_500), minChars: z.number().int().min(0).default(120) }).strict().prefault({}),
+    chunk: z
+      .object({ maxChars: z.number().int().min(200).default(1_500), minChars: z.number().int().min(0).default(120) })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
 /** The review queue (issue 12): which answers are queued, where corrections are saved. */
 export const reviewSchema = z
   .object({
-    groundednessThreshold: z.number().min(0).max(1).default(0.5).describe('Model answers whose groundedness (share of sentences the passages back) is under this go to the review queue'),
+    groundednessThreshold: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.5)
+      .describe('Model answers whose groundedness (share of sentences the passages back) is under this go to the review queue'),
     faqFile: z
       .string()
       .regex(/^[\w.-]+(?:\/[\w.-]+)*\.ya?ml$/, 'expected a relative path ending in .yaml or .yml')
@@ -200,7 +264,8 @@ export const configFileSchema = z
     // Without providers in the file, models are served by the environment's provider.
     const modelKnown = (m: string) => providers.length === 0 || models.includes(m);
     for (const [m, def] of Object.entries(c.models)) {
-      if (providers.length && !providers.includes(def.provider)) issue(['models', m, 'provider'], `unknown provider "${def.provider}" (defined: ${list(providers)})`);
+      if (providers.length && !providers.includes(def.provider))
+        issue(['models', m, 'provider'], `unknown provider "${def.provider}" (defined: ${list(providers)})`);
       def.fallbacks.forEach((f, i) => {
         if (!modelKnown(f)) issue(['models', m, 'fallbacks', i], `unknown model "${f}" (defined: ${list(models)})`);
       });
@@ -208,7 +273,8 @@ export const configFileSchema = z
     for (const [p, def] of Object.entries(c.profiles)) {
       if (def.model && !modelKnown(def.model)) issue(['profiles', p, 'model'], `unknown model "${def.model}" (defined: ${list(models)})`);
       def.knowledge?.forEach((k, i) => {
-        if (!(k in c.knowledge.sources)) issue(['profiles', p, 'knowledge', i], `unknown knowledge source "${k}" (defined: ${list(Object.keys(c.knowledge.sources))})`);
+        if (!(k in c.knowledge.sources))
+          issue(['profiles', p, 'knowledge', i], `unknown knowledge source "${k}" (defined: ${list(Object.keys(c.knowledge.sources))})`);
       });
     }
     const profiles = Object.keys(c.profiles);
@@ -265,7 +331,9 @@ export function loadConfigFile(path: string, env: Record<string, string | undefi
     else {
       // Not fatal: the provider's models count as unavailable (fallbacks, then degraded answers from knowledge).
       const line = located.lineOf(['providers', p, 'apiKeyEnv']);
-      warnings.push(`providers.${p}.apiKeyEnv: environment variable ${def.apiKeyEnv} is not set; models on "${p}" are unavailable (${path}${line ? ` line ${line}` : ''})`);
+      warnings.push(
+        `providers.${p}.apiKeyEnv: environment variable ${def.apiKeyEnv} is not set; models on "${p}" are unavailable (${path}${line ? ` line ${line}` : ''})`,
+      );
     }
   }
   for (const def of Object.values(r.data.profiles)) {

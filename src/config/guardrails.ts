@@ -14,17 +14,20 @@ import { z } from 'zod';
 const positiveInt = z.number().int().positive();
 
 /** A regex source that must compile (checked here so a typo fails at start, naming the key). */
-const regexSource = z.string().min(1).refine(
-  (s) => {
-    try {
-      new RegExp(s, 'u');
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { message: 'not a valid regular expression' },
-);
+const regexSource = z
+  .string()
+  .min(1)
+  .refine(
+    (s) => {
+      try {
+        new RegExp(s, 'u');
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'not a valid regular expression' },
+  );
 
 /** A profile's own sensitive pattern: a regex, a list of words (any language), or both. */
 export const customPatternSchema = z
@@ -34,7 +37,10 @@ export const customPatternSchema = z
     /** A JavaScript regex source, matched with the `u` and `g` flags (plus `flags`). */
     regex: regexSource.optional(),
     /** Extra flags for `regex`: `i` (ignore case), `m`, `s`. */
-    flags: z.string().regex(/^[ims]*$/, { message: 'only i, m and s are allowed' }).default(''),
+    flags: z
+      .string()
+      .regex(/^[ims]*$/, { message: 'only i, m and s are allowed' })
+      .default(''),
     /** Whole words or phrases, matched ignoring case, on Unicode word boundaries. */
     words: z.array(z.string().min(1)).default([]),
   })
@@ -156,8 +162,7 @@ export function mergeGuardrailSettings(top: GuardrailSettingsInput | undefined, 
   const merged: Record<string, unknown> = { ...base };
   for (const [section, value] of Object.entries(over)) {
     const inherited = base[section];
-    merged[section] =
-      isPlainObject(value) && isPlainObject(inherited) ? { ...inherited, ...value } : value;
+    merged[section] = isPlainObject(value) && isPlainObject(inherited) ? { ...inherited, ...value } : value;
   }
   return guardrailSettingsSchema.parse(merged);
 }

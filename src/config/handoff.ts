@@ -30,7 +30,9 @@ export function handoffSettings(block: z.output<typeof handoffSchema>, secrets: 
 }
 
 /** The environment's HANDOFF_* variables as settings (used by profiles without their own block). */
-export function handoffFromEnv(env: { destination?: string; ping?: string; webhook?: { url: string; secret?: string } } | undefined): HandoffSettings | undefined {
+export function handoffFromEnv(
+  env: { destination?: string; ping?: string; webhook?: { url: string; secret?: string } } | undefined,
+): HandoffSettings | undefined {
   if (!env) return undefined;
   return { destination: parseDestination(env.destination), ping: env.ping, webhook: env.webhook, lowConfidenceOffer: true };
 }

@@ -25,7 +25,18 @@ export interface KnowledgeSettings {
 }
 
 /** The config file's defaults (knowledgeSchema), the one place they are declared. */
-export const DEFAULT_KNOWLEDGE_SETTINGS: KnowledgeSettings = (({ topK, threshold, scoreRatio, quoteThreshold, quoteMargin, quoteMinScore, embeddingThreshold, faqThreshold, contextTurns, cacheTtlSeconds }) => ({
+export const DEFAULT_KNOWLEDGE_SETTINGS: KnowledgeSettings = (({
+  topK,
+  threshold,
+  scoreRatio,
+  quoteThreshold,
+  quoteMargin,
+  quoteMinScore,
+  embeddingThreshold,
+  faqThreshold,
+  contextTurns,
+  cacheTtlSeconds,
+}) => ({
   topK,
   threshold,
   scoreRatio,

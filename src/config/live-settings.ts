@@ -25,7 +25,11 @@ export class LiveSettings extends EventEmitter {
   private timer?: NodeJS.Timeout;
   private lastText?: string;
 
-  private constructor(private readonly config: Config, private settings: Settings, private readonly o: LiveConfigOptions) {
+  private constructor(
+    private readonly config: Config,
+    private settings: Settings,
+    private readonly o: LiveConfigOptions,
+  ) {
     super();
   }
 
@@ -115,4 +119,3 @@ export class LiveSettings extends EventEmitter {
     this.reload(text);
   }
 }
-

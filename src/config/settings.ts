@@ -148,7 +148,17 @@ export function resolveSettings(config: Config, file?: LoadedConfigFile, cwd: st
   }
   const models = new Map<string, ModelSettings>();
   for (const [name, m] of Object.entries(c.models)) {
-    models.set(name, { name, provider: m.provider, id: m.id ?? name, contextWindow: m.contextWindow, maxOutputTokens: m.maxOutputTokens, price: m.price, fallbacks: m.fallbacks, vision: m.vision, tokenizer: tokenizerHint(m.tokenizer, m.charsPerToken, providers.get(m.provider)?.baseURL) });
+    models.set(name, {
+      name,
+      provider: m.provider,
+      id: m.id ?? name,
+      contextWindow: m.contextWindow,
+      maxOutputTokens: m.maxOutputTokens,
+      price: m.price,
+      fallbacks: m.fallbacks,
+      vision: m.vision,
+      tokenizer: tokenizerHint(m.tokenizer, m.charsPerToken, providers.get(m.provider)?.baseURL),
+    });
   }
 
   const rawProfiles = (file.raw.profiles ?? {}) as Record<string, { guardrails?: GuardrailSettingsInput }>;

@@ -22,7 +22,8 @@ import { REVIEW_SCRIPT } from './review-page.js';
 const COOKIE = 'parley_admin';
 const COOKIE_MAX_AGE_S = 7 * 86_400; // a week, then sign in again
 // Only this server's own files; the page has no inline script.
-const CSP = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'";
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'";
 
 export interface DashboardDeps {
   http: HttpServer;
@@ -60,7 +61,13 @@ export function isAuthorized(req: IncomingMessage, token: string): boolean {
 }
 
 function sendHtml(res: ServerResponse, status: number, html: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': CSP, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
+  res.writeHead(status, {
+    'content-type': 'text/html; charset=utf-8',
+    'content-security-policy': CSP,
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    ...headers,
+  });
   res.end(html);
 }
 
@@ -74,7 +81,9 @@ export function mountDashboard(d: DashboardDeps): void {
   const { http } = d;
   const token = d.adminToken;
   if (!token) {
-    http.route('GET', '/dashboard', (_req, res) => sendJson(res, 404, { error: 'dashboard_disabled', message: 'Set ADMIN_TOKEN (16+ characters) to enable the dashboard.' }));
+    http.route('GET', '/dashboard', (_req, res) =>
+      sendJson(res, 404, { error: 'dashboard_disabled', message: 'Set ADMIN_TOKEN (16+ characters) to enable the dashboard.' }),
+    );
     return;
   }
   let chart: Promise<Buffer> | undefined;
@@ -102,7 +111,8 @@ export function mountDashboard(d: DashboardDeps): void {
   });
 
   http.route('GET', DATA_PATH, async (req, res) => {
-    if (!isAuthorized(req, token)) return sendJson(res, 401, { error: 'unauthorized', message: 'send Authorization: Bearer <ADMIN_TOKEN>, or sign in at /dashboard' });
+    if (!isAuthorized(req, token))
+      return sendJson(res, 401, { error: 'unauthorized', message: 'send Authorization: Bearer <ADMIN_TOKEN>, or sign in at /dashboard' });
     const url = new URL(req.url ?? '/', 'http://localhost');
     const now = d.now?.() ?? Date.now();
     let since: number;

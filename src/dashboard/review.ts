@@ -67,7 +67,10 @@ const bodySchema = z
 const blankIsAbsent = (v: unknown) => (v === '' || v === null ? undefined : v);
 const querySchema = z.strictObject({
   since: z.string().default('7d'),
-  status: z.preprocess(blankIsAbsent, z.enum([...REVIEW_STATUSES, 'all'], { error: `expected one of ${[...REVIEW_STATUSES, 'all'].join(', ')}` }).default('open')),
+  status: z.preprocess(
+    blankIsAbsent,
+    z.enum([...REVIEW_STATUSES, 'all'], { error: `expected one of ${[...REVIEW_STATUSES, 'all'].join(', ')}` }).default('open'),
+  ),
   reason: z.preprocess(blankIsAbsent, z.enum(REVIEW_REASONS, { error: `expected one of ${REVIEW_REASONS.join(', ')}` }).optional()),
   profile: z.preprocess(blankIsAbsent, z.string().max(64).optional()),
   limit: z.preprocess(blankIsAbsent, z.coerce.number({ error: 'expected a number' }).int().min(1).max(MAX_LIST).default(DEFAULT_LIST)),
@@ -131,7 +134,8 @@ export function mountReviewRoutes(d: ReviewRouteDeps): void {
     } catch {
       id = '';
     }
-    if (!/^[\w-]{1,64}$/.test(id)) return sendJson(res, 404, { error: 'review_not_found', message: 'POST /dashboard/review/<id>, with the id of a review item' });
+    if (!/^[\w-]{1,64}$/.test(id))
+      return sendJson(res, 404, { error: 'review_not_found', message: 'POST /dashboard/review/<id>, with the id of a review item' });
 
     // Too long: the server answers 413 payload_too_large (readBody's HttpError).
     const raw = await readBody(req, REVIEW_MAX_BODY_BYTES);

@@ -15,7 +15,10 @@ interface Lane {
 export class ConversationQueue {
   private readonly lanes = new Map<string, Lane>();
 
-  constructor(private readonly run: Run, private readonly onError: (err: unknown, batch: IncomingMessage[]) => void) {}
+  constructor(
+    private readonly run: Run,
+    private readonly onError: (err: unknown, batch: IncomingMessage[]) => void,
+  ) {}
 
   /** Queues `message`; the promise resolves once the turn that answers it has ended. */
   enqueue(key: string, message: IncomingMessage): Promise<void> {
@@ -37,7 +40,10 @@ export class ConversationQueue {
       try {
         await this.run(batch.map((b) => b.message));
       } catch (err) {
-        this.onError(err, batch.map((b) => b.message));
+        this.onError(
+          err,
+          batch.map((b) => b.message),
+        );
       }
       for (const b of batch) b.done();
     }

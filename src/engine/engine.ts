@@ -168,7 +168,9 @@ export class Engine {
     // A store that cannot be reached costs the cross-instance lock, not the answer (this
     // process's queue still serialises the conversation).
     const unlock = this.deps.lock
-      ? await this.deps.lock.acquire(conversation).catch((err) => void log.error({ err: describe(err) }, 'conversation lock unavailable (store down); answering without it'))
+      ? await this.deps.lock
+          .acquire(conversation)
+          .catch((err) => void log.error({ err: describe(err) }, 'conversation lock unavailable (store down); answering without it'))
       : undefined;
     try {
       await this.answerTurn(batch, adapter, conversation, log, startedAt, abort.signal);
@@ -243,7 +245,7 @@ export class Engine {
     const final: FinalReply = ctx.answer ?? { text: NOTES.failed('no answer was produced'), source: 'error' };
     const text = final.silent ? '' : withNotices(final.text, ctx.notices);
     // A decline answers nothing from the passages: no Sources footer under it.
-    const citations = final.source === 'declined' ? [] : final.citations ?? ctx.citations;
+    const citations = final.source === 'declined' ? [] : (final.citations ?? ctx.citations);
     if (final.silent) {
       // A quiet turn (handed-off thread): nothing is posted; the surface only stops its typing.
       ctx.remember = false;
@@ -313,4 +315,3 @@ export class Engine {
 function withNotices(text: string, notices: string[]): string {
   return notices.length ? `${text}\n\n${notices.map((n) => `_${n}_`).join('\n')}` : text;
 }
-

@@ -54,7 +54,10 @@ export class InflightJournal {
   private timer?: NodeJS.Timeout;
   private scanTimer?: NodeJS.Timeout;
 
-  constructor(private readonly store: Store, private readonly log: Logger) {
+  constructor(
+    private readonly store: Store,
+    private readonly log: Logger,
+  ) {
     this.records = store.namespace<InflightRecord>('inflight');
     this.instances = store.namespace<number>('instances');
   }

@@ -109,7 +109,10 @@ export async function answerWithModel(ctx: TurnContext, llm: ChatModelClient | u
     } catch (err) {
       if (err instanceof LlmError && err.code === 'llm_context_overflow' && !text) {
         const server = err.context ?? {};
-        ctx.log.warn({ promptTokens: prompt.tokens, serverPromptTokens: server.promptTokens, serverContext: server.contextWindow, attempt }, 'the server found the prompt too long');
+        ctx.log.warn(
+          { promptTokens: prompt.tokens, serverPromptTokens: server.promptTokens, serverContext: server.contextWindow, attempt },
+          'the server found the prompt too long',
+        );
         if (server.promptTokens) calibrate(model, countMessages(prompt.messages), server.promptTokens);
         const window = Math.min(profile.contextWindow, server.contextWindow ?? Infinity);
         if (attempt === 0) {
@@ -129,7 +132,15 @@ export async function answerWithModel(ctx: TurnContext, llm: ChatModelClient | u
   }
 }
 
-function failed(ctx: TurnContext, err: unknown, text: string, signal: AbortSignal, outcome: Partial<TurnResult>, usage: Usage | undefined, model: string): void {
+function failed(
+  ctx: TurnContext,
+  err: unknown,
+  text: string,
+  signal: AbortSignal,
+  outcome: Partial<TurnResult>,
+  usage: Usage | undefined,
+  model: string,
+): void {
   const reason = err instanceof LlmError ? reasonFor(err) : describe(err);
   outcome.error = err instanceof LlmError ? err.code : 'internal';
   ctx.log.warn({ err: describe(err), code: outcome.error, partial: text.length > 0 }, 'model call failed');
@@ -141,7 +152,13 @@ function failed(ctx: TurnContext, err: unknown, text: string, signal: AbortSigna
   outcome.incomplete = true;
   // Both notes mark the reply incomplete, with where the answer ends: the knowledge middleware neither caches it nor scores the note.
   if (signal.aborted) {
-    ctx.answer = { text: (text + NOTES.interrupted).trim(), source: text ? 'model' : 'error', citations: ctx.citations, incomplete: true, answerLength: text.length };
+    ctx.answer = {
+      text: (text + NOTES.interrupted).trim(),
+      source: text ? 'model' : 'error',
+      citations: ctx.citations,
+      incomplete: true,
+      answerLength: text.length,
+    };
   } else if (text) {
     ctx.answer = { text: text + NOTES.cutOff(reason), source: 'model', citations: ctx.citations, incomplete: true, answerLength: text.length };
   } else {

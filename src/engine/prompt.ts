@@ -30,7 +30,10 @@ export interface Prompt {
 
 /** The question alone does not fit the model's context; never cut silently. */
 export class QuestionTooLongError extends ParleyError {
-  constructor(readonly questionTokens: number, readonly budgetTokens: number) {
+  constructor(
+    readonly questionTokens: number,
+    readonly budgetTokens: number,
+  ) {
     super('question_too_long', `the question is ${questionTokens} tokens; this model accepts about ${budgetTokens}`);
   }
 }
@@ -71,7 +74,10 @@ function fitsByBytes(input: PromptInput, budget: number, count: (text: string) =
     messages: messagesOf(input, input.context, kept),
     get tokens() {
       tokens ??=
-        cost(input.systemPrompt) + cost(input.question) + images + TOKENS_PER_REPLY +
+        cost(input.systemPrompt) +
+        cost(input.question) +
+        images +
+        TOKENS_PER_REPLY +
         input.context.reduce((n, s) => n + count(s) + 2, 0) +
         kept.reduce((n, t) => n + cost(t.content), 0);
       return tokens;

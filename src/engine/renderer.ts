@@ -62,7 +62,10 @@ export class ProgressiveRenderer {
   private transformCache?: { raw: string; text: string };
   readonly stats: RenderStats = { updates: 0, failures: 0, rateLimited: 0, messages: 0, native: false };
 
-  constructor(private readonly surface: ReplySurface, private readonly o: RendererOptions) {
+  constructor(
+    private readonly surface: ReplySurface,
+    private readonly o: RendererOptions,
+  ) {
     if (!surface.openStream) this.streamState = 'dead';
   }
 

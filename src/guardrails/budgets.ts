@@ -76,9 +76,30 @@ export class Budgets {
     const day = dayOf(now);
     const month = monthOf(now);
     return [
-      { budget: 'user_daily_tokens' as const, scope: s.user, period: day, key: `budget:tokens:user:${s.user}:${day}`, ttl: COUNTER_TTL_MS, reset: untilNextDay(now) },
-      { budget: 'channel_daily_tokens' as const, scope: s.channel, period: day, key: `budget:tokens:channel:${s.channel}:${day}`, ttl: COUNTER_TTL_MS, reset: untilNextDay(now) },
-      { budget: 'workspace_daily_tokens' as const, scope: s.workspace, period: day, key: `budget:tokens:workspace:${s.workspace}:${day}`, ttl: COUNTER_TTL_MS, reset: untilNextDay(now) },
+      {
+        budget: 'user_daily_tokens' as const,
+        scope: s.user,
+        period: day,
+        key: `budget:tokens:user:${s.user}:${day}`,
+        ttl: COUNTER_TTL_MS,
+        reset: untilNextDay(now),
+      },
+      {
+        budget: 'channel_daily_tokens' as const,
+        scope: s.channel,
+        period: day,
+        key: `budget:tokens:channel:${s.channel}:${day}`,
+        ttl: COUNTER_TTL_MS,
+        reset: untilNextDay(now),
+      },
+      {
+        budget: 'workspace_daily_tokens' as const,
+        scope: s.workspace,
+        period: day,
+        key: `budget:tokens:workspace:${s.workspace}:${day}`,
+        ttl: COUNTER_TTL_MS,
+        reset: untilNextDay(now),
+      },
       { budget: 'monthly_cost' as const, scope: 'all', period: month, key: `budget:cost:${month}`, ttl: MONTH_COUNTER_TTL_MS, reset: untilNextMonth(now) },
     ];
   }
@@ -148,7 +169,13 @@ export class Budgets {
   }
 
   /** Adds one call's tokens and cost; tells admins about thresholds it crossed. */
-  async add(m: Pick<IncomingMessage, 'platform' | 'workspace' | 'channel' | 'user'>, tokens: number, costMicros: number, b: BudgetSettings, now = Date.now()): Promise<void> {
+  async add(
+    m: Pick<IncomingMessage, 'platform' | 'workspace' | 'channel' | 'user'>,
+    tokens: number,
+    costMicros: number,
+    b: BudgetSettings,
+    now = Date.now(),
+  ): Promise<void> {
     for (const c of this.counters(m, now)) {
       const by = c.budget === 'monthly_cost' ? costMicros : tokens;
       const used = await this.store.increment(c.key, by, c.ttl);

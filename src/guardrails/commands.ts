@@ -18,7 +18,7 @@ export function guardrailCommands(settingsOf: (ctx: TurnContext) => GuardrailSet
   return [
     {
       name: 'usage',
-      help: "`/parley usage`: your usage today and this month, and what is left of your budgets (admins: `/parley usage @user`)",
+      help: '`/parley usage`: your usage today and this month, and what is left of your budgets (admins: `/parley usage @user`)',
       async run(ctx, args) {
         const settings = settingsOf(ctx);
         // `/parley usage @someone` is for admins: another user's usage, as that user would see it.
@@ -64,7 +64,6 @@ async function usageReport(m: IncomingMessage, settings: GuardrailSettings, d: C
   }
   return lines.join('\n');
 }
-
 
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 

@@ -111,18 +111,20 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
    * Store outages: like history, a limit that cannot be read costs the check, not the answer
    * (logged as an error). Access, input limits and redaction need no store and always apply.
    */
-  const failOpen = (what: string, inner: Middleware): Middleware => async (ctx, next) => {
-    let passed = false;
-    try {
-      await inner(ctx, async () => {
-        passed = true;
-      });
-    } catch (err) {
-      ctx.log.error({ err: err instanceof Error ? err.message : String(err) }, `${what} could not be checked; answering anyway`);
-      passed = ctx.answer === undefined;
-    }
-    if (passed) await next();
-  };
+  const failOpen =
+    (what: string, inner: Middleware): Middleware =>
+    async (ctx, next) => {
+      let passed = false;
+      try {
+        await inner(ctx, async () => {
+          passed = true;
+        });
+      } catch (err) {
+        ctx.log.error({ err: err instanceof Error ? err.message : String(err) }, `${what} could not be checked; answering anyway`);
+        passed = ctx.answer === undefined;
+      }
+      if (passed) await next();
+    };
 
   const rateLimits: Middleware = async (ctx, next) => {
     const { perUser, perChannel } = settingsOf(ctx).rateLimits;

@@ -24,9 +24,11 @@ declare module '../engine/pipeline.js' {
 }
 
 const TEXT_TYPES = /^(?:text\/|application\/(?:json|xml|x-yaml|yaml|toml|csv|x-ndjson|javascript|typescript|x-sh|sql)\b)/i;
-const TEXT_EXTENSIONS = /\.(?:txt|md|markdown|csv|tsv|json|ndjson|ya?ml|toml|xml|log|ini|conf|cfg|sql|sh|py|js|ts|tsx|jsx|java|go|rs|rb|php|c|h|cpp|cs|kt|swift|html|css)$/i;
+const TEXT_EXTENSIONS =
+  /\.(?:txt|md|markdown|csv|tsv|json|ndjson|ya?ml|toml|xml|log|ini|conf|cfg|sql|sh|py|js|ts|tsx|jsx|java|go|rs|rb|php|c|h|cpp|cs|kt|swift|html|css)$/i;
 
-export const isTextAttachment = (a: Attachment) => TEXT_TYPES.test(a.contentType) || (a.contentType === '' || a.contentType === 'application/octet-stream' ? TEXT_EXTENSIONS.test(a.name) : false);
+export const isTextAttachment = (a: Attachment) =>
+  TEXT_TYPES.test(a.contentType) || (a.contentType === '' || a.contentType === 'application/octet-stream' ? TEXT_EXTENSIONS.test(a.name) : false);
 export const isImageAttachment = (a: Attachment) => /^image\//i.test(a.contentType);
 
 /**
@@ -35,11 +37,7 @@ export const isImageAttachment = (a: Attachment) => /^image\//i.test(a.contentTy
  * vision-capable model) or the whole message is declined saying which file and why, since
  * answering without a file the asker relies on would mislead.
  */
-export async function checkInput(
-  ctx: TurnContext,
-  input: GuardrailSettings['input'],
-  isVisionModel: (model: string) => boolean,
-): Promise<boolean> {
+export async function checkInput(ctx: TurnContext, input: GuardrailSettings['input'], isVisionModel: (model: string) => boolean): Promise<boolean> {
   const attachments = ctx.batch.flatMap((m) => m.attachments);
   const question = ctx.question.trim();
   if (!question && attachments.length === 0) {

@@ -138,7 +138,8 @@ export class UsageLedger {
         count += list.length - kept.length;
         if (kept.length === list.length) continue;
         // The day's record keeps its original expiry: the retention counts from that day.
-        if (kept.length) await this.rows.set(keys[i]!, kept, Math.max(1, (retentionDays + 1) * DAY_MS - (now - Date.parse(`${keys[i]!.slice(-10)}T00:00:00Z`))));
+        if (kept.length)
+          await this.rows.set(keys[i]!, kept, Math.max(1, (retentionDays + 1) * DAY_MS - (now - Date.parse(`${keys[i]!.slice(-10)}T00:00:00Z`))));
         else await this.rows.delete(keys[i]!);
       }
       await this.dropConversationsLocked(userScope, (c) => c.startsWith(`${userScope.split(':')[0]}:${workspace}:`));

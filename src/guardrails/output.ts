@@ -14,10 +14,55 @@ const CROWD_WORDS = ['everyone', 'here', 'channel'] as const;
 
 // Letters from other scripts that render like the Latin letters of the crowd words.
 const CONFUSABLES: Record<string, string> = {
-  а: 'a', е: 'e', о: 'o', р: 'p', с: 'c', у: 'y', х: 'x', і: 'i', һ: 'h', ո: 'n', ѵ: 'v', ԁ: 'd', ɡ: 'g', ӏ: 'l', ı: 'i',
-  А: 'a', Е: 'e', О: 'o', Р: 'p', С: 'c', У: 'y', Х: 'x', Н: 'h', Т: 't', В: 'b', М: 'm', К: 'k', Ү: 'y',
-  ε: 'e', ο: 'o', ν: 'v', ρ: 'p', υ: 'y', η: 'n', α: 'a', ι: 'i', τ: 't', κ: 'k',
-  Ε: 'e', Ο: 'o', Η: 'h', Ν: 'n', Α: 'a', Ρ: 'p', Υ: 'y', Τ: 't', Χ: 'x', Κ: 'k', Ι: 'i',
+  а: 'a',
+  е: 'e',
+  о: 'o',
+  р: 'p',
+  с: 'c',
+  у: 'y',
+  х: 'x',
+  і: 'i',
+  һ: 'h',
+  ո: 'n',
+  ѵ: 'v',
+  ԁ: 'd',
+  ɡ: 'g',
+  ӏ: 'l',
+  ı: 'i',
+  А: 'a',
+  Е: 'e',
+  О: 'o',
+  Р: 'p',
+  С: 'c',
+  У: 'y',
+  Х: 'x',
+  Н: 'h',
+  Т: 't',
+  В: 'b',
+  М: 'm',
+  К: 'k',
+  Ү: 'y',
+  ε: 'e',
+  ο: 'o',
+  ν: 'v',
+  ρ: 'p',
+  υ: 'y',
+  η: 'n',
+  α: 'a',
+  ι: 'i',
+  τ: 't',
+  κ: 'k',
+  Ε: 'e',
+  Ο: 'o',
+  Η: 'h',
+  Ν: 'n',
+  Α: 'a',
+  Ρ: 'p',
+  Υ: 'y',
+  Τ: 't',
+  Χ: 'x',
+  Κ: 'k',
+  Ι: 'i',
 };
 // HTML entities for `@` that some renderers decode.
 const AT_ENTITY = /^(?:&#0*64;|&#x0*40;|&commat;)/i;
@@ -98,9 +143,7 @@ const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 export function blockedTermsFilter(terms: readonly string[], replacement: string): (text: string) => string {
   const cleaned = [...new Set(terms.map((t) => t.trim()).filter(Boolean))].sort((a, b) => b.length - a.length);
   if (!cleaned.length) return (t) => t;
-  const sources = cleaned.map((t) =>
-    NO_SPACE_SCRIPTS.test(t) ? escapeRegex(t) : `(?<![\\p{L}\\p{N}_])${escapeRegex(t)}(?![\\p{L}\\p{N}_])`,
-  );
+  const sources = cleaned.map((t) => (NO_SPACE_SCRIPTS.test(t) ? escapeRegex(t) : `(?<![\\p{L}\\p{N}_])${escapeRegex(t)}(?![\\p{L}\\p{N}_])`));
   const re = new RegExp(sources.join('|'), 'giu');
   const lowered = cleaned.map((t) => t.toLowerCase());
   return (text) => {

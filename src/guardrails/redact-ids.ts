@@ -83,10 +83,8 @@ export const ID_DETECTORS: Detector[] = [
   // `123-45-6789` is the SSN's own shape (phone numbers are 3-3-4, dates 4-2-2); one more dashed group makes it a longer code.
   idDetector('us_ssn', /(?<![\dA-Za-z-])(\d{3})-(\d{2})-(\d{4})(?![\dA-Za-z]|-[\dA-Za-z])/g, ([a, g, s]) => isValidSsn(a!, g!, s!)),
   // Spaced or bare nine digits are any number, unless named as an SSN just before.
-  idDetector(
-    'us_ssn',
-    new RegExp(String.raw`(?<ctx>(?:${SSN_WORDS})[^\d\n]{0,20}?)(\d{3})[ .]?(\d{2})[ .]?(\d{4})(?!\d)`, 'giu'),
-    ([, a, g, s]) => isValidSsn(a!, g!, s!),
+  idDetector('us_ssn', new RegExp(String.raw`(?<ctx>(?:${SSN_WORDS})[^\d\n]{0,20}?)(\d{3})[ .]?(\d{2})[ .]?(\d{4})(?!\d)`, 'giu'), ([, a, g, s]) =>
+    isValidSsn(a!, g!, s!),
   ),
   idDetector(
     'uk_nino',

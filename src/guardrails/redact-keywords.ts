@@ -40,7 +40,8 @@ const PLACEHOLDER =
   /^(?:<[^>]*>?|\[[^\]]*\]?|\{[^}]*\}?|[xX*•#._-]{3,}|.*(?:\.\.\.|…|\*\*\*|xxxx|XXXX).*|your[\w-]*|\w*YOUR_\w*|(?:change[_-]?me\d*|changeit|replace[_-]?me|placeholder|example|dummy|redacted|removed|secret|password|passwd|null|none|nil|undefined|todo|tbd|n\/a)[.!?]?|(?:str|string|int|bool|Optional|SecretStr|Union|Any|char|varchar|text)\b.*)$/i;
 
 // A number with a unit after it is a length or a count ("password: 8 characters").
-const UNIT_AFTER = /^\s*(?:\+|or more|chars?|characters|digits|letters|symbols|tests?|tokens?|times|days|hours|minutes|mins|seconds|secs|attempts|tries|bytes|bits|位|个|字|次|秒|分|天|条)/i;
+const UNIT_AFTER =
+  /^\s*(?:\+|or more|chars?|characters|digits|letters|symbols|tests?|tokens?|times|days|hours|minutes|mins|seconds|secs|attempts|tries|bytes|bits|位|个|字|次|秒|分|天|条)/i;
 
 export function isReferenceOrPlaceholder(value: string): boolean {
   return REFERENCE.test(value) || PLACEHOLDER.test(value) || /^[~.]?\//.test(value);
@@ -63,7 +64,13 @@ function acceptValue(value: string, sep: Sep, strong: boolean, quoted: boolean, 
 }
 
 /** A detector over `re` whose named groups are `pre` (kept), `q` (quote), `v` (value) and optionally `sep`/`kw`. */
-function keywordDetector(name: string, label: string, what: string, re: RegExp, accept: (g: Record<string, string | undefined>, after: string) => boolean): Detector {
+function keywordDetector(
+  name: string,
+  label: string,
+  what: string,
+  re: RegExp,
+  accept: (g: Record<string, string | undefined>, after: string) => boolean,
+): Detector {
   return {
     name,
     label,
@@ -90,7 +97,8 @@ function keywordDetector(name: string, label: string, what: string, re: RegExp, 
 }
 
 // "set PGPASSWORD to …" reads like prose ("password to something longer"): only a mixed value counts.
-const sepKind = (sep: string): Sep => (/^\s+to\s+$/.test(sep) ? 'space' : /[=＝]|->|=>/.test(sep) ? 'assign' : /[:：–—(（]|\s-\s/.test(sep) ? 'colon' : sep.trim() ? 'prose' : 'space');
+const sepKind = (sep: string): Sep =>
+  /^\s+to\s+$/.test(sep) ? 'space' : /[=＝]|->|=>/.test(sep) ? 'assign' : /[:：–—(（]|\s-\s/.test(sep) ? 'colon' : sep.trim() ? 'prose' : 'space';
 
 // "password for the staging db is", "passwd on the jump box is": up to four words between name and verb.
 // The gap is only taken when a real separator follows it, not a bare space.
@@ -130,16 +138,10 @@ const ZH_SEP = String.raw`(?:\s*[（(]?\d{1,2}\s*位(?:数字)?[）)]?)?\s*(?:(?
 const ZH_VALUE = String.raw`(?<q>["'“‘「]?)(?<v>[\x21-\x7E]+?)(?=[”’」]|[^\x21-\x7E]|$)`;
 
 function zhDetector(name: string, label: string, what: string, words: string, minLength: number): Detector {
-  return keywordDetector(
-    name,
-    label,
-    what,
-    new RegExp(String.raw`(?<pre>(?:${words})${ZH_SEP})${ZH_VALUE}`, 'giu'),
-    (g, after) => {
-      const v = g.v!.replace(/^["']|["']$/g, '');
-      return v.length >= minLength && !isReferenceOrPlaceholder(v) && !UNIT_AFTER.test(after) && !/^(?:\d{1,3}[-~～]\d{1,3})$/.test(v);
-    },
-  );
+  return keywordDetector(name, label, what, new RegExp(String.raw`(?<pre>(?:${words})${ZH_SEP})${ZH_VALUE}`, 'giu'), (g, after) => {
+    const v = g.v!.replace(/^["']|["']$/g, '');
+    return v.length >= minLength && !isReferenceOrPlaceholder(v) && !UNIT_AFTER.test(after) && !/^(?:\d{1,3}[-~～]\d{1,3})$/.test(v);
+  });
 }
 
 export const KEYWORD_DETECTORS: Detector[] = [
@@ -158,7 +160,10 @@ export const KEYWORD_DETECTORS: Detector[] = [
     'verification_code_zh',
     'a verification code',
     'code',
-    new RegExp(String.raw`(?<pre>)(?<q>)(?<v>(?<![\dA-Za-z])\d{4,8})(?=\s*[（(]?\s*(?:是|为|為)?\s*(?:您|你)?的?(?:登录|登錄|注册|註冊|支付|交易|本次)?(?:${ZH_CODE}))`, 'gu'),
+    new RegExp(
+      String.raw`(?<pre>)(?<q>)(?<v>(?<![\dA-Za-z])\d{4,8})(?=\s*[（(]?\s*(?:是|为|為)?\s*(?:您|你)?的?(?:登录|登錄|注册|註冊|支付|交易|本次)?(?:${ZH_CODE}))`,
+      'gu',
+    ),
     () => true,
   ),
   credentialPair,

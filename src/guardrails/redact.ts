@@ -61,22 +61,33 @@ const CODE_CONTEXT = String.raw`(?:verification|verify|confirmation|security|one
 
 /** Built-in detectors, most specific first. */
 export const BUILTIN_DETECTORS: Detector[] = [
-  regexDetector('private_key', 'a private key', 'private key', /-----BEGIN[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----[\s\S]*?(?:-----END[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|$)/g),
+  regexDetector(
+    'private_key',
+    'a private key',
+    'private key',
+    /-----BEGIN[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----[\s\S]*?(?:-----END[A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|$)/g,
+  ),
   regexDetector('anthropic', 'an API key', 'API key', /\bsk-ant-(?:api|admin|oat)\d{2}-[A-Za-z0-9_-]{20,}/g),
   // Real keys mix letters and digits; "sk-the-quick-brown-fox-jumps" is prose.
-  regexDetector('openai', 'an API key', 'API key', /\bsk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,}/g, undefined, (m) => /\d/.test(m[0]) && /[A-Za-z]{2}/.test(m[0].slice(3))),
+  regexDetector(
+    'openai',
+    'an API key',
+    'API key',
+    /\bsk-(?:proj-|svcacct-|admin-|None-)?[A-Za-z0-9_-]{20,}/g,
+    undefined,
+    (m) => /\d/.test(m[0]) && /[A-Za-z]{2}/.test(m[0].slice(3)),
+  ),
   regexDetector('stripe', 'an API key', 'API key', /\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|\bwhsec_[A-Za-z0-9]{24,}/g),
   regexDetector('aws_access_key', 'an AWS key', 'AWS key', /\b(?:AKIA|ASIA|ABIA|ACCA|AIDA|AROA)[A-Z0-9]{16}\b/g),
-  regexDetector(
-    'aws_secret',
-    'an AWS secret',
-    'AWS secret',
-    /\b(aws.{0,20}?(?:secret|key).{0,20}?[=:"'\s]+)([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])/gi,
-    2,
-  ),
+  regexDetector('aws_secret', 'an AWS secret', 'AWS secret', /\b(aws.{0,20}?(?:secret|key).{0,20}?[=:"'\s]+)([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])/gi, 2),
   regexDetector('github', 'a GitHub token', 'GitHub token', /\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b/g),
   regexDetector('gitlab', 'a GitLab token', 'GitLab token', /\bglpat-[A-Za-z0-9_-]{20,}/g),
-  regexDetector('slack', 'a Slack token', 'Slack token', /\b(?:xox[abposre]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})|https:\/\/hooks\.slack\.com\/services\/[A-Za-z0-9/_-]+/g),
+  regexDetector(
+    'slack',
+    'a Slack token',
+    'Slack token',
+    /\b(?:xox[abposre]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})|https:\/\/hooks\.slack\.com\/services\/[A-Za-z0-9/_-]+/g,
+  ),
   regexDetector('discord', 'a Discord token', 'Discord token', /\b[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}\b/g),
   regexDetector('google', 'a Google API key', 'Google API key', /\bAIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])/g),
   regexDetector('jwt', 'a token', 'token', /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g),
@@ -91,7 +102,13 @@ export const BUILTIN_DETECTORS: Detector[] = [
     new RegExp(String.raw`(\b(?:${CODE_CONTEXT})\b[^\d\n,;.!?]{0,25}?)(\d{4}[ -]\d{4}|\d{3}[ -]?\d{3}|\d(?: \d){3,7}|\d{4,8})\b`, 'giu'),
     2,
   ),
-  regexDetector('verification_code_after', 'a verification code', 'code', /\b(\d{4,8})(\s+is\s+your\s+(?:\w+\s+){0,3}(?:code|pin|otp|password|passcode))\b/gi, 1),
+  regexDetector(
+    'verification_code_after',
+    'a verification code',
+    'code',
+    /\b(\d{4,8})(\s+is\s+your\s+(?:\w+\s+){0,3}(?:code|pin|otp|password|passcode))\b/gi,
+    1,
+  ),
   {
     name: 'card',
     label: 'a card number',

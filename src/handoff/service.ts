@@ -144,7 +144,9 @@ export class HandoffService {
         transcript: turns.map((t) => ({ role: t.role, content: t.content, at: new Date(t.at).toISOString(), user: t.user })),
       };
       // In the background: a ticket system being down must not delay the person waiting.
-      this.track(postWebhook(settings.webhook.url, payload, settings.webhook.secret, { ...this.d.webhook, log: this.d.log.child({ component: 'handoff-webhook' }) }));
+      this.track(
+        postWebhook(settings.webhook.url, payload, settings.webhook.secret, { ...this.d.webhook, log: this.d.log.child({ component: 'handoff-webhook' }) }),
+      );
     }
     return 'handed_off';
   }
@@ -194,7 +196,14 @@ function clip(s: string, max: number): string {
 }
 
 /** The escalation message. Names are plain text: mentions stay inert, only the configured ping notifies. */
-export function announcement(o: { answer: AnswerRecord; by: { id: string; name?: string }; link?: string; reason?: string; summary: string; bySummary: boolean }): string {
+export function announcement(o: {
+  answer: AnswerRecord;
+  by: { id: string; name?: string };
+  link?: string;
+  reason?: string;
+  summary: string;
+  bySummary: boolean;
+}): string {
   const who = (u: { id: string; name?: string }) => (u.name ? `${u.name} (${o.answer.platform} user ${u.id})` : `${o.answer.platform} user ${u.id}`);
   const lines = [`🙋 Handoff requested (profile ${o.answer.profile})`, `Asker: ${who(o.answer.asker)}`];
   if (o.by.id !== o.answer.asker.id) lines.push(`Requested by: ${who(o.by)}`);

@@ -40,7 +40,12 @@ let segmenter: Intl.Segmenter | undefined;
 
 /** Lower case, compatibility forms folded (full-width letters), Latin accents removed (not Thai or Devanagari vowel marks), apostrophes dropped ("don't" → "dont"). */
 export function normalize(text: string): string {
-  return text.normalize('NFKD').replace(/[\u0300-\u036f]+/g, '').normalize('NFKC').toLowerCase().replace(/['’]/g, '');
+  return text
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]+/g, '')
+    .normalize('NFKC')
+    .toLowerCase()
+    .replace(/['’]/g, '');
 }
 
 export interface WordOptions {
@@ -145,7 +150,8 @@ export function expandQuestion(text: string): string {
   return t;
 }
 
-const QUESTION_START = /^(?:(?:how|what|whats|can|could|do|does|did|is|are|why|where|when|which|who|will|should|would|any|also|and)\b|怎么|如何|为什么|能|可以|是否|有没有)/i;
+const QUESTION_START =
+  /^(?:(?:how|what|whats|can|could|do|does|did|is|are|why|where|when|which|who|will|should|would|any|also|and)\b|怎么|如何|为什么|能|可以|是否|有没有)/i;
 
 /**
  * The questions of a message that asks several ("how do i cancel? and do i get a refund"): its

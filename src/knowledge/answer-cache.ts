@@ -15,7 +15,10 @@ import { PrivacyIndex } from '../store/person-index.js';
 export class AnswerCache {
   private readonly kv: Keyv<FinalReply>;
   private readonly index: PrivacyIndex;
-  constructor(store: Store, private readonly o: { log: Logger }) {
+  constructor(
+    store: Store,
+    private readonly o: { log: Logger },
+  ) {
     // Not 'answers': the support desk keeps its answer records there.
     this.kv = store.namespace<FinalReply>('answer-cache');
     this.index = new PrivacyIndex(store);

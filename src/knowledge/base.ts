@@ -101,7 +101,10 @@ export class KnowledgeBase extends EventEmitter {
   version = '';
   stats = { files: 0, passages: 0, faqEntries: 0, indexMs: 0 };
 
-  constructor(readonly sources: readonly KnowledgeSource[], private readonly o: KnowledgeOptions) {
+  constructor(
+    readonly sources: readonly KnowledgeSource[],
+    private readonly o: KnowledgeOptions,
+  ) {
     super();
     this.siteCache = o.siteCache ?? memorySiteCache();
   }
@@ -122,7 +125,13 @@ export class KnowledgeBase extends EventEmitter {
           for (const entry of parseFaqFile(`${source.displayPath}/${path}`, doc.faq)) {
             faq.push({ ...entry, file: path, sourceName: source.name });
             // FAQ entries are passages too, so retrieval and degraded answers can use them.
-            const chunk: Chunk = { id: `${path}#${entry.id}`, path: entry.source ?? path, title: entry.questions[0]!, anchor: '', text: `${entry.questions.join('\n')}\n\n${entry.answer}` };
+            const chunk: Chunk = {
+              id: `${path}#${entry.id}`,
+              path: entry.source ?? path,
+              title: entry.questions[0]!,
+              anchor: '',
+              text: `${entry.questions.join('\n')}\n\n${entry.answer}`,
+            };
             passages.set(`${source.name}:${chunk.id}`, { ...this.passage(source, chunk), quote: entry.answer });
           }
         } else {
@@ -146,7 +155,12 @@ export class KnowledgeBase extends EventEmitter {
     const docs = [...passages.values()].map((p) => ({ id: p.key, title: p.title, path: p.path.replace(/[/._-]+/g, ' '), text: p.text, source: p.source }));
     index.addAll(docs);
     const termStats = new TermStats(docs.map((d) => ({ id: d.id, text: `${d.title} ${d.path} ${d.text}` })));
-    const version = sha256([...passages.values()].map((p) => `${p.key}:${p.hash}`).sort().join('\n') + faq.map((f) => f.answer + f.questions.join('|')).join('\n')).slice(0, 16);
+    const version = sha256(
+      [...passages.values()]
+        .map((p) => `${p.key}:${p.hash}`)
+        .sort()
+        .join('\n') + faq.map((f) => f.answer + f.questions.join('|')).join('\n'),
+    ).slice(0, 16);
     const changed = version !== this.version;
     this.index = index;
     this.passages = passages;
@@ -171,9 +185,14 @@ export class KnowledgeBase extends EventEmitter {
     for (const source of this.sources) {
       if (source.sitemap) {
         // A docs site is re-checked on its schedule (conditional requests), not watched.
-        const timer = setInterval(() => {
-          this.recheckSites().catch((err) => this.o.log.warn({ err: describe(err), source: source.name }, 'knowledge re-check failed; keeping the previous index'));
-        }, (source.refreshMinutes ?? 360) * 60_000);
+        const timer = setInterval(
+          () => {
+            this.recheckSites().catch((err) =>
+              this.o.log.warn({ err: describe(err), source: source.name }, 'knowledge re-check failed; keeping the previous index'),
+            );
+          },
+          (source.refreshMinutes ?? 360) * 60_000,
+        );
         timer.unref();
         this.timers.push(timer);
         continue;
@@ -182,7 +201,9 @@ export class KnowledgeBase extends EventEmitter {
         const w = watch(source.dir, { recursive: true }, () => {
           clearTimeout(this.reloadTimer);
           this.reloadTimer = setTimeout(() => {
-            this.refresh().catch((err) => this.o.log.warn({ err: describe(err), source: source.name }, 'knowledge re-index failed; keeping the previous index'));
+            this.refresh().catch((err) =>
+              this.o.log.warn({ err: describe(err), source: source.name }, 'knowledge re-index failed; keeping the previous index'),
+            );
           }, debounceMs);
         });
         w.on('error', (err) => this.o.log.warn({ err: describe(err) }, 'knowledge watcher failed'));

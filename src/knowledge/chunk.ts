@@ -95,7 +95,7 @@ export function chunkPlainText(path: string, source: string, options: ChunkOptio
 function splitParagraphs(text: string, max: number): string[] {
   if (!text) return [];
   if (text.length <= max) return [text];
-  const paragraphs = text.split(/\n\s*\n/).flatMap((p) => (p.length <= max ? [p] : p.match(new RegExp(`[^]{1,${max}}(?=\\s|$)`, 'g')) ?? [p]));
+  const paragraphs = text.split(/\n\s*\n/).flatMap((p) => (p.length <= max ? [p] : (p.match(new RegExp(`[^]{1,${max}}(?=\\s|$)`, 'g')) ?? [p])));
   const out: string[] = [];
   let current = '';
   for (const p of paragraphs) {

@@ -46,7 +46,11 @@ export class CachedEmbedder {
   private readonly kv: Keyv<number[]>;
   /** Texts actually sent to the embedder (for tests and the index log). */
   embeddedCount = 0;
-  constructor(private readonly inner: Embedder, store: Store, private readonly log: Logger) {
+  constructor(
+    private readonly inner: Embedder,
+    store: Store,
+    private readonly log: Logger,
+  ) {
     this.kv = store.namespace<number[]>('embeddings');
   }
 

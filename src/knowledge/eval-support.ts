@@ -37,7 +37,8 @@ export interface SupportResult {
 }
 
 /** What an answer that does not know says; the grounded note and the usual model phrasings, in English and Chinese. */
-const DECLINE = /\b(i don'?t know|i do not know|couldn'?t find|could not find|not (?:in|covered (?:in|by)) the (?:docs|documentation|knowledge base|passages)|no (?:information|passage)s? (?:about|on)|nothing in the (?:docs|knowledge base))\b|不知道|没有找到|无法回答/i;
+const DECLINE =
+  /\b(i don'?t know|i do not know|couldn'?t find|could not find|not (?:in|covered (?:in|by)) the (?:docs|documentation|knowledge base|passages)|no (?:information|passage)s? (?:about|on)|nothing in the (?:docs|knowledge base))\b|不知道|没有找到|无法回答/i;
 
 export function isDecline(text: string, source?: string): boolean {
   return source === 'declined' || DECLINE.test(text);
@@ -50,11 +51,18 @@ export function holdsFact(text: string, fact: string): boolean {
 }
 
 const onPage = (path: string, pages: readonly string[]) => pages.some((s) => path === s || path.endsWith(`/${s}`));
-const citesPage = (citations: readonly Citation[], pages: readonly string[]) => citations.some((c) => pages.some((s) => c.location.split('#')[0]!.endsWith(s) || c.id.split('#')[0]!.endsWith(s)));
+const citesPage = (citations: readonly Citation[], pages: readonly string[]) =>
+  citations.some((c) => pages.some((s) => c.location.split('#')[0]!.endsWith(s) || c.id.split('#')[0]!.endsWith(s)));
 
 /** Retrieval and degraded mode for one case, as the knowledge middleware decides them. */
 /** Retrieval as the pipeline runs it: the configured `topK` passages, not the eval file's `k` (that is for hit@k). */
-export async function supportChecks(kb: KnowledgeBase, s: KnowledgeSettings, c: SupportCase, question: string, sources: readonly string[] | undefined): Promise<SupportResult> {
+export async function supportChecks(
+  kb: KnowledgeBase,
+  s: KnowledgeSettings,
+  c: SupportCase,
+  question: string,
+  sources: readonly string[] | undefined,
+): Promise<SupportResult> {
   const hits = await kb.search(question, { sources, k: s.topK });
   const { relevant, confident } = selectPassages(hits, s);
   const r: SupportResult = { split: c.split, answerable: c.answerable, sent: relevant.map((h) => h.passage.path) };
@@ -62,7 +70,13 @@ export async function supportChecks(kb: KnowledgeBase, s: KnowledgeSettings, c: 
   const faq = kb.faqMatch(question, sources);
   let quote: { text: string; citation: Citation } | undefined;
   if (faq && faq.score >= s.faqThreshold) quote = { text: faq.entry.answer, citation: kb.faqCitation(faq.entry) };
-  else if (confident && relevant[0]) quote = { text: quotePassages(relevant, s).map((h) => h.passage.quote ?? h.passage.text).join('\n'), citation: citationOf(relevant[0].passage) };
+  else if (confident && relevant[0])
+    quote = {
+      text: quotePassages(relevant, s)
+        .map((h) => h.passage.quote ?? h.passage.text)
+        .join('\n'),
+      citation: citationOf(relevant[0].passage),
+    };
   r.quoted = quote?.citation.location;
   if (c.answerable && c.sources) {
     r.recall = r.sent.some((p) => onPage(p, c.sources!));
@@ -99,7 +113,10 @@ export function supportTotals(results: readonly SupportResult[]): SupportTotals[
     return ran.length ? { passed: ran.filter(Boolean).length, total: ran.length } : undefined;
   };
   const splits = (['tune', 'heldout'] as const).filter((sp) => results.some((r) => r.split === sp));
-  const groups: [SupportTotals['split'], readonly SupportResult[]][] = [...splits.map((sp) => [sp, results.filter((r) => r.split === sp)] as [SupportTotals['split'], SupportResult[]]), ['all', results]];
+  const groups: [SupportTotals['split'], readonly SupportResult[]][] = [
+    ...splits.map((sp) => [sp, results.filter((r) => r.split === sp)] as [SupportTotals['split'], SupportResult[]]),
+    ['all', results],
+  ];
   return groups.map(([split, rs]) => ({
     split,
     recall: tally(rs, (r) => r.recall),

@@ -26,7 +26,10 @@ export class LiveKnowledge {
   private kb?: KnowledgeBase;
   private signature = '';
 
-  constructor(private readonly config: LiveSettings, private readonly o: LiveKnowledgeOptions) {
+  constructor(
+    private readonly config: LiveSettings,
+    private readonly o: LiveKnowledgeOptions,
+  ) {
     config.on('change', (s: Settings) => {
       this.rebuild(s).catch((err) => o.log.warn({ err: describe(err) }, 'knowledge rebuild after config change failed; keeping the previous knowledge'));
     });
@@ -40,7 +43,9 @@ export class LiveKnowledge {
   async start(): Promise<void> {
     // Production never falls back to example docs (issue 16), so an operator must see that none are set.
     if (!this.config.current.knowledge.sources.length) {
-      this.o.log.warn('no knowledge configured: answers come from the model alone (set KNOWLEDGE_DIR, KNOWLEDGE_URLS or knowledge.sources in parley.config.yaml)');
+      this.o.log.warn(
+        'no knowledge configured: answers come from the model alone (set KNOWLEDGE_DIR, KNOWLEDGE_URLS or knowledge.sources in parley.config.yaml)',
+      );
     }
     await this.rebuild(this.config.current);
   }
@@ -63,7 +68,12 @@ export class LiveKnowledge {
     const inner = this.o.embedder ?? (k.embeddings ? httpEmbedder(s, k.embeddings) : undefined);
     if (inner) embedder = new CachedEmbedder(inner, this.o.store, this.o.log);
     // Docs-site pages are cached in the store, so a restart (or another instance) does not fetch them again.
-    const kb = new KnowledgeBase(k.sources, { log: this.o.log.child({ component: 'knowledge' }), chunk: k.chunk, embedder, siteCache: this.o.store.namespace(SITE_CACHE_NAMESPACE) });
+    const kb = new KnowledgeBase(k.sources, {
+      log: this.o.log.child({ component: 'knowledge' }),
+      chunk: k.chunk,
+      embedder,
+      siteCache: this.o.store.namespace(SITE_CACHE_NAMESPACE),
+    });
     await kb.load();
     if (this.o.watch && k.watch) kb.watch();
     this.kb?.close();

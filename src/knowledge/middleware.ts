@@ -40,7 +40,8 @@ export interface KnowledgeMiddlewareDeps {
 export const KNOWLEDGE_NOTES = {
   grounded: "I don't know — I couldn't find this in the knowledge base, and I only answer from it here. Try rephrasing, or ask a person on the team.",
   /** Degraded mode when retrieval is not confident: no quote that merely shares a word with the question. */
-  noModelNoMatch: 'No model is configured, and nothing in the knowledge base matches this question closely enough to quote. Try rephrasing, or ask a person on the team.',
+  noModelNoMatch:
+    'No model is configured, and nothing in the knowledge base matches this question closely enough to quote. Try rephrasing, or ask a person on the team.',
   noModel: 'No model is configured, so this answer is quoted from the knowledge base:',
   modelDown: 'The model is unavailable right now, so this answer is quoted from the knowledge base:',
   faqNoModel: 'No model is configured; this answer comes from the FAQ:',
@@ -88,7 +89,11 @@ export function knowledgeMiddleware(deps: KnowledgeMiddlewareDeps): Middleware {
       .join('\n');
     const hits = await kb.search(ctx.question, { sources, k: s.topK, context });
     const { relevant, confident } = selectPassages(hits, s);
-    ctx.state.knowledge = { hits: hits.map((h) => ({ id: h.passage.key, coverage: h.coverage, similarity: h.similarity })), relevant: relevant.length, confident };
+    ctx.state.knowledge = {
+      hits: hits.map((h) => ({ id: h.passage.key, coverage: h.coverage, similarity: h.similarity })),
+      relevant: relevant.length,
+      confident,
+    };
 
     if (!relevant.length && ctx.profile.answerMode === 'grounded') {
       ctx.answer = { text: KNOWLEDGE_NOTES.grounded, source: 'declined' };
@@ -120,18 +125,32 @@ export function knowledgeMiddleware(deps: KnowledgeMiddlewareDeps): Middleware {
       const body = answer.incomplete ? answer.text.slice(0, answer.answerLength ?? 0) : answer.text;
       ctx.answer = { ...answer, citations: citedOnly(body, relevant) };
       // Issue 12: how much of the answer the passages back; the engine carries it into TurnResult (analytics, review queue).
-      const g = groundedness(body, relevant.map((h) => h.passage.text));
+      const g = groundedness(
+        body,
+        relevant.map((h) => h.passage.text),
+      );
       ctx.state.grounding = grounding = {
         score: g.groundedness,
         judged: g.judged,
-        passages: relevant.map(({ passage: p }) => ({ id: p.key, source: p.source, path: p.path, title: p.citeTitle ?? p.title, location: p.location, hash: p.hash, text: p.text })),
+        passages: relevant.map(({ passage: p }) => ({
+          id: p.key,
+          source: p.source,
+          path: p.path,
+          title: p.citeTitle ?? p.title,
+          location: p.location,
+          hash: p.hash,
+          text: p.text,
+        })),
         unsupported: g.unsupported.map((u) => ({ text: u.text, inventedNumbers: u.inventedNumbers })),
       } satisfies Grounding;
     }
     // The lifetime as configured now (a config reload may have changed it since start-up); 0 turns the cache off.
     const ttlSeconds = deps.settings().cacheTtlSeconds;
     if (cacheKey && ttlSeconds > 0 && cacheableAnswer(ctx.answer, grounding, deps.cacheMinGroundedness?.() ?? 0)) {
-      await deps.cache!.set(cacheKey, ctx.answer!, ttlSeconds * 1000, { person: `${ctx.message.platform}:${ctx.message.user.id}`, conversation: ctx.conversation });
+      await deps.cache!.set(cacheKey, ctx.answer!, ttlSeconds * 1000, {
+        person: `${ctx.message.platform}:${ctx.message.user.id}`,
+        conversation: ctx.conversation,
+      });
     }
   };
 }
@@ -159,7 +178,12 @@ export function selectPassages(hits: Hit[], s: SelectionSettings): { relevant: H
   // No rank margin here: when another page is close, the quote shows it too (see `quotePassages`),
   // and what must cover the question is the quote as a whole.
   const quote = quotePassages(relevant, s).filter((h) => h.weights === lead.weights);
-  const coverage = lead.weights ? coverageOf(quote.map((h) => h.matched ?? []), lead.weights) : lead.coverage;
+  const coverage = lead.weights
+    ? coverageOf(
+        quote.map((h) => h.matched ?? []),
+        lead.weights,
+      )
+    : lead.coverage;
   return { relevant, confident: coverage >= s.quoteThreshold && lead.lexical >= s.quoteMinScore };
 }
 

@@ -193,10 +193,12 @@ export class LlmClient implements ChatModelClient {
         timeToFirstTokenMs: (firstTokenAt ?? Date.now()) - started,
       };
     } catch (err) {
-      if (timedOut === 'connect') throw new LlmError('llm_connect_timeout', `no response from the model within ${this.o.connectTimeoutMs} ms`, { retryable: true, cause: err });
+      if (timedOut === 'connect')
+        throw new LlmError('llm_connect_timeout', `no response from the model within ${this.o.connectTimeoutMs} ms`, { retryable: true, cause: err });
       // Not retried: the server is still reading this prompt (llama.cpp cancels only between 2,048-token
       // batches), so a retry reads it again beside the cancelled one and times out the same way.
-      if (timedOut === 'first') throw new LlmError('llm_connect_timeout', `no first token from the model within ${firstTokenMs} ms`, { retryable: false, cause: err });
+      if (timedOut === 'first')
+        throw new LlmError('llm_connect_timeout', `no first token from the model within ${firstTokenMs} ms`, { retryable: false, cause: err });
       if (timedOut === 'idle') throw new LlmError('llm_timeout', `the model sent nothing for ${this.o.idleTimeoutMs} ms`, { retryable: true, cause: err });
       throw err;
     } finally {
@@ -272,9 +274,13 @@ function backoff(attempt: number, baseMs: number): number {
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
   });
 }

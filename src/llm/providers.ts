@@ -17,7 +17,15 @@ export class ProviderRouter implements ChatModelClient {
     private readonly log: Logger,
     /** Builds the client for one provider (tests pass shorter backoffs). */
     private readonly factory: (p: ProviderSettings, log: Logger) => ChatModelClient = (p, log) =>
-      new LlmClient({ baseURL: p.baseURL, apiKey: p.apiKey, connectTimeoutMs: p.connectTimeoutMs, firstTokenTimeoutMs: p.firstTokenTimeoutMs, idleTimeoutMs: p.idleTimeoutMs, maxRetries: p.maxRetries, log }),
+      new LlmClient({
+        baseURL: p.baseURL,
+        apiKey: p.apiKey,
+        connectTimeoutMs: p.connectTimeoutMs,
+        firstTokenTimeoutMs: p.firstTokenTimeoutMs,
+        idleTimeoutMs: p.idleTimeoutMs,
+        maxRetries: p.maxRetries,
+        log,
+      }),
   ) {}
 
   /** The provider and the provider's model id that serve `model`. */
@@ -55,7 +63,8 @@ export class ProviderRouter implements ChatModelClient {
         lastError = err;
         // A prompt too long for this model is the caller's to shorten (a fallback may be no larger).
         if (err.code === 'llm_context_overflow') throw err;
-        if (i < chain.length - 1) this.log.warn({ model, provider: target.provider.name, code: err.code, err: describe(err) }, 'model failed; trying the next fallback');
+        if (i < chain.length - 1)
+          this.log.warn({ model, provider: target.provider.name, code: err.code, err: describe(err) }, 'model failed; trying the next fallback');
       }
     }
     throw lastError ?? new LlmError('llm_not_configured', 'no model to try', { retryable: false });

@@ -104,4 +104,3 @@ export function countMessages(messages: { content: string | { type: string; text
   }
   return n;
 }
-

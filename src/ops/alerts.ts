@@ -79,11 +79,16 @@ export class AlertMonitor {
     await this.transition(
       'model_errors',
       calls >= this.o.minCalls && rate > this.o.modelErrorRate,
-      () => `⚠️ Parley alert: ${Math.round(rate * 100)}% of model calls failed in the last ${minutes(this.o.windowMs)} (${failed} of ${calls}; threshold ${Math.round(this.o.modelErrorRate * 100)}%).`,
+      () =>
+        `⚠️ Parley alert: ${Math.round(rate * 100)}% of model calls failed in the last ${minutes(this.o.windowMs)} (${failed} of ${calls}; threshold ${Math.round(this.o.modelErrorRate * 100)}%).`,
       () => `✅ Parley recovered: model calls are succeeding again (${failed} of ${calls} failed in the last ${minutes(this.o.windowMs)}).`,
     );
     const n = this.samples.length;
-    const p99 = () => percentile(this.samples.map((s) => s.latencyMs), P99);
+    const p99 = () =>
+      percentile(
+        this.samples.map((s) => s.latencyMs),
+        P99,
+      );
     await this.transition(
       'latency',
       n >= this.o.minCalls && n > 0 && slow > n - Math.ceil(P99 * n),
@@ -119,12 +124,16 @@ export class AlertMonitor {
 export class AdminChannel {
   private adapter?: PlatformAdapter;
 
-  constructor(private readonly target: { platform: string; channel: string } | undefined, private readonly log: Logger) {}
+  constructor(
+    private readonly target: { platform: string; channel: string } | undefined,
+    private readonly log: Logger,
+  ) {}
 
   attach(adapters: PlatformAdapter[]): void {
     if (!this.target) return;
     this.adapter = adapters.find((a) => a.platform === this.target!.platform && a.announce);
-    if (!this.adapter) this.log.warn({ platform: this.target.platform }, 'ALERT_CHANNEL names a platform that is not running or cannot post; alerts go to the log only');
+    if (!this.adapter)
+      this.log.warn({ platform: this.target.platform }, 'ALERT_CHANNEL names a platform that is not running or cannot post; alerts go to the log only');
   }
 
   readonly post = async (text: string): Promise<void> => {

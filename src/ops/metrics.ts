@@ -17,18 +17,84 @@ const GROUNDEDNESS_BUCKETS = [0, 0.2, 0.34, 0.5, 0.67, 0.8, 0.99, 1];
  */
 export class Metrics {
   readonly registry = new Registry();
-  readonly messages = new Counter({ name: 'parley_messages_received_total', help: 'Messages received, by platform and trigger', labelNames: ['platform', 'trigger'], registers: [this.registry] });
-  readonly replies = new Counter({ name: 'parley_replies_total', help: 'Replies finished, by platform and outcome (answer source, or error code)', labelNames: ['platform', 'outcome'], registers: [this.registry] });
-  readonly firstVisible = new Histogram({ name: 'parley_time_to_first_visible_seconds', help: 'From receiving a message to the first text of the reply being visible', labelNames: ['platform'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
-  readonly replyDuration = new Histogram({ name: 'parley_reply_duration_seconds', help: 'From receiving a message to the final text being delivered', labelNames: ['platform'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
-  readonly modelFirstToken = new Histogram({ name: 'parley_model_time_to_first_token_seconds', help: 'From starting the model call to its first token', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
-  readonly tokens = new Counter({ name: 'parley_tokens_total', help: 'Model tokens, by direction (in = prompt, out = completion) and model', labelNames: ['direction', 'model'], registers: [this.registry] });
-  readonly platformCalls = new Counter({ name: 'parley_platform_api_calls_total', help: 'Platform API calls, by platform, method and outcome (ok, rate_limited, error)', labelNames: ['platform', 'method', 'outcome'], registers: [this.registry] });
-  readonly rateLimited = new Counter({ name: 'parley_platform_rate_limited_total', help: 'Platform 429 responses, by platform and method', labelNames: ['platform', 'method'], registers: [this.registry] });
-  readonly updatesPerReply = new Histogram({ name: 'parley_updates_per_reply', help: 'Platform requests (posts, edits, stream appends) per reply', labelNames: ['platform'], buckets: UPDATE_BUCKETS, registers: [this.registry] });
-  readonly groundedness = new Histogram({ name: 'parley_answer_groundedness', help: 'Share of a model answer\'s sentences backed by the knowledge passages it was given (0–1), by profile', labelNames: ['profile'], buckets: GROUNDEDNESS_BUCKETS, registers: [this.registry] });
-  readonly storeLatency = new Histogram({ name: 'parley_store_operation_seconds', help: 'Store operation latency, by operation', labelNames: ['operation'], buckets: STORE_BUCKETS, registers: [this.registry] });
-  readonly storeErrors = new Counter({ name: 'parley_store_errors_total', help: 'Store operations that failed (an outage): history_load = a turn answered without its history', labelNames: ['operation'], registers: [this.registry] });
+  readonly messages = new Counter({
+    name: 'parley_messages_received_total',
+    help: 'Messages received, by platform and trigger',
+    labelNames: ['platform', 'trigger'],
+    registers: [this.registry],
+  });
+  readonly replies = new Counter({
+    name: 'parley_replies_total',
+    help: 'Replies finished, by platform and outcome (answer source, or error code)',
+    labelNames: ['platform', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly firstVisible = new Histogram({
+    name: 'parley_time_to_first_visible_seconds',
+    help: 'From receiving a message to the first text of the reply being visible',
+    labelNames: ['platform'],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly replyDuration = new Histogram({
+    name: 'parley_reply_duration_seconds',
+    help: 'From receiving a message to the final text being delivered',
+    labelNames: ['platform'],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly modelFirstToken = new Histogram({
+    name: 'parley_model_time_to_first_token_seconds',
+    help: 'From starting the model call to its first token',
+    labelNames: ['model'],
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly tokens = new Counter({
+    name: 'parley_tokens_total',
+    help: 'Model tokens, by direction (in = prompt, out = completion) and model',
+    labelNames: ['direction', 'model'],
+    registers: [this.registry],
+  });
+  readonly platformCalls = new Counter({
+    name: 'parley_platform_api_calls_total',
+    help: 'Platform API calls, by platform, method and outcome (ok, rate_limited, error)',
+    labelNames: ['platform', 'method', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly rateLimited = new Counter({
+    name: 'parley_platform_rate_limited_total',
+    help: 'Platform 429 responses, by platform and method',
+    labelNames: ['platform', 'method'],
+    registers: [this.registry],
+  });
+  readonly updatesPerReply = new Histogram({
+    name: 'parley_updates_per_reply',
+    help: 'Platform requests (posts, edits, stream appends) per reply',
+    labelNames: ['platform'],
+    buckets: UPDATE_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly groundedness = new Histogram({
+    name: 'parley_answer_groundedness',
+    help: "Share of a model answer's sentences backed by the knowledge passages it was given (0–1), by profile",
+    labelNames: ['profile'],
+    buckets: GROUNDEDNESS_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly storeLatency = new Histogram({
+    name: 'parley_store_operation_seconds',
+    help: 'Store operation latency, by operation',
+    labelNames: ['operation'],
+    buckets: STORE_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly storeErrors = new Counter({
+    name: 'parley_store_errors_total',
+    help: 'Store operations that failed (an outage): history_load = a turn answered without its history',
+    labelNames: ['operation'],
+    registers: [this.registry],
+  });
   private readonly queueSources: (() => number)[] = [];
 
   constructor(options: { defaultMetrics?: boolean } = {}) {

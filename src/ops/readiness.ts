@@ -26,7 +26,10 @@ const FAILED_CACHE_MS = 1_000;
 export class Readiness {
   private cached?: { at: number; report: Promise<ReadinessReport>; ttl: number };
 
-  constructor(private readonly checks: Record<string, Check>, private readonly cacheMs = 10_000) {}
+  constructor(
+    private readonly checks: Record<string, Check>,
+    private readonly cacheMs = 10_000,
+  ) {}
 
   report(): Promise<ReadinessReport> {
     if (this.cached && Date.now() - this.cached.at < this.cached.ttl) return this.cached.report;

@@ -82,7 +82,10 @@ export class Pacer {
   private readonly globalBudget?: { amount: number; intervalMs: number };
   private readonly window: WindowLog;
 
-  constructor(settings: PacerSettings, private readonly observer: PacerObserver = {}) {
+  constructor(
+    settings: PacerSettings,
+    private readonly observer: PacerObserver = {},
+  ) {
     this.window = settings.window ?? windowLog();
     this.globalBudget = settings.global?.perInterval;
     for (const [bucket, rule] of Object.entries(settings.buckets)) {

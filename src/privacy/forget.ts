@@ -65,7 +65,9 @@ export class Forgetter {
     const legacyTexts = new Set<string>();
     const sources = new Set<string>();
     const questionLists = new Set<string>();
-    const conversations = unique([...(await this.index.conversationsOf(person)), ...(await this.d.ledger.conversationsOf(person))]).filter((c) => c.startsWith(prefix));
+    const conversations = unique([...(await this.index.conversationsOf(person)), ...(await this.d.ledger.conversationsOf(person))]).filter((c) =>
+      c.startsWith(prefix),
+    );
 
     for (const conversation of conversations) {
       const turns = await this.d.history.load(conversation as ConversationKey);
@@ -82,7 +84,11 @@ export class Forgetter {
       await this.index.dropKeys(conversation, (k) => k.by !== person);
       await this.d.analytics?.forgetThread(conversation, userId);
     }
-    report.records += await this.legacyAnswers((a) => a.platform === platform && a.asker.id === userId && a.conversation.startsWith(prefix), legacyTexts, questionLists);
+    report.records += await this.legacyAnswers(
+      (a) => a.platform === platform && a.asker.id === userId && a.conversation.startsWith(prefix),
+      legacyTexts,
+      questionLists,
+    );
     report.questionTexts = await this.dropTexts(questionLists, sources, legacyTexts);
     report.reviewItems = (await this.d.review?.forgetPerson(platform, userId, { conversationPrefix: prefix })) ?? 0;
     report.usageRows = await this.d.ledger.forgetUser(person, this.d.ledgerRetentionDays(), this.now(), o.workspace);

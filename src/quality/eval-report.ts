@@ -12,8 +12,10 @@ export interface EvalThresholds {
 export function thresholdFailures(report: EvalReport, t: EvalThresholds): string[] {
   const out: string[] = [];
   if (report.score < t.minScore) out.push(`score ${report.score.toFixed(3)} is under ${t.minScore}`);
-  if (report.reference && t.minRouge !== undefined && report.reference.rouge < t.minRouge) out.push(`ROUGE-L ${report.reference.rouge.toFixed(3)} is under ${t.minRouge}`);
-  if (report.reference && t.minBleu !== undefined && report.reference.bleu < t.minBleu) out.push(`BLEU ${report.reference.bleu.toFixed(3)} is under ${t.minBleu}`);
+  if (report.reference && t.minRouge !== undefined && report.reference.rouge < t.minRouge)
+    out.push(`ROUGE-L ${report.reference.rouge.toFixed(3)} is under ${t.minRouge}`);
+  if (report.reference && t.minBleu !== undefined && report.reference.bleu < t.minBleu)
+    out.push(`BLEU ${report.reference.bleu.toFixed(3)} is under ${t.minBleu}`);
   return out;
 }
 

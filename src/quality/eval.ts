@@ -160,7 +160,13 @@ export async function runEval(file: EvalFile, deps: EvalDeps, options: { split?:
         if (turn?.error) result.error = turn.error;
         if (result.support) modelChecks(result.support, c, turn);
         if (deps.judge && turn && (turn.source === 'model' || turn.source === 'cache')) {
-          const passages = await citedPassages(deps.settings.knowledge, deps.knowledge, r.profile.knowledge, c.question, turn.citations.map((x) => x.id));
+          const passages = await citedPassages(
+            deps.settings.knowledge,
+            deps.knowledge,
+            r.profile.knowledge,
+            c.question,
+            turn.citations.map((x) => x.id),
+          );
           result.judge = await judgeAnswer(deps.judge.client, deps.judge.model, { question: c.question, answer: turn.text, passages });
         }
       } catch (err) {
@@ -184,7 +190,9 @@ export async function runEval(file: EvalFile, deps: EvalDeps, options: { split?:
   const scored = verdicts.flatMap((v) => (v.ok ? [v] : []));
   const support = results.some((r) => r.support) ? supportTotals(results.flatMap((r) => (r.support ? [r.support] : []))) : undefined;
   const overall = support?.find((t) => t.split === 'all');
-  const rates = [routing, retrieval, phrases, overall?.recall, overall?.citation, overall?.decline].filter((t) => t !== undefined).map((t) => t.passed / t.total);
+  const rates = [routing, retrieval, phrases, overall?.recall, overall?.citation, overall?.decline]
+    .filter((t) => t !== undefined)
+    .map((t) => t.passed / t.total);
   return {
     cases: results,
     k: file.k,
@@ -192,7 +200,9 @@ export async function runEval(file: EvalFile, deps: EvalDeps, options: { split?:
     retrieval,
     phrases,
     referenceCases: file.cases.filter((c) => c.reference).length,
-    reference: referenced.length ? { rouge: mean(referenced.map((r) => r.rouge!)), bleu: mean(referenced.map((r) => r.bleu!)), total: referenced.length } : undefined,
+    reference: referenced.length
+      ? { rouge: mean(referenced.map((r) => r.rouge!)), bleu: mean(referenced.map((r) => r.bleu!)), total: referenced.length }
+      : undefined,
     judge: deps.judge
       ? {
           model: deps.judge.model,
@@ -229,7 +239,11 @@ export function formatReport(report: EvalReport): string {
     ...(withGroundedness ? [num(c.groundedness)] : []),
     ...(withJudge ? [!c.judge ? '–' : c.judge.ok ? `${c.judge.faithfulness}/${c.judge.helpfulness}` : 'n/a'] : []),
     [
-      c.hit === false ? `got ${c.retrieved.slice(0, report.k).join(', ') || 'nothing'}` : c.missingPhrases?.length ? `missing "${c.missingPhrases.join('", "')}"` : (c.error ?? ''),
+      c.hit === false
+        ? `got ${c.retrieved.slice(0, report.k).join(', ') || 'nothing'}`
+        : c.missingPhrases?.length
+          ? `missing "${c.missingPhrases.join('", "')}"`
+          : (c.error ?? ''),
       c.judge ? (c.judge.ok ? `judge: ${c.judge.reason}` : c.judge.error) : '',
     ]
       .filter(Boolean)
@@ -248,7 +262,11 @@ export function formatReport(report: EvalReport): string {
     'notes',
   ];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   const pct = (t?: { passed: number; total: number }) => (t ? `${t.passed}/${t.total} (${((100 * t.passed) / t.total).toFixed(1)}%)` : 'not checked');
   return [
     line(header),
@@ -259,7 +277,10 @@ export function formatReport(report: EvalReport): string {
     `hit@${report.k}:     ${pct(report.retrieval)}`,
     `phrases:   ${report.pipeline ? pct(report.phrases) : 'not checked (no model configured)'}`,
     ...(report.reference
-      ? [`rouge-L:   ${report.reference.rouge.toFixed(3)} (mean of ${report.reference.total})`, `bleu:      ${report.reference.bleu.toFixed(3)} (mean of ${report.reference.total})`]
+      ? [
+          `rouge-L:   ${report.reference.rouge.toFixed(3)} (mean of ${report.reference.total})`,
+          `bleu:      ${report.reference.bleu.toFixed(3)} (mean of ${report.reference.total})`,
+        ]
       : report.pipeline || !report.referenceCases
         ? []
         : ['rouge-L:   not checked (no model configured)', 'bleu:      not checked (no model configured)']),
@@ -269,7 +290,9 @@ export function formatReport(report: EvalReport): string {
           `judge:     ${report.judge.scored ? `faithfulness ${report.judge.faithfulness!.toFixed(2)}, helpfulness ${report.judge.helpfulness!.toFixed(2)} (1–5, ${report.judge.scored} scored` : '(none scored'}${report.judge.failed ? `, ${report.judge.failed} unparseable or failed, not counted` : ''}; ${report.judge.model})`,
         ]
       : []),
-    ...(report.support ? ['', `support desk${report.split ? ` (${report.split} half only)` : ''}:`, ...formatSupport(report.support, report.k, report.pipeline)] : []),
+    ...(report.support
+      ? ['', `support desk${report.split ? ` (${report.split} half only)` : ''}:`, ...formatSupport(report.support, report.k, report.pipeline)]
+      : []),
     `score:     ${report.score.toFixed(3)}`,
   ].join('\n');
 }

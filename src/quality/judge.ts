@@ -44,9 +44,7 @@ export interface JudgeInput {
 }
 
 export async function judgeAnswer(client: ChatModelClient, model: string, input: JudgeInput, signal?: AbortSignal): Promise<JudgeVerdict> {
-  const passages = input.passages.length
-    ? input.passages.map((p, i) => `[${i + 1}] ${p.title}\n${p.text}`).join('\n\n')
-    : '(no passages were given)';
+  const passages = input.passages.length ? input.passages.map((p, i) => `[${i + 1}] ${p.title}\n${p.text}`).join('\n\n') : '(no passages were given)';
   let reply = '';
   try {
     for await (const ev of client.stream({

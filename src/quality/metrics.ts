@@ -73,7 +73,10 @@ export interface BleuScore {
 export function bleu(candidate: string, references: string | string[], maxOrder = 4): BleuScore {
   const c = tokenize(candidate);
   const refs = [references].flat().map(tokenize);
-  const refLength = closestLength(c.length, refs.map((r) => r.length));
+  const refLength = closestLength(
+    c.length,
+    refs.map((r) => r.length),
+  );
   if (!c.length || !refs.length) return { bleu: 0, precisions: [], brevityPenalty: 0, candidateLength: c.length, referenceLength: refLength };
   const precisions: number[] = [];
   let smooth = 1;

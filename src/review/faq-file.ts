@@ -107,7 +107,13 @@ function literal(s: Scalar): Scalar {
 
 /** `review-how-do-i-export-invoices-to-pdf`, made unique within the file. */
 function uniqueId(question: string, taken: Set<string>): string {
-  const slug = normalizeQuestion(question).split(' ').filter(Boolean).slice(0, 8).join('-').replace(/[^\p{L}\p{N}-]/gu, '') || 'answer';
+  const slug =
+    normalizeQuestion(question)
+      .split(' ')
+      .filter(Boolean)
+      .slice(0, 8)
+      .join('-')
+      .replace(/[^\p{L}\p{N}-]/gu, '') || 'answer';
   let id = `review-${slug}`;
   for (let n = 2; taken.has(id); n++) id = `review-${slug}-${n}`;
   return id;

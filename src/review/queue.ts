@@ -72,7 +72,10 @@ export class ReviewQueue {
   private readonly items: Keyv<ReviewItem>;
   private chain: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly store: Store, private readonly retentionMs: () => number) {
+  constructor(
+    private readonly store: Store,
+    private readonly retentionMs: () => number,
+  ) {
     this.items = store.namespace<ReviewItem>('review');
   }
 
@@ -87,17 +90,19 @@ export class ReviewQueue {
   update(id: string, change: (item: ReviewItem | undefined) => ReviewItem | undefined, o: { touch?: boolean } = {}): Promise<ReviewItem | undefined> {
     // The bot flags items while `parley review` or the dashboard (maybe another process or
     // instance) marks them: each read-modify-write holds the item in the store.
-    const run = this.chain.then(() => exclusive(this.store, `review:${id}`, async () => {
-      const next = change(await this.items.get(id));
-      if (!next) {
-        await this.items.delete(id);
-        return undefined;
-      }
-      const ttl = this.retentionMs();
-      await this.items.set(id, next, ttl);
-      if (o.touch) await this.store.addToTimeline(TIMELINE, id, next.flaggedAt, ttl);
-      return next;
-    }));
+    const run = this.chain.then(() =>
+      exclusive(this.store, `review:${id}`, async () => {
+        const next = change(await this.items.get(id));
+        if (!next) {
+          await this.items.delete(id);
+          return undefined;
+        }
+        const ttl = this.retentionMs();
+        await this.items.set(id, next, ttl);
+        if (o.touch) await this.store.addToTimeline(TIMELINE, id, next.flaggedAt, ttl);
+        return next;
+      }),
+    );
     this.chain = run.catch(() => undefined);
     return run;
   }

@@ -103,7 +103,10 @@ export class ReviewService {
     const status = q.status ?? 'open';
     const items = await this.queue.flagged(q.since, q.until ?? this.now());
     return items
-      .filter((i) => (status === 'all' || i.status === status) && (!q.reason || i.flags.some((f) => f.reason === q.reason)) && (!q.profile || i.profile === q.profile))
+      .filter(
+        (i) =>
+          (status === 'all' || i.status === status) && (!q.reason || i.flags.some((f) => f.reason === q.reason)) && (!q.profile || i.profile === q.profile),
+      )
       .sort((a, b) => severity(b) - severity(a) || b.flaggedAt - a.flaggedAt);
   }
 
@@ -133,7 +136,10 @@ export class ReviewService {
     // Corrections are saved as FAQ files, so only folders can take them (a docs site cannot).
     const sources = s.knowledge.sources.filter((src) => !src.sitemap && (!profileSources || profileSources.includes(src.name)));
     if (!sources.length) {
-      throw new ReviewError('no_knowledge', `profile "${item.profile}" reads no knowledge folder, so there is no FAQ to save to: set KNOWLEDGE_DIR or knowledge.sources in the config file`);
+      throw new ReviewError(
+        'no_knowledge',
+        `profile "${item.profile}" reads no knowledge folder, so there is no FAQ to save to: set KNOWLEDGE_DIR or knowledge.sources in the config file`,
+      );
     }
     const kb = this.d.knowledge();
     const existing = kb?.faqMatch(question, profileSources);
@@ -151,7 +157,11 @@ export class ReviewService {
     }).catch((err: NodeJS.ErrnoException) => {
       // A read-only knowledge folder (a container image, a read-only mount) is a deployment choice to explain, not a crash.
       if (err.code === 'EACCES' || err.code === 'EPERM' || err.code === 'EROFS') {
-        throw new ReviewError('faq_not_writable', `cannot write ${target.displayPath}/${file} (${err.code}): make the knowledge folder writable for this process (parley doctor checks it)`, { cause: err });
+        throw new ReviewError(
+          'faq_not_writable',
+          `cannot write ${target.displayPath}/${file} (${err.code}): make the knowledge folder writable for this process (parley doctor checks it)`,
+          { cause: err },
+        );
       }
       throw err;
     });
@@ -159,7 +169,11 @@ export class ReviewService {
     await kb?.refresh();
     const match = kb?.faqMatch(question, profileSources);
     const answersFromFaq = !!match && match.score >= s.knowledge.faqThreshold && match.entry.answer === o.answer.trim();
-    if (!answersFromFaq) this.d.log.warn({ review: id, file: faq.file }, 'saved the corrected answer, but the FAQ does not match its question yet (re-index pending, or a closer entry wins)');
+    if (!answersFromFaq)
+      this.d.log.warn(
+        { review: id, file: faq.file },
+        'saved the corrected answer, but the FAQ does not match its question yet (re-index pending, or a closer entry wins)',
+      );
     const review = { verdict: 'corrected' as const, by: o.by, at: this.now(), note: o.note, faq: { file: faq.file, id: faq.id } };
     const closed = (await this.queue.update(id, (i) => i && { ...i, status: 'corrected', review }))!;
     // The same question asked again in the period was the same gap: one correction closes them all.

@@ -31,7 +31,8 @@ export function route(settings: Settings, where: Where, question: string): Route
 
 export function matches(rule: RouteRule, where: Where, question: string): boolean {
   const m = rule.match;
-  const oneOf = (allowed: string[] | undefined, value: string | undefined) => !allowed || (value !== undefined && allowed.some((a) => a.toLowerCase() === value.toLowerCase()));
+  const oneOf = (allowed: string[] | undefined, value: string | undefined) =>
+    !allowed || (value !== undefined && allowed.some((a) => a.toLowerCase() === value.toLowerCase()));
   if (!oneOf(m.platform, where.platform)) return false;
   if (!oneOf(m.workspace, where.workspace)) return false;
   if (!oneOf(m.channel, where.channel)) return false;
@@ -43,7 +44,10 @@ export function matches(rule: RouteRule, where: Where, question: string): boolea
 
 /** Whole-word (or whole-phrase) match, ignoring case and a plural -s/-es: "invoice" matches "invoices", "bill" not "billing". */
 function containsWord(text: string, word: string): boolean {
-  const escaped = word.trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\s+/g, '\\s+');
+  const escaped = word
+    .trim()
+    .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    .replace(/\s+/g, '\\s+');
   return new RegExp(`(?<![\\p{L}\\p{N}])${escaped}(?:e?s)?(?![\\p{L}\\p{N}])`, 'iu').test(text);
 }
 

@@ -43,7 +43,10 @@ export class PrivacyIndex {
   private readonly meta: Keyv<number>;
   private started?: Promise<void>;
 
-  constructor(private readonly store: Store, private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly store: Store,
+    private readonly now: () => number = Date.now,
+  ) {
     this.byConversation = store.namespace<IndexedKey[]>('privacy-conversation');
     this.byPerson = store.namespace<PersonConversation[]>('privacy-person');
     this.meta = store.namespace<number>('privacy-meta');

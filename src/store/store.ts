@@ -305,7 +305,10 @@ class MemoryStore extends LocalClaims {
    * builds each value by string concatenation, and a Map keeps those ropes as they are (~10×
    * the flat string's heap), and its reviver-based parse was a quarter of a reply's CPU (issue 19).
    */
-  protected override readonly codec: Pick<KeyvOptions, 'serialize' | 'deserialize'> = { serialize: (d) => JSON.stringify(d), deserialize: (s) => JSON.parse(s) };
+  protected override readonly codec: Pick<KeyvOptions, 'serialize' | 'deserialize'> = {
+    serialize: (d) => JSON.stringify(d),
+    deserialize: (s) => JSON.parse(s),
+  };
   protected adapter() {
     // One Map per namespace: Keyv records its namespace on the store it is given, and
     // iterating a namespace relies on that.
@@ -315,7 +318,11 @@ class MemoryStore extends LocalClaims {
 
 class SqliteStore extends LocalClaims {
   readonly kind = 'sqlite' as const;
-  constructor(private readonly file: string, prefix: string, private readonly Adapter: typeof ReopeningSqliteAdapter) {
+  constructor(
+    private readonly file: string,
+    prefix: string,
+    private readonly Adapter: typeof ReopeningSqliteAdapter,
+  ) {
     super(prefix);
   }
   private readonly connections: ReopeningSqliteAdapter[] = [];
@@ -367,7 +374,11 @@ class RedisStore extends KeyvStore {
   readonly kind = 'redis' as const;
   // The adapter prefixes keys with the namespace itself (`ns::key`); Keyv must not add its own.
   protected override readonly keyvPrefixesKeys = false;
-  constructor(readonly client: Redis, prefix: string, private readonly Adapter: typeof IORedisKeyvAdapter) {
+  constructor(
+    readonly client: Redis,
+    prefix: string,
+    private readonly Adapter: typeof IORedisKeyvAdapter,
+  ) {
     super(prefix);
   }
   protected adapter() {

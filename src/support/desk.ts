@@ -26,7 +26,8 @@ export const FEEDBACK_TEXTS = {
 };
 
 /** "thanks", "thank you!", "thx", "ty", "cheers", "merci", "great, thanks" — a short message, mostly gratitude. */
-const THANKS = /^(?:(?:ok(?:ay)?|great|perfect|awesome|cool|nice|got it)[,!. ]+)?(?:thanks?(?: you| a lot| so much)?|thx|ty|cheers|merci|danke|gracias)\b[\s!.,:)🙏👍]*(?:(?:that|it) (?:helped|worked)[\s!.]*)?$/iu;
+const THANKS =
+  /^(?:(?:ok(?:ay)?|great|perfect|awesome|cool|nice|got it)[,!. ]+)?(?:thanks?(?: you| a lot| so much)?|thx|ty|cheers|merci|danke|gracias)\b[\s!.,:)🙏👍]*(?:(?:that|it) (?:helped|worked)[\s!.]*)?$/iu;
 
 // A click right after the answer appears may come before the turn is recorded: wait up to ~3 s.
 const ANSWER_LOOKUP_RETRIES = 12;
@@ -59,7 +60,9 @@ export class SupportDesk {
       const keys = [{ ns: 'analytics', key: `q:${dayOf(r.message.receivedAt)}`, ttlMs: ANALYTICS_RETENTION_MS }];
       if (record) keys.push({ ns: 'answers', key: AnswerStore.keyOf(record.platform, record.answerId), ttlMs: ANSWER_TTL_MS });
       // A failed index write is logged, not fatal: the figures still count.
-      await this.index.note(`${r.message.platform}:${r.message.user.id}`, r.conversation, keys).catch((err) => this.d.log.error({ err: describe(err) }, 'indexing an answer for deletion failed'));
+      await this.index
+        .note(`${r.message.platform}:${r.message.user.id}`, r.conversation, keys)
+        .catch((err) => this.d.log.error({ err: describe(err) }, 'indexing an answer for deletion failed'));
     }
     // Answers the passages barely back go to the review queue (issue 12).
     const queued = record ? await this.toReview('queueing a weak answer', () => this.d.review.answered(record, r), false) : false;
@@ -105,7 +108,10 @@ export class SupportDesk {
         await this.d.analytics.recordVote(answer, e.kind, previous?.vote);
         const vote = e.kind;
         await this.toReview('queueing a 👎', () => this.d.review.voted(answer, e.user, vote, e.reason ?? previous?.reason), undefined);
-        log.info({ vote: e.kind, changed: previous !== undefined && previous.vote !== e.kind, reaction: e.viaReaction === true, reasonGiven: e.reason !== undefined }, 'feedback');
+        log.info(
+          { vote: e.kind, changed: previous !== undefined && previous.vote !== e.kind, reaction: e.viaReaction === true, reasonGiven: e.reason !== undefined },
+          'feedback',
+        );
         if (e.viaReaction) return;
         if (e.reason !== undefined) await e.respond?.(FEEDBACK_TEXTS.reason);
         else await e.respond?.(previous?.vote === e.kind ? FEEDBACK_TEXTS.sameVote : FEEDBACK_TEXTS[e.kind]);
@@ -118,7 +124,10 @@ export class SupportDesk {
           await this.d.analytics.recordHandoff(answer);
           await this.toReview('queueing a handed-off answer', () => this.d.review.handedOff(answer, e.user, e.reason), undefined);
           await e.respond?.(HANDOFF_TEXTS.requested, { public: true });
-        } else await e.respond?.(outcome === 'already' ? HANDOFF_TEXTS.already : outcome === 'not_delivered' ? HANDOFF_TEXTS.notDelivered : HANDOFF_TEXTS.noDestination);
+        } else
+          await e.respond?.(
+            outcome === 'already' ? HANDOFF_TEXTS.already : outcome === 'not_delivered' ? HANDOFF_TEXTS.notDelivered : HANDOFF_TEXTS.noDestination,
+          );
         return;
       }
       case 'resume': {

@@ -9,16 +9,46 @@ import { conversationKey, type IncomingMessage } from '../../src/kernel/types.js
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-11-20T10:00:00Z');
 
-function turn(o: { id: string; thread?: string; text: string; source: string; profile?: string; channel?: string; user?: string; at?: number; firstVisibleMs?: number; usage?: [number, number]; model?: string }): TurnResult {
+function turn(o: {
+  id: string;
+  thread?: string;
+  text: string;
+  source: string;
+  profile?: string;
+  channel?: string;
+  user?: string;
+  at?: number;
+  firstVisibleMs?: number;
+  usage?: [number, number];
+  model?: string;
+}): TurnResult {
   const at = o.at ?? T0;
   const message: IncomingMessage = {
-    platform: 'discord', workspace: 'G1', channel: o.channel ?? 'C1', thread: o.thread ?? o.id, id: o.id,
-    user: { id: o.user ?? 'U1', name: 'alice' }, text: o.text, attachments: [], trigger: 'mention', receivedAt: at,
+    platform: 'discord',
+    workspace: 'G1',
+    channel: o.channel ?? 'C1',
+    thread: o.thread ?? o.id,
+    id: o.id,
+    user: { id: o.user ?? 'U1', name: 'alice' },
+    text: o.text,
+    attachments: [],
+    trigger: 'mention',
+    receivedAt: at,
   };
   return {
-    conversation: conversationKey(message), message, profile: o.profile ?? 'default', question: o.text, text: 'answer', source: o.source, citations: [],
-    model: o.model ?? (o.usage ? 'gpt-test' : undefined), usage: o.usage ? { promptTokens: o.usage[0], completionTokens: o.usage[1] } : undefined,
-    startedAt: at, firstVisibleAt: o.firstVisibleMs === undefined ? undefined : at + o.firstVisibleMs, finishedAt: at + 2_000, updates: 1,
+    conversation: conversationKey(message),
+    message,
+    profile: o.profile ?? 'default',
+    question: o.text,
+    text: 'answer',
+    source: o.source,
+    citations: [],
+    model: o.model ?? (o.usage ? 'gpt-test' : undefined),
+    usage: o.usage ? { promptTokens: o.usage[0], completionTokens: o.usage[1] } : undefined,
+    startedAt: at,
+    firstVisibleAt: o.firstVisibleMs === undefined ? undefined : at + o.firstVisibleMs,
+    finishedAt: at + 2_000,
+    updates: 1,
   };
 }
 
@@ -30,7 +60,11 @@ async function setup(now = T0 + 3_600_000) {
     now: () => clock,
     priceOf: (profile) => (profile === 'billing' ? { inputPerMillion: 2, outputPerMillion: 8 } : undefined),
   });
-  return { analytics, setNow: (t: number) => (clock = t), report: (q: Partial<Parameters<typeof buildReport>[1]> = {}) => buildReport(analytics, { since: T0 - 2 * DAY, until: clock, ...q }) };
+  return {
+    analytics,
+    setNow: (t: number) => (clock = t),
+    report: (q: Partial<Parameters<typeof buildReport>[1]> = {}) => buildReport(analytics, { since: T0 - 2 * DAY, until: clock, ...q }),
+  };
 }
 
 describe('support analytics', () => {
@@ -50,7 +84,11 @@ describe('support analytics', () => {
     expect(r.totals.completionTokens).toBe(500);
     // 1,000 × $2/M + 500 × $8/M = $0.006
     expect(r.totals.costUsd).toBeCloseTo(0.006, 10);
-    expect(r.days.map((d) => [d.day, d.questions])).toEqual([['2026-11-18', 0], ['2026-11-19', 1], ['2026-11-20', 3]]);
+    expect(r.days.map((d) => [d.day, d.questions])).toEqual([
+      ['2026-11-18', 0],
+      ['2026-11-19', 1],
+      ['2026-11-20', 3],
+    ]);
     expect(Object.fromEntries(r.profiles.map((p) => [p.profile, p.questions]))).toEqual({ billing: 2, default: 2 });
     expect(r.channels.find((c) => c.channel === 'discord:C2')?.questions).toBe(1);
     const billing = await report({ profile: 'billing' });
@@ -113,14 +151,17 @@ describe('support analytics', () => {
     expect(normalizeQuestion('  How do I <@123> export… to CSV?! ')).toBe('how do i export to csv');
     expect(formatSummary(r)).toContain('1. How do I export to CSV? (asked 3×, unanswered 2');
     const csv = formatCsv(r).trim().split('\n');
-    expect(csv[0]).toBe('day,questions,model,faq,knowledge,declined,handoffs,up,down,up_ratio,resolution_rate,p50_ms,p95_ms,tokens,cost_usd,groundedness,low_grounded');
+    expect(csv[0]).toBe(
+      'day,questions,model,faq,knowledge,declined,handoffs,up,down,up_ratio,resolution_rate,p50_ms,p95_ms,tokens,cost_usd,groundedness,low_grounded',
+    );
     expect(csv.at(-1)).toMatch(/^total,5,3,0,0,2,0,0,1,0\.000,/);
   });
 
   it('time to first visible text: p50/p95 from a bounded, mergeable sketch within its accuracy', async () => {
     const { analytics, report } = await setup();
     const values = Array.from({ length: 200 }, (_, i) => (i + 1) * 25); // 25 ms … 5 s
-    for (const [i, v] of values.entries()) await analytics.recordTurn(turn({ id: `l${i}`, text: `q${i}`, source: 'model', channel: i % 2 ? 'C1' : 'C2', firstVisibleMs: v }));
+    for (const [i, v] of values.entries())
+      await analytics.recordTurn(turn({ id: `l${i}`, text: `q${i}`, source: 'model', channel: i % 2 ? 'C1' : 'C2', firstVisibleMs: v }));
     const r = await report();
     const exact = (q: number) => values[Math.ceil(q * values.length) - 1]!;
     expect(Math.abs(r.totals.firstVisibleP50Ms! - exact(0.5)) / exact(0.5)).toBeLessThanOrEqual(RELATIVE_ACCURACY);

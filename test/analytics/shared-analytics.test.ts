@@ -17,11 +17,30 @@ afterAll(async () => {
 
 function turn(n: number, at: number): TurnResult {
   const message: IncomingMessage = {
-    platform: 'slack', workspace: 'T1', channel: 'C1', thread: `${n}`, id: `${n}`, user: { id: `U${n}` }, text: `Question ${n}?`, attachments: [], trigger: 'mention', receivedAt: at,
+    platform: 'slack',
+    workspace: 'T1',
+    channel: 'C1',
+    thread: `${n}`,
+    id: `${n}`,
+    user: { id: `U${n}` },
+    text: `Question ${n}?`,
+    attachments: [],
+    trigger: 'mention',
+    receivedAt: at,
   };
   return {
-    conversation: conversationKey(message), message, profile: 'default', question: message.text, text: 'answer', source: 'model', citations: [],
-    usage: { promptTokens: 10, completionTokens: 5 }, startedAt: at, firstVisibleAt: at + 100, finishedAt: at + 500, updates: 1,
+    conversation: conversationKey(message),
+    message,
+    profile: 'default',
+    question: message.text,
+    text: 'answer',
+    source: 'model',
+    citations: [],
+    usage: { promptTokens: 10, completionTokens: 5 },
+    startedAt: at,
+    firstVisibleAt: at + 100,
+    finishedAt: at + 500,
+    updates: 1,
     grounding: { score: n % 2 ? 1 : 0, passages: [], unsupported: [] },
     ...(n % 5 === 0 && { incomplete: true, finishReason: 'length' }),
   };
@@ -35,7 +54,17 @@ describe('support analytics shared through Redis', () => {
     const now = Date.now();
     await Promise.all(Array.from({ length: 30 }, (_, n) => instances[n % 3]!.recordTurn(turn(n, now), { queuedForReview: n % 2 === 0 })));
     const r = await buildReport(instances[0]!, { since: now - 3_600_000, until: now + 3_600_000 });
-    expect(r.totals).toMatchObject({ questions: 30, threads: 30, promptTokens: 300, completionTokens: 150, groundedAnswers: 30, groundedness: 0.5, queuedForReview: 15, incomplete: 6, cutAtLength: 6 });
+    expect(r.totals).toMatchObject({
+      questions: 30,
+      threads: 30,
+      promptTokens: 300,
+      completionTokens: 150,
+      groundedAnswers: 30,
+      groundedness: 0.5,
+      queuedForReview: 15,
+      incomplete: 6,
+      cutAtLength: 6,
+    });
     expect(r.totals.sources).toEqual({ model: 30 });
   });
 });

@@ -21,7 +21,14 @@ afterAll(async () => {
 });
 
 const ANSWER = 'Use **bold** steps:\n\n- one\n- two\n\nDone `code`.';
-const env = () => ({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'k', OPENAI_MODEL: 'fake-model', TERM: 'xterm' });
+const env = () => ({
+  PATH: process.env.PATH ?? '',
+  HOME: process.env.HOME ?? '',
+  OPENAI_BASE_URL: fake.url,
+  OPENAI_API_KEY: 'k',
+  OPENAI_MODEL: 'fake-model',
+  TERM: 'xterm',
+});
 
 /** Chats on `thread`: types each line once the screen shows its `after`, then returns everything the screen showed. */
 async function chatInTerminal(thread: string, lines: { type: string; after: string }[]): Promise<{ screen: string; code: number }> {

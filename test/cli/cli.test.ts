@@ -63,7 +63,7 @@ describe('parley CLI', () => {
     expect(r.stderr).toMatch(/unknown command "fly"[\s\S]*parley ask/);
   });
 
-  it('prints a command\'s usage for --help, without running it', async () => {
+  it("prints a command's usage for --help, without running it", async () => {
     const r = await parley(['review', '--help'], { STORE_URL: 'memory://' });
     expect([r.code, r.stderr]).toEqual([0, '']);
     expect(r.stdout).toMatch(/^usage: parley review \[--since 7d\][^\n]*correct/);

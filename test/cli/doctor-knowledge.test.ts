@@ -43,14 +43,20 @@ describe('parley doctor: knowledge', () => {
   it('reports a docs site by its sitemap, and a sitemap that does not answer', async () => {
     const server = createServer((req, res) => {
       if (req.url !== '/sitemap.xml') return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': 'application/xml' }).end('<urlset><url><loc>http://x.example/a</loc></url><url><loc>http://x.example/b</loc></url></urlset>');
+      res
+        .writeHead(200, { 'content-type': 'application/xml' })
+        .end('<urlset><url><loc>http://x.example/a</loc></url><url><loc>http://x.example/b</loc></url></urlset>');
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
       const checks = await diagnoseKnowledge(loadConfig({ KNOWLEDGE_URLS: `${base}/sitemap.xml,${base}/missing.xml` }), log);
       expect(checks).toEqual([
-        expect.objectContaining({ check: 'knowledge site (sitemap)', ok: true, detail: expect.stringMatching(/sitemap\.xml lists 2 pages; .*re-checked every 360 minutes$/) }),
+        expect.objectContaining({
+          check: 'knowledge site (sitemap)',
+          ok: true,
+          detail: expect.stringMatching(/sitemap\.xml lists 2 pages; .*re-checked every 360 minutes$/),
+        }),
         expect.objectContaining({ check: 'knowledge site-2 (sitemap)', ok: false, detail: `${base}/missing.xml answered HTTP 404` }),
       ]);
     } finally {

@@ -82,7 +82,10 @@ describe('config file', () => {
 
   it('names the exact key and line of each kind of mistake', () => {
     const cases: [string, RegExp][] = [
-      [valid.replace('model: gpt-4o\n', 'model: gpt-5\n'), /^profiles\.billing\.model: unknown model "gpt-5" \(defined: gpt-4o, llama\) \(parley\.config\.yaml line 10\)$/],
+      [
+        valid.replace('model: gpt-4o\n', 'model: gpt-5\n'),
+        /^profiles\.billing\.model: unknown model "gpt-5" \(defined: gpt-4o, llama\) \(parley\.config\.yaml line 10\)$/,
+      ],
       [valid.replace('temperature: 0.1', 'temprature: 0.1'), /^profiles\.billing\.temprature: unknown key .*line 11\)$/],
       [valid.replace('topP: 0.9', 'topP: high'), /^profiles\.billing\.topP: .*expected number.*line 12\)$/],
       [valid.replace('profile: billing }', 'profile: billling }'), /^routing\.0\.profile: unknown profile "billling".*line 19\)$/],
@@ -105,7 +108,15 @@ describe('config file', () => {
   it('the shipped example config is valid and points at the example knowledge', () => {
     const file = loadConfigFile('examples/parley.config.yaml', env, readFileSync(resolve(root, 'examples/parley.config.yaml'), 'utf8'));
     const s = resolveSettings(config, file, root);
-    expect(s.knowledge.sources).toEqual([{ name: 'tallyho', dir: resolve(root, 'examples/knowledge'), displayPath: 'examples/knowledge', url: undefined, configKey: 'knowledge.sources.tallyho.path' }]);
+    expect(s.knowledge.sources).toEqual([
+      {
+        name: 'tallyho',
+        dir: resolve(root, 'examples/knowledge'),
+        displayPath: 'examples/knowledge',
+        url: undefined,
+        configKey: 'knowledge.sources.tallyho.path',
+      },
+    ]);
     expect([...s.profiles.keys()].sort()).toEqual(['billing', 'default', 'legal']);
   });
 

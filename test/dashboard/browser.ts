@@ -3,7 +3,15 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 
 /** Debian's `chromium`, driven headless by playwright-core (which brings no browser of its own). */
 export const CHROMIUM = '/usr/bin/chromium';
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 /** Launches the headless Chromium, or fails saying how to install it. */
 export function launchChromium(): Promise<Browser> {

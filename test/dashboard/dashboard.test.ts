@@ -23,7 +23,11 @@ let expected: { questions: number; declined: number; handoffs: number };
 
 beforeAll(async () => {
   browser = await launchChromium();
-  parley = await startParley(loadConfig({ STORE_URL: 'memory://', PORT: '0', ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'silent' }), { log: silentLogger(), platforms: false, watch: false });
+  parley = await startParley(loadConfig({ STORE_URL: 'memory://', PORT: '0', ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'silent' }), {
+    log: silentLogger(),
+    platforms: false,
+    watch: false,
+  });
   base = `http://127.0.0.1:${parley.port}`;
   expected = await seedWeek(parley.support.analytics, Date.now());
 }, 60_000);
@@ -72,7 +76,14 @@ describe('dashboard', () => {
           const pixels: Uint8ClampedArray = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
           let painted = 0;
           for (let i = 3; i < pixels.length; i += 4) if (pixels[i]! > 0) painted++;
-          return { id, type: chart?.config.type as string | undefined, labels: chart?.data.labels as string[], datasets: chart?.data.datasets.map((d: any) => ({ label: d.label, data: d.data })) as { label: string; data: any[] }[], painted, width: canvas.width as number };
+          return {
+            id,
+            type: chart?.config.type as string | undefined,
+            labels: chart?.data.labels as string[],
+            datasets: chart?.data.datasets.map((d: any) => ({ label: d.label, data: d.data })) as { label: string; data: any[] }[],
+            painted,
+            width: canvas.width as number,
+          };
         });
       }, CHARTS);
       for (const c of charts) {
@@ -92,7 +103,9 @@ describe('dashboard', () => {
       const cost = charts.find((c) => c.id === 'chart-cost')!;
       expect((cost.datasets![1]!.data as number[]).reduce((a, b) => a + b, 0)).toBe(expected.handoffs);
 
-      const rows = await page.$$eval('#unanswered tbody tr', (trs) => trs.map((tr: any) => [...tr.querySelectorAll('td')].map((td: any) => td.textContent as string)));
+      const rows = await page.$$eval('#unanswered tbody tr', (trs) =>
+        trs.map((tr: any) => [...tr.querySelectorAll('td')].map((td: any) => td.textContent as string)),
+      );
       expect(rows[0]).toEqual(['Can I export invoices to PDF?', 'support', '7', '7', '0', '0']);
       expect(rows.some((r) => r[0] === 'I was charged twice' && r[5] === '1')).toBe(true);
       expect(external).toEqual([]);

@@ -12,7 +12,14 @@ import { HttpServer } from '../../src/server/http.js';
  */
 const TOKEN = 'errors-admin-token-0123456789';
 const BEARER = { authorization: `Bearer ${TOKEN}` };
-const unused = new Proxy({}, { get: (_t, name) => { throw new Error(`not expected: ${String(name)}`); } });
+const unused = new Proxy(
+  {},
+  {
+    get: (_t, name) => {
+      throw new Error(`not expected: ${String(name)}`);
+    },
+  },
+);
 
 let http: HttpServer;
 let base: string;
@@ -54,9 +61,16 @@ describe('dashboard client errors', () => {
   it('names the `since` parameter, not the CLI flag, when it cannot read it', async () => {
     const data = await fetch(`${base}/dashboard/data?since=yesterday`, { headers: BEARER });
     expect(data.status).toBe(400);
-    expect(await data.json()).toEqual({ error: 'bad_since', message: 'since: expected a duration like 7d, 24h, 2w or a date like 2026-11-01 (got "yesterday")' });
+    expect(await data.json()).toEqual({
+      error: 'bad_since',
+      message: 'since: expected a duration like 7d, 24h, 2w or a date like 2026-11-01 (got "yesterday")',
+    });
     const review = await fetch(`${base}/dashboard/review?since=yesterday`, { headers: BEARER });
     expect(review.status).toBe(400);
-    expect(await review.json()).toEqual({ error: 'invalid_request', field: 'since', message: 'since: expected a duration like 7d, 24h, 2w or a date like 2026-11-01 (got "yesterday")' });
+    expect(await review.json()).toEqual({
+      error: 'invalid_request',
+      field: 'since',
+      message: 'since: expected a duration like 7d, 24h, 2w or a date like 2026-11-01 (got "yesterday")',
+    });
   });
 });

@@ -29,7 +29,8 @@ const WEATHER_Q = 'What is the weather in Paris tomorrow?';
 const DOWN_NOTE = 'Not what I asked <b>at all</b>';
 /** Answered well (not queued); 👎 only after its page changed. */
 const MONTHLY_Q = 'How long can a monthly subscription be refunded?';
-const CORRECTED = 'Annual plans are refunded in full within 30 days of purchase. After three months we refund the unused whole months, minus a 10% administration fee. An Owner writes to billing@tallyho.example to ask.';
+const CORRECTED =
+  'Annual plans are refunded in full within 30 days of purchase. After three months we refund the unused whole months, minus a 10% administration fee. An Owner writes to billing@tallyho.example to ask.';
 
 let fake: FakeOpenAI;
 let dir: string;
@@ -41,7 +42,12 @@ let monthlyAnswer: string;
 
 function config(o: { knowledge?: string } = {}) {
   return loadConfig({
-    STORE_URL: 'memory://', PORT: '0', ADMIN_TOKEN: TOKEN, LOG_LEVEL: 'silent', OPENAI_BASE_URL: fake.url, OPENAI_MODEL: 'fake-model',
+    STORE_URL: 'memory://',
+    PORT: '0',
+    ADMIN_TOKEN: TOKEN,
+    LOG_LEVEL: 'silent',
+    OPENAI_BASE_URL: fake.url,
+    OPENAI_MODEL: 'fake-model',
     ...(o.knowledge ? { KNOWLEDGE_DIR: o.knowledge } : {}),
   });
 }
@@ -56,7 +62,14 @@ async function ask(p: Parley, a: MemoryAdapter, question: string, reply: string,
   expect(r?.source).toBe('model');
   await p.support.desk.idle();
   if (downNote !== undefined) {
-    await p.support.desk.feedback({ platform: 'memory', answerId: message.id, kind: 'down', reason: downNote, user: { id: 'U-mia', name: 'Mia' }, at: Date.now() });
+    await p.support.desk.feedback({
+      platform: 'memory',
+      answerId: message.id,
+      kind: 'down',
+      reason: downNote,
+      user: { id: 'U-mia', name: 'Mia' },
+      at: Date.now(),
+    });
     await p.support.desk.idle();
   }
   return message.id;
@@ -79,7 +92,10 @@ function post(id: string, body: unknown, headers: Record<string, string> = {}): 
 /** Cells of the queue's summary rows: [id, why, profile, question, status]. */
 function rows(page: Page): Promise<string[][]> {
   return page.$$eval('#review-queue tr.review-row', (trs) =>
-    trs.map((tr: any) => [tr.dataset.id, ...['.review-why', '.review-profile', '.review-question', '.review-status'].map((s) => tr.querySelector(s).textContent as string)]),
+    trs.map((tr: any) => [
+      tr.dataset.id,
+      ...['.review-why', '.review-profile', '.review-question', '.review-status'].map((s) => tr.querySelector(s).textContent as string),
+    ]),
   );
 }
 
@@ -132,7 +148,14 @@ describe('review queue on the dashboard', () => {
       expect(await page.textContent(`${detail} .review-answer`)).toBe(INVENTED);
       expect(await page.$$eval(`${detail} .review-unsupported mark.invented`, (ms) => ms.map((m: any) => m.textContent))).toEqual(['90', '25', '2']);
       expect(await page.textContent(`${detail} .review-unsupported li:first-child`)).toBe('Annual plans can be refunded within 90 days.');
-      const passages = await page.$$eval(`${detail} li.passage`, (ls) => ls.map((l: any) => ({ title: l.querySelector('.passage-title').textContent, location: l.querySelector('.passage-loc').textContent, text: l.querySelector('.passage-text').textContent, changed: !!l.querySelector('.passage-changed') })));
+      const passages = await page.$$eval(`${detail} li.passage`, (ls) =>
+        ls.map((l: any) => ({
+          title: l.querySelector('.passage-title').textContent,
+          location: l.querySelector('.passage-loc').textContent,
+          text: l.querySelector('.passage-text').textContent,
+          changed: !!l.querySelector('.passage-changed'),
+        })),
+      );
       expect(passages[0]).toMatchObject({ title: 'Refund policy › Annual plans', location: expect.stringContaining('billing/refunds.md'), changed: false });
       expect(passages[0]!.text).toContain('30 days');
       expect(await page.textContent(`${detail} .review-verdict`)).toContain('open — not reviewed yet');
@@ -193,8 +216,17 @@ describe('review queue on the dashboard', () => {
       const open = await rows(page);
       expect(open.map((r) => r.slice(1))).toEqual([['👎', 'default', MONTHLY_Q, 'open']]);
       await page.click(`tr.review-row[data-id="${open[0]![0]}"]`);
-      const monthly = await page.$$eval(`tr.review-detail[data-id="${open[0]![0]}"] li.passage`, (ls) => ls.map((l: any) => ({ title: l.querySelector('.passage-title').textContent, text: l.querySelector('.passage-text').textContent, changed: l.querySelector('.passage-changed')?.textContent ?? null })));
-      expect(monthly.find((p) => p.title === 'Refund policy › Monthly plans')).toMatchObject({ changed: 'changed since the answer', text: expect.stringContaining('**7 days**') });
+      const monthly = await page.$$eval(`tr.review-detail[data-id="${open[0]![0]}"] li.passage`, (ls) =>
+        ls.map((l: any) => ({
+          title: l.querySelector('.passage-title').textContent,
+          text: l.querySelector('.passage-text').textContent,
+          changed: l.querySelector('.passage-changed')?.textContent ?? null,
+        })),
+      );
+      expect(monthly.find((p) => p.title === 'Refund policy › Monthly plans')).toMatchObject({
+        changed: 'changed since the answer',
+        text: expect.stringContaining('**7 days**'),
+      });
       expect(monthly.find((p) => p.title === 'Refund policy › Annual plans')?.changed ?? null).toBe(null);
       await page.selectOption('#review-status', 'bad');
       await page.waitForFunction((q) => (globalThis as any).document.querySelector('#review-queue .review-question')?.textContent === q, WEATHER_Q);
@@ -213,7 +245,9 @@ describe('review queue on the dashboard', () => {
     await ask(parley, adapter, 'Can I pay with a cheque?', 'Sadly no.', 'unclear');
     const id = (await queue()).find((i) => i.question === 'Can I pay with a cheque?')!.id as string;
     expect((await fetch(`${base}/dashboard/review`)).status).toBe(401);
-    expect((await fetch(`${base}/dashboard/review/${id}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"verdict":"good"}' })).status).toBe(401);
+    expect(
+      (await fetch(`${base}/dashboard/review/${id}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"verdict":"good"}' })).status,
+    ).toBe(401);
 
     // A cross-site form post cannot send JSON; a foreign page's fetch carries its Origin.
     expect((await post(id, 'verdict=good', { 'content-type': 'application/x-www-form-urlencoded' })).status).toBe(415);
@@ -271,7 +305,11 @@ describe('review queue on the dashboard', () => {
       await ask(bare, a, 'Do you have a status page?', 'Yes, at status.example.', 'wrong URL');
       const url = `http://127.0.0.1:${bare.port}/dashboard/review`;
       const [item] = ((await (await fetch(`${url}?since=7d`, { headers: BEARER })).json()) as any).items;
-      const res = await fetch(`${url}/${item.id}`, { method: 'POST', headers: { ...BEARER, 'content-type': 'application/json' }, body: JSON.stringify({ correction: 'See the status page.' }) });
+      const res = await fetch(`${url}/${item.id}`, {
+        method: 'POST',
+        headers: { ...BEARER, 'content-type': 'application/json' },
+        body: JSON.stringify({ correction: 'See the status page.' }),
+      });
       expect(res.status).toBe(409);
       expect(((await res.json()) as any).error).toBe('no_knowledge');
       expect((await bare.support.review.get(item.id))?.status).toBe('open');
@@ -289,7 +327,15 @@ describe('review queue on the dashboard', () => {
       expect(html).toContain('id="unanswered"');
       expect(html).not.toContain('id="review"');
       expect((await fetch(`http://127.0.0.1:${port}/dashboard/review`, { headers: BEARER })).status).toBe(404);
-      expect((await fetch(`http://127.0.0.1:${port}/dashboard/review/ffffffffff`, { method: 'POST', headers: { ...BEARER, 'content-type': 'application/json' }, body: '{"verdict":"good"}' })).status).toBe(404);
+      expect(
+        (
+          await fetch(`http://127.0.0.1:${port}/dashboard/review/ffffffffff`, {
+            method: 'POST',
+            headers: { ...BEARER, 'content-type': 'application/json' },
+            body: '{"verdict":"good"}',
+          })
+        ).status,
+      ).toBe(404);
       const script = await (await fetch(`http://127.0.0.1:${port}/dashboard/assets/dashboard.js`)).text();
       expect(script).not.toContain('/dashboard/review');
     } finally {

@@ -144,7 +144,9 @@ describe.each(stores)('engine on the $name store', (backend) => {
     fake.script({ text: 'This is the start of a long answer', cutAfterChunks: 4 });
     const m = adapter.message('tell me');
     const r = await engine.deliver(adapter, m);
-    expect(adapter.shown(m.id)).toMatch(/^This is the start \n\n_⚠️ The answer was cut off \(the connection to the model failed\)\. Ask again to get the rest\._$/);
+    expect(adapter.shown(m.id)).toMatch(
+      /^This is the start \n\n_⚠️ The answer was cut off \(the connection to the model failed\)\. Ask again to get the rest\._$/,
+    );
     expect(r!.error).toBe('llm_network');
   });
 
@@ -160,18 +162,16 @@ describe.each(stores)('engine on the $name store', (backend) => {
   });
 
   it('runs middleware: it can rewrite the question, add context, or answer without the model', async () => {
-    const engine = engineWith().use(
-      async (ctx, next) => {
-        if (ctx.question === 'ping') {
-          ctx.answer = { text: 'pong', source: 'faq' };
-          return;
-        }
-        ctx.question = ctx.question.replace(/sk-[a-z0-9]+/g, '[secret]');
-        ctx.context.push('Knowledge: the office opens at 9.');
-        ctx.notices.push('A secret was removed from your question.');
-        await next();
-      },
-    );
+    const engine = engineWith().use(async (ctx, next) => {
+      if (ctx.question === 'ping') {
+        ctx.answer = { text: 'pong', source: 'faq' };
+        return;
+      }
+      ctx.question = ctx.question.replace(/sk-[a-z0-9]+/g, '[secret]');
+      ctx.context.push('Knowledge: the office opens at 9.');
+      ctx.notices.push('A secret was removed from your question.');
+      await next();
+    });
     const faq = adapter.message('ping');
     expect((await engine.deliver(adapter, faq))!.source).toBe('faq');
     expect(adapter.shown(faq.id)).toBe('pong');

@@ -4,8 +4,19 @@ import { countTokens, upperBoundTokens } from '../../src/llm/tokens.js';
 import type { Turn } from '../../src/kernel/types.js';
 
 const turn = (role: Turn['role'], content: string): Turn => ({ role, content, at: 0 });
-const history = [turn('user', 'How do I reset my password?'), turn('assistant', 'Open Settings → Security and choose “Reset”.'), turn('user', 'And 2FA?'), turn('assistant', 'Same page, under “Two-factor”.')];
-const base = { systemPrompt: 'You are a support assistant.', context: ['Passage: resets take 5 minutes.'], history, question: 'Thanks, and my email?', maxOutputTokens: 100 };
+const history = [
+  turn('user', 'How do I reset my password?'),
+  turn('assistant', 'Open Settings → Security and choose “Reset”.'),
+  turn('user', 'And 2FA?'),
+  turn('assistant', 'Same page, under “Two-factor”.'),
+];
+const base = {
+  systemPrompt: 'You are a support assistant.',
+  context: ['Passage: resets take 5 minutes.'],
+  history,
+  question: 'Thanks, and my email?',
+  maxOutputTokens: 100,
+};
 
 describe('buildPrompt', () => {
   it('never counts more o200k tokens than UTF-8 bytes (the bound that skips the tokenizer)', () => {

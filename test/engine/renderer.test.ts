@@ -77,7 +77,11 @@ describe('ProgressiveRenderer', () => {
   it('continues past the length limit in further messages, each within the limit', async () => {
     const chat = new MemoryChat({ maxLength: 200 });
     const r = new ProgressiveRenderer(chat.surface(), { log });
-    const text = await stream(r, Array.from({ length: 60 }, (_, i) => `Sentence number ${i}.\n`), 1);
+    const text = await stream(
+      r,
+      Array.from({ length: 60 }, (_, i) => `Sentence number ${i}.\n`),
+      1,
+    );
     await r.finish({ text, source: 'model' });
     const shown = chat.visible();
     expect(shown.length).toBeGreaterThan(3);
@@ -127,7 +131,11 @@ describe('ProgressiveRenderer', () => {
   it('removes surplus messages when the final text is shorter than the stream', async () => {
     const chat = new MemoryChat({ maxLength: 100 });
     const r = new ProgressiveRenderer(chat.surface(), { log });
-    await stream(r, Array.from({ length: 30 }, (_, i) => `Line ${i} here.\n`), 2);
+    await stream(
+      r,
+      Array.from({ length: 30 }, (_, i) => `Line ${i} here.\n`),
+      2,
+    );
     await waitFor(() => chat.visible().length > 1);
     await r.finish({ text: 'Short final.', source: 'model' });
     expect(chat.visible()).toEqual(['Short final.']);

@@ -49,7 +49,9 @@ describe('splitMessage', () => {
     expect(chunks[1]!.startsWith('```ts\n')).toBe(true);
     expect(chunks[0]!.endsWith('\n```')).toBe(true);
     // Stripping the added fences gives back every line of the original.
-    const lines = rejoin(chunks).split('\n').filter((l) => l !== '```ts' && l !== '```' && l !== '');
+    const lines = rejoin(chunks)
+      .split('\n')
+      .filter((l) => l !== '```ts' && l !== '```' && l !== '');
     expect(lines).toEqual(text.split('\n').filter((l) => l !== '```ts' && l !== '```' && l !== ''));
   });
 

@@ -48,14 +48,19 @@ export class MemoryChat {
   }
 
   private async request<T>(op: string, final: boolean | undefined, fn: () => T): Promise<T> {
-    return this.pacer.schedule('chat', 'reply', async () => {
-      this.requests.push({ op, final, at: Date.now() });
-      if (this.o.latencyMs) await new Promise((r) => setTimeout(r, this.o.latencyMs));
-      const failure = this.failNext[op]?.shift();
-      if (failure === 'rate') throw new RateLimitError(`memory:${op}`, 30);
-      if (failure === 'error') throw new PlatformError('memory', op, 'internal_error');
-      return fn();
-    }, final ? 'final' : 'progress');
+    return this.pacer.schedule(
+      'chat',
+      'reply',
+      async () => {
+        this.requests.push({ op, final, at: Date.now() });
+        if (this.o.latencyMs) await new Promise((r) => setTimeout(r, this.o.latencyMs));
+        const failure = this.failNext[op]?.shift();
+        if (failure === 'rate') throw new RateLimitError(`memory:${op}`, 30);
+        if (failure === 'error') throw new PlatformError('memory', op, 'internal_error');
+        return fn();
+      },
+      final ? 'final' : 'progress',
+    );
   }
 
   surface(): ReplySurface {

@@ -43,7 +43,11 @@ export class FakeModelServer {
   /** The model name the response carries (llama.cpp answers any name with its loaded model's alias). */
   servedModel?: string;
 
-  private constructor(readonly kind: ServerKind, private readonly server: Server, readonly url: string) {}
+  private constructor(
+    readonly kind: ServerKind,
+    private readonly server: Server,
+    readonly url: string,
+  ) {}
 
   static async start(kind: ServerKind): Promise<FakeModelServer> {
     let fake!: FakeModelServer;
@@ -75,7 +79,10 @@ export class FakeModelServer {
   private async handle(url: string, body: any, res: ServerResponse): Promise<void> {
     if (url.endsWith('/models')) {
       const id = this.servedModel ?? 'test-model';
-      const data = this.kind === 'ollama' ? [{ id, object: 'model', created: 1, owned_by: 'library' }] : [{ id, object: 'model', created: 1, owned_by: this.kind === 'vllm' ? 'vllm' : 'llamacpp' }];
+      const data =
+        this.kind === 'ollama'
+          ? [{ id, object: 'model', created: 1, owned_by: 'library' }]
+          : [{ id, object: 'model', created: 1, owned_by: this.kind === 'vllm' ? 'vllm' : 'llamacpp' }];
       return json(res, 200, { object: 'list', data });
     }
     this.requests.push(body);
@@ -100,7 +107,12 @@ export class FakeModelServer {
     const timings = { prompt_n: prompt, prompt_ms: 12.5, predicted_n: completion, predicted_ms: 40.1 };
     const withUsage = body.stream_options?.include_usage && !s.noUsage;
     const chunk = (delta: object, finish: string | null, extra: object = {}) => this.chunk(id, created, model, delta, finish, withUsage, extra);
-    send(chunk(this.kind === 'llamacpp' ? { role: 'assistant', content: null } : { role: 'assistant', content: '', ...(this.kind === 'openai' && { refusal: null }) }, null));
+    send(
+      chunk(
+        this.kind === 'llamacpp' ? { role: 'assistant', content: null } : { role: 'assistant', content: '', ...(this.kind === 'openai' && { refusal: null }) },
+        null,
+      ),
+    );
     for (let i = 0; i < pieces.length; i++) {
       if (s.cutAfterChunks !== undefined && i >= s.cutAfterChunks) {
         await new Promise<void>((r) => res.write('', () => r()));
@@ -114,7 +126,10 @@ export class FakeModelServer {
     }
     if (this.kind !== 'ollama') send(chunk({}, s.finishReason ?? 'stop', this.kind === 'llamacpp' ? { timings } : {}));
     if (withUsage) {
-      const tail = this.kind === 'llamacpp' ? { choices: [], created, id, model, system_fingerprint: 'b6000-abc', object: 'chat.completion.chunk', usage, timings } : { id, object: 'chat.completion.chunk', created, model, ...(this.kind === 'ollama' && { system_fingerprint: 'fp_ollama' }), choices: [], usage };
+      const tail =
+        this.kind === 'llamacpp'
+          ? { choices: [], created, id, model, system_fingerprint: 'b6000-abc', object: 'chat.completion.chunk', usage, timings }
+          : { id, object: 'chat.completion.chunk', created, model, ...(this.kind === 'ollama' && { system_fingerprint: 'fp_ollama' }), choices: [], usage };
       send(tail);
     }
     res.end('data: [DONE]\n\n');
@@ -123,13 +138,29 @@ export class FakeModelServer {
   private chunk(id: string, created: number, model: string, delta: object, finish: string | null, withUsage: boolean, extra: object): object {
     switch (this.kind) {
       case 'llamacpp':
-        return { choices: [{ finish_reason: finish, index: 0, delta }], created, id, model, system_fingerprint: 'b6000-abc', object: 'chat.completion.chunk', ...extra };
+        return {
+          choices: [{ finish_reason: finish, index: 0, delta }],
+          created,
+          id,
+          model,
+          system_fingerprint: 'b6000-abc',
+          object: 'chat.completion.chunk',
+          ...extra,
+        };
       case 'vllm':
         return { id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] };
       case 'ollama':
         return { id, object: 'chat.completion.chunk', created, model, system_fingerprint: 'fp_ollama', choices: [{ index: 0, delta, finish_reason: finish }] };
       default:
-        return { id, object: 'chat.completion.chunk', created, model, system_fingerprint: 'fp_1', choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(withUsage && { usage: null }) };
+        return {
+          id,
+          object: 'chat.completion.chunk',
+          created,
+          model,
+          system_fingerprint: 'fp_1',
+          choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+          ...(withUsage && { usage: null }),
+        };
     }
   }
 
@@ -142,13 +173,34 @@ export class FakeModelServer {
     const n = this.contextSize;
     switch (this.kind) {
       case 'llamacpp':
-        return json(res, 400, { error: { code: 400, message: `request (${prompt} tokens) exceeds the available context size (${n} tokens), try increasing it`, type: 'exceed_context_size_error', n_prompt_tokens: prompt, n_ctx: n } });
+        return json(res, 400, {
+          error: {
+            code: 400,
+            message: `request (${prompt} tokens) exceeds the available context size (${n} tokens), try increasing it`,
+            type: 'exceed_context_size_error',
+            n_prompt_tokens: prompt,
+            n_ctx: n,
+          },
+        });
       case 'vllm':
-        return json(res, 400, { object: 'error', message: `This model's maximum context length is ${n} tokens. However, you requested ${prompt + maxTokens} tokens (${prompt} in the messages, ${maxTokens} in the completion). Please reduce the length of the messages or completion.`, type: 'BadRequestError', param: null, code: 400 });
+        return json(res, 400, {
+          object: 'error',
+          message: `This model's maximum context length is ${n} tokens. However, you requested ${prompt + maxTokens} tokens (${prompt} in the messages, ${maxTokens} in the completion). Please reduce the length of the messages or completion.`,
+          type: 'BadRequestError',
+          param: null,
+          code: 400,
+        });
       case 'ollama':
         return json(res, 400, { error: { message: 'the input length exceeds the context length', type: 'invalid_request_error', param: null, code: null } });
       default:
-        return json(res, 400, { error: { message: `This model's maximum context length is ${n} tokens. However, your messages resulted in ${prompt} tokens. Please reduce the length of the messages.`, type: 'invalid_request_error', param: 'messages', code: 'context_length_exceeded' } });
+        return json(res, 400, {
+          error: {
+            message: `This model's maximum context length is ${n} tokens. However, your messages resulted in ${prompt} tokens. Please reduce the length of the messages.`,
+            type: 'invalid_request_error',
+            param: 'messages',
+            code: 'context_length_exceeded',
+          },
+        });
     }
   }
 

@@ -48,7 +48,10 @@ export class FakeOpenAI {
   openStreams = 0;
   closedByClient = 0;
 
-  private constructor(private readonly server: Server, readonly url: string) {}
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+  ) {}
 
   /** The environment that points Parley at this fake (model `fake-model`). */
   env(): { OPENAI_BASE_URL: string; OPENAI_API_KEY: string; OPENAI_MODEL: string } {
@@ -144,7 +147,10 @@ export class FakeOpenAI {
     if (!body.stream) {
       await sleep(s.firstTokenDelayMs ?? 0);
       json(res, 200, {
-        id, object: 'chat.completion', created, model: body.model,
+        id,
+        object: 'chat.completion',
+        created,
+        model: body.model,
         choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
         usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
       });
@@ -163,7 +169,13 @@ export class FakeOpenAI {
     res.flushHeaders();
     const send = (obj: unknown) => res.write(`data: ${JSON.stringify(obj)}\n\n`);
     await sleep(s.firstTokenDelayMs ?? 0);
-    send({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] });
+    send({
+      id,
+      object: 'chat.completion.chunk',
+      created,
+      model: body.model,
+      choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }],
+    });
     for (let i = 0; i < pieces.length; i++) {
       if (closed) return;
       if (s.cutAfterChunks !== undefined && i >= s.cutAfterChunks) {
@@ -180,7 +192,14 @@ export class FakeOpenAI {
     }
     send({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [{ index: 0, delta: {}, finish_reason: s.finishReason ?? 'stop' }] });
     if (body.stream_options?.include_usage) {
-      send({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [], usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens } });
+      send({
+        id,
+        object: 'chat.completion.chunk',
+        created,
+        model: body.model,
+        choices: [],
+        usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+      });
     }
     res.end('data: [DONE]\n\n');
   }

@@ -17,7 +17,10 @@ import type { MemoryChatOptions } from '../fakes/memory-chat.js';
 /** A memory adapter whose replies can also whisper (like Slack's postEphemeral), keeping each private note. */
 export class WhisperingAdapter extends MemoryAdapter {
   readonly notes = new Map<string, string[]>();
-  constructor(private readonly whisper = true, chat: MemoryChatOptions = {}) {
+  constructor(
+    private readonly whisper = true,
+    chat: MemoryChatOptions = {},
+  ) {
     super(chat);
   }
   override async openReply(message: IncomingMessage): Promise<ReplySurface> {
@@ -55,13 +58,7 @@ export interface Rig {
 }
 
 /** The real engine with the real model client (against the fake server) and the guardrails installed as in createCore. */
-export function rig(o: {
-  store: Store;
-  fake: FakeOpenAI;
-  settings?: GuardrailSettingsInput;
-  profile?: Partial<Profile>;
-  deps?: Partial<GuardrailDeps>;
-}): Rig {
+export function rig(o: { store: Store; fake: FakeOpenAI; settings?: GuardrailSettingsInput; profile?: Partial<Profile>; deps?: Partial<GuardrailDeps> }): Rig {
   const log = silentLogger();
   const history = new HistoryStore(o.store, { maxTurns: 50 });
   const guardrails = createGuardrails({

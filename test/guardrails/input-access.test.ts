@@ -67,7 +67,9 @@ describe('input limits', () => {
     const m = adapter.message('summarise the log', { attachments: [file('server.log', 'text/plain', 'ERROR disk full on /var\nWARN retrying')] });
     const r = await ask(adapter, m);
     expect(r!.source).toBe('model');
-    const system = fake.chatRequests[0]!.body.messages.filter((x: { role: string }) => x.role === 'system').map((x: { content: string }) => x.content).join('\n');
+    const system = fake.chatRequests[0]!.body.messages.filter((x: { role: string }) => x.role === 'system')
+      .map((x: { content: string }) => x.content)
+      .join('\n');
     expect(system).toContain('The user attached the file "server.log"');
     expect(system).toContain('ERROR disk full on /var\nWARN retrying');
     // The question stored is the question, not the file.
@@ -76,11 +78,23 @@ describe('input limits', () => {
 
   it.each([
     ['a text file over the size limit', file('big.txt', 'text/plain', 'a'.repeat(2_001)), /I can't read "big\.txt": it is 2 KB and the limit is 2 KB/],
-    ['a file whose real size is over the limit although the platform said less', file('liar.txt', 'text/plain', 'a'.repeat(3_000), 10), /it is 3 KB and the limit is 2 KB/],
+    [
+      'a file whose real size is over the limit although the platform said less',
+      file('liar.txt', 'text/plain', 'a'.repeat(3_000), 10),
+      /it is 3 KB and the limit is 2 KB/,
+    ],
     ['a PDF', file('report.pdf', 'application/pdf', '%PDF-1.7'), /I can't read "report\.pdf" \(application\/pdf\): I only read text files/],
-    ['an image for a model that cannot see', file('shot.png', 'image/png', Buffer.from([0x89, 0x50])), /I can't look at "shot\.png": the model used here does not read images/],
+    [
+      'an image for a model that cannot see',
+      file('shot.png', 'image/png', Buffer.from([0x89, 0x50])),
+      /I can't look at "shot\.png": the model used here does not read images/,
+    ],
     ['binary data labelled as text', file('data.txt', 'text/plain', Buffer.from([0x41, 0x00, 0x42])), /"data\.txt" does not look like text/],
-    ['a file that cannot be downloaded', { name: 'gone.txt', contentType: 'text/plain', sizeBytes: 10, load: async () => Promise.reject(new Error('403')) }, /I couldn't download "gone\.txt"/],
+    [
+      'a file that cannot be downloaded',
+      { name: 'gone.txt', contentType: 'text/plain', sizeBytes: 10, load: async () => Promise.reject(new Error('403')) },
+      /I couldn't download "gone\.txt"/,
+    ],
   ])('declines %s, saying why, without the model', async (_label, attachment, reason) => {
     const { ask } = rig({ store, fake, settings: { input: { maxAttachmentBytes: 2_000 } } });
     const m = adapter.message('look at this', { attachments: [attachment as Attachment] });
@@ -155,7 +169,12 @@ describe('access control', () => {
   });
 
   it('uses the profile’s own settings over the top-level ones', async () => {
-    const { ask } = rig({ store, fake, settings: {}, profile: { guardrails: (await import('../../src/config/guardrails.js')).guardrailSettingsSchema.parse(settings) } });
+    const { ask } = rig({
+      store,
+      fake,
+      settings: {},
+      profile: { guardrails: (await import('../../src/config/guardrails.js')).guardrailSettingsSchema.parse(settings) },
+    });
     expect((await ask(adapter, adapter.message('hi', { channel: 'C-random' })))!.source).toBe('declined');
   });
 });

@@ -61,7 +61,12 @@ describe.each([
   });
 
   it('/parley usage shows the caller their own usage and what is left of each budget', async () => {
-    const { ask } = rig({ store, fake, settings: { budgets: { dailyTokens: { perUser: 10_000, perChannel: 50_000 } } }, deps: { now: () => Date.now(), priceOf: price } });
+    const { ask } = rig({
+      store,
+      fake,
+      settings: { budgets: { dailyTokens: { perUser: 10_000, perChannel: 50_000 } } },
+      deps: { now: () => Date.now(), priceOf: price },
+    });
     fake.script({ text: 'a', usage: { prompt_tokens: 1_200, completion_tokens: 34 } }, { text: 'b', usage: { prompt_tokens: 99_000, completion_tokens: 1 } });
     await ask(adapter, adapter.message('q1', { thread: 'A' }));
     await ask(adapter, adapter.message('q2', { thread: 'B', user: { id: 'U2' }, channel: 'C2' }));
@@ -123,7 +128,19 @@ describe.each([
 
   it('expires ledger rows after the retention period', async () => {
     const ledger = new UsageLedger(store);
-    const row: LedgerRow = { at: Date.now(), platform: 'memory', workspace: 'W1', channel: 'C1', user: 'U1', profile: 'p', model: 'm', promptTokens: 1, completionTokens: 1, latencyMs: 1, outcome: 'ok' };
+    const row: LedgerRow = {
+      at: Date.now(),
+      platform: 'memory',
+      workspace: 'W1',
+      channel: 'C1',
+      user: 'U1',
+      profile: 'p',
+      model: 'm',
+      promptTokens: 1,
+      completionTokens: 1,
+      latencyMs: 1,
+      outcome: 'ok',
+    };
     await ledger.record(row, 80);
     expect(await ledger.rowsOf('memory:U1', 1)).toHaveLength(1);
     await new Promise((r) => setTimeout(r, 200));

@@ -77,8 +77,16 @@ describe.each(backends)('rate limits and budgets on the $name store', (backend) 
 
   it('stops calling the model when a user’s daily token budget is spent, says so, and resets the next day', async () => {
     const alerts: BudgetAlert[] = [];
-    const { ask } = rig({ store, fake, settings: { budgets: { dailyTokens: { perUser: 1_000 } } }, deps: { now, notifyAdmins: (_t, a) => void alerts.push(a) } });
-    fake.script({ text: 'first', usage: { prompt_tokens: 500, completion_tokens: 300 } }, { text: 'second', usage: { prompt_tokens: 250, completion_tokens: 50 } });
+    const { ask } = rig({
+      store,
+      fake,
+      settings: { budgets: { dailyTokens: { perUser: 1_000 } } },
+      deps: { now, notifyAdmins: (_t, a) => void alerts.push(a) },
+    });
+    fake.script(
+      { text: 'first', usage: { prompt_tokens: 500, completion_tokens: 300 } },
+      { text: 'second', usage: { prompt_tokens: 250, completion_tokens: 50 } },
+    );
     await ask(adapter, adapter.message('q1', { thread: 'A' }));
     expect(alerts.map((a) => a.threshold)).toEqual([0.8]);
     await ask(adapter, adapter.message('q2', { thread: 'B' }));
@@ -122,7 +130,10 @@ describe.each(backends)('rate limits and budgets on the $name store', (backend) 
       deps: { now, priceOf: (model) => (model === 'fake-model' ? { inPerM: 10, outPerM: 30 } : undefined), notifyAdmins: (t) => void texts.push(t) },
     });
     // 50,000 × $10/M + 10,000 × $30/M = $0.80
-    fake.script({ text: 'a', usage: { prompt_tokens: 50_000, completion_tokens: 10_000 } }, { text: 'b', usage: { prompt_tokens: 20_000, completion_tokens: 0 } });
+    fake.script(
+      { text: 'a', usage: { prompt_tokens: 50_000, completion_tokens: 10_000 } },
+      { text: 'b', usage: { prompt_tokens: 20_000, completion_tokens: 0 } },
+    );
     await ask(adapter, adapter.message('q1', { thread: 'A' }));
     await ask(adapter, adapter.message('q2', { thread: 'B', user: { id: 'U9' }, channel: 'C9' }));
     expect(texts).toEqual([
@@ -132,7 +143,9 @@ describe.each(backends)('rate limits and budgets on the $name store', (backend) 
     const m = adapter.message('q3', { thread: 'C', user: { id: 'U7' } });
     expect((await ask(adapter, m))!.source).toBe('budget_spent');
     // Noon on 25 November: the month ends in 5 days and 12 hours.
-    expect(adapter.noted(m.id)).toBe("The monthly cost budget is used up ($1.00 of $1.00), so I can't ask the model right now. It resets in 5 days 12 hours; an administrator can raise it.");
+    expect(adapter.noted(m.id)).toBe(
+      "The monthly cost budget is used up ($1.00 of $1.00), so I can't ask the model right now. It resets in 5 days 12 hours; an administrator can raise it.",
+    );
     expect(fake.chatRequests).toHaveLength(2);
   });
 });

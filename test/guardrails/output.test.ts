@@ -11,7 +11,12 @@ const attempts: string[] = JSON.parse(readFileSync(new URL('./corpus/mass-mentio
 /** Would this text ping a crowd on Slack or Discord, or after NFKC folding by a bridge? */
 function pings(text: string): boolean {
   const folded = text.normalize('NFKC').toLowerCase();
-  return /@(everyone|here|channel)/.test(folded) || /<!(channel|here|everyone|subteam\^)/i.test(text) || /<@&\d+>/.test(text) || /&lt;!(channel|here|everyone|subteam\^)|(&#0*64;|&#x0*40;|&commat;)(everyone|here|channel)/i.test(text);
+  return (
+    /@(everyone|here|channel)/.test(folded) ||
+    /<!(channel|here|everyone|subteam\^)/i.test(text) ||
+    /<@&\d+>/.test(text) ||
+    /&lt;!(channel|here|everyone|subteam\^)|(&#0*64;|&#x0*40;|&commat;)(everyone|here|channel)/i.test(text)
+  );
 }
 
 /** Every text every message of the reply ever showed. */

@@ -31,7 +31,13 @@ describe('guardrails on Slack', () => {
     expect(asked).toContain('is my key [API key removed] leaked?');
     expect(JSON.stringify(w.openai.chatRequests[0]!.body)).not.toContain(SECRET);
     expect(crowdPing(reply.text)).toBe(false);
-    for (const call of [...w.slack.callsTo('chat.startStream'), ...w.slack.callsTo('chat.appendStream'), ...w.slack.callsTo('chat.stopStream'), ...w.slack.callsTo('chat.postMessage'), ...w.slack.callsTo('chat.update')]) {
+    for (const call of [
+      ...w.slack.callsTo('chat.startStream'),
+      ...w.slack.callsTo('chat.appendStream'),
+      ...w.slack.callsTo('chat.stopStream'),
+      ...w.slack.callsTo('chat.postMessage'),
+      ...w.slack.callsTo('chat.update'),
+    ]) {
       expect(crowdPing(JSON.stringify(call)), JSON.stringify(call)).toBe(false);
     }
   });

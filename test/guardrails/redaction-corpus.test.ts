@@ -193,7 +193,14 @@ describe('national ID rules', () => {
 
   it('SSN: invalid areas, groups and serials are not SSNs', () => {
     expect(isValidSsn('536', '90', '4421')).toBe(true);
-    for (const [a, g, s] of [['000', '12', '3456'], ['666', '12', '3456'], ['900', '12', '3456'], ['999', '12', '3456'], ['123', '00', '4567'], ['123', '45', '0000']]) {
+    for (const [a, g, s] of [
+      ['000', '12', '3456'],
+      ['666', '12', '3456'],
+      ['900', '12', '3456'],
+      ['999', '12', '3456'],
+      ['123', '00', '4567'],
+      ['123', '45', '0000'],
+    ]) {
       expect(isValidSsn(a!, g!, s!), `${a}-${g}-${s}`).toBe(false);
     }
     expect(redact('ssn 666-12-3456 and 536-90-4421', BUILTIN_DETECTORS).text).toBe('ssn 666-12-3456 and [national ID removed]');

@@ -75,7 +75,9 @@ describe('redaction through the engine', () => {
     const r = await ask(adapter, m);
     expect(fake.chatRequests).toHaveLength(0);
     expect(r!.source).toBe('declined');
-    expect(adapter.noted(m.id)).toBe('Your message seems to contain an AWS key, so I did not send it to the model and did not store it. Please remove it and ask again.');
+    expect(adapter.noted(m.id)).toBe(
+      'Your message seems to contain an AWS key, so I did not send it to the model and did not store it. Please remove it and ask again.',
+    );
     expect(adapter.shown(m.id)).toBe('I sent you a private note about this message.');
     expect(await history.load(conversationKey(m))).toEqual([]);
   });
@@ -106,7 +108,12 @@ describe('redaction through the engine', () => {
   it('switches off a built-in detector by name', () => {
     const text = 'session eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U';
     expect(redact(text, BUILTIN_DETECTORS).text).toBe('session [token removed]');
-    expect(redact(text, BUILTIN_DETECTORS.filter((d) => d.name !== 'jwt')).text).toBe(text);
+    expect(
+      redact(
+        text,
+        BUILTIN_DETECTORS.filter((d) => d.name !== 'jwt'),
+      ).text,
+    ).toBe(text);
   });
 
   it('redacts secrets in a text attachment before it becomes context', async () => {

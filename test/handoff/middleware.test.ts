@@ -15,10 +15,28 @@ const DESTINATION: HandoffSettings = { destination: { platform: 'discord', chann
 
 async function rig(handoff?: HandoffSettings) {
   const store = await openStore('memory://');
-  const service = new HandoffService({ store, history: new HistoryStore(store, { maxTurns: 10 }), adapters: () => [], log: silentLogger(), profile: () => undefined, defaults: handoff });
+  const service = new HandoffService({
+    store,
+    history: new HistoryStore(store, { maxTurns: 10 }),
+    adapters: () => [],
+    log: silentLogger(),
+    profile: () => undefined,
+    defaults: handoff,
+  });
   const ctx = (o: { text?: string; answerMode?: Profile['answerMode']; trigger?: TurnContext['message']['trigger'] } = {}): TurnContext =>
     ({
-      message: { platform: 'discord', workspace: 'G', channel: 'C', thread: 'T', id: 'M', user: { id: 'U' }, text: o.text ?? 'question', attachments: [], trigger: o.trigger ?? 'mention', receivedAt: 0 },
+      message: {
+        platform: 'discord',
+        workspace: 'G',
+        channel: 'C',
+        thread: 'T',
+        id: 'M',
+        user: { id: 'U' },
+        text: o.text ?? 'question',
+        attachments: [],
+        trigger: o.trigger ?? 'mention',
+        receivedAt: 0,
+      },
       conversation: 'discord:G:C:T',
       log: silentLogger(),
       profile: { name: 'docs', answerMode: o.answerMode ?? 'grounded' },
@@ -92,7 +110,8 @@ describe('handoff middleware', () => {
     for (const t of ['resume', 'Resume.', '/resume', 'bot resume', 'resume please']) expect(isResume(t), t).toBe(true);
     for (const t of ['resume my subscription', 'how do I resume a download?']) expect(isResume(t), t).toBe(false);
     for (const t of ['thanks', 'Thank you!', 'thx', 'great, thanks!', 'ok thanks 🙏', 'cheers', 'thanks, that worked']) expect(isThanks(t), t).toBe(true);
-    for (const t of ['thanks but it still fails', 'no thanks to you, how do I export?', 'thank you for the link. what about pdf?']) expect(isThanks(t), t).toBe(false);
+    for (const t of ['thanks but it still fails', 'no thanks to you, how do I export?', 'thank you for the link. what about pdf?'])
+      expect(isThanks(t), t).toBe(false);
   });
 });
 
@@ -100,7 +119,12 @@ describe('Discord answer actions', () => {
   const feedback = { enabled: true, rememberAnswerMessages: async () => undefined } as unknown as DiscordFeedback;
   const run = async (final: FinalReply) => {
     const set: { id: string; components: any[] }[] = [];
-    await attachAnswerActions({ answerId: 'Q', feedback, log: silentLogger() }, final, [{ id: 'A1' }, { id: 'A2' }], async (ref, components) => void set.push({ id: ref.id, components }));
+    await attachAnswerActions(
+      { answerId: 'Q', feedback, log: silentLogger() },
+      final,
+      [{ id: 'A1' }, { id: 'A2' }],
+      async (ref, components) => void set.push({ id: ref.id, components }),
+    );
     return set;
   };
 

@@ -42,7 +42,12 @@ describe('handoff settings', () => {
 
   it('takes defaults from HANDOFF_* variables', () => {
     const config = loadConfig({ HANDOFF_CHANNEL: 'discord:123456789012345678', HANDOFF_PING: '234567890123456789', RESOLUTION_QUIET_HOURS: '2' });
-    expect(handoffFromEnv(config.support.handoff)).toEqual({ destination: { platform: 'discord', channel: '123456789012345678' }, ping: '234567890123456789', webhook: undefined, lowConfidenceOffer: true });
+    expect(handoffFromEnv(config.support.handoff)).toEqual({
+      destination: { platform: 'discord', channel: '123456789012345678' },
+      ping: '234567890123456789',
+      webhook: undefined,
+      lowConfidenceOffer: true,
+    });
     expect(config.support.quietPeriodMs).toBe(7_200_000);
     expect(loadConfig({}).support).toEqual({ handoff: undefined, quietPeriodMs: 86_400_000 });
     expect(() => loadConfig({ HANDOFF_CHANNEL: 'support' })).toThrow(/HANDOFF_CHANNEL: expected platform:channel/);

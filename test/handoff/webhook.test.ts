@@ -69,20 +69,53 @@ describe('handoff webhook', () => {
 describe('handoff service', () => {
   const conversation = 'discord:G1:C1:Q1' as ConversationKey;
   const answer: AnswerRecord = {
-    conversation, day: '2026-11-20', profile: 'billing', channel: 'discord:C1', question: 'Why was I charged twice?',
-    platform: 'discord', answerId: 'Q1', workspace: 'G1', thread: 'Q1', asker: { id: 'U1', name: 'alice' }, source: 'model', at: 0, text: 'Let me check.',
+    conversation,
+    day: '2026-11-20',
+    profile: 'billing',
+    channel: 'discord:C1',
+    question: 'Why was I charged twice?',
+    platform: 'discord',
+    answerId: 'Q1',
+    workspace: 'G1',
+    thread: 'Q1',
+    asker: { id: 'U1', name: 'alice' },
+    source: 'model',
+    at: 0,
+    text: 'Let me check.',
   };
 
   it('without a model, posts the transcript; sends the webhook with transcript, asker and link; announces only once', async () => {
     const store = await openStore('memory://');
     const history = new HistoryStore(store, { maxTurns: 40 });
-    await history.append(conversation, { role: 'user', content: 'Why was I charged twice?', at: 1, user: 'U1' }, { role: 'assistant', content: 'Let me check.', at: 2 });
+    await history.append(
+      conversation,
+      { role: 'user', content: 'Why was I charged twice?', at: 1, user: 'U1' },
+      { role: 'assistant', content: 'Let me check.', at: 2 },
+    );
     const hook = await receiver([502]);
     const announced: { channel: string; text: string; ping?: string }[] = [];
-    const slack = { platform: 'slack', announce: async (channel: string, text: string, o?: { ping?: string }) => void announced.push({ channel, text, ping: o?.ping }) } as unknown as PlatformAdapter;
+    const slack = {
+      platform: 'slack',
+      announce: async (channel: string, text: string, o?: { ping?: string }) => void announced.push({ channel, text, ping: o?.ping }),
+    } as unknown as PlatformAdapter;
     const service = new HandoffService({
-      store, history, adapters: () => [slack], log: silentLogger(), webhook: { attempts: 3, backoffBaseMs: 5 },
-      profile: (name) => (name === 'billing' ? ({ name, handoff: { destination: { platform: 'slack', channel: 'C-ESC' }, ping: 'S0SUPPORT', webhook: { url: hook.url, secret: SECRET }, lowConfidenceOffer: true } } as never) : undefined),
+      store,
+      history,
+      adapters: () => [slack],
+      log: silentLogger(),
+      webhook: { attempts: 3, backoffBaseMs: 5 },
+      profile: (name) =>
+        name === 'billing'
+          ? ({
+              name,
+              handoff: {
+                destination: { platform: 'slack', channel: 'C-ESC' },
+                ping: 'S0SUPPORT',
+                webhook: { url: hook.url, secret: SECRET },
+                lowConfidenceOffer: true,
+              },
+            } as never)
+          : undefined,
     });
 
     expect(await service.start(answer, { id: 'U1', name: 'alice' }, 'https://example.slack.com/archives/C1/p1')).toBe('handed_off');
@@ -95,9 +128,17 @@ describe('handoff service', () => {
 
     expect(hook.received).toHaveLength(2); // one 502, then delivered
     const body = JSON.parse(hook.received[1]!.body);
-    expect(body).toMatchObject({ type: 'parley.handoff', profile: 'billing', link: 'https://example.slack.com/archives/C1/p1', asker: { id: 'U1', name: 'alice' }, summary: null });
+    expect(body).toMatchObject({
+      type: 'parley.handoff',
+      profile: 'billing',
+      link: 'https://example.slack.com/archives/C1/p1',
+      asker: { id: 'U1', name: 'alice' },
+      summary: null,
+    });
     expect(body.transcript.map((t: { content: string }) => t.content)).toEqual(['Why was I charged twice?', 'Let me check.']);
-    expect(verifySignature(SECRET, String(hook.received[1]!.headers[TIMESTAMP_HEADER]), hook.received[1]!.body, String(hook.received[1]!.headers[SIGNATURE_HEADER]))).toBe(true);
+    expect(
+      verifySignature(SECRET, String(hook.received[1]!.headers[TIMESTAMP_HEADER]), hook.received[1]!.body, String(hook.received[1]!.headers[SIGNATURE_HEADER])),
+    ).toBe(true);
 
     expect(await service.stateOf(conversation)).toMatchObject({ by: 'U1', answerId: 'Q1' });
     expect(await service.resume(conversation)).toBe(true);
@@ -106,13 +147,23 @@ describe('handoff service', () => {
 
   it('says so when the profile has nowhere to hand off to, or the escalation post fails; the thread is then not handed off', async () => {
     const store = await openStore('memory://');
-    const service = new HandoffService({ store, history: new HistoryStore(store, { maxTurns: 40 }), adapters: () => [], log: silentLogger(), profile: () => undefined });
+    const service = new HandoffService({
+      store,
+      history: new HistoryStore(store, { maxTurns: 40 }),
+      adapters: () => [],
+      log: silentLogger(),
+      profile: () => undefined,
+    });
     expect(await service.start(answer, { id: 'U1' })).toBe('no_destination');
     expect(await service.stateOf(conversation)).toBeUndefined();
 
     const failing = { platform: 'slack', announce: async () => Promise.reject(new Error('channel_not_found')) } as unknown as PlatformAdapter;
     const broken = new HandoffService({
-      store, history: new HistoryStore(store, { maxTurns: 40 }), adapters: () => [failing], log: silentLogger(), profile: () => undefined,
+      store,
+      history: new HistoryStore(store, { maxTurns: 40 }),
+      adapters: () => [failing],
+      log: silentLogger(),
+      profile: () => undefined,
       defaults: { destination: { platform: 'slack', channel: 'C-GONE' }, lowConfidenceOffer: true },
     });
     expect(await broken.start(answer, { id: 'U1' })).toBe('not_delivered');

@@ -23,9 +23,14 @@ export function spawnParley(args: string[], env: Record<string, string>, cwd: st
  * (undefined values left out), and `o.input` on stdin (closed either way). Resolves with the
  * exit code (-1 when a signal ended it) and the output.
  */
-export function runParley(args: string[], o: { cwd: string; env?: Record<string, string | undefined>; input?: string }): Promise<{ code: number; stdout: string; stderr: string }> {
+export function runParley(
+  args: string[],
+  o: { cwd: string; env?: Record<string, string | undefined>; input?: string },
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const cli = builtCli();
-  const env = Object.fromEntries(Object.entries({ PATH: process.env.PATH, HOME: process.env.HOME, ...o.env }).filter((e): e is [string, string] => e[1] !== undefined));
+  const env = Object.fromEntries(
+    Object.entries({ PATH: process.env.PATH, HOME: process.env.HOME, ...o.env }).filter((e): e is [string, string] => e[1] !== undefined),
+  );
   return new Promise((done, fail) => {
     const child = spawn(process.execPath, [cli, ...args], { cwd: o.cwd, env });
     let stdout = '';

@@ -39,7 +39,7 @@ describe('the analyzer', () => {
     expect(tokenize('สวัสดีครับ').join('')).toBe('สวัสดีครับ');
   });
 
-  it('maps chat words to the docs\' words in questions', () => {
+  it("maps chat words to the docs' words in questions", () => {
     expect(expandQuestion('forgot my pw')).toBe('forgot my password');
     expect(expandQuestion('can i get my money back')).toBe('can i get my refund');
     expect(expandQuestion('how do i add my coworkers')).toBe('how do i add my team members');
@@ -86,7 +86,7 @@ describe('ranking customer phrasings over the example knowledge', () => {
     expect((await sent('What will the weather be in Paris tomorrow?')).relevant).toEqual([]);
   });
 
-  it('quotes the best page alone when it leads clearly, and a close second page\'s best passage too', async () => {
+  it("quotes the best page alone when it leads clearly, and a close second page's best passage too", async () => {
     const clear = await sent('Can I get a refund on an annual plan after three months?');
     expect(new Set(quotePassages(clear.relevant, DEFAULT_KNOWLEDGE_SETTINGS).map((h) => h.passage.path))).toEqual(new Set(['billing/refunds.md']));
     const hits = await kb.search('can i make an invoice without any tracked time', { k: DEFAULT_KNOWLEDGE_SETTINGS.topK });
@@ -120,7 +120,10 @@ describe('a large index: words most passages contain', () => {
     dir = mkdtempSync(join(tmpdir(), 'parley-common-'));
     mkdirSync(join(dir, 'pages'));
     for (let i = 0; i < 150; i++) {
-      const sections = Array.from({ length: 4 }, (_, j) => `## Part ${j} of topic ${i}\n\n${`Every invoice of topic ${i} part ${j} is described here at length for the customer. `.repeat(4)}`);
+      const sections = Array.from(
+        { length: 4 },
+        (_, j) => `## Part ${j} of topic ${i}\n\n${`Every invoice of topic ${i} part ${j} is described here at length for the customer. `.repeat(4)}`,
+      );
       writeFileSync(join(dir, 'pages', `p${i}.md`), `# Topic ${i}\n\n${sections.join('\n\n')}\n`);
     }
     writeFileSync(join(dir, 'pages', 'reminders.md'), '# Invoice reminders\n\nOverdue invoices get a polite reminder email after seven days.\n');

@@ -48,7 +48,11 @@ describe('createCore with a config file', () => {
       // Knowledge cited by link (the source has a url), through the routed default profile.
       fake.script('Use the HMAC header [1].');
       const a = await core.engine.deliver(adapter, adapter.message('How do I verify webhook signatures?'));
-      expect(a).toMatchObject({ source: 'model', profile: 'default', citations: [{ location: 'https://docs.tallyho.example/api/webhooks.md#verifying-signatures' }] });
+      expect(a).toMatchObject({
+        source: 'model',
+        profile: 'default',
+        citations: [{ location: 'https://docs.tallyho.example/api/webhooks.md#verifying-signatures' }],
+      });
       expect(fake.chatRequests.at(-1)!.headers.authorization).toBe('Bearer secret');
 
       // The grounded profile of the routed channel says it does not know.

@@ -27,7 +27,8 @@ describe('chunking', () => {
   });
 
   it('ignores # lines inside code fences', () => {
-    const md = '# API\n\nIntro text that is long enough to stand on its own as a chunk of the page here.\n\n## Example\n\n```sh\n# not a heading\ncurl https://api.example/v2\n```\n';
+    const md =
+      '# API\n\nIntro text that is long enough to stand on its own as a chunk of the page here.\n\n## Example\n\n```sh\n# not a heading\ncurl https://api.example/v2\n```\n';
     const chunks = chunkMarkdown('api.md', md, { maxChars: 1_000, minChars: 10 });
     expect(chunks.map((c) => c.title)).toEqual(['API', 'API › Example']);
     expect(chunks[1]!.text).toContain('# not a heading');
@@ -49,6 +50,14 @@ describe('chunking', () => {
 
   it('packs plain text paragraphs under the file name', () => {
     const chunks = chunkPlainText('notes/release-notes.txt', 'First paragraph.\n\nSecond paragraph.', { maxChars: 1_000, minChars: 0 });
-    expect(chunks).toEqual([{ id: 'notes/release-notes.txt#part-1', path: 'notes/release-notes.txt', title: 'Release notes', anchor: '', text: 'First paragraph.\n\nSecond paragraph.' }]);
+    expect(chunks).toEqual([
+      {
+        id: 'notes/release-notes.txt#part-1',
+        path: 'notes/release-notes.txt',
+        title: 'Release notes',
+        anchor: '',
+        text: 'First paragraph.\n\nSecond paragraph.',
+      },
+    ]);
   });
 });

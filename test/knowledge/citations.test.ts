@@ -20,7 +20,9 @@ describe('citation footers per platform', () => {
   });
 
   it('plain text for the terminal, and nothing without citations', () => {
-    expect(citationFooter(cites.slice(0, 1), 'plain')).toBe('Sources:\n  [1] Refund policy › Annual plans — https://docs.tallyho.example/billing/refunds.md#annual-plans');
+    expect(citationFooter(cites.slice(0, 1), 'plain')).toBe(
+      'Sources:\n  [1] Refund policy › Annual plans — https://docs.tallyho.example/billing/refunds.md#annual-plans',
+    );
     expect(citationFooter([], 'slack')).toBe('');
   });
 });

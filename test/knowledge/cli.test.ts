@@ -32,9 +32,15 @@ describe('parley with the bundled example knowledge', { timeout: 60_000 }, () =>
 
   it('ask with a model prints the answer and the sources it was given', async () => {
     fake.script('Refunds on annual plans: within 30 days [1].');
-    const r = await parley(['ask', 'Can I get a refund on an annual plan after two months?'], { OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'k', OPENAI_MODEL: 'fake-model' });
+    const r = await parley(['ask', 'Can I get a refund on an annual plan after two months?'], {
+      OPENAI_BASE_URL: fake.url,
+      OPENAI_API_KEY: 'k',
+      OPENAI_MODEL: 'fake-model',
+    });
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe('Refunds on annual plans: within 30 days [1].\n\nSources:\n  [1] Refund policy › Annual plans — examples/knowledge/billing/refunds.md#annual-plans\n');
+    expect(r.stdout).toBe(
+      'Refunds on annual plans: within 30 days [1].\n\nSources:\n  [1] Refund policy › Annual plans — examples/knowledge/billing/refunds.md#annual-plans\n',
+    );
     expect(fake.chatRequests.at(-1)!.body.messages[0].content).toContain('examples/knowledge/billing/refunds.md#annual-plans');
   });
 
@@ -57,7 +63,10 @@ describe('parley with the bundled example knowledge', { timeout: 60_000 }, () =>
 
   it('eval exits non-zero under the score (from the file or --min-score)', async () => {
     const cases = join(cwd, 'cases.yaml');
-    writeFileSync(cases, 'minScore: 0.9\ncases:\n  - { question: How do I verify webhook signatures?, sources: [api/webhooks.md] }\n  - { question: What is the weather in Paris?, sources: [api/webhooks.md] }\n');
+    writeFileSync(
+      cases,
+      'minScore: 0.9\ncases:\n  - { question: How do I verify webhook signatures?, sources: [api/webhooks.md] }\n  - { question: What is the weather in Paris?, sources: [api/webhooks.md] }\n',
+    );
     const half = await parley(['eval', cases]);
     expect(half.code).toBe(1);
     expect(half.stdout).toMatch(/hit@3: +1\/2 \(50\.0%\)/);
@@ -68,7 +77,10 @@ describe('parley with the bundled example knowledge', { timeout: 60_000 }, () =>
 
   it('eval runs the whole pipeline when a model is configured and checks the expected phrases', async () => {
     const cases = join(cwd, 'phrases.yaml');
-    writeFileSync(cases, 'cases:\n  - { question: How long is the refund window for annual plans?, sources: [billing/refunds.md], phrases: [30 days] }\n  - { question: How long are backups kept?, phrases: [35 days] }\n');
+    writeFileSync(
+      cases,
+      'cases:\n  - { question: How long is the refund window for annual plans?, sources: [billing/refunds.md], phrases: [30 days] }\n  - { question: How long are backups kept?, phrases: [35 days] }\n',
+    );
     fake.script('Annual plans: 30 days.', 'Backups: a week.');
     const r = await parley(['eval', cases], { OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'k', OPENAI_MODEL: 'fake-model' });
     expect(r.stdout).toMatch(/phrases: +1\/2 \(50\.0%\)/);

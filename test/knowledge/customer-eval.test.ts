@@ -25,7 +25,10 @@ const factOf = new Map(file.cases.map((c) => [c.question, c.fact]));
 function reader(req: RecordedRequest): { text: string } {
   const messages = req.body.messages as { role: string; content: string }[];
   const question = [...messages].reverse().find((m) => m.role === 'user')!.content;
-  const system = messages.filter((m) => m.role === 'system').map((m) => m.content).join('\n');
+  const system = messages
+    .filter((m) => m.role === 'system')
+    .map((m) => m.content)
+    .join('\n');
   const fact = factOf.get(question);
   const passages = system.split(/\n(?=\[\d+\] )/).flatMap((p) => {
     const m = /^\[(\d+)\] /.exec(p);
@@ -55,9 +58,16 @@ async function heldOut(withModel: boolean): Promise<EvalReport> {
     `providers:\n  fake: { baseUrl: ${fake.url}, apiKeyEnv: FAKE_KEY, maxRetries: 0 }\nmodels:\n  m1: { provider: fake, contextWindow: 16000, maxOutputTokens: 400 }\n` +
       `knowledge:\n  cacheTtlSeconds: 0\n  sources:\n    docs: { path: ${EXAMPLE_DIR} }\nprofiles:\n  default: { model: m1, answerMode: grounded }\n`,
   );
-  const core = await createCore(loadConfig({ PARLEY_CONFIG: config, STORE_URL: 'memory://' }), silentLogger(), undefined, { env: { FAKE_KEY: 'k' }, watch: false });
+  const core = await createCore(loadConfig({ PARLEY_CONFIG: config, STORE_URL: 'memory://' }), silentLogger(), undefined, {
+    env: { FAKE_KEY: 'k' },
+    watch: false,
+  });
   try {
-    return await runEval(file, { settings: core.live.current, knowledge: core.knowledge.current, engine: withModel ? core.engine : undefined }, { split: 'heldout' });
+    return await runEval(
+      file,
+      { settings: core.live.current, knowledge: core.knowledge.current, engine: withModel ? core.engine : undefined },
+      { split: 'heldout' },
+    );
   } finally {
     core.close();
     await core.engine.drain();

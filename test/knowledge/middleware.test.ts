@@ -50,7 +50,8 @@ describe('knowledge middleware in the engine', () => {
   afterEach(() => store.close());
 
   const engineWith = (p: Partial<Profile> = {}, o: { settings?: Partial<KnowledgeSettings>; model?: boolean } = {}) => {
-    const llm = o.model === false ? undefined : new LlmClient({ baseURL: fake.url, connectTimeoutMs: 2_000, idleTimeoutMs: 2_000, maxRetries: 1, backoffBaseMs: 1, log });
+    const llm =
+      o.model === false ? undefined : new LlmClient({ baseURL: fake.url, connectTimeoutMs: 2_000, idleTimeoutMs: 2_000, maxRetries: 1, backoffBaseMs: 1, log });
     const prof = profile(o.model === false ? { model: undefined, ...p } : p);
     const engine = new Engine({ history: new HistoryStore(store, { maxTurns: 20 }), llm, profile: prof, log });
     engine.use(
@@ -84,7 +85,9 @@ describe('knowledge middleware in the engine', () => {
     const system = fake.chatRequests[0]!.body.messages[0].content as string;
     expect(system).toMatch(/\[1\] Refund policy › Annual plans \(examples\/knowledge\/billing\/refunds\.md#annual-plans\)/);
     expect(r!.source).toBe('model');
-    expect(r!.citations).toEqual([{ id: 'tallyho:billing/refunds.md#annual-plans', title: 'Refund policy › Annual plans', location: 'examples/knowledge/billing/refunds.md#annual-plans' }]);
+    expect(r!.citations).toEqual([
+      { id: 'tallyho:billing/refunds.md#annual-plans', title: 'Refund policy › Annual plans', location: 'examples/knowledge/billing/refunds.md#annual-plans' },
+    ]);
     expect(adapter.replies.get(m.id)!.completed!.citations).toEqual(r!.citations);
   });
 
@@ -148,7 +151,10 @@ describe('knowledge middleware in the engine', () => {
 
     // A knowledge edit changes the version: the cached answer is not served.
     const before = kb.version;
-    writeFileSync(join(dir, 'invoicing/create-invoice.md'), '# Creating an invoice\n\n## From tracked time\n\nOpen Invoices, New invoice, pick a client; unbilled time is added.\n');
+    writeFileSync(
+      join(dir, 'invoicing/create-invoice.md'),
+      '# Creating an invoice\n\n## From tracked time\n\nOpen Invoices, New invoice, pick a client; unbilled time is added.\n',
+    );
     await kb.refresh();
     expect(kb.version).not.toBe(before);
     fake.script('Updated answer.');

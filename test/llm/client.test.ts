@@ -76,7 +76,7 @@ describe('LlmClient', () => {
     expect(fake.chatRequests).toHaveLength(1);
   });
 
-  it('calls only its one model: falling back is ProviderRouter\'s (test/routing/providers.test.ts), the one loop', async () => {
+  it("calls only its one model: falling back is ProviderRouter's (test/routing/providers.test.ts), the one loop", async () => {
     fake.script({ status: 500, model: 'model-a' }, { status: 500, model: 'model-a' }, { text: 'from b', model: 'model-b' });
     const err = await collect(client({ maxRetries: 1 }).stream(ask({ fallbackModels: ['model-b'] }))).catch((e) => e);
     expect(err).toMatchObject({ code: 'llm_server_error', status: 500 });

@@ -68,7 +68,13 @@ describe.each(SERVER_KINDS)('a %s server', (kind) => {
     server.script({ text: ' Verify the signature with the signing secret.', keepAlives: 3 });
     const r = await ask(parley, 'How do I verify a webhook?');
     // The first token's leading space is not part of the answer.
-    expect(r.done).toMatchObject({ text: 'Verify the signature with the signing secret.', source: 'model', finishReason: 'stop', incomplete: false, model: 'test-model' });
+    expect(r.done).toMatchObject({
+      text: 'Verify the signature with the signing secret.',
+      source: 'model',
+      finishReason: 'stop',
+      incomplete: false,
+      model: 'test-model',
+    });
     expect(r.done.usage.promptTokens).toBe(server.promptTokens(server.requests[0]));
     expect(r.done.usage.estimated).toBeUndefined();
   });

@@ -4,7 +4,18 @@ import type { TurnResult } from '../../src/engine/pipeline.js';
 import { silentLogger } from '../../src/kernel/logger.js';
 import { conversationKey } from '../../src/kernel/types.js';
 
-const message = { platform: 'slack', workspace: 'T', channel: 'C', thread: '1', id: '1', user: { id: 'U' }, text: '', attachments: [], trigger: 'mention' as const, receivedAt: 0 };
+const message = {
+  platform: 'slack',
+  workspace: 'T',
+  channel: 'C',
+  thread: '1',
+  id: '1',
+  user: { id: 'U' },
+  text: '',
+  attachments: [],
+  trigger: 'mention' as const,
+  receivedAt: 0,
+};
 
 function turn(o: { at: number; failed?: boolean; latencyMs?: number }): TurnResult {
   return {
@@ -80,6 +91,11 @@ describe('AlertMonitor', () => {
   it('computes nearest-rank percentiles', () => {
     expect(percentile([], 0.99)).toBe(0);
     expect(percentile([5, 1, 3], 0.5)).toBe(3);
-    expect(percentile(Array.from({ length: 100 }, (_, i) => i + 1), 0.99)).toBe(99);
+    expect(
+      percentile(
+        Array.from({ length: 100 }, (_, i) => i + 1),
+        0.99,
+      ),
+    ).toBe(99);
   });
 });

@@ -61,12 +61,11 @@ describe('crash recovery', () => {
     expect(cut.content).not.toContain('Interrupted');
 
     startBot();
-    await discord.waitFor(
-      () => discord.botMessages().find((m) => m.content.includes('Interrupted')),
-      60_000,
-      'reply finalised after restart',
-    );
-    const all = discord.botMessages().map((m) => m.content).join('\n');
+    await discord.waitFor(() => discord.botMessages().find((m) => m.content.includes('Interrupted')), 60_000, 'reply finalised after restart');
+    const all = discord
+      .botMessages()
+      .map((m) => m.content)
+      .join('\n');
     expect(all.startsWith('word0 word1 ')).toBe(true);
     expect(all).toMatch(/\n\n_⚠️ Interrupted: Parley restarted while writing this answer\. Please ask again\._$/);
     // Finalised in place: no new message, no text from after the crash.

@@ -142,10 +142,14 @@ async function putRepliesInFlight(i: Instance, o: { discord: boolean }): Promise
 
 async function expectAllFinished(base: string, tasks: string[], slackTs: string, o: { discord: boolean }): Promise<void> {
   for (const id of tasks) {
-    const t = await until(async () => {
-      const t = await task(base, id);
-      return t.status !== 'running' && t.status !== 'pending' && t;
-    }, 90_000, `task ${id} ended`);
+    const t = await until(
+      async () => {
+        const t = await task(base, id);
+        return t.status !== 'running' && t.status !== 'pending' && t;
+      },
+      90_000,
+      `task ${id} ended`,
+    );
     expect(t.status).toBe('failed');
     expect(t.error?.code).toBe('interrupted');
     // Its partial text and the note, as the other replies show.
@@ -154,7 +158,11 @@ async function expectAllFinished(base: string, tasks: string[], slackTs: string,
   const finished = await until(() => slack.ws.botMessages(GENERAL, slackTs).find((m) => m.text.includes('Interrupted')), 90_000, 'the Slack reply finished');
   expect(finished.text.startsWith('word0 word1 ')).toBe(true);
   if (o.discord) {
-    const all = await until(() => discord.botMessages().some((m) => m.content.includes('Interrupted')) && discord.botMessages(), 90_000, 'the Discord reply finished');
+    const all = await until(
+      () => discord.botMessages().some((m) => m.content.includes('Interrupted')) && discord.botMessages(),
+      90_000,
+      'the Discord reply finished',
+    );
     expect(all.map((m) => m.content).join('\n')).toMatch(/^word0 word1 [\s\S]*Interrupted: Parley restarted while writing this answer\. Please ask again\._$/);
   }
 }
@@ -188,7 +196,7 @@ describe('a crash with HTTP API tasks, Slack and Discord replies in flight', () 
     await kill(second);
   }, 240_000);
 
-  it('on Redis with two instances: both keep answering /healthz while the dead one\'s replies are finished', async () => {
+  it("on Redis with two instances: both keep answering /healthz while the dead one's replies are finished", async () => {
     const storeUrl = redisDbUrl(9);
     const a = await startInstance(storeUrl, { discord: false });
     const b = await startInstance(storeUrl, { discord: false });

@@ -24,7 +24,11 @@ interface Stage {
 
 /** Dockerfile → ARGs before the first FROM, and stages (continuation lines joined, comments dropped). */
 function parseDockerfile(text: string): { args: Record<string, string>; stages: Stage[] } {
-  const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const args: Record<string, string> = {};
   const stages: Stage[] = [];
   for (const line of lines) {
@@ -56,7 +60,10 @@ const copies = (s: Stage) =>
     const from = parts[0]!.startsWith('--from=') ? parts.shift()!.slice('--from='.length) : undefined;
     return { from, sources: parts.slice(0, -1), dest: parts.at(-1)! };
   });
-const dockerignore = read('.dockerignore').split('\n').map((l) => l.trim()).filter(Boolean);
+const dockerignore = read('.dockerignore')
+  .split('\n')
+  .map((l) => l.trim())
+  .filter(Boolean);
 
 describe('Dockerfile', () => {
   it('builds on the current Node LTS, pinned to the exact release .ci/run tests on', () => {
@@ -70,7 +77,10 @@ describe('Dockerfile', () => {
       for (const c of copies(stage).filter((c) => !c.from)) {
         for (const src of c.sources) {
           expect(existsSync(join(root, src)), src).toBe(true);
-          expect(dockerignore.some((ignored) => src === ignored || src.startsWith(`${ignored}/`)), `${src} is in .dockerignore`).toBe(false);
+          expect(
+            dockerignore.some((ignored) => src === ignored || src.startsWith(`${ignored}/`)),
+            `${src} is in .dockerignore`,
+          ).toBe(false);
         }
       }
     }
@@ -78,14 +88,22 @@ describe('Dockerfile', () => {
 
   it('installs with the lockfile and bin/ (the file: dependency npm ci needs) before running npm ci', () => {
     const ciAt = build.steps.findIndex((s) => s.op === 'RUN' && s.args.includes('npm ci'));
-    const copied = build.steps.slice(0, ciAt).filter((s) => s.op === 'COPY').flatMap((s) => s.args.split(/\s+/).slice(0, -1));
+    const copied = build.steps
+      .slice(0, ciAt)
+      .filter((s) => s.op === 'COPY')
+      .flatMap((s) => s.args.split(/\s+/).slice(0, -1));
     expect(copied).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'bin']));
     expect(JSON.parse(read('package.json')).dependencies['parley-bin']).toBe('file:bin');
   });
 
   it('the final image takes only node_modules and dist from the build, without node-gyp or sqlite3 sources', () => {
     const fromBuild = copies(final).filter((c) => c.from === 'build');
-    expect(fromBuild.map((c) => c.sources).flat().sort()).toEqual(['/app/dist', '/app/node_modules']);
+    expect(
+      fromBuild
+        .map((c) => c.sources)
+        .flat()
+        .sort(),
+    ).toEqual(['/app/dist', '/app/node_modules']);
     const prune = steps(build, 'RUN').find((r) => r.includes('npm prune'))!;
     expect(prune).toContain('--omit=dev');
     expect(prune).toContain('--omit=optional'); // node-gyp is sqlite3's only optional dependency tree
@@ -151,7 +169,9 @@ describe('README and docs', () => {
   it('give docker run a stop timeout longer than SHUTDOWN_DEADLINE_MS', () => {
     const deadlineS = loadConfig({}).shutdownDeadlineMs / 1000;
     for (const doc of ['README.md', 'docs/operations.md']) {
-      const runs = read(doc).split('\n').filter((l) => /^docker run /.test(l));
+      const runs = read(doc)
+        .split('\n')
+        .filter((l) => /^docker run /.test(l));
       expect(runs.length, doc).toBeGreaterThan(0);
       for (const run of runs) expect(Number(/--stop-timeout (\d+)/.exec(run)?.[1]), `${doc}: ${run}`).toBeGreaterThan(deadlineS);
     }

@@ -61,10 +61,14 @@ describe('sqlite store after a transient fault', () => {
       expect(failed.status).toBe(503);
       expect(failed.json.checks.store).toMatchObject({ ok: false });
       renameSync(`${dir}.away`, dir);
-      const ready = await until(async () => {
-        const r = await readyz();
-        return r.status === 200 && r;
-      }, 10_000, '/readyz to recover');
+      const ready = await until(
+        async () => {
+          const r = await readyz();
+          return r.status === 200 && r;
+        },
+        10_000,
+        '/readyz to recover',
+      );
       expect(ready.json.checks.store).toMatchObject({ ok: true });
     } finally {
       await p.stop();

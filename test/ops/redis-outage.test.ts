@@ -95,10 +95,14 @@ describe('a Redis outage under load', () => {
     redis = await startOwnRedis(redis.port);
     fake.defaultReply = (req) => ({ text: `Back: ${req.body.messages.at(-1).content}` });
     // The store reconnects by itself (asks answer during the outage too, so readiness is what shows it).
-    await until(async () => {
-      const r = await fetch(`http://127.0.0.1:${parley.port}/readyz`);
-      return r.status === 200 && ((await r.json()) as any).checks.store.ok === true;
-    }, 15_000, 'the store to be ready again');
+    await until(
+      async () => {
+        const r = await fetch(`http://127.0.0.1:${parley.port}/readyz`);
+        return r.status === 200 && ((await r.json()) as any).checks.store.ok === true;
+      },
+      15_000,
+      'the store to be ready again',
+    );
     const after = await ask('after the outage');
     expect([after.status, after.body.text]).toEqual([200, 'Back: after the outage']);
     // History works again: a follow-up in the same conversation reaches the model with the first turn.

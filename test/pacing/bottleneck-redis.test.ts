@@ -29,10 +29,9 @@ async function scenario(patched: boolean, breakIt: (id: string) => Promise<void>
     await l.ready();
     expect(await l.schedule(async () => 'before')).toBe('before');
     await breakIt(id);
-    return await Promise.race([
-      l.schedule(async () => 'after'),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('limiter hung')), 5_000)),
-    ]).catch((e: Error) => e);
+    return await Promise.race([l.schedule(async () => 'after'), new Promise((_, reject) => setTimeout(() => reject(new Error('limiter hung')), 5_000))]).catch(
+      (e: Error) => e,
+    );
   } finally {
     await l.disconnect(false);
   }

@@ -46,10 +46,12 @@ describe('Pacer', () => {
   it('sends final updates before progress updates waiting in the same scope', async () => {
     const pacer = new Pacer({ buckets: { edit: { minTimeMs: 50 } } });
     const order: string[] = [];
-    const run = (name: string, ms = 0) => async () => {
-      order.push(name);
-      await new Promise((r) => setTimeout(r, ms));
-    };
+    const run =
+      (name: string, ms = 0) =>
+      async () => {
+        order.push(name);
+        await new Promise((r) => setTimeout(r, ms));
+      };
     // While the first request is in flight, the others queue; the final one must jump ahead.
     await Promise.all([
       pacer.schedule('edit', 'A', run('first', 100), 'progress'),
@@ -168,9 +170,11 @@ describe('Pacer', () => {
 
   it('rethrows a 429 without retries, and holds an empty bucket until the reset it reported', async () => {
     const pacer = new Pacer({ buckets: { edit: {} } });
-    const err = await pacer.schedule('edit', 'A', async () => {
-      throw new RateLimitError('test', 10);
-    }).catch((e) => e);
+    const err = await pacer
+      .schedule('edit', 'A', async () => {
+        throw new RateLimitError('test', 10);
+      })
+      .catch((e) => e);
     expect(err).toBeInstanceOf(RateLimitError);
     // The platform said the bucket is empty for a while: no capacity until then.
     pacer.observe('edit', 'B', { remaining: 0, resetAfterMs: 60_000, limit: 5 });

@@ -66,12 +66,17 @@ describe.each([
         if (key.includes(needle)) return true;
         const type = await redis.type(key);
         const values =
-          type === 'string' ? [(await redis.get(key)) ?? '']
-          : type === 'zset' ? await redis.zrange(key, 0, -1)
-          : type === 'hash' ? Object.entries(await redis.hgetall(key)).flat()
-          : type === 'set' ? await redis.smembers(key)
-          : type === 'list' ? await redis.lrange(key, 0, -1)
-          : [`unread type ${type}`];
+          type === 'string'
+            ? [(await redis.get(key)) ?? '']
+            : type === 'zset'
+              ? await redis.zrange(key, 0, -1)
+              : type === 'hash'
+                ? Object.entries(await redis.hgetall(key)).flat()
+                : type === 'set'
+                  ? await redis.smembers(key)
+                  : type === 'list'
+                    ? await redis.lrange(key, 0, -1)
+                    : [`unread type ${type}`];
         if (values.some((v) => v.includes(needle))) return true;
       }
     } while (cursor !== '0');

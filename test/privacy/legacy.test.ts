@@ -27,14 +27,36 @@ describe('deleting data written before the privacy index', () => {
       knowledge: () => undefined,
     });
     const ledger = new UsageLedger(store);
-    const forgetter = new Forgetter({ store, history, ledger, analytics: support.analytics, review: support.review, ledgerRetentionDays: () => 90, log: silentLogger() });
+    const forgetter = new Forgetter({
+      store,
+      history,
+      ledger,
+      analytics: support.analytics,
+      review: support.review,
+      ledgerRetentionDays: () => 90,
+      log: silentLogger(),
+    });
     const now = Date.now();
     const day = dayOf(now);
     const conversation = conversationKey({ platform: 'slack', workspace: 'T1', channel: 'C1', thread: '1.1' });
     const question = 'My name is Old Legacy, where is invoice 77?';
     await history.append(conversation, { role: 'user', content: question, user: 'U1', at: now }, { role: 'assistant', content: 'Under Billing.', at: now });
     await ledger.noteConversation('slack:U1', conversation, undefined);
-    const record = { platform: 'slack', answerId: '1.1', workspace: 'T1', thread: '1.1', conversation, day, profile: 'default', channel: 'slack:C1', question, asker: { id: 'U1' }, source: 'model', at: now, text: 'Under Billing.' } satisfies AnswerRecord;
+    const record = {
+      platform: 'slack',
+      answerId: '1.1',
+      workspace: 'T1',
+      thread: '1.1',
+      conversation,
+      day,
+      profile: 'default',
+      channel: 'slack:C1',
+      question,
+      asker: { id: 'U1' },
+      source: 'model',
+      at: now,
+      text: 'Under Billing.',
+    } satisfies AnswerRecord;
     await store.namespace('answers').set('slack:1.1', record);
     const legacyList: Record<string, TopQuestion> = {
       [`default|${normalizeQuestion(question)}`]: { question, profile: 'default', asked: 2, unanswered: 1, down: 0, handoffs: 0 },
@@ -47,7 +69,12 @@ describe('deleting data written before the privacy index', () => {
     expect(await store.namespace('answers').get('slack:1.1')).toBeUndefined();
     expect(await history.load(conversation)).toEqual([]);
     const top = await support.analytics.topQuestions(now, now);
-    expect(top.map((t) => [t.question, t.asked]).sort()).toEqual([[DELETED_QUESTION, 2], ['How do I export?', 1]].sort());
+    expect(top.map((t) => [t.question, t.asked]).sort()).toEqual(
+      [
+        [DELETED_QUESTION, 2],
+        ['How do I export?', 1],
+      ].sort(),
+    );
     await store.close();
   });
 

@@ -19,7 +19,8 @@ beforeEach(() => {
   fake.requests.length = 0;
 });
 
-const parley = (args: string[]) => runParley(args, { cwd, env: { STORE_URL: 'memory://', LOG_LEVEL: 'error', OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'k', OPENAI_MODEL: 'fake-model' } });
+const parley = (args: string[]) =>
+  runParley(args, { cwd, env: { STORE_URL: 'memory://', LOG_LEVEL: 'error', OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'k', OPENAI_MODEL: 'fake-model' } });
 
 const REFUND_REF = 'Annual plans can be refunded in full within 30 days of purchase.';
 const BACKUP_REF = 'Daily snapshots are kept for 35 days, encrypted with AES-256.';

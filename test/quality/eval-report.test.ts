@@ -29,6 +29,11 @@ describe('eval thresholds per metric', () => {
 
   it('JSON for CI carries the totals, thresholds, and whether and why it failed', () => {
     const json = JSON.parse(reportJson(report({ reference: { rouge: 0.4, bleu: 0.1, total: 1 } }), { minScore: 0.9, minBleu: 0.2 }));
-    expect(json).toMatchObject({ reference: { rouge: 0.4, bleu: 0.1, total: 1 }, thresholds: { minScore: 0.9, minBleu: 0.2 }, passed: false, failures: ['BLEU 0.100 is under 0.2'] });
+    expect(json).toMatchObject({
+      reference: { rouge: 0.4, bleu: 0.1, total: 1 },
+      thresholds: { minScore: 0.9, minBleu: 0.2 },
+      passed: false,
+      failures: ['BLEU 0.100 is under 0.2'],
+    });
   });
 });

@@ -49,6 +49,11 @@ describe('groundedness', () => {
   });
 
   it('splits answers into sentences, list items and lines, without citation markers or emphasis', () => {
-    expect(sentences('Sure!\n- First **item** [1].\n2. Second: 1,200 seats. Third [1, 2].')).toEqual(['Sure!', 'First item.', 'Second: 1,200 seats.', 'Third.']);
+    expect(sentences('Sure!\n- First **item** [1].\n2. Second: 1,200 seats. Third [1, 2].')).toEqual([
+      'Sure!',
+      'First item.',
+      'Second: 1,200 seats.',
+      'Third.',
+    ]);
   });
 });

@@ -35,7 +35,12 @@ describe('judge scoring through a real (fake) OpenAI-compatible server', () => {
 
   it('accepts a verdict wrapped in a code fence and keeps the reason to one line', async () => {
     fake.script('```json\n{"faithfulness": 2, "helpfulness": 3,\n "reason": "Claims 90 days;\\nthe passage says 30."}\n```');
-    expect(await judgeAnswer(client, 'judge-model', input)).toEqual({ ok: true, faithfulness: 2, helpfulness: 3, reason: 'Claims 90 days; the passage says 30.' });
+    expect(await judgeAnswer(client, 'judge-model', input)).toEqual({
+      ok: true,
+      faithfulness: 2,
+      helpfulness: 3,
+      reason: 'Claims 90 days; the passage says 30.',
+    });
   });
 
   it('reports an unparseable reply as such, with no score', async () => {
@@ -55,7 +60,10 @@ describe('judge scoring through a real (fake) OpenAI-compatible server', () => {
 
 describe('parseVerdict', () => {
   it('rejects scores off the 1–5 rubric, non-integers, missing reasons and broken JSON', () => {
-    expect(parseVerdict('{"faithfulness": 6, "helpfulness": 4, "reason": "x"}')).toMatchObject({ ok: false, error: expect.stringMatching(/^unparseable judge reply \(faithfulness: /) });
+    expect(parseVerdict('{"faithfulness": 6, "helpfulness": 4, "reason": "x"}')).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/^unparseable judge reply \(faithfulness: /),
+    });
     expect(parseVerdict('{"faithfulness": 4.5, "helpfulness": 4, "reason": "x"}')).toMatchObject({ ok: false });
     expect(parseVerdict('{"faithfulness": 4, "helpfulness": 4}')).toMatchObject({ ok: false, error: expect.stringMatching(/reason/) });
     expect(parseVerdict('{"faithfulness": 4, "helpfulness": 4, "reason": " "}')).toMatchObject({ ok: false });
@@ -64,6 +72,11 @@ describe('parseVerdict', () => {
   });
 
   it('reads scores given as numbers with a reason containing braces', () => {
-    expect(parseVerdict('{"faithfulness": 3, "helpfulness": 5, "reason": "Adds the {plan} placeholder."}')).toEqual({ ok: true, faithfulness: 3, helpfulness: 5, reason: 'Adds the {plan} placeholder.' });
+    expect(parseVerdict('{"faithfulness": 3, "helpfulness": 5, "reason": "Adds the {plan} placeholder."}')).toEqual({
+      ok: true,
+      faithfulness: 3,
+      helpfulness: 5,
+      reason: 'Adds the {plan} placeholder.',
+    });
   });
 });

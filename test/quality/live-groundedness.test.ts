@@ -77,7 +77,11 @@ describe('live groundedness on every model answer with passages', () => {
     expect(seen[0]).toMatchObject({ score: 1, unsupported: [] });
     expect(seen[1]).toMatchObject({ score: 0, unsupported: [{ inventedNumbers: ['90'] }, { inventedNumbers: ['25', '2'] }] });
     // The passages the model was given travel with the answer (the review queue shows them).
-    expect(invented!.grounding!.passages[0]).toMatchObject({ source: 'tallyho', path: 'billing/refunds.md', location: expect.stringContaining('billing/refunds.md') });
+    expect(invented!.grounding!.passages[0]).toMatchObject({
+      source: 'tallyho',
+      path: 'billing/refunds.md',
+      location: expect.stringContaining('billing/refunds.md'),
+    });
     expect(invented!.grounding!.passages[0]!.text).toContain('30 days');
   });
 

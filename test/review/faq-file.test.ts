@@ -16,14 +16,29 @@ const comment = 'corrected by lead on 2026-11-25 (review abc)';
 describe('saving a corrected answer into an FAQ file', () => {
   it('creates the file with a header, then adds entries with unique ids, each loadable as FAQ', async () => {
     const path = join(dir, 'reviewed-faq.yaml');
-    const a = await saveFaqCorrection(path, 'kb/reviewed-faq.yaml', { question: 'Can I export invoices to PDF?', answer: 'Yes: **Invoices → Export → PDF**.', source: 'invoicing/create-invoice.md', comment });
-    const b = await saveFaqCorrection(path, 'kb/reviewed-faq.yaml', { question: 'Can I export invoices to PDF files?!', answer: 'Yes, one PDF per invoice.', comment });
+    const a = await saveFaqCorrection(path, 'kb/reviewed-faq.yaml', {
+      question: 'Can I export invoices to PDF?',
+      answer: 'Yes: **Invoices → Export → PDF**.',
+      source: 'invoicing/create-invoice.md',
+      comment,
+    });
+    const b = await saveFaqCorrection(path, 'kb/reviewed-faq.yaml', {
+      question: 'Can I export invoices to PDF files?!',
+      answer: 'Yes, one PDF per invoice.',
+      comment,
+    });
     expect([a, b].map((x) => [x.id, x.created])).toEqual([
       ['review-can-i-export-invoices-to-pdf', true],
       ['review-can-i-export-invoices-to-pdf-files', true],
     ]);
     const text = readFileSync(path, 'utf8');
-    expect(text.startsWith(REVIEWED_FAQ_HEADER.split('\n').map((l) => `#${l}`).join('\n'))).toBe(true);
+    expect(
+      text.startsWith(
+        REVIEWED_FAQ_HEADER.split('\n')
+          .map((l) => `#${l}`)
+          .join('\n'),
+      ),
+    ).toBe(true);
     expect(text.match(/# corrected by lead/g)).toHaveLength(2);
     const entries = parseFaqFile('kb/reviewed-faq.yaml', text);
     expect(entries.map((e) => [e.id, e.questions, e.answer, e.source])).toEqual([
@@ -34,10 +49,22 @@ describe('saving a corrected answer into an FAQ file', () => {
 
   it('the same question again updates its entry instead of adding another; a new wording joins its variants', async () => {
     const path = join(dir, 'faq.yaml');
-    writeFileSync(path, '# Our FAQ\n- id: vat\n  questions:\n    - Do you charge VAT?\n  answer: Sometimes.\n# keep this comment\n- id: other\n  questions: [What is Tallyho?]\n  answer: A time tracker.\n');
-    const r = await saveFaqCorrection(path, 'kb/faq.yaml', { question: 'do you charge vat', answer: 'VAT is added for EU customers without a VAT number.', comment });
+    writeFileSync(
+      path,
+      '# Our FAQ\n- id: vat\n  questions:\n    - Do you charge VAT?\n  answer: Sometimes.\n# keep this comment\n- id: other\n  questions: [What is Tallyho?]\n  answer: A time tracker.\n',
+    );
+    const r = await saveFaqCorrection(path, 'kb/faq.yaml', {
+      question: 'do you charge vat',
+      answer: 'VAT is added for EU customers without a VAT number.',
+      comment,
+    });
     expect(r).toMatchObject({ id: 'vat', created: false });
-    await saveFaqCorrection(path, 'kb/faq.yaml', { question: 'Is VAT included in the price?', existingVariant: 'Do you charge VAT?', answer: 'Prices exclude VAT.', comment });
+    await saveFaqCorrection(path, 'kb/faq.yaml', {
+      question: 'Is VAT included in the price?',
+      existingVariant: 'Do you charge VAT?',
+      answer: 'Prices exclude VAT.',
+      comment,
+    });
     const text = readFileSync(path, 'utf8');
     expect(parse(text)).toEqual([
       { id: 'vat', questions: ['Do you charge VAT?', 'Is VAT included in the price?'], answer: 'Prices exclude VAT.\n' },
@@ -58,7 +85,9 @@ describe('saving a corrected answer into an FAQ file', () => {
     writeFileSync(map, 'question: not a list\n');
     await expect(saveFaqCorrection(map, 'kb/map.yaml', { question: 'Hello there', answer: 'Hi.', comment })).rejects.toThrow(/not a list of FAQ entries/);
     // A question too short to be an FAQ variant (the FAQ schema wants 3+ characters).
-    await expect(saveFaqCorrection(join(dir, 'new.yaml'), 'kb/new.yaml', { question: 'hi', answer: 'Hello.', comment })).rejects.toMatchObject({ code: 'config_invalid' });
+    await expect(saveFaqCorrection(join(dir, 'new.yaml'), 'kb/new.yaml', { question: 'hi', answer: 'Hello.', comment })).rejects.toMatchObject({
+      code: 'config_invalid',
+    });
     await expect(saveFaqCorrection(join(dir, 'new.yaml'), 'kb/new.yaml', { question: 'Hello there', answer: '  ', comment })).rejects.toThrow(/empty/);
     expect(() => readFileSync(join(dir, 'new.yaml'))).toThrow();
   });

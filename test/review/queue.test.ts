@@ -25,7 +25,8 @@ import { copyOfExample } from '../knowledge/helpers.js';
 const REFUND_QUESTION = 'Can I get a refund on an annual plan after three months?';
 // Worded differently from the first, so it is not answered from the answer cache.
 const REFUND_AGAIN = 'Is a refund of an annual plan possible after three months?';
-const SUPPORTED = 'Annual plans can be refunded in full within 30 days of purchase [1]. After 30 days the unused whole months are refunded, minus a 10% administration fee [1].';
+const SUPPORTED =
+  'Annual plans can be refunded in full within 30 days of purchase [1]. After 30 days the unused whole months are refunded, minus a 10% administration fee [1].';
 const INVENTED = 'Annual plans can be refunded within 90 days [1]. After that a 25% fee applies, and refunds arrive within 2 hours by wire transfer.';
 
 let fake: FakeOpenAI;
@@ -72,7 +73,15 @@ async function ask(text: string, reply?: string): Promise<{ result: TurnResult; 
 
 async function feedback(answerId: string, kind: FeedbackEvent['kind'], user = 'U7', reason?: string): Promise<string[]> {
   const said: string[] = [];
-  await parley.support.desk.feedback({ platform: 'memory', answerId, kind, reason, user: { id: user, name: `person ${user}` }, at: Date.now(), respond: async (t) => void said.push(t) });
+  await parley.support.desk.feedback({
+    platform: 'memory',
+    answerId,
+    kind,
+    reason,
+    user: { id: user, name: `person ${user}` },
+    at: Date.now(),
+    respond: async (t) => void said.push(t),
+  });
   await parley.support.desk.idle();
   return said;
 }
@@ -102,10 +111,17 @@ describe('review queue', () => {
   });
 
   it('queues an answer with a 👎 (who and why), withdraws it when that person changes to 👍, and queues handoffs', async () => {
-    const { id } = await ask('How do I import time entries from CSV?', 'Clients, projects, and time entries can be imported from CSV under **Settings → Import** [1]. Templates for each are on the import page [1].');
+    const { id } = await ask(
+      'How do I import time entries from CSV?',
+      'Clients, projects, and time entries can be imported from CSV under **Settings → Import** [1]. Templates for each are on the import page [1].',
+    );
     expect(await feedback(id, 'down', 'U7', 'It is under Timesheets, not Reports')).toHaveLength(1);
     const down = await parley.support.review.get(reviewId('memory', id));
-    expect(down).toMatchObject({ status: 'open', source: 'model', flags: [{ reason: 'down', user: { id: 'U7' }, note: 'It is under Timesheets, not Reports' }] });
+    expect(down).toMatchObject({
+      status: 'open',
+      source: 'model',
+      flags: [{ reason: 'down', user: { id: 'U7' }, note: 'It is under Timesheets, not Reports' }],
+    });
     // The passages come back from the knowledge base (the answer record keeps references only).
     expect(down!.passages.length).toBeGreaterThan(0);
     expect(down!.passages.every((p) => typeof p.text === 'string' && p.changed === undefined)).toBe(true);
@@ -113,14 +129,21 @@ describe('review queue', () => {
     await feedback(id, 'up', 'U7');
     expect(await parley.support.review.get(reviewId('memory', id))).toBeUndefined();
 
-    const handed = await ask('What happens when my card payment fails?', 'If a charge fails we retry after 3, 5 and 7 days and email the Owners each time [1].');
+    const handed = await ask(
+      'What happens when my card payment fails?',
+      'If a charge fails we retry after 3, 5 and 7 days and email the Owners each time [1].',
+    );
     const said = await feedback(handed.id, 'handoff', 'U8', 'I need a refund today');
     expect(said).toEqual([HANDOFF_TEXTS.requested]);
-    expect(await parley.support.review.get(reviewId('memory', handed.id))).toMatchObject({ flags: [{ reason: 'handoff', user: { id: 'U8' }, note: 'I need a refund today' }] });
+    expect(await parley.support.review.get(reviewId('memory', handed.id))).toMatchObject({
+      flags: [{ reason: 'handoff', user: { id: 'U8' }, note: 'I need a refund today' }],
+    });
 
     const list = await queued();
     expect(list.map((i) => i.flags.map((f) => f.reason).join('+'))).toEqual(['handoff', 'low_groundedness']);
-    expect((await parley.support.review.list({ since: Date.now() - 86_400_000, reason: 'handoff' })).map((i) => i.question)).toEqual(['What happens when my card payment fails?']);
+    expect((await parley.support.review.list({ since: Date.now() - 86_400_000, reason: 'handoff' })).map((i) => i.question)).toEqual([
+      'What happens when my card payment fails?',
+    ]);
   });
 
   it('records groundedness with the answers in analytics', async () => {
@@ -144,9 +167,14 @@ describe('review queue', () => {
 
   it('correct → FAQ entry → the identical question is answered from the FAQ with no model call', async () => {
     const weak = (await parley.support.review.list({ since: Date.now() - 86_400_000, reason: 'low_groundedness' }))[0]!;
-    const corrected = 'Annual plans are refunded in full within 30 days; after that, the unused whole months minus a 10% fee. An Owner writes to billing@tallyho.example.';
+    const corrected =
+      'Annual plans are refunded in full within 30 days; after that, the unused whole months minus a 10% fee. An Owner writes to billing@tallyho.example.';
     const fix = await parley.support.review.correct(weak.id, { answer: corrected, by: 'lead' });
-    expect(fix).toMatchObject({ answersFromFaq: true, faq: { created: true, file: expect.stringMatching(/reviewed-faq\.yaml$/) }, item: { status: 'corrected', review: { verdict: 'corrected', by: 'lead' } } });
+    expect(fix).toMatchObject({
+      answersFromFaq: true,
+      faq: { created: true, file: expect.stringMatching(/reviewed-faq\.yaml$/) },
+      item: { status: 'corrected', review: { verdict: 'corrected', by: 'lead' } },
+    });
 
     // A normal FAQ file, in the knowledge folder, citing the page the answer's passage came from.
     const text = readFileSync(join(dir, 'reviewed-faq.yaml'), 'utf8');
@@ -168,7 +196,8 @@ describe('review queue', () => {
     expect(faq.result.source).toBe('faq');
     await feedback(faq.id, 'down', 'U11', 'you forgot the refund');
     const rid = reviewId('memory', faq.id);
-    const corrected = 'An Owner opens **Settings → Billing → Cancel subscription**; the plan runs to the end of the period. Annual plans can ask for a refund within 30 days.';
+    const corrected =
+      'An Owner opens **Settings → Billing → Cancel subscription**; the plan runs to the end of the period. Annual plans can ask for a refund within 30 days.';
     const fix = await parley.support.review.correct(rid, { answer: corrected, by: 'lead' });
     expect(fix.faq).toMatchObject({ file: expect.stringMatching(/\/faq\.yaml$/), id: 'cancel', created: false });
     expect(fix.answersFromFaq).toBe(true);
@@ -188,8 +217,14 @@ describe('review queue', () => {
   });
 
   it('a correction can word the FAQ question itself: the file holds that wording, and it is answered from the FAQ', async () => {
-    const handed = (await parley.support.review.list({ since: Date.now() - 86_400_000, reason: 'handoff' })).find((i) => i.question === 'What happens when my card payment fails?')!;
-    const fix = await parley.support.review.correct(handed.id, { answer: 'We retry after 3, 5 and 7 days and email the Owners each time.', by: 'lead', question: 'What happens if a card payment fails?' });
+    const handed = (await parley.support.review.list({ since: Date.now() - 86_400_000, reason: 'handoff' })).find(
+      (i) => i.question === 'What happens when my card payment fails?',
+    )!;
+    const fix = await parley.support.review.correct(handed.id, {
+      answer: 'We retry after 3, 5 and 7 days and email the Owners each time.',
+      by: 'lead',
+      question: 'What happens if a card payment fails?',
+    });
     expect(fix).toMatchObject({ answersFromFaq: true, faq: { created: true }, item: { status: 'corrected' } });
     const entries = parse(readFileSync(join(dir, 'reviewed-faq.yaml'), 'utf8')) as { id: string; questions: string[] }[];
     expect(entries.find((e) => e.id === fix.faq.id)!.questions).toEqual(['What happens if a card payment fails?']);
@@ -199,7 +234,7 @@ describe('review queue', () => {
     expect(fake.chatRequests.length).toBe(calls);
   });
 
-  it('/parley forget removes the person\'s questions from the queue, and their 👎 notes from other people\'s answers', async () => {
+  it("/parley forget removes the person's questions from the queue, and their 👎 notes from other people's answers", async () => {
     const forget = async (user: string) => {
       const message = adapter.message('forget', { trigger: 'slash_command', command: 'parley', user: { id: user }, thread: `F${++threads}` });
       return (await parley.engine.deliver(adapter, message))!.text;

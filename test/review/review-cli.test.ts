@@ -47,26 +47,67 @@ beforeAll(async () => {
 
   // Two days ago, so --since 1d leaves it out: a third of the answer backed, two invented numbers.
   const retention = passage('default:security/data-retention.md#after-deletion');
-  const g1 = answer({ id: 'm-backups', question: GROUNDED.question, at: now - 2 * DAY, profile: 'default', source: 'model',
+  const g1 = answer({
+    id: 'm-backups',
+    question: GROUNDED.question,
+    at: now - 2 * DAY,
+    profile: 'default',
+    source: 'model',
     text: 'A deleted workspace has a 30-day grace period. Backups are kept for 14 more days. Everything is gone within 45 days.',
     grounding: {
       score: 1 / 3,
-      passages: [{ id: retention.key, source: retention.source, path: retention.path, title: retention.title, location: retention.location, hash: retention.hash, text: retention.text }],
-      unsupported: [{ text: 'Backups are kept for 14 more days.', inventedNumbers: ['14'] }, { text: 'Everything is gone within 45 days.', inventedNumbers: ['45'] }],
-    } });
+      passages: [
+        {
+          id: retention.key,
+          source: retention.source,
+          path: retention.path,
+          title: retention.title,
+          location: retention.location,
+          hash: retention.hash,
+          text: retention.text,
+        },
+      ],
+      unsupported: [
+        { text: 'Backups are kept for 14 more days.', inventedNumbers: ['14'] },
+        { text: 'Everything is gone within 45 days.', inventedNumbers: ['45'] },
+      ],
+    },
+  });
   expect(await review.answered(g1.record, g1.turn)).toBe(true);
 
   // A 👎 on a well-enough grounded answer whose pages changed or went away since.
   const plans = passage('default:billing/plans-and-pricing.md#plans');
   const refunds = passage('default:billing/refunds.md#annual-plans');
   const ref = (p: Passage, hash = p.hash) => ({ id: p.key, source: p.source, path: p.path, title: p.title, location: p.location, hash, text: p.text });
-  const gone = { id: 'default:billing/old-prices.md#team', source: 'default', path: 'billing/old-prices.md', title: 'Old prices › Team', location: 'knowledge/billing/old-prices.md#team', hash: 'gone', text: 'Team: $10' };
-  const d = answer({ id: 'm-team', question: DOWN.question, at: now - 3_600_000, profile: 'billing', source: 'model', text: 'The Team plan is $10 per seat, so $50 a month.',
-    grounding: { score: 0.75, passages: [ref(plans), ref(refunds, 'an older version'), gone], unsupported: [] } });
+  const gone = {
+    id: 'default:billing/old-prices.md#team',
+    source: 'default',
+    path: 'billing/old-prices.md',
+    title: 'Old prices › Team',
+    location: 'knowledge/billing/old-prices.md#team',
+    hash: 'gone',
+    text: 'Team: $10',
+  };
+  const d = answer({
+    id: 'm-team',
+    question: DOWN.question,
+    at: now - 3_600_000,
+    profile: 'billing',
+    source: 'model',
+    text: 'The Team plan is $10 per seat, so $50 a month.',
+    grounding: { score: 0.75, passages: [ref(plans), ref(refunds, 'an older version'), gone], unsupported: [] },
+  });
   expect(await review.answered(d.record, d.turn)).toBe(false);
   await review.voted(d.record, { id: 'U-BEA', name: 'Bea' }, 'down', 'wrong price');
 
-  const h = answer({ id: 'm-pdf', question: HANDOFF.question, at: now - 1_800_000, profile: 'default', source: 'declined', text: 'I could not find that in the documentation.' });
+  const h = answer({
+    id: 'm-pdf',
+    question: HANDOFF.question,
+    at: now - 1_800_000,
+    profile: 'default',
+    source: 'declined',
+    text: 'I could not find that in the documentation.',
+  });
   await review.handedOff(h.record, { id: 'U-CY', name: 'Cy' }, 'needs a human');
 
   await review.idle();
@@ -77,13 +118,50 @@ beforeAll(async () => {
 afterAll(() => rmSync(cwd, { recursive: true, force: true }));
 
 /** An answer as the support desk records it (AnswerRecord) and as the engine reported the turn (TurnResult). */
-function answer(o: { id: string; question: string; text: string; at: number; profile: string; source: string; grounding?: Grounding }): { record: AnswerRecord; turn: TurnResult } {
-  const message: IncomingMessage = { platform: 'slack', workspace: 'T1', channel: 'C-HELP', thread: o.id, id: o.id, user: { id: `U-${o.id}` }, text: o.question, attachments: [], trigger: 'mention', receivedAt: o.at - 2_000 };
+function answer(o: { id: string; question: string; text: string; at: number; profile: string; source: string; grounding?: Grounding }): {
+  record: AnswerRecord;
+  turn: TurnResult;
+} {
+  const message: IncomingMessage = {
+    platform: 'slack',
+    workspace: 'T1',
+    channel: 'C-HELP',
+    thread: o.id,
+    id: o.id,
+    user: { id: `U-${o.id}` },
+    text: o.question,
+    attachments: [],
+    trigger: 'mention',
+    receivedAt: o.at - 2_000,
+  };
   const conversation = conversationKey(message);
-  const turn: TurnResult = { conversation, message, profile: o.profile, question: o.question, text: o.text, source: o.source, citations: [], startedAt: o.at - 2_000, finishedAt: o.at, updates: 1, grounding: o.grounding };
+  const turn: TurnResult = {
+    conversation,
+    message,
+    profile: o.profile,
+    question: o.question,
+    text: o.text,
+    source: o.source,
+    citations: [],
+    startedAt: o.at - 2_000,
+    finishedAt: o.at,
+    updates: 1,
+    grounding: o.grounding,
+  };
   const record: AnswerRecord = {
-    conversation, day: new Date(o.at).toISOString().slice(0, 10), profile: o.profile, channel: 'slack:C-HELP', question: o.question,
-    platform: 'slack', answerId: o.id, workspace: 'T1', thread: o.id, asker: message.user, source: o.source, at: o.at, text: o.text,
+    conversation,
+    day: new Date(o.at).toISOString().slice(0, 10),
+    profile: o.profile,
+    channel: 'slack:C-HELP',
+    question: o.question,
+    platform: 'slack',
+    answerId: o.id,
+    workspace: 'T1',
+    thread: o.id,
+    asker: message.user,
+    source: o.source,
+    at: o.at,
+    text: o.text,
     grounding: o.grounding && { ...o.grounding, passages: o.grounding.passages.map(({ text: _text, ...p }) => p) },
   };
   return { record, turn };
@@ -118,7 +196,12 @@ describe('parley review', { timeout: 60_000 }, () => {
   it('--limit shows the weakest N and says how many there are', async () => {
     const r = await parley(['review', '--limit', '2']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout.split('\n').filter((l) => /^[0-9a-f]{10} /.test(l)).map((l) => l.slice(0, 10))).toEqual([HANDOFF.id, DOWN.id]);
+    expect(
+      r.stdout
+        .split('\n')
+        .filter((l) => /^[0-9a-f]{10} /.test(l))
+        .map((l) => l.slice(0, 10)),
+    ).toEqual([HANDOFF.id, DOWN.id]);
     expect(r.stdout).toMatch(/\n\nthe weakest 2 of 3 answers to review since \d{4}-\d\d-\d\d \(--limit N for more\) · /);
     const json = JSON.parse((await parley(['review', '--limit', '1', '--format', 'json'])).stdout);
     expect([json.total, json.items.length]).toEqual([3, 1]);
@@ -184,7 +267,12 @@ describe('parley review', { timeout: 60_000 }, () => {
     expect(all.find((i) => i.id === DOWN.id)!.review).toMatchObject({ verdict: 'bad', by: userInfo().username });
 
     const table = await parley(['review', '--status', 'good']);
-    expect(table.stdout.split('\n').filter((l) => /^[0-9a-f]{10}\s/.test(l)).map((l) => l.slice(0, 10))).toEqual([HANDOFF.id]);
+    expect(
+      table.stdout
+        .split('\n')
+        .filter((l) => /^[0-9a-f]{10}\s/.test(l))
+        .map((l) => l.slice(0, 10)),
+    ).toEqual([HANDOFF.id]);
     expect((await parley(['review', 'show', DOWN.id])).stdout).toMatch(/Review: bad by \S+, \d{4}-/);
   });
 
@@ -223,7 +311,11 @@ describe('parley review', { timeout: 60_000 }, () => {
   });
 
   it('an unknown id exits 1 naming it; bad flags exit 2 with the usage', async () => {
-    for (const args of [['show', 'nope'], ['good', 'nope'], ['correct', 'nope', '--answer', 'x']]) {
+    for (const args of [
+      ['show', 'nope'],
+      ['good', 'nope'],
+      ['correct', 'nope', '--answer', 'x'],
+    ]) {
       const r = await parley(['review', ...args]);
       expect(r.code, args.join(' ')).toBe(1);
       expect(r.stderr).toMatch(/^parley: no review item "nope"/);

@@ -30,8 +30,19 @@ afterAll(async () => {
 
 function answer(n: number): AnswerRecord {
   return {
-    conversation: `slack:T1:C1:${n}`, day: '2026-11-25', profile: 'default', channel: 'slack:C1', question: `Question number ${n}?`,
-    platform: 'slack', answerId: `17000000${n}.0001`, workspace: 'T1', thread: `${n}`, asker: { id: 'U1' }, source: 'model', at: Date.now(), text: `Answer ${n}.`,
+    conversation: `slack:T1:C1:${n}`,
+    day: '2026-11-25',
+    profile: 'default',
+    channel: 'slack:C1',
+    question: `Question number ${n}?`,
+    platform: 'slack',
+    answerId: `17000000${n}.0001`,
+    workspace: 'T1',
+    thread: `${n}`,
+    asker: { id: 'U1' },
+    source: 'model',
+    at: Date.now(),
+    text: `Answer ${n}.`,
   };
 }
 

@@ -37,7 +37,20 @@ models:
 
 const log = silentLogger();
 const router = (s: Settings) =>
-  new ProviderRouter(() => s, log, (p, l) => new LlmClient({ baseURL: p.baseURL, apiKey: p.apiKey, connectTimeoutMs: 2_000, idleTimeoutMs: 2_000, maxRetries: p.maxRetries, backoffBaseMs: 1, log: l }));
+  new ProviderRouter(
+    () => s,
+    log,
+    (p, l) =>
+      new LlmClient({
+        baseURL: p.baseURL,
+        apiKey: p.apiKey,
+        connectTimeoutMs: 2_000,
+        idleTimeoutMs: 2_000,
+        maxRetries: p.maxRetries,
+        backoffBaseMs: 1,
+        log: l,
+      }),
+  );
 
 async function collect(r: ProviderRouter, model: string, fallbackModels: string[] = []): Promise<{ text: string; model?: string }> {
   let text = '';
@@ -92,7 +105,11 @@ describe('provider router', () => {
     const lines: string[] = [];
     const capture = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) });
     const s = settings();
-    const r = new ProviderRouter(() => s, capture, (p, l) => new LlmClient({ baseURL: p.baseURL, apiKey: p.apiKey, connectTimeoutMs: 2_000, idleTimeoutMs: 2_000, maxRetries: 0, backoffBaseMs: 1, log: l }));
+    const r = new ProviderRouter(
+      () => s,
+      capture,
+      (p, l) => new LlmClient({ baseURL: p.baseURL, apiKey: p.apiKey, connectTimeoutMs: 2_000, idleTimeoutMs: 2_000, maxRetries: 0, backoffBaseMs: 1, log: l }),
+    );
     b.script({ status: 500 });
     await expect(collect(r, 'small')).rejects.toMatchObject({ code: 'llm_server_error' });
     expect(lines.filter((l) => l.includes('trying the next fallback'))).toHaveLength(0);

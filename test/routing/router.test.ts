@@ -46,7 +46,12 @@ function settingsFor(url: string): Settings {
 
 describe('routing rules', () => {
   const s = settingsFor('http://127.0.0.1:9/v1');
-  const at = (o: Partial<{ platform: string; workspace: string; channel: string; command: string; profile: string }> = {}) => ({ platform: 'slack', workspace: 'T01', channel: 'C1', ...o });
+  const at = (o: Partial<{ platform: string; workspace: string; channel: string; command: string; profile: string }> = {}) => ({
+    platform: 'slack',
+    workspace: 'T01',
+    channel: 'C1',
+    ...o,
+  });
 
   it('first match wins: the channel rule beats a keyword rule further down', () => {
     const r = route(s, at({ channel: 'C0LEGAL' }), 'Can I get a refund?');
@@ -95,7 +100,12 @@ describe('routing in the engine', () => {
     const s = settingsFor(fake.url);
     const store = await openStore('memory://');
     const log = silentLogger();
-    const engine = new Engine({ history: new HistoryStore(store, { maxTurns: 10 }), llm: new ProviderRouter(() => s, log), profile: s.profiles.get('default')!, log });
+    const engine = new Engine({
+      history: new HistoryStore(store, { maxTurns: 10 }),
+      llm: new ProviderRouter(() => s, log),
+      profile: s.profiles.get('default')!,
+      log,
+    });
     engine.use(routingMiddleware(() => s));
     const adapter = new MemoryAdapter();
     const r = await engine.deliver(adapter, adapter.message('Is GDPR covered?'));

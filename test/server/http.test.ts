@@ -16,10 +16,8 @@ async function serve(mount: (h: HttpServer) => void): Promise<string> {
 }
 
 describe('HttpServer errors', () => {
-  it('answers a body over readBody\'s limit 413 payload_too_large and closes the connection', async () => {
-    const base = await serve((h) =>
-      h.route('POST', '/echo', async (req, res) => sendJson(res, 200, { bytes: (await readBody(req, 1_000)).length })),
-    );
+  it("answers a body over readBody's limit 413 payload_too_large and closes the connection", async () => {
+    const base = await serve((h) => h.route('POST', '/echo', async (req, res) => sendJson(res, 200, { bytes: (await readBody(req, 1_000)).length })));
     const ok = await fetch(`${base}/echo`, { method: 'POST', body: 'x'.repeat(1_000) });
     expect([ok.status, await ok.json()]).toEqual([200, { bytes: 1_000 }]);
     for (const size of [1_001, 50_000, 2_000_000]) {

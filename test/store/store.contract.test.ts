@@ -52,7 +52,7 @@ describe.each(backends)('store contract: $name', (backend) => {
     await Promise.all(extra.splice(0).map((s) => s.close()));
   });
 
-  it('lists a namespace\'s entries with their keys exactly as set, and a deleted entry is gone', async () => {
+  it("lists a namespace's entries with their keys exactly as set, and a deleted entry is gone", async () => {
     const a = store.namespace<number>('listed');
     await store.namespace<number>('other').set('x', 9);
     await a.set('one', 1);
@@ -63,7 +63,11 @@ describe.each(backends)('store contract: $name', (backend) => {
       for await (const e of store.entries<number>('listed')) out.push(e);
       return out.sort(([x], [y]) => x.localeCompare(y));
     };
-    expect(await seen()).toEqual([['inst:conv:m3', 3], ['listed:two', 2], ['one', 1]]);
+    expect(await seen()).toEqual([
+      ['inst:conv:m3', 3],
+      ['listed:two', 2],
+      ['one', 1],
+    ]);
     // A key read back from the listing deletes its entry (crash recovery relies on it).
     for (const [k] of await seen()) await a.delete(k);
     expect(await seen()).toEqual([]);

@@ -28,7 +28,11 @@ async function start(env: Record<string, string> = {}): Promise<Harness> {
 async function ask(h: Harness, question: string): Promise<{ question: FakeMessage; answer: FakeMessage }> {
   const d = h.discord;
   const q = d.userSays({ content: question, mentionBot: true });
-  const answer = await d.waitFor(() => d.botMessages().find((m) => m.message_reference?.message_id === q.id && (m.components?.length ?? 0) > 0), 20_000, 'answer with buttons');
+  const answer = await d.waitFor(
+    () => d.botMessages().find((m) => m.message_reference?.message_id === q.id && (m.components?.length ?? 0) > 0),
+    20_000,
+    'answer with buttons',
+  );
   return { question: q, answer };
 }
 
@@ -36,7 +40,12 @@ const buttonIds = (m: FakeMessage) => (m.components ?? []).flatMap((row: any) =>
 const totals = async (h: Harness) => {
   await h.parley.support.desk.idle();
   const buckets = await h.parley.support.analytics.buckets(Date.now() - 86_400_000, Date.now());
-  return buckets.reduce((t, b) => ({ up: t.up + b.up, down: t.down + b.down, handoffs: t.handoffs + b.handoffs, questions: t.questions + b.questions }), { up: 0, down: 0, handoffs: 0, questions: 0 });
+  return buckets.reduce((t, b) => ({ up: t.up + b.up, down: t.down + b.down, handoffs: t.handoffs + b.handoffs, questions: t.questions + b.questions }), {
+    up: 0,
+    down: 0,
+    handoffs: 0,
+    questions: 0,
+  });
 };
 
 describe('Discord feedback', () => {
@@ -88,12 +97,16 @@ describe('Discord feedback', () => {
     expect(await totals(h)).toMatchObject({ down: 1, up: 0 });
   });
 
-  it('hands off: posts asker, link and summary to the escalation channel pinging only the support role, then stays quiet until resume', { timeout: 60_000 }, async () => {
+  it('hands off: posts asker, link and summary to the escalation channel pinging only the support role, then stays quiet until resume', {
+    timeout: 60_000,
+  }, async () => {
     h = await start();
     const d = h.discord;
     const { question, answer } = await ask(h, 'my export keeps failing with error E42');
     h.openai.defaultReply = (req) =>
-      /summarise a support conversation/.test(JSON.stringify(req.body.messages[0])) ? { text: `The user's export fails with E42 <@&${CANDIDATE_ROLE_IN_TEXT}>.` } : { text: 'You asked: something' };
+      /summarise a support conversation/.test(JSON.stringify(req.body.messages[0]))
+        ? { text: `The user's export fails with E42 <@&${CANDIDATE_ROLE_IN_TEXT}>.` }
+        : { text: 'You asked: something' };
     const before = h.openai.chatRequests.length;
 
     d.clickButton({ message: answer, customId: `parley:fb:handoff:${question.id}` });

@@ -63,10 +63,14 @@ describe('/parley stats on Discord', () => {
     await h.parley.support.desk.idle();
 
     const mine = d.runCommand({ name: 'parley', options: { command: 'stats 7d' } });
-    const reply = await d.waitFor(() => {
-      const m = mine.original_message_id ? d.messages.get(mine.original_message_id) : undefined;
-      return m?.content.startsWith('Support stats') ? m : undefined;
-    }, 20_000, 'stats reply');
+    const reply = await d.waitFor(
+      () => {
+        const m = mine.original_message_id ? d.messages.get(mine.original_message_id) : undefined;
+        return m?.content.startsWith('Support stats') ? m : undefined;
+      },
+      20_000,
+      'stats reply',
+    );
     expect(mine.callback?.flags).toBe(EPHEMERAL); // deferred as ephemeral: only the admin sees it
     expect(reply.content).toContain('Questions: 1 (model 1)');
     expect(reply.content).toContain('Handed to a human: 0');
@@ -78,10 +82,14 @@ describe('/parley stats on Discord', () => {
     const bob = { ...d.defaultUser, id: '999999999999999999', username: 'bob', global_name: 'bob' };
     d.users.set(bob.id, bob);
     const theirs = d.runCommand({ name: 'parley', options: { command: 'stats' }, author: bob });
-    const refused = await d.waitFor(() => {
-      const m = theirs.original_message_id ? d.messages.get(theirs.original_message_id) : undefined;
-      return m?.content ? m : undefined;
-    }, 20_000, 'refusal');
+    const refused = await d.waitFor(
+      () => {
+        const m = theirs.original_message_id ? d.messages.get(theirs.original_message_id) : undefined;
+        return m?.content ? m : undefined;
+      },
+      20_000,
+      'refusal',
+    );
     expect(refused.content).toBe('Only Parley administrators can see support stats.');
     expect(h.openai.chatRequests).toHaveLength(1);
   });

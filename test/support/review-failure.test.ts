@@ -30,10 +30,30 @@ describe('support desk when the review queue fails', () => {
       knowledge: () => undefined,
     });
     const now = Date.now();
-    const message: IncomingMessage = { platform: 'slack', workspace: 'T1', channel: 'C1', thread: '1.1', id: '1.1', user: { id: 'U1' }, text: 'How long are backups kept?', attachments: [], trigger: 'mention', receivedAt: now };
+    const message: IncomingMessage = {
+      platform: 'slack',
+      workspace: 'T1',
+      channel: 'C1',
+      thread: '1.1',
+      id: '1.1',
+      user: { id: 'U1' },
+      text: 'How long are backups kept?',
+      attachments: [],
+      trigger: 'mention',
+      receivedAt: now,
+    };
     const turn: TurnResult = {
-      conversation: conversationKey(message), message, profile: 'default', question: message.text, text: 'Backups are kept for 90 days.', source: 'model', citations: [],
-      startedAt: now, finishedAt: now + 1_000, updates: 1, grounding: { score: 0, passages: [], unsupported: [{ text: 'Backups are kept for 90 days.', inventedNumbers: ['90'] }] },
+      conversation: conversationKey(message),
+      message,
+      profile: 'default',
+      question: message.text,
+      text: 'Backups are kept for 90 days.',
+      source: 'model',
+      citations: [],
+      startedAt: now,
+      finishedAt: now + 1_000,
+      updates: 1,
+      grounding: { score: 0, passages: [], unsupported: [{ text: 'Backups are kept for 90 days.', inventedNumbers: ['90'] }] },
     };
     await support.desk.onTurn(turn);
     const said: string[] = [];

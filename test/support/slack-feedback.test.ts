@@ -25,11 +25,15 @@ describe('Slack feedback', () => {
     const m = w.slack.userSays(GENERAL, ADA, `<@${w.slack.botUserId}> ${text}`);
     await w.slack.deliver(w.eventsUrl, w.slack.envelope(w.slack.messageEvent(m, 'app_mention')));
     await answersIn(w, GENERAL, m.ts, `Answer to: ${text}`, 20_000);
-    const prompt = await eventually(() => w.slack.recorded.ephemerals.find((e) => e.thread_ts === m.ts && JSON.stringify(e.blocks ?? '').includes('parley:fb:up')), 20_000, 'feedback buttons');
+    const prompt = await eventually(
+      () => w.slack.recorded.ephemerals.find((e) => e.thread_ts === m.ts && JSON.stringify(e.blocks ?? '').includes('parley:fb:up')),
+      20_000,
+      'feedback buttons',
+    );
     return { m, prompt };
   }
 
-  const blocksOf = (blocks: unknown): any[] => (typeof blocks === 'string' ? JSON.parse(blocks) : (blocks as any[]) ?? []);
+  const blocksOf = (blocks: unknown): any[] => (typeof blocks === 'string' ? JSON.parse(blocks) : ((blocks as any[]) ?? []));
   const actionIds = (blocks: unknown) => blocksOf(blocks).flatMap((b) => (b.type === 'actions' ? b.elements.map((e: any) => `${e.action_id}=${e.value}`) : []));
 
   // Generous timeouts: on two shared cores a loaded run can take several seconds per step.
@@ -55,7 +59,11 @@ describe('Slack feedback', () => {
     expect(posted.text).not.toMatch(/<!(channel|here|everyone)>/);
     expect(posted.text).toMatch(/Asker: .*U0ADA00001/);
     expect(posted.text).toContain(`https://slack.com/archives/${GENERAL}/p${m.ts.replace('.', '')}`);
-    const notice = await eventually(() => w.slack.ws.botMessages(GENERAL, m.ts).find((x) => x.text.startsWith('I’ve asked a human') || x.text.startsWith("I've asked a human")), 20_000, 'notice');
+    const notice = await eventually(
+      () => w.slack.ws.botMessages(GENERAL, m.ts).find((x) => x.text.startsWith('I’ve asked a human') || x.text.startsWith("I've asked a human")),
+      20_000,
+      'notice',
+    );
     expect(notice).toBeDefined();
 
     const before = w.openai.chatRequests.length;
@@ -64,7 +72,11 @@ describe('Slack feedback', () => {
     await w.slack.deliver(w.eventsUrl, w.slack.envelope(w.slack.messageEvent(quietMsg)));
     const resume = w.slack.userSays(GENERAL, ADA, 'resume', m.ts);
     await w.slack.deliver(w.eventsUrl, w.slack.envelope(w.slack.messageEvent(resume)));
-    await eventually(() => w.slack.ws.botMessages(GENERAL, m.ts).find((x) => x.text === "I'm back. Ask me anything." || x.text === 'I’m back. Ask me anything.'), 20_000, 'resumed');
+    await eventually(
+      () => w.slack.ws.botMessages(GENERAL, m.ts).find((x) => x.text === "I'm back. Ask me anything." || x.text === 'I’m back. Ask me anything.'),
+      20_000,
+      'resumed',
+    );
     expect(w.openai.chatRequests.length).toBe(before);
     // The quiet turn opened no reply at all: only the `resume` turn showed "is thinking…".
     expect(w.slack.callsTo('assistant.threads.setStatus').length).toBe(statusesBefore + 1);
@@ -74,7 +86,17 @@ describe('Slack feedback', () => {
     const { m } = await ask('where are my invoices?');
     const [answer] = w.slack.ws.botMessages(GENERAL, m.ts);
     const react = (user: string, reaction: string) =>
-      w.slack.deliver(w.eventsUrl, w.slack.envelope({ type: 'reaction_added', user, reaction, item: { type: 'message', channel: GENERAL, ts: answer!.ts }, item_user: w.slack.botUserId, event_ts: `${Date.now() / 1000}` }));
+      w.slack.deliver(
+        w.eventsUrl,
+        w.slack.envelope({
+          type: 'reaction_added',
+          user,
+          reaction,
+          item: { type: 'message', channel: GENERAL, ts: answer!.ts },
+          item_user: w.slack.botUserId,
+          event_ts: `${Date.now() / 1000}`,
+        }),
+      );
     await react(ADA, 'tada');
     await react(ADA, '+1');
     await react(ADA, '-1');
@@ -86,10 +108,14 @@ describe('Slack feedback', () => {
     };
     // Ada's 👎 replaced her 👍; Bob's 👍 counts; 🎉 does not.
     expect(
-      await until(async () => {
-        const v = await votes();
-        return v.up === 1 && v.down === 1 ? v : undefined;
-      }, 20_000, 'the votes'),
+      await until(
+        async () => {
+          const v = await votes();
+          return v.up === 1 && v.down === 1 ? v : undefined;
+        },
+        20_000,
+        'the votes',
+      ),
     ).toEqual({ up: 1, down: 1 });
   });
 
@@ -103,11 +129,15 @@ describe('Slack feedback', () => {
     const res = await w.slack.submitView(w.eventsUrl, { user: ADA, view, values: { reason: { text: 'It skipped the 2FA step' } } });
     expect(res.status).toBe(200);
     await w.parley.support.desk.idle();
-    const vote = await until(async () => {
-      const record = await w.parley.support.desk.answers.get('slack', m.ts);
-      const v = record && (await w.parley.support.desk.answers.voteOf(record, ADA));
-      return v?.reason ? v : undefined;
-    }, 20_000, 'the reason');
+    const vote = await until(
+      async () => {
+        const record = await w.parley.support.desk.answers.get('slack', m.ts);
+        const v = record && (await w.parley.support.desk.answers.voteOf(record, ADA));
+        return v?.reason ? v : undefined;
+      },
+      20_000,
+      'the reason',
+    );
     expect(vote).toMatchObject({ vote: 'down', reason: 'It skipped the 2FA step' });
     const buckets = await w.parley.support.analytics.buckets(Date.now() - 86_400_000, Date.now());
     expect(buckets.reduce((n, b) => n + b.down, 0)).toBe(1);

@@ -28,7 +28,11 @@ describe('/parley stats on Slack', () => {
     await world.slack.deliver(world.eventsUrl, world.slack.envelope(world.slack.messageEvent(m, 'app_mention')));
     await answersIn(world, GENERAL, m.ts, 'You asked: first question');
     // The turn is recorded just after the answer shows.
-    await until(async () => (await world.parley.support.analytics.buckets(Date.now() - 86_400_000, Date.now())).some((b) => b.questions === 1), 20_000, 'the question recorded');
+    await until(
+      async () => (await world.parley.support.analytics.buckets(Date.now() - 86_400_000, Date.now())).some((b) => b.questions === 1),
+      20_000,
+      'the question recorded',
+    );
 
     const asAdmin = world.slack.commandPayload({ command: '/parley', text: 'stats', user: ADMIN, channel: GENERAL });
     await world.slack.sendCommand(world.eventsUrl, asAdmin);

@@ -57,7 +57,17 @@ export async function documentChunks(path: string, kind: DocumentKind, bytes: Ui
 
 /** "billing/refund-policy.pdf" → "Refund policy"; a URL's last path segment likewise. */
 function titleOf(path: string): string {
-  const base = decodeURIComponent(path.replace(/[?#].*$/, '').replace(/\/+$/, '').split('/').pop() ?? path);
-  const stem = base.replace(/\.[^.]+$/, '').replace(/[-_]+/g, ' ').trim() || path;
+  const base = decodeURIComponent(
+    path
+      .replace(/[?#].*$/, '')
+      .replace(/\/+$/, '')
+      .split('/')
+      .pop() ?? path,
+  );
+  const stem =
+    base
+      .replace(/\.[^.]+$/, '')
+      .replace(/[-_]+/g, ' ')
+      .trim() || path;
   return stem.charAt(0).toUpperCase() + stem.slice(1);
 }

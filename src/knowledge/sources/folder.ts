@@ -12,7 +12,10 @@ const FAQ_FILES = /\.ya?ml$/i;
  * cannot be used (too large, corrupt, no text) is skipped with one warning naming it, so one
  * bad export does not take the whole knowledge base down; a missing folder is a config error.
  */
-export async function loadFolder(source: { dir: string; displayPath: string; configKey?: string }, o: { log: Logger; chunk: ChunkOptions; maxBytes?: number }): Promise<SourceDocument[]> {
+export async function loadFolder(
+  source: { dir: string; displayPath: string; configKey?: string },
+  o: { log: Logger; chunk: ChunkOptions; maxBytes?: number },
+): Promise<SourceDocument[]> {
   const maxBytes = o.maxBytes ?? MAX_DOCUMENT_BYTES;
   const docs: SourceDocument[] = [];
   for (const file of await listFiles(source.dir, source.configKey)) {

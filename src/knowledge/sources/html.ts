@@ -7,10 +7,31 @@ import { parseHTML } from 'linkedom';
  */
 
 /** Elements that never carry the page's content. */
-const NOISE = 'script, style, noscript, template, svg, canvas, iframe, object, embed, nav, aside, form, button, select, [role=navigation], [role=banner], [role=contentinfo], [role=search], [aria-hidden=true], [hidden]';
+const NOISE =
+  'script, style, noscript, template, svg, canvas, iframe, object, embed, nav, aside, form, button, select, [role=navigation], [role=banner], [role=contentinfo], [role=search], [aria-hidden=true], [hidden]';
 /** Page chrome: dropped when the whole body is read, kept inside `main`/`article` (an article header holds its title). */
 const CHROME = 'header, footer';
-const BLOCKS = new Set(['P', 'DIV', 'SECTION', 'ARTICLE', 'MAIN', 'BLOCKQUOTE', 'UL', 'OL', 'DL', 'DT', 'DD', 'TABLE', 'TR', 'FIGURE', 'FIGCAPTION', 'HEADER', 'FOOTER', 'BR', 'HR']);
+const BLOCKS = new Set([
+  'P',
+  'DIV',
+  'SECTION',
+  'ARTICLE',
+  'MAIN',
+  'BLOCKQUOTE',
+  'UL',
+  'OL',
+  'DL',
+  'DT',
+  'DD',
+  'TABLE',
+  'TR',
+  'FIGURE',
+  'FIGCAPTION',
+  'HEADER',
+  'FOOTER',
+  'BR',
+  'HR',
+]);
 
 /** The little of the DOM this walk uses (the project compiles without the DOM lib; linkedom implements it). */
 interface DomNode {
@@ -47,7 +68,11 @@ export function htmlToMarkdown(html: string, fallbackTitle: string): HtmlPage {
   const title = clean(h1 || document.querySelector('title')?.textContent || '') || fallbackTitle;
   const out: string[] = [];
   walk(root, out, title);
-  const body = out.join('').replace(/[ \t]+\n/g, '\n').replace(/\n{3,}/g, '\n\n').trim();
+  const body = out
+    .join('')
+    .replace(/[ \t]+\n/g, '\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
   return { title, markdown: body ? `# ${title}\n\n${body}\n` : '' };
 }
 

@@ -17,8 +17,15 @@ export interface LoadSourceOptions {
 }
 
 /** The documents of one source: a folder, or a docs site by its sitemap. */
-export function loadSource(source: { name: string; dir: string; displayPath: string; configKey?: string; sitemap?: string; refreshMinutes?: number }, o: LoadSourceOptions): Promise<SourceDocument[]> {
-  if (source.sitemap) return loadSite({ name: source.name, sitemap: source.sitemap, refreshMinutes: source.refreshMinutes }, { log: o.log, chunk: o.chunk, cache: o.siteCache, recheck: o.recheck });
+export function loadSource(
+  source: { name: string; dir: string; displayPath: string; configKey?: string; sitemap?: string; refreshMinutes?: number },
+  o: LoadSourceOptions,
+): Promise<SourceDocument[]> {
+  if (source.sitemap)
+    return loadSite(
+      { name: source.name, sitemap: source.sitemap, refreshMinutes: source.refreshMinutes },
+      { log: o.log, chunk: o.chunk, cache: o.siteCache, recheck: o.recheck },
+    );
   return loadFolder(source, o);
 }
 

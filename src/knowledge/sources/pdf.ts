@@ -10,7 +10,8 @@ export async function pdfChunks(path: string, bytes: Uint8Array, fallbackTitle: 
   // Loaded only when a PDF is met: pdf.js is large and most sources have none.
   const pdfjs = await import('pdfjs-dist/legacy/build/pdf.mjs');
   // A copy: pdf.js refuses Buffers and may detach the array it is given.
-  const doc = await pdfjs.getDocument({ data: new Uint8Array(bytes), isEvalSupported: false, disableFontFace: true, useSystemFonts: false, verbosity: 0 }).promise;
+  const doc = await pdfjs.getDocument({ data: new Uint8Array(bytes), isEvalSupported: false, disableFontFace: true, useSystemFonts: false, verbosity: 0 })
+    .promise;
   try {
     const info = (await doc.getMetadata().catch(() => undefined))?.info as { Title?: string } | undefined;
     const title = info?.Title?.trim() || fallbackTitle;
@@ -23,7 +24,13 @@ export async function pdfChunks(path: string, bytes: Uint8Array, fallbackTitle: 
       page.cleanup();
       const parts = chunkPlainText(path, text.replace(/[ \t]+/g, ' '), options);
       parts.forEach((p, i) =>
-        chunks.push({ id: `${path}#page-${n}${i ? `-${i + 1}` : ''}`, path, title: `${title} › page ${n}${i ? ` (part ${i + 1})` : ''}`, anchor: `page=${n}`, text: p.text }),
+        chunks.push({
+          id: `${path}#page-${n}${i ? `-${i + 1}` : ''}`,
+          path,
+          title: `${title} › page ${n}${i ? ` (part ${i + 1})` : ''}`,
+          anchor: `page=${n}`,
+          text: p.text,
+        }),
       );
     }
     return chunks;

@@ -70,11 +70,18 @@ export async function loadSite(source: SiteSource, o: SiteOptions): Promise<Sour
   const listed = await site.pageUrls();
   const robots = await site.robots(origin);
   const foreign = listed.filter((u) => new URL(u).origin !== origin);
-  if (foreign.length) o.log.warn({ sitemap: source.sitemap, count: foreign.length, first: foreign[0] }, 'sitemap pages on another site skipped (sitemaps may only list their own site)');
+  if (foreign.length)
+    o.log.warn(
+      { sitemap: source.sitemap, count: foreign.length, first: foreign[0] },
+      'sitemap pages on another site skipped (sitemaps may only list their own site)',
+    );
   const local = listed.filter((u) => new URL(u).origin === origin);
   const allowed = local.filter((u) => robots.isAllowed(u, USER_AGENT) !== false);
   if (allowed.length < local.length) {
-    o.log.info({ sitemap: source.sitemap, count: local.length - allowed.length, first: local.find((u) => !allowed.includes(u)) }, 'pages disallowed by robots.txt skipped');
+    o.log.info(
+      { sitemap: source.sitemap, count: local.length - allowed.length, first: local.find((u) => !allowed.includes(u)) },
+      'pages disallowed by robots.txt skipped',
+    );
   }
   const docs: SourceDocument[] = [];
   await pool(allowed, SITE_CONCURRENCY, async (url) => {
@@ -91,7 +98,10 @@ class SiteReader {
   private readonly maxBytes: number;
   private readonly cut: string;
 
-  constructor(private readonly source: SiteSource, private readonly o: SiteOptions) {
+  constructor(
+    private readonly source: SiteSource,
+    private readonly o: SiteOptions,
+  ) {
     this.refreshMs = (source.refreshMinutes ?? 360) * 60_000;
     this.maxBytes = o.maxBytes ?? MAX_DOCUMENT_BYTES;
     this.cut = JSON.stringify(o.chunk);
@@ -117,7 +127,9 @@ class SiteReader {
 
   async robots(origin: string): Promise<{ isAllowed(url: string, ua: string): boolean | undefined }> {
     const url = `${origin}/robots.txt`;
-    const entry = await this.cached<CachedRobots>(`robots:${url}`, url, { text: '' }, async (res) => ({ text: new TextDecoder().decode(await this.body(res)) }));
+    const entry = await this.cached<CachedRobots>(`robots:${url}`, url, { text: '' }, async (res) => ({
+      text: new TextDecoder().decode(await this.body(res)),
+    }));
     return robotsParser(url, entry?.text ?? '');
   }
 
@@ -131,13 +143,19 @@ class SiteReader {
 
   /** A page's passages: from the cache while fresh, else fetched (conditionally when cached). Undefined: skipped. */
   async page(url: string): Promise<Chunk[] | undefined> {
-    const entry = await this.cached<CachedPage>(`page:${url}`, url, { cut: this.cut, chunks: [] }, async (res) => {
-      const kind = kindOfResponse(res.headers.get('content-type'), url);
-      if (!kind) throw new SkipError(`not a document (Content-Type ${res.headers.get('content-type') ?? 'missing'})`);
-      const chunks = await documentChunks(url, kind, await this.body(res), this.o.chunk);
-      if (!chunks.length) this.o.log.warn({ url }, 'knowledge page skipped: no text');
-      return { cut: this.cut, chunks };
-    }, (e) => e.cut === this.cut);
+    const entry = await this.cached<CachedPage>(
+      `page:${url}`,
+      url,
+      { cut: this.cut, chunks: [] },
+      async (res) => {
+        const kind = kindOfResponse(res.headers.get('content-type'), url);
+        if (!kind) throw new SkipError(`not a document (Content-Type ${res.headers.get('content-type') ?? 'missing'})`);
+        const chunks = await documentChunks(url, kind, await this.body(res), this.o.chunk);
+        if (!chunks.length) this.o.log.warn({ url }, 'knowledge page skipped: no text');
+        return { cut: this.cut, chunks };
+      },
+      (e) => e.cut === this.cut,
+    );
     return entry?.chunks;
   }
 
@@ -184,7 +202,12 @@ class SiteReader {
         if (!key.startsWith('robots:') || res.status >= 500) this.o.log.warn({ url, status: res.status }, `knowledge page skipped: HTTP ${res.status}`);
         return res.status >= 400 && res.status < 500 ? await unusable() : entry;
       }
-      const fresh = { ...(await parse(res)), etag: res.headers.get('etag') ?? undefined, lastModified: res.headers.get('last-modified') ?? undefined, checkedAt: now } as T;
+      const fresh = {
+        ...(await parse(res)),
+        etag: res.headers.get('etag') ?? undefined,
+        lastModified: res.headers.get('last-modified') ?? undefined,
+        checkedAt: now,
+      } as T;
       await this.save(key, fresh);
       return fresh;
     } catch (err) {
@@ -222,8 +245,11 @@ const robotsParser = robotsParserModule as unknown as typeof robotsParserModule.
 
 /** `<urlset>` page URLs or `<sitemapindex>` child sitemaps (relative and other-scheme entries ignored). */
 export function parseSitemap(xml: string, base: string): { urls: string[]; sitemaps: string[] } {
-  const locs = [...xml.matchAll(/<loc>\s*(?:<!\[CDATA\[)?([^<\]]*?)(?:\]\]>)?\s*<\/loc>/gi)].map((m) => decodeXml(m[1]!)).filter((u) => /^https?:\/\//i.test(u));
-  if (!/<(?:\w+:)?urlset[\s>]/i.test(xml) && !/<(?:\w+:)?sitemapindex[\s>]/i.test(xml)) throw new SkipError(`${base} is not a sitemap (no <urlset> or <sitemapindex>)`);
+  const locs = [...xml.matchAll(/<loc>\s*(?:<!\[CDATA\[)?([^<\]]*?)(?:\]\]>)?\s*<\/loc>/gi)]
+    .map((m) => decodeXml(m[1]!))
+    .filter((u) => /^https?:\/\//i.test(u));
+  if (!/<(?:\w+:)?urlset[\s>]/i.test(xml) && !/<(?:\w+:)?sitemapindex[\s>]/i.test(xml))
+    throw new SkipError(`${base} is not a sitemap (no <urlset> or <sitemapindex>)`);
   return /<(?:\w+:)?sitemapindex[\s>]/i.test(xml) ? { urls: [], sitemaps: locs } : { urls: locs, sitemaps: [] };
 }
 

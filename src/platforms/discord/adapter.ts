@@ -1,5 +1,18 @@
 import { once } from 'node:events';
-import { Client, Events, GatewayIntentBits, Partials, PermissionFlagsBits, REST, Routes, Status, type ClientOptions, type Interaction, type Message, type RESTOptions } from 'discord.js';
+import {
+  Client,
+  Events,
+  GatewayIntentBits,
+  Partials,
+  PermissionFlagsBits,
+  REST,
+  Routes,
+  Status,
+  type ClientOptions,
+  type Interaction,
+  type Message,
+  type RESTOptions,
+} from 'discord.js';
 import type { Deliver, Diagnosis, PlatformAdapter, ReplySurface } from '../../kernel/adapter.js';
 import type { AdapterDeps } from '../deps.js';
 import type { IncomingMessage } from '../../kernel/types.js';
@@ -33,7 +46,8 @@ const MESSAGE_CONTENT_LIMITED_FLAG = 1 << 19; // GATEWAY_MESSAGE_CONTENT_LIMITED
  * (replying needs Read Message History), and open threads in thread mode.
  */
 export function requiredPermissions(replyMode: ReplyMode): bigint {
-  let p = PermissionFlagsBits.ViewChannel | PermissionFlagsBits.SendMessages | PermissionFlagsBits.SendMessagesInThreads | PermissionFlagsBits.ReadMessageHistory;
+  let p =
+    PermissionFlagsBits.ViewChannel | PermissionFlagsBits.SendMessages | PermissionFlagsBits.SendMessagesInThreads | PermissionFlagsBits.ReadMessageHistory;
   if (replyMode !== 'reply') p |= PermissionFlagsBits.CreatePublicThreads;
   return p;
 }
@@ -71,7 +85,10 @@ export class DiscordAdapter implements PlatformAdapter {
   messageContent = true;
   private stopping = false;
 
-  constructor(private readonly settings: DiscordSettings, private readonly deps: AdapterDeps) {
+  constructor(
+    private readonly settings: DiscordSettings,
+    private readonly deps: AdapterDeps,
+  ) {
     this.log = deps.log.child({ platform: 'discord' });
     this.links = new ConversationLinks(deps.store, this.log);
     this.feedback = new DiscordFeedback({
@@ -104,7 +121,12 @@ export class DiscordAdapter implements PlatformAdapter {
     // One list request, then only the commands that changed (failures are logged there).
     await registerCommands(this.api!, commandSpecs(this.settings.command), { applicationId, guildId: this.settings.guildId, log: this.log });
     this.log.info(
-      { bot: client.user?.tag, guilds: client.guilds.cache.size, messageContent: this.messageContent, inviteUrl: inviteUrl(applicationId, this.settings.replyMode) },
+      {
+        bot: client.user?.tag,
+        guilds: client.guilds.cache.size,
+        messageContent: this.messageContent,
+        inviteUrl: inviteUrl(applicationId, this.settings.replyMode),
+      },
       `Discord connected. Invite the bot with: ${inviteUrl(applicationId, this.settings.replyMode)}`,
     );
   }

@@ -1,4 +1,13 @@
-import { DiscordAPIError, HTTPError, RateLimitError as RestRateLimitError, RequestMethod, Routes, type REST, type RequestData, type RouteLike } from 'discord.js';
+import {
+  DiscordAPIError,
+  HTTPError,
+  RateLimitError as RestRateLimitError,
+  RequestMethod,
+  Routes,
+  type REST,
+  type RequestData,
+  type RouteLike,
+} from 'discord.js';
 import { resolveContent, type Content } from '../../kernel/adapter.js';
 import { NetworkError, PlatformError, RateLimitError, describe } from '../../kernel/errors.js';
 import { Pacer, type BucketState, type PacerSettings, type Priority } from '../../pacing/pacer.js';
@@ -74,18 +83,31 @@ export class DiscordApi {
    * Runs `call` through the pacer; `content` is resolved only as the request leaves. The
    * response's rate-limit headers tell the pacer when the scope may send next.
    */
-  private send<T>(bucket: string, scope: string, method: string, priority: Priority, call: (rest: RequestSender) => Promise<Response>, retries = 0): Promise<T> {
-    return this.pacer.schedule(bucket, scope, async () => {
-      let res: Response;
-      try {
-        res = await call(senderOf(this.restOf()));
-      } catch (err) {
-        throw toPlatformError(method, err);
-      }
-      const state = bucketState(res.headers);
-      if (state) this.pacer.observe(bucket, scope, state);
-      return (res.status === 204 ? undefined : await res.json()) as T;
-    }, priority, { retries });
+  private send<T>(
+    bucket: string,
+    scope: string,
+    method: string,
+    priority: Priority,
+    call: (rest: RequestSender) => Promise<Response>,
+    retries = 0,
+  ): Promise<T> {
+    return this.pacer.schedule(
+      bucket,
+      scope,
+      async () => {
+        let res: Response;
+        try {
+          res = await call(senderOf(this.restOf()));
+        } catch (err) {
+          throw toPlatformError(method, err);
+        }
+        const state = bucketState(res.headers);
+        if (state) this.pacer.observe(bucket, scope, state);
+        return (res.status === 204 ? undefined : await res.json()) as T;
+      },
+      priority,
+      { retries },
+    );
   }
 
   createMessage(channelId: string, content: Content, o: { replyTo?: string; final: boolean }): Promise<ApiMessage> {
@@ -145,7 +167,14 @@ export class DiscordApi {
   }
 
   /** Edits the interaction's reply (`@original`) or one of its follow-ups. */
-  editInteractionMessage(o: { applicationId: string; token: string; channelId: string; messageId: string; content: Content; final: boolean }): Promise<ApiMessage> {
+  editInteractionMessage(o: {
+    applicationId: string;
+    token: string;
+    channelId: string;
+    messageId: string;
+    content: Content;
+    final: boolean;
+  }): Promise<ApiMessage> {
     return this.send('edit', o.channelId, 'editReply', priorityOf(o.final), (rest) =>
       rest.patch(Routes.webhookMessage(o.applicationId, o.token, o.messageId), {
         auth: false,
@@ -164,7 +193,9 @@ export class DiscordApi {
   }
 
   async deleteInteractionMessage(o: { applicationId: string; token: string; channelId: string; messageId: string }): Promise<void> {
-    await this.send('edit', o.channelId, 'deleteReply', 'final', (rest) => rest.delete(Routes.webhookMessage(o.applicationId, o.token, o.messageId), { auth: false }));
+    await this.send('edit', o.channelId, 'deleteReply', 'final', (rest) =>
+      rest.delete(Routes.webhookMessage(o.applicationId, o.token, o.messageId), { auth: false }),
+    );
   }
 
   listCommands(applicationId: string, guildId?: string): Promise<(CommandSpec & { id: string })[]> {
@@ -204,7 +235,10 @@ export class DiscordApi {
   /** Replaces the components of an interaction's reply (`@original`) or follow-up. */
   async setInteractionComponents(o: { applicationId: string; token: string; channelId: string; messageId: string; components: unknown[] }): Promise<void> {
     await this.send('edit', o.channelId, 'editReply', 'final', (rest) =>
-      rest.patch(Routes.webhookMessage(o.applicationId, o.token, o.messageId), { auth: false, body: { components: o.components, allowed_mentions: ALLOWED_MENTIONS } }),
+      rest.patch(Routes.webhookMessage(o.applicationId, o.token, o.messageId), {
+        auth: false,
+        body: { components: o.components, allowed_mentions: ALLOWED_MENTIONS },
+      }),
     );
   }
 
@@ -230,7 +264,10 @@ interface RequestSender {
 
 function senderOf(rest: REST): RequestSender {
   // queueRequest is what rest.get/post/… call before parsing the body; errors and 429s throw as before.
-  const verb = (method: RequestMethod) => (fullRoute: RouteLike, o: RequestData = {}) => rest.queueRequest({ ...o, fullRoute, method }) as Promise<Response>;
+  const verb =
+    (method: RequestMethod) =>
+    (fullRoute: RouteLike, o: RequestData = {}) =>
+      rest.queueRequest({ ...o, fullRoute, method }) as Promise<Response>;
   return { get: verb(RequestMethod.Get), post: verb(RequestMethod.Post), patch: verb(RequestMethod.Patch), delete: verb(RequestMethod.Delete) };
 }
 
@@ -240,7 +277,11 @@ export function bucketState(headers: Headers): BucketState | undefined {
   const resetAfter = headers.get('x-ratelimit-reset-after');
   const limit = headers.get('x-ratelimit-limit');
   if (remaining === null || resetAfter === null) return undefined;
-  return { remaining: Number(remaining), resetAfterMs: Number(resetAfter) * 1000, ...(limit !== null && Number.isFinite(Number(limit)) ? { limit: Number(limit) } : {}) };
+  return {
+    remaining: Number(remaining),
+    resetAfterMs: Number(resetAfter) * 1000,
+    ...(limit !== null && Number.isFinite(Number(limit)) ? { limit: Number(limit) } : {}),
+  };
 }
 
 function priorityOf(final: boolean): Priority {
@@ -253,7 +294,8 @@ export function toPlatformError(method: string, err: unknown): Error {
     const ms = Number.isFinite(err.retryAfter) && err.retryAfter > 0 ? err.retryAfter : FALLBACK_RETRY_AFTER_MS;
     return new RateLimitError(`discord:${err.route}`, ms, { cause: err });
   }
-  if (err instanceof DiscordAPIError) return new PlatformError('discord', method, String(err.code), { cause: err, message: `discord ${method} failed: ${err.code} (HTTP ${err.status})` });
+  if (err instanceof DiscordAPIError)
+    return new PlatformError('discord', method, String(err.code), { cause: err, message: `discord ${method} failed: ${err.code} (HTTP ${err.status})` });
   if (err instanceof HTTPError) return new PlatformError('discord', method, `http_${err.status}`, { cause: err });
   return new NetworkError(`discord ${method}: ${describe(err)}`, { cause: err });
 }

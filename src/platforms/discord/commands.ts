@@ -19,7 +19,13 @@ export function askCommand(name: string): CommandSpec {
     type: ApplicationCommandType.ChatInput,
     description: 'Ask Parley a question',
     options: [
-      { type: ApplicationCommandOptionType.String, name: QUESTION_OPTION, description: 'What do you want to know?', required: true, max_length: QUESTION_MAX_CHARS },
+      {
+        type: ApplicationCommandOptionType.String,
+        name: QUESTION_OPTION,
+        description: 'What do you want to know?',
+        required: true,
+        max_length: QUESTION_MAX_CHARS,
+      },
     ],
   };
 }
@@ -33,7 +39,9 @@ export function parleyCommand(): CommandSpec {
     name: PARLEY_COMMAND,
     type: ApplicationCommandType.ChatInput,
     description: 'Parley commands: usage, forget, stats (only you see the answer)',
-    options: [{ type: ApplicationCommandOptionType.String, name: PARLEY_OPTION, description: 'usage, forget, stats [7d], help', required: false, max_length: 200 }],
+    options: [
+      { type: ApplicationCommandOptionType.String, name: PARLEY_OPTION, description: 'usage, forget, stats [7d], help', required: false, max_length: 200 },
+    ],
   };
 }
 
@@ -70,8 +78,7 @@ interface OptionLike {
  * `ApplicationCommand` structure (camelCase options) on one side, which this code never builds.
  */
 export function sameCommand(existing: CommandSpec, wanted: CommandSpec): boolean {
-  const opts = (c: CommandSpec) =>
-    ((c.options ?? []) as OptionLike[]).map((o) => [o.type, o.name, o.description, o.required ?? false, o.max_length ?? null]);
+  const opts = (c: CommandSpec) => ((c.options ?? []) as OptionLike[]).map((o) => [o.type, o.name, o.description, o.required ?? false, o.max_length ?? null]);
   return (
     existing.name === wanted.name &&
     existing.description === wanted.description &&

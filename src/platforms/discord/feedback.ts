@@ -40,7 +40,12 @@ export function answerButtons(answerId: string, o: { rate: boolean; handoff: boo
 }
 
 export function resumeButton(answerId: string): unknown[] {
-  return [{ type: ActionRow, components: [{ type: Button, style: ButtonStyle.Secondary, label: 'Resume Parley', custom_id: `${CUSTOM_ID_PREFIX}resume:${answerId}` }] }];
+  return [
+    {
+      type: ActionRow,
+      components: [{ type: Button, style: ButtonStyle.Secondary, label: 'Resume Parley', custom_id: `${CUSTOM_ID_PREFIX}resume:${answerId}` }],
+    },
+  ];
 }
 
 export function parseCustomId(id: string): { kind: Kind; answerId: string } | undefined {
@@ -79,7 +84,14 @@ export class DiscordFeedback {
   private readonly answerOf: Keyv<string>;
 
   constructor(
-    private readonly d: { api: () => DiscordApi | undefined; store: Store; botId: () => string | undefined; applicationId: () => string | undefined; feedback?: (e: FeedbackEvent) => Promise<void>; log: Logger },
+    private readonly d: {
+      api: () => DiscordApi | undefined;
+      store: Store;
+      botId: () => string | undefined;
+      applicationId: () => string | undefined;
+      feedback?: (e: FeedbackEvent) => Promise<void>;
+      log: Logger;
+    },
   ) {
     this.answerOf = d.store.namespace<string>('discord:answer-of');
   }
@@ -113,11 +125,22 @@ export class DiscordFeedback {
     try {
       if (i.type === InteractionType.ModalSubmit) {
         if (!customId.startsWith(REASON_MODAL_PREFIX)) return;
-        const reason = i.data?.components?.flatMap((r) => r.components ?? []).find((c) => c.custom_id === REASON_INPUT)?.value?.trim();
+        const reason = i.data?.components
+          ?.flatMap((r) => r.components ?? [])
+          .find((c) => c.custom_id === REASON_INPUT)
+          ?.value?.trim();
         await api.interactionResponse(i.id, i.token, { type: Callback.DeferredUpdate });
         if (!reason) return;
         const answerId = customId.slice(REASON_MODAL_PREFIX.length);
-        await this.d.feedback!({ platform: 'discord', answerId, kind: 'down', reason: reason.slice(0, REASON_MAX_CHARS), user, at: Date.now(), respond: this.responder(api, i, answerId, 'down') });
+        await this.d.feedback!({
+          platform: 'discord',
+          answerId,
+          kind: 'down',
+          reason: reason.slice(0, REASON_MAX_CHARS),
+          user,
+          at: Date.now(),
+          respond: this.responder(api, i, answerId, 'down'),
+        });
         return;
       }
       const parsed = parseCustomId(customId);
@@ -160,7 +183,15 @@ export class DiscordFeedback {
     try {
       const answerId = await this.answerOf.get(r.message_id);
       if (!answerId) return;
-      await this.d.feedback!({ platform: 'discord', answerId, kind: vote, user: { id: r.user_id }, at: Date.now(), viaReaction: true, link: messageLink(r.guild_id, r.channel_id, r.message_id) });
+      await this.d.feedback!({
+        platform: 'discord',
+        answerId,
+        kind: vote,
+        user: { id: r.user_id },
+        at: Date.now(),
+        viaReaction: true,
+        link: messageLink(r.guild_id, r.channel_id, r.message_id),
+      });
     } catch (err) {
       this.d.log.error({ err: describe(err) }, 'handling a reaction failed');
     }
@@ -174,7 +205,9 @@ function reasonModal(answerId: string): Record<string, unknown> {
     components: [
       {
         type: ActionRow,
-        components: [{ type: TextInput, custom_id: REASON_INPUT, style: TextInputParagraph, label: 'Reason (optional)', required: false, max_length: REASON_MAX_CHARS }],
+        components: [
+          { type: TextInput, custom_id: REASON_INPUT, style: TextInputParagraph, label: 'Reason (optional)', required: false, max_length: REASON_MAX_CHARS },
+        ],
       },
     ],
   };
@@ -203,7 +236,10 @@ export async function attachAnswerActions(
   if (!d.feedback?.enabled || !d.answerId || !last || final.silent) return;
   const rate = RATEABLE_SOURCES.has(final.source);
   if (!rate && !final.offerHandoff) return;
-  await d.feedback.rememberAnswerMessages(d.answerId, refs.map((r) => r.id));
+  await d.feedback.rememberAnswerMessages(
+    d.answerId,
+    refs.map((r) => r.id),
+  );
   try {
     await setComponents(last, answerButtons(d.answerId, { rate, handoff: true }));
   } catch (err) {

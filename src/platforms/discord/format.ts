@@ -27,7 +27,10 @@ export function toDiscordContent(markdown: string): string {
 
 /** Removes the bot's own mention (`<@id>` or the legacy `<@!id>`) from a question. */
 export function stripBotMention(text: string, botId: string): string {
-  return text.replace(new RegExp(`<@!?${botId}>`, 'g'), ' ').replace(/\s+/g, ' ').trim();
+  return text
+    .replace(new RegExp(`<@!?${botId}>`, 'g'), ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 const THREAD_NAME_MAX_CHARS = 100; // Discord thread name limit

@@ -26,7 +26,10 @@ export class ConversationLinks {
   /** Posts whose link is not recorded yet (their failures are the poster's to handle). */
   private readonly inFlight: BackgroundWork;
 
-  constructor(store: Store, private readonly log: Logger) {
+  constructor(
+    store: Store,
+    private readonly log: Logger,
+  ) {
     this.byMessage = store.namespace<ConversationRef>('discord:bot-messages');
     this.threads = store.namespace<boolean>('discord:threads');
     this.inFlight = new BackgroundWork((err) => log.debug({ err: describe(err) }, 'a reply post failed (its poster reports it)'));

@@ -98,10 +98,7 @@ export function factsOf(m: Message, botId: string): MessageFacts {
  * Decides whether a message is for the bot and builds it. Undefined: not for the bot (another
  * bot, the bot itself, a system message, a channel message without a mention…).
  */
-export async function routeMessage(
-  f: MessageFacts,
-  ctx: { botId: string; replyMode: ReplyMode; links: ConversationLinks },
-): Promise<Routed | undefined> {
+export async function routeMessage(f: MessageFacts, ctx: { botId: string; replyMode: ReplyMode; links: ConversationLinks }): Promise<Routed | undefined> {
   if (f.author.bot || f.author.id === ctx.botId || f.system) return undefined;
   const text = stripBotMention(f.content, ctx.botId);
   // Without MESSAGE_CONTENT, follow-ups arrive empty: nothing to answer.

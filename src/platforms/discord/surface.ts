@@ -39,7 +39,10 @@ export class ChannelSurface implements ReplySurface {
   private done = false;
   private release?: () => void;
 
-  constructor(private readonly plan: Extract<ReplyPlan, { kind: 'channel' }>, private readonly d: SurfaceDeps) {}
+  constructor(
+    private readonly plan: Extract<ReplyPlan, { kind: 'channel' }>,
+    private readonly d: SurfaceDeps,
+  ) {}
 
   /** Where messages go; in thread mode the thread is opened on first use. */
   private resolveTarget(): Promise<{ channelId: string; replyTo?: string }> {
@@ -227,7 +230,14 @@ export class InteractionSurface implements ReplySurface {
       return;
     }
     const done = await this.viaToken(() =>
-      this.d.api.editInteractionMessage({ applicationId: this.applicationId, token: this.plan.token, channelId: this.plan.channelId, messageId: place.messageId, content, final: options.final }),
+      this.d.api.editInteractionMessage({
+        applicationId: this.applicationId,
+        token: this.plan.token,
+        channelId: this.plan.channelId,
+        messageId: place.messageId,
+        content,
+        final: options.final,
+      }),
     );
     if (done) return;
     // The token died: the message keeps its last text; the answer continues in a channel copy.
@@ -239,7 +249,12 @@ export class InteractionSurface implements ReplySurface {
     const place = this.placed.get(ref.id) ?? { via: 'interaction', messageId: ref.id };
     if (place.via === 'channel') return this.d.api.deleteMessage(this.plan.channelId, place.messageId);
     await this.viaToken(() =>
-      this.d.api.deleteInteractionMessage({ applicationId: this.applicationId, token: this.plan.token, channelId: this.plan.channelId, messageId: place.messageId }),
+      this.d.api.deleteInteractionMessage({
+        applicationId: this.applicationId,
+        token: this.plan.token,
+        channelId: this.plan.channelId,
+        messageId: place.messageId,
+      }),
     );
   }
 
@@ -253,7 +268,13 @@ export class InteractionSurface implements ReplySurface {
       const place = this.placed.get(ref.id) ?? { via: 'interaction', messageId: ref.id };
       if (place.via === 'channel') return this.d.api.setComponents(this.plan.channelId, place.messageId, components);
       const done = await this.viaToken(() =>
-        this.d.api.setInteractionComponents({ applicationId: this.applicationId, token: this.plan.token, channelId: this.plan.channelId, messageId: place.messageId, components }),
+        this.d.api.setInteractionComponents({
+          applicationId: this.applicationId,
+          token: this.plan.token,
+          channelId: this.plan.channelId,
+          messageId: place.messageId,
+          components,
+        }),
       );
       if (done === undefined && this.expired) this.d.log.info('interaction token expired; the answer keeps no feedback buttons');
     });
@@ -264,7 +285,14 @@ export class InteractionSurface implements ReplySurface {
   }
 
   describe(): ResumableReply {
-    return { kind: 'interaction', plan: this.plan, applicationId: this.applicationId, placed: [...this.placed], originalUsed: this.originalUsed, conversation: this.d.conversation };
+    return {
+      kind: 'interaction',
+      plan: this.plan,
+      applicationId: this.applicationId,
+      placed: [...this.placed],
+      originalUsed: this.originalUsed,
+      conversation: this.d.conversation,
+    };
   }
 
   /** Restores what a previous process knew of its messages. */
@@ -277,7 +305,14 @@ export class InteractionSurface implements ReplySurface {
   /** A note only the asker sees (an ephemeral follow-up); dropped once the token expired. */
   async notify(text: string): Promise<void> {
     await this.viaToken(() =>
-      this.d.api.followUp({ applicationId: this.applicationId, token: this.plan.token, channelId: this.plan.channelId, content: text, final: true, ephemeral: true }),
+      this.d.api.followUp({
+        applicationId: this.applicationId,
+        token: this.plan.token,
+        channelId: this.plan.channelId,
+        content: text,
+        final: true,
+        ephemeral: true,
+      }),
     );
   }
 }

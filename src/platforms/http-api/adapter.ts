@@ -62,7 +62,10 @@ export class HttpApiAdapter implements PlatformAdapter {
   private deliver?: Deliver;
   private mounted = false;
 
-  constructor(private readonly settings: ApiSettings, private readonly deps: AdapterDeps & Partial<HttpApiExtraDeps>) {
+  constructor(
+    private readonly settings: ApiSettings,
+    private readonly deps: AdapterDeps & Partial<HttpApiExtraDeps>,
+  ) {
     this.log = deps.log.child({ platform: 'api' });
     this.keyring = new ApiKeyring(settings.keys, deps.store);
     this.tasks = new TaskStore(deps.store, settings.taskTtlMs);
@@ -88,7 +91,8 @@ export class HttpApiAdapter implements PlatformAdapter {
         getTask: (key, id, res) => this.getTask(key, id, res),
         forgetUser: (key, user, res) => this.forget(res, (f) => f.forgetPerson('api', user, { workspace: key.name })),
         // The conversation key as the engine forms it for this key (message(): workspace = key, channel = api).
-        forgetConversation: (key, id, res) => this.forget(res, (f) => f.forgetConversation(conversationKey({ platform: 'api', workspace: key.name, channel: 'api', thread: id }))),
+        forgetConversation: (key, id, res) =>
+          this.forget(res, (f) => f.forgetConversation(conversationKey({ platform: 'api', workspace: key.name, channel: 'api', thread: id }))),
       });
       this.mounted = true;
     }

@@ -11,7 +11,11 @@ import type { Store } from '../../store/store.js';
 export class ApiKeyring {
   private readonly hashes: { key: ApiKeySettings; digest: Buffer }[];
 
-  constructor(keys: ApiKeySettings[], private readonly store: Store, private readonly now: () => number = Date.now) {
+  constructor(
+    keys: ApiKeySettings[],
+    private readonly store: Store,
+    private readonly now: () => number = Date.now,
+  ) {
     this.hashes = keys.map((key) => ({ key, digest: Buffer.from(key.sha256, 'hex') }));
   }
 
@@ -39,7 +43,10 @@ export class ApiKeyring {
    * check that none has paid for yet: together they overshoot by less than one reservation.
    * Refused = the budget is spent, with the ms until midnight UTC. Settle with `settle`.
    */
-  async reserve(key: ApiKeySettings, estimate: number): Promise<{ allowed: true; hold?: TokenHold } | { allowed: false; retryAfterMs: number; used: number; limit: number }> {
+  async reserve(
+    key: ApiKeySettings,
+    estimate: number,
+  ): Promise<{ allowed: true; hold?: TokenHold } | { allowed: false; retryAfterMs: number; used: number; limit: number }> {
     if (!key.tokensPerDay) return { allowed: true };
     const counter = this.budgetKey(key);
     const tokens = Math.max(1, Math.ceil(estimate));

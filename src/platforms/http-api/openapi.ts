@@ -114,17 +114,35 @@ export function buildOpenApiDocument(o: { maxQuestionChars: number; version: str
             'Removes their messages (and the answers to them) from every conversation, answer records, tasks, cached answers to their questions, ' +
             'review-queue items, usage rows and analytics thread records; their question texts leave the daily question lists, whose counts stay. ' +
             'Idempotent: a second call deletes nothing and still answers 200.',
-          parameters: [{ name: 'user', in: 'path', required: true, description: 'The id sent as `user` with their questions (or the key name, for questions sent without one).', schema: { type: 'string', pattern: '^[A-Za-z0-9._@-]{1,128}$' } }],
-          responses: { '200': json('Deletion', 'Deleted; what was removed.'), '400': errors['400'], '401': errors['401'], '503': json('Error', 'Parley is shutting down.') },
+          parameters: [
+            {
+              name: 'user',
+              in: 'path',
+              required: true,
+              description: 'The id sent as `user` with their questions (or the key name, for questions sent without one).',
+              schema: { type: 'string', pattern: '^[A-Za-z0-9._@-]{1,128}$' },
+            },
+          ],
+          responses: {
+            '200': json('Deletion', 'Deleted; what was removed.'),
+            '400': errors['400'],
+            '401': errors['401'],
+            '503': json('Error', 'Parley is shutting down.'),
+          },
         },
       },
       '/api/v1/conversations/{id}': {
         delete: {
           operationId: 'forgetConversation',
-          summary: "Delete one conversation of this key: its history, answers, tasks, review items and analytics thread record.",
+          summary: 'Delete one conversation of this key: its history, answers, tasks, review items and analytics thread record.',
           description: 'Question texts asked in it leave the daily question lists (counts stay). Idempotent.',
           parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^c_[A-Za-z0-9_-]{22}$' } }],
-          responses: { '200': json('Deletion', 'Deleted; what was removed.'), '400': errors['400'], '401': errors['401'], '503': json('Error', 'Parley is shutting down.') },
+          responses: {
+            '200': json('Deletion', 'Deleted; what was removed.'),
+            '400': errors['400'],
+            '401': errors['401'],
+            '503': json('Error', 'Parley is shutting down.'),
+          },
         },
       },
       '/api/v1/openapi.json': {

@@ -33,7 +33,13 @@ export interface ApiHandlers {
 }
 
 /** A JSON error as every API response shapes it: `{ error: { code, message, field? } }`. */
-export function sendError(res: ServerResponse, status: number, code: string, message: string, o: { field?: string; headers?: Record<string, string> } = {}): void {
+export function sendError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  o: { field?: string; headers?: Record<string, string> } = {},
+): void {
   if (res.headersSent) return void res.end();
   sendJson(res, status, { error: { code, message, ...(o.field ? { field: o.field } : {}) } }, o.headers);
 }
@@ -59,7 +65,8 @@ async function handle(h: ApiHandlers, req: HttpRequest, res: ServerResponse): Pr
   if (h.corsOrigins.length) res.setHeader('vary', 'Origin');
 
   if (method === 'OPTIONS') {
-    if (origin !== undefined && !originAllowed) return sendError(res, 403, 'origin_not_allowed', `the origin ${origin} may not call this API (API_CORS_ORIGINS)`);
+    if (origin !== undefined && !originAllowed)
+      return sendError(res, 403, 'origin_not_allowed', `the origin ${origin} may not call this API (API_CORS_ORIGINS)`);
     res.writeHead(204, {
       allow: ALLOWED_METHODS,
       ...(originAllowed
@@ -72,9 +79,11 @@ async function handle(h: ApiHandlers, req: HttpRequest, res: ServerResponse): Pr
   try {
     const route = match(path, method ?? '');
     if (route.kind === 'not_found') return sendError(res, 404, 'not_found', `no such endpoint: ${path}`);
-    if (route.kind === 'method_not_allowed') return sendError(res, 405, 'method_not_allowed', `${method} is not allowed here; use ${route.allow}`, { headers: { allow: route.allow } });
+    if (route.kind === 'method_not_allowed')
+      return sendError(res, 405, 'method_not_allowed', `${method} is not allowed here; use ${route.allow}`, { headers: { allow: route.allow } });
     if (route.kind === 'openapi') return sendJson(res, 200, h.openapi);
-    if (!h.accepting()) return sendError(res, 503, 'unavailable', 'Parley is starting or shutting down; try again shortly', { headers: { 'retry-after': '5' } });
+    if (!h.accepting())
+      return sendError(res, 503, 'unavailable', 'Parley is starting or shutting down; try again shortly', { headers: { 'retry-after': '5' } });
 
     const auth = h.keyring.authenticate(req);
     if ('problem' in auth) {
@@ -88,11 +97,13 @@ async function handle(h: ApiHandlers, req: HttpRequest, res: ServerResponse): Pr
       return await h.getTask(key, route.id, res);
     }
     if (route.kind === 'user') {
-      if (route.id === undefined || !isEndUserId(route.id)) return sendError(res, 400, 'invalid_request', 'user: expected the end-user id sent as `user` (letters, digits, ., _, @ or -)', { field: 'user' });
+      if (route.id === undefined || !isEndUserId(route.id))
+        return sendError(res, 400, 'invalid_request', 'user: expected the end-user id sent as `user` (letters, digits, ., _, @ or -)', { field: 'user' });
       return await h.forgetUser(key, route.id, res);
     }
     if (route.kind === 'conversation') {
-      if (route.id === undefined || !isConversationId(route.id)) return sendError(res, 400, 'invalid_request', 'id: expected a conversation id returned by an answer', { field: 'id' });
+      if (route.id === undefined || !isConversationId(route.id))
+        return sendError(res, 400, 'invalid_request', 'id: expected a conversation id returned by an answer', { field: 'id' });
       return await h.forgetConversation(key, route.id, res);
     }
 
@@ -102,7 +113,9 @@ async function handle(h: ApiHandlers, req: HttpRequest, res: ServerResponse): Pr
     // A store outage costs the key's limits, not the answer (logged; like the guardrails' limits).
     const rate = await h.keyring.takeRequest(key).catch((err) => storeDown(h, err, 'rate limit'));
     if (!rate.allowed) {
-      return sendError(res, 429, 'rate_limited', `this API key may send ${rate.limit} questions per minute`, { headers: { 'retry-after': seconds(rate.retryAfterMs) } });
+      return sendError(res, 429, 'rate_limited', `this API key may send ${rate.limit} questions per minute`, {
+        headers: { 'retry-after': seconds(rate.retryAfterMs) },
+      });
     }
     // The answer's tokens are reserved before the model is called and settled after (keys.ts).
     const budget = await h.keyring.reserve(key, h.estimateTokens(body)).catch((err) => storeDown(h, err, 'token budget'));

@@ -21,7 +21,10 @@ export const isEndUserId = (id: string): boolean => END_USER_ID.test(id);
 export const conversationIdSchema = z
   .string()
   .regex(CONVERSATION_ID, { message: 'expected a conversation id returned by an earlier answer (c_ and 22 characters)' })
-  .meta({ description: 'Opaque id of a conversation, returned by every answer; send it back to ask a follow-up with the earlier turns as context.', examples: ['c_3q2-7wNb5Jm0v1kQd8xY4A'] });
+  .meta({
+    description: 'Opaque id of a conversation, returned by every answer; send it back to ask a follow-up with the earlier turns as context.',
+    examples: ['c_3q2-7wNb5Jm0v1kQd8xY4A'],
+  });
 
 /** Profile names as the config file allows them. Whether the profile exists is checked per request. */
 const profileNameSchema = z
@@ -45,52 +48,58 @@ export function askRequestSchema(maxQuestionChars: number) {
         .string()
         .regex(END_USER_ID, { message: 'expected up to 128 letters, digits, ., _, @ or -' })
         .optional()
-        .meta({ description: "The end user's id in your system, so per-user guardrails (rate limits, budgets) apply per user; omitted = the key's name.", examples: ['customer-4711'] }),
+        .meta({
+          description: "The end user's id in your system, so per-user guardrails (rate limits, budgets) apply per user; omitted = the key's name.",
+          examples: ['customer-4711'],
+        }),
     })
     .meta({ description: 'A question, optionally continuing a conversation.' });
 }
 export type AskRequest = z.output<ReturnType<typeof askRequestSchema>>;
 
-export const citationSchema = z
-  .object({
-    id: z.string(),
-    title: z.string(),
-    location: z.string().meta({ description: 'A link or a path in the knowledge base.' }),
-  })
-  ;
+export const citationSchema = z.object({
+  id: z.string(),
+  title: z.string(),
+  location: z.string().meta({ description: 'A link or a path in the knowledge base.' }),
+});
 
 export const usageSchema = z
   .object({
     promptTokens: z.number().int().min(0),
     completionTokens: z.number().int().min(0),
-    estimated: z.boolean().optional().meta({ description: 'True when the server never reported usage (e.g. the stream was cut) and the tokens were counted locally.' }),
+    estimated: z
+      .boolean()
+      .optional()
+      .meta({ description: 'True when the server never reported usage (e.g. the stream was cut) and the tokens were counted locally.' }),
   })
   .meta({ description: 'Tokens the model used for this answer (0 when no model was called, e.g. an FAQ answer).' });
 
-export const answerSchema = z
-  .object({
-    conversationId: conversationIdSchema,
-    text: z.string().meta({ description: 'The exact final answer, Markdown.' }),
-    source: z
-      .string()
-      .meta({ description: 'Where the answer came from: model, faq, knowledge (knowledge-only), declined, error, or a guardrail refusal such as rate_limited or budget_spent.', examples: ['model', 'faq', 'knowledge', 'declined'] }),
-    citations: z.array(citationSchema),
-    usage: usageSchema,
-    model: z.string().nullable().meta({ description: 'The model that answered; null when none did.' }),
-    profile: z.string().meta({ description: 'The profile that answered.' }),
-    finishReason: z
-      .string()
-      .nullable()
-      .meta({ description: "The model's finish reason: stop, or length when the answer was cut at the output limit (the text then ends with a note saying so). Null when the model did not finish.", examples: ['stop', 'length'] }),
-    incomplete: z.boolean().meta({ description: 'True when the answer is not whole (cut at the length limit or interrupted); ask to continue to get the rest.' }),
-    groundedness: z
-      .number()
-      .min(0)
-      .max(1)
-      .nullable()
-      .meta({ description: "Share of the answer's sentences the knowledge-base passages given to the model back (0–1; an invented number counts against it). Null when the model answered without passages, or the answer did not come from the model." }),
-  })
-  ;
+export const answerSchema = z.object({
+  conversationId: conversationIdSchema,
+  text: z.string().meta({ description: 'The exact final answer, Markdown.' }),
+  source: z.string().meta({
+    description:
+      'Where the answer came from: model, faq, knowledge (knowledge-only), declined, error, or a guardrail refusal such as rate_limited or budget_spent.',
+    examples: ['model', 'faq', 'knowledge', 'declined'],
+  }),
+  citations: z.array(citationSchema),
+  usage: usageSchema,
+  model: z.string().nullable().meta({ description: 'The model that answered; null when none did.' }),
+  profile: z.string().meta({ description: 'The profile that answered.' }),
+  finishReason: z
+    .string()
+    .nullable()
+    .meta({
+      description:
+        "The model's finish reason: stop, or length when the answer was cut at the output limit (the text then ends with a note saying so). Null when the model did not finish.",
+      examples: ['stop', 'length'],
+    }),
+  incomplete: z.boolean().meta({ description: 'True when the answer is not whole (cut at the length limit or interrupted); ask to continue to get the rest.' }),
+  groundedness: z.number().min(0).max(1).nullable().meta({
+    description:
+      "Share of the answer's sentences the knowledge-base passages given to the model back (0–1; an invented number counts against it). Null when the model answered without passages, or the answer did not come from the model.",
+  }),
+});
 export type Answer = z.output<typeof answerSchema>;
 
 export const taskStatusSchema = z.enum(['pending', 'running', 'completed', 'failed']);
@@ -100,36 +109,33 @@ export const taskFailureSchema = z
   .object({ code: z.string(), message: z.string() })
   .meta({ description: 'Why a task failed (the model failed, or Parley stopped while the task ran).' });
 
-export const taskSchema = z
-  .object({
-    id: z.string().regex(TASK_ID),
-    status: taskStatusSchema,
-    conversationId: conversationIdSchema,
-    createdAt: z.iso.datetime(),
-    updatedAt: z.iso.datetime(),
-    answer: answerSchema.optional().meta({ description: 'Present when status is completed.' }),
-    error: taskFailureSchema.optional().meta({ description: 'Present when status is failed.' }),
-  })
-  ;
+export const taskSchema = z.object({
+  id: z.string().regex(TASK_ID),
+  status: taskStatusSchema,
+  conversationId: conversationIdSchema,
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+  answer: answerSchema.optional().meta({ description: 'Present when status is completed.' }),
+  error: taskFailureSchema.optional().meta({ description: 'Present when status is failed.' }),
+});
 export type Task = z.output<typeof taskSchema>;
 
-export const taskAcceptedSchema = z
-  .object({
-    id: z.string().regex(TASK_ID).meta({ examples: ['t_Jk2b4xQ0p9Zr7yW1nM3cVg'] }),
-    status: z.literal('pending'),
-    conversationId: conversationIdSchema,
-  })
-  ;
+export const taskAcceptedSchema = z.object({
+  id: z
+    .string()
+    .regex(TASK_ID)
+    .meta({ examples: ['t_Jk2b4xQ0p9Zr7yW1nM3cVg'] }),
+  status: z.literal('pending'),
+  conversationId: conversationIdSchema,
+});
 
-export const errorSchema = z
-  .object({
-    error: z.object({
-      code: z.string().meta({ examples: ['invalid_request', 'unknown_profile', 'unauthorized', 'rate_limited', 'budget_exhausted'] }),
-      message: z.string(),
-      field: z.string().optional().meta({ description: 'The request field at fault, for validation errors.' }),
-    }),
-  })
-  ;
+export const errorSchema = z.object({
+  error: z.object({
+    code: z.string().meta({ examples: ['invalid_request', 'unknown_profile', 'unauthorized', 'rate_limited', 'budget_exhausted'] }),
+    message: z.string(),
+    field: z.string().optional().meta({ description: 'The request field at fault, for validation errors.' }),
+  }),
+});
 
 export const deletionSchema = z
   .object({

@@ -20,7 +20,10 @@ export class SseResponse {
   private ended = false;
   private corked = false;
 
-  constructor(private readonly res: ServerResponse, headers: Record<string, string> = {}) {
+  constructor(
+    private readonly res: ServerResponse,
+    headers: Record<string, string> = {},
+  ) {
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
@@ -78,7 +81,10 @@ export class ApiSurface implements ReplySurface {
    * @param location where a background task's answer goes (`{ task }`): recorded by crash
    *   recovery, so another instance can mark the task failed if this one dies mid-answer.
    */
-  constructor(private readonly sse?: SseResponse, private readonly location?: TaskLocation) {
+  constructor(
+    private readonly sse?: SseResponse,
+    private readonly location?: TaskLocation,
+  ) {
     if (sse) this.openStream = this.stream;
   }
 

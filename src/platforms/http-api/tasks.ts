@@ -32,7 +32,11 @@ export class TaskStore {
   private readonly chains = new Map<string, Promise<unknown>>();
   private readonly index: PrivacyIndex;
 
-  constructor(store: Store, private readonly ttlMs: number, private readonly now: () => number = Date.now) {
+  constructor(
+    store: Store,
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
     this.kv = store.namespace<StoredTask>('api-tasks');
     this.index = new PrivacyIndex(store, now);
   }
@@ -78,9 +82,7 @@ export class TaskStore {
 
   /** Marks a task its instance could not finish as failed; a finished task stays as it is. */
   interrupted(id: string, message: string): Promise<void> {
-    return this.update(id, (t) =>
-      t.status === 'pending' || t.status === 'running' ? { ...t, status: 'failed', error: { code: 'interrupted', message } } : t,
-    );
+    return this.update(id, (t) => (t.status === 'pending' || t.status === 'running' ? { ...t, status: 'failed', error: { code: 'interrupted', message } } : t));
   }
 
   private update(id: string, change: (t: StoredTask) => StoredTask): Promise<void> {

@@ -111,7 +111,11 @@ export class SlackAdapter implements PlatformAdapter {
     this.names = new SlackNames(this.api, this.team, this.log);
     if (http) {
       // Bounded read, timestamp window both ways and signature before Bolt buffers anything.
-      this.deps.http.route('POST', EVENTS_PATH, guardedEventsRoute(http.requestListener, this.settings.signingSecret!, { stopped: () => this.stopped, log: this.log }));
+      this.deps.http.route(
+        'POST',
+        EVENTS_PATH,
+        guardedEventsRoute(http.requestListener, this.settings.signingSecret!, { stopped: () => this.stopped, log: this.log }),
+      );
     } else {
       await app.start();
     }
@@ -149,7 +153,10 @@ export class SlackAdapter implements PlatformAdapter {
   async diagnose(): Promise<Diagnosis[]> {
     const results: Diagnosis[] = [];
     try {
-      const auth = await this.api.call<{ team?: string; user?: string; response_metadata?: { scopes?: string[] } }>('auth.test', () => ({}), { bucket: 'misc', scope: 'auth' });
+      const auth = await this.api.call<{ team?: string; user?: string; response_metadata?: { scopes?: string[] } }>('auth.test', () => ({}), {
+        bucket: 'misc',
+        scope: 'auth',
+      });
       results.push({ check: 'slack bot token', ok: true, detail: `accepted for ${auth.user ?? 'the bot'} in ${auth.team ?? 'the workspace'}` });
       const granted = auth.response_metadata?.scopes;
       if (granted) {
@@ -162,7 +169,12 @@ export class SlackAdapter implements PlatformAdapter {
         });
       }
     } catch (err) {
-      results.push({ check: 'slack bot token', ok: false, detail: describe(err), fix: 'check SLACK_BOT_TOKEN (OAuth & Permissions → Bot User OAuth Token, xoxb-…)' });
+      results.push({
+        check: 'slack bot token',
+        ok: false,
+        detail: describe(err),
+        fix: 'check SLACK_BOT_TOKEN (OAuth & Permissions → Bot User OAuth Token, xoxb-…)',
+      });
     }
     if (this.settings.appToken) {
       try {
@@ -200,9 +212,7 @@ export class SlackAdapter implements PlatformAdapter {
       this.api,
       { team: message.workspace, channel: message.channel, threadTs: message.thread, recipientUser: message.user.id, recipientTeam: message.workspace },
       this.log,
-      this.deps.feedback
-        ? { answerId: message.id, remember: (refs) => this.rememberAnswer(message.channel, refs, message.id) }
-        : undefined,
+      this.deps.feedback ? { answerId: message.id, remember: (refs) => this.rememberAnswer(message.channel, refs, message.id) } : undefined,
     );
   }
 
@@ -264,7 +274,10 @@ export class SlackAdapter implements PlatformAdapter {
   private async onCommand(cmd: CommandBody, ack: (response?: Record<string, unknown>) => Promise<void>): Promise<void> {
     const ask = parseAskText(cmd.text ?? '', this.settings.askPrivateByDefault ?? false);
     if (!ask.question) {
-      await ack({ response_type: 'ephemeral', text: `Ask a question: \`/${this.settings.command} How do I reset my password?\` (add \`private\` first for an answer only you see).` });
+      await ack({
+        response_type: 'ephemeral',
+        text: `Ask a question: \`/${this.settings.command} How do I reset my password?\` (add \`private\` first for an answer only you see).`,
+      });
       return;
     }
     // Acknowledged first: Slack shows an error to the user when the ack takes over 3 seconds.
@@ -287,7 +300,12 @@ export class SlackAdapter implements PlatformAdapter {
       try {
         const echo = await this.api.call<{ ts: string }>(
           'chat.postMessage',
-          () => ({ channel: cmd.channel_id, text: `<@${cmd.user_id}> asked: ${messageMrkdwn(text).slice(0, ECHO_MAX_CHARS)}`, unfurl_links: false, unfurl_media: false }),
+          () => ({
+            channel: cmd.channel_id,
+            text: `<@${cmd.user_id}> asked: ${messageMrkdwn(text).slice(0, ECHO_MAX_CHARS)}`,
+            unfurl_links: false,
+            unfurl_media: false,
+          }),
           { bucket: 'post', scope: cmd.channel_id, priority: 'normal' },
         );
         await this.markActive(team, cmd.channel_id, echo.ts);

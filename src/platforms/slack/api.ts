@@ -92,17 +92,22 @@ export class SlackApi {
 
   /** POSTs to a slash command's `response_url` (not a Web API method: no token, JSON body). */
   async respond(url: string, body: Params, priority: Priority = 'normal'): Promise<void> {
-    await this.pacer.schedule('response', url, async () => {
-      let res: Response;
-      try {
-        res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      } catch (err) {
-        throw new NetworkError('slack response_url unreachable', { cause: err });
-      }
-      const text = await res.text();
-      if (res.status === 429) throw new RateLimitError(`slack:response_url`, retryAfterMs(res.headers.get('retry-after')));
-      if (!res.ok) throw new PlatformError('slack', 'response_url', errorString(text) ?? `http_${res.status}`);
-    }, priority);
+    await this.pacer.schedule(
+      'response',
+      url,
+      async () => {
+        let res: Response;
+        try {
+          res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        } catch (err) {
+          throw new NetworkError('slack response_url unreachable', { cause: err });
+        }
+        const text = await res.text();
+        if (res.status === 429) throw new RateLimitError(`slack:response_url`, retryAfterMs(res.headers.get('retry-after')));
+        if (!res.ok) throw new PlatformError('slack', 'response_url', errorString(text) ?? `http_${res.status}`);
+      },
+      priority,
+    );
   }
 }
 
@@ -156,7 +161,11 @@ function errorString(body: string): string | undefined {
  */
 export function boltLogger(log: Logger) {
   let level = 'info' as string;
-  const line = (args: unknown[]) => args.map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : '')).join(' ').slice(0, 300);
+  const line = (args: unknown[]) =>
+    args
+      .map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : ''))
+      .join(' ')
+      .slice(0, 300);
   return {
     debug: () => {},
     info: (...args: unknown[]) => log.debug({ source: 'bolt' }, line(args)),

@@ -49,14 +49,27 @@ export function messageLink(channel: string, ts: string, threadTs?: string): str
  * Offers the buttons to the asker under a finished answer: an ephemeral message in the thread,
  * so the thread stays readable and only the person who asked rates the answer.
  */
-export async function postFeedbackPrompt(api: SlackApi, target: StreamTarget, answerId: string, final: FinalReply, refs: MessageRef[], log: Logger): Promise<void> {
+export async function postFeedbackPrompt(
+  api: SlackApi,
+  target: StreamTarget,
+  answerId: string,
+  final: FinalReply,
+  refs: MessageRef[],
+  log: Logger,
+): Promise<void> {
   if (final.silent || refs.length === 0) return;
   const rate = RATEABLE_SOURCES.has(final.source);
   if (!rate && !final.offerHandoff) return;
   try {
     await api.call(
       'chat.postEphemeral',
-      () => ({ channel: target.channel, user: target.recipientUser, thread_ts: target.threadTs, text: PROMPT_TEXT, blocks: feedbackBlocks(answerId, { rate }) }),
+      () => ({
+        channel: target.channel,
+        user: target.recipientUser,
+        thread_ts: target.threadTs,
+        text: PROMPT_TEXT,
+        blocks: feedbackBlocks(answerId, { rate }),
+      }),
       { bucket: 'misc', scope: target.team },
     );
   } catch (err) {
@@ -114,7 +127,14 @@ export function registerFeedbackActions(app: App, d: { api: SlackApi; feedback?:
     try {
       const meta = JSON.parse(b.view.private_metadata ?? '{}') as { answerId?: string; channel?: string; threadTs?: string };
       if (!meta.answerId) return;
-      await feedback({ platform: 'slack', answerId: meta.answerId, kind: 'down', reason, user: { id: b.user.id, name: b.user.name ?? b.user.username }, at: Date.now() });
+      await feedback({
+        platform: 'slack',
+        answerId: meta.answerId,
+        kind: 'down',
+        reason,
+        user: { id: b.user.id, name: b.user.name ?? b.user.username },
+        at: Date.now(),
+      });
     } catch (err) {
       d.log.error({ err: describe(err) }, 'handling a 👎 reason failed');
     }
@@ -132,12 +152,22 @@ export function registerFeedbackActions(app: App, d: { api: SlackApi; feedback?:
       if (o?.public) {
         await d.api.call(
           'chat.postMessage',
-          () => ({ channel, thread_ts: threadTs, text: messageMrkdwn(text), ...(kind === 'handoff' ? { blocks: resumeBlocks(text, action.value!) } : {}), unfurl_links: false, unfurl_media: false }),
+          () => ({
+            channel,
+            thread_ts: threadTs,
+            text: messageMrkdwn(text),
+            ...(kind === 'handoff' ? { blocks: resumeBlocks(text, action.value!) } : {}),
+            unfurl_links: false,
+            unfurl_media: false,
+          }),
           { bucket: 'post', scope: channel, priority: 'final' },
         );
         return;
       }
-      await d.api.call('chat.postEphemeral', () => ({ channel, user: b.user.id, thread_ts: threadTs, text: messageMrkdwn(text) }), { bucket: 'misc', scope: channel });
+      await d.api.call('chat.postEphemeral', () => ({ channel, user: b.user.id, thread_ts: threadTs, text: messageMrkdwn(text) }), {
+        bucket: 'misc',
+        scope: channel,
+      });
     };
     // 👎 asks for an optional reason in a modal; the vote counts at once, the reason replaces it when given.
     const triggerId = (body as unknown as { trigger_id?: string }).trigger_id;

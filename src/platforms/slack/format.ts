@@ -132,10 +132,23 @@ function isTableSeparator(line: string): boolean {
 }
 
 function alignTable(rows: string[]): string {
-  const cells = rows.map((r) => r.trim().replace(/^\||\|$/g, '').split('|').map((c) => c.trim()));
+  const cells = rows.map((r) =>
+    r
+      .trim()
+      .replace(/^\||\|$/g, '')
+      .split('|')
+      .map((c) => c.trim()),
+  );
   const widths: number[] = [];
   for (const row of cells) row.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return cells.map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join(' | ').trimEnd()).join('\n');
+  return cells
+    .map((row) =>
+      row
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join(' | ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 // ---- Incoming: Slack markup → readable text -------------------------------------------------
@@ -162,7 +175,12 @@ export async function slackToReadable(text: string, lookups: NameLookups, stripU
     last = t.index! + t[0].length;
   });
   out += text.slice(last);
-  return out.replace(/[ \t]{2,}/g, ' ').replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&').trim();
+  return out
+    .replace(/[ \t]{2,}/g, ' ')
+    .replaceAll('&lt;', '<')
+    .replaceAll('&gt;', '>')
+    .replaceAll('&amp;', '&')
+    .trim();
 }
 
 async function readableToken(inner: string, lookups: NameLookups, stripUser?: string): Promise<string> {

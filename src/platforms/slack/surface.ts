@@ -1,4 +1,13 @@
-import { RATEABLE_SOURCES, resolveContent, type Content, type FinalReply, type MessageRef, type NativeStream, type ReplySurface, type SendOptions } from '../../kernel/adapter.js';
+import {
+  RATEABLE_SOURCES,
+  resolveContent,
+  type Content,
+  type FinalReply,
+  type MessageRef,
+  type NativeStream,
+  type ReplySurface,
+  type SendOptions,
+} from '../../kernel/adapter.js';
 import { PlatformError, StreamUnavailableError } from '../../kernel/errors.js';
 import type { Logger } from '../../kernel/logger.js';
 import { RESPONSE_URL_MAX_USES, slackErrorCode, type SlackApi } from './api.js';
@@ -35,7 +44,8 @@ export class ThreadSurface implements ReplySurface {
   /** Offers 👍/👎/Talk to a human to the asker (an ephemeral message in the thread). */
   async complete(final: FinalReply, refs: MessageRef[]): Promise<void> {
     if (!this.actions || final.silent) return;
-    if (RATEABLE_SOURCES.has(final.source)) await this.actions.remember?.(refs).catch((err) => this.log.warn({ err }, 'remembering the answer for reactions failed'));
+    if (RATEABLE_SOURCES.has(final.source))
+      await this.actions.remember?.(refs).catch((err) => this.log.warn({ err }, 'remembering the answer for reactions failed'));
     await postFeedbackPrompt(this.api, this.target, this.actions.answerId, final, refs, this.log);
   }
 
@@ -69,7 +79,11 @@ export class ThreadSurface implements ReplySurface {
 
   private async stopStreaming(ref: MessageRef): Promise<void> {
     try {
-      await this.api.call('chat.stopStream', () => ({ channel: this.target.channel, ts: ref.id }), { bucket: 'streamStop', scope: this.target.team, priority: 'final' });
+      await this.api.call('chat.stopStream', () => ({ channel: this.target.channel, ts: ref.id }), {
+        bucket: 'streamStop',
+        scope: this.target.team,
+        priority: 'final',
+      });
     } catch (err) {
       // Ended meanwhile (stopped, or expired): the update can go ahead. Anything else: the caller retries the edit.
       if (slackErrorCode(err) !== 'message_not_in_streaming_state') throw err;

@@ -71,7 +71,11 @@ export function refuse(res: ServerResponse, r: SlackRefusal): void {
 }
 
 /** The /slack/events route: 503 while stopping, the checks above, then Bolt's receiver. */
-export function guardedEventsRoute(listener: (req: IncomingMessage, res: ServerResponse) => void, secret: string, o: { stopped: () => boolean; log: Logger }): RouteHandler {
+export function guardedEventsRoute(
+  listener: (req: IncomingMessage, res: ServerResponse) => void,
+  secret: string,
+  o: { stopped: () => boolean; log: Logger },
+): RouteHandler {
   return async (req, res) => {
     if (o.stopped()) return void res.writeHead(503).end();
     const refusal = await checkSlackRequest(req, secret);

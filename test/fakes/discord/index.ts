@@ -110,13 +110,30 @@ export class FakeDiscord {
   }
 
   guildPayloads(): Record<string, unknown>[] {
-    const channels = [...this.channels.values()].filter((c) => c.guild_id === this.guildId && (c.type === ChannelType.GuildText || c.type === ChannelType.GuildForum));
+    const channels = [...this.channels.values()].filter(
+      (c) => c.guild_id === this.guildId && (c.type === ChannelType.GuildText || c.type === ChannelType.GuildForum),
+    );
     const threads = [...this.channels.values()].filter((c) => c.guild_id === this.guildId && c.type === ChannelType.PublicThread);
     return [
       {
-        id: this.guildId, name: 'Test Guild', icon: null, owner_id: this.defaultUser.id, unavailable: false, member_count: 3, large: false,
-        features: [], emojis: [], stickers: [], members: [], presences: [], voice_states: [], stage_instances: [], guild_scheduled_events: [],
-        roles: [{ id: this.guildId, name: '@everyone', permissions: '3072', position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 }],
+        id: this.guildId,
+        name: 'Test Guild',
+        icon: null,
+        owner_id: this.defaultUser.id,
+        unavailable: false,
+        member_count: 3,
+        large: false,
+        features: [],
+        emojis: [],
+        stickers: [],
+        members: [],
+        presences: [],
+        voice_states: [],
+        stage_instances: [],
+        guild_scheduled_events: [],
+        roles: [
+          { id: this.guildId, name: '@everyone', permissions: '3072', position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 },
+        ],
         channels: channels.map((c) => ({ ...c, position: 0, permission_overwrites: [] })),
         threads: threads.map((t) => ({ ...t, thread_metadata: { archived: false, auto_archive_duration: 1440, locked: false } })),
       },
@@ -156,7 +173,16 @@ export class FakeDiscord {
     return list;
   }
 
-  addMessage(o: { channelId: string; author: FakeUser; content: string; allowedMentions?: unknown; replyTo?: string; flags?: number; interactionToken?: string; components?: any[] }): FakeMessage {
+  addMessage(o: {
+    channelId: string;
+    author: FakeUser;
+    content: string;
+    allowedMentions?: unknown;
+    replyTo?: string;
+    flags?: number;
+    interactionToken?: string;
+    components?: any[];
+  }): FakeMessage {
     const channel = this.channels.get(o.channelId);
     const replied = o.replyTo ? this.messages.get(o.replyTo) : undefined;
     const m: FakeMessage = {
@@ -197,10 +223,23 @@ export class FakeDiscord {
   }
 
   addThread(o: { id: string; parentId: string; name: string; ownerId?: string }): FakeChannel {
-    const thread: FakeChannel = { id: o.id, type: ChannelType.PublicThread, name: o.name, guild_id: this.guildId, parent_id: o.parentId, owner_id: o.ownerId ?? this.botUser.id };
+    const thread: FakeChannel = {
+      id: o.id,
+      type: ChannelType.PublicThread,
+      name: o.name,
+      guild_id: this.guildId,
+      parent_id: o.parentId,
+      owner_id: o.ownerId ?? this.botUser.id,
+    };
     this.channels.set(thread.id, thread);
     if (this.gateway.connected)
-      this.gateway.dispatch('THREAD_CREATE', { ...thread, newly_created: true, member_count: 1, message_count: 0, thread_metadata: { archived: false, auto_archive_duration: 1440, locked: false } });
+      this.gateway.dispatch('THREAD_CREATE', {
+        ...thread,
+        newly_created: true,
+        member_count: 1,
+        message_count: 0,
+        thread_metadata: { archived: false, auto_archive_duration: 1440, locked: false },
+      });
     return thread;
   }
 
@@ -216,8 +255,19 @@ export class FakeDiscord {
     const thread = this.addThread({ id, parentId: o.forumId, name: o.title, ownerId: author.id });
     const content = o.mentionBot ? `<@${this.botUser.id}> ${o.content}` : o.content;
     const m: FakeMessage = {
-      id, channel_id: id, guild_id: this.guildId, author, content, history: [content], mentions: mentionedUsers(content, this.users),
-      mention_roles: [], pinged_roles: [], mention_everyone: false, flags: 0, deleted: false, created_at: Date.now(),
+      id,
+      channel_id: id,
+      guild_id: this.guildId,
+      author,
+      content,
+      history: [content],
+      mentions: mentionedUsers(content, this.users),
+      mention_roles: [],
+      pinged_roles: [],
+      mention_everyone: false,
+      flags: 0,
+      deleted: false,
+      created_at: Date.now(),
     };
     this.messages.set(id, m);
     this.dispatchMessage(m);
@@ -257,16 +307,37 @@ export class FakeDiscord {
     const channel = this.channels.get(channelId)!;
     const author = o.author ?? this.defaultUser;
     const cmd = [...this.commandList(this.guildId), ...this.globalCommands].find((c) => c.name === o.name);
-    const it: FakeInteraction = { id: snowflake(), token: `itoken-${snowflake()}`, channel_id: channelId, guild_id: channel.guild_id, user: author, created_at: Date.now(), followup_ids: [] };
+    const it: FakeInteraction = {
+      id: snowflake(),
+      token: `itoken-${snowflake()}`,
+      channel_id: channelId,
+      guild_id: channel.guild_id,
+      user: author,
+      created_at: Date.now(),
+      followup_ids: [],
+    };
     this.interactions.set(it.id, it);
     this.gateway.dispatch('INTERACTION_CREATE', {
-      id: it.id, application_id: this.applicationId, type: 2, token: it.token, version: 1,
+      id: it.id,
+      application_id: this.applicationId,
+      type: 2,
+      token: it.token,
+      version: 1,
       data: { id: cmd?.id ?? snowflake(), name: o.name, type: 1, options: Object.entries(o.options).map(([name, value]) => ({ name, type: 3, value })) },
-      channel_id: channelId, channel: { ...channel },
+      channel_id: channelId,
+      channel: { ...channel },
       ...(channel.guild_id
-        ? { guild_id: channel.guild_id, member: { user: author, roles: [], permissions: '2248473465835073', joined_at: new Date(0).toISOString(), deaf: false, mute: false, flags: 0 } }
+        ? {
+            guild_id: channel.guild_id,
+            member: { user: author, roles: [], permissions: '2248473465835073', joined_at: new Date(0).toISOString(), deaf: false, mute: false, flags: 0 },
+          }
         : { user: author }),
-      app_permissions: '2248473465835073', locale: 'en-US', guild_locale: 'en-US', entitlements: [], authorizing_integration_owners: { '0': this.guildId }, context: 0,
+      app_permissions: '2248473465835073',
+      locale: 'en-US',
+      guild_locale: 'en-US',
+      entitlements: [],
+      authorizing_integration_owners: { '0': this.guildId },
+      context: 0,
     });
     return it;
   }
@@ -275,15 +346,32 @@ export class FakeDiscord {
   clickButton(o: { message: FakeMessage; customId: string; author?: FakeUser }): FakeInteraction {
     const channel = this.channels.get(o.message.channel_id)!;
     const author = o.author ?? this.defaultUser;
-    const it: FakeInteraction = { id: snowflake(), token: `itoken-${snowflake()}`, channel_id: channel.id, guild_id: channel.guild_id, user: author, created_at: Date.now(), followup_ids: [] };
+    const it: FakeInteraction = {
+      id: snowflake(),
+      token: `itoken-${snowflake()}`,
+      channel_id: channel.id,
+      guild_id: channel.guild_id,
+      user: author,
+      created_at: Date.now(),
+      followup_ids: [],
+    };
     this.interactions.set(it.id, it);
     this.gateway.dispatch('INTERACTION_CREATE', {
-      id: it.id, application_id: this.applicationId, type: 3, token: it.token, version: 1,
+      id: it.id,
+      application_id: this.applicationId,
+      type: 3,
+      token: it.token,
+      version: 1,
       data: { custom_id: o.customId, component_type: 2 },
       message: messageJson(o.message),
-      channel_id: channel.id, channel: { ...channel },
+      channel_id: channel.id,
+      channel: { ...channel },
       ...this.interactionAuthor(channel, author),
-      app_permissions: '2248473465835073', locale: 'en-US', entitlements: [], authorizing_integration_owners: { '0': this.guildId }, context: 0,
+      app_permissions: '2248473465835073',
+      locale: 'en-US',
+      entitlements: [],
+      authorizing_integration_owners: { '0': this.guildId },
+      context: 0,
     });
     return it;
   }
@@ -294,14 +382,34 @@ export class FakeDiscord {
     if (!modal) throw new Error('the bot did not open a modal for this interaction');
     const channel = this.channels.get(o.opener.channel_id)!;
     const author = o.author ?? o.opener.user;
-    const it: FakeInteraction = { id: snowflake(), token: `itoken-${snowflake()}`, channel_id: channel.id, guild_id: channel.guild_id, user: author, created_at: Date.now(), followup_ids: [] };
+    const it: FakeInteraction = {
+      id: snowflake(),
+      token: `itoken-${snowflake()}`,
+      channel_id: channel.id,
+      guild_id: channel.guild_id,
+      user: author,
+      created_at: Date.now(),
+      followup_ids: [],
+    };
     this.interactions.set(it.id, it);
     this.gateway.dispatch('INTERACTION_CREATE', {
-      id: it.id, application_id: this.applicationId, type: 5, token: it.token, version: 1,
-      data: { custom_id: modal.custom_id, components: Object.entries(o.values).map(([custom_id, value]) => ({ type: 1, components: [{ type: 4, custom_id, value }] })) },
-      channel_id: channel.id, channel: { ...channel },
+      id: it.id,
+      application_id: this.applicationId,
+      type: 5,
+      token: it.token,
+      version: 1,
+      data: {
+        custom_id: modal.custom_id,
+        components: Object.entries(o.values).map(([custom_id, value]) => ({ type: 1, components: [{ type: 4, custom_id, value }] })),
+      },
+      channel_id: channel.id,
+      channel: { ...channel },
       ...this.interactionAuthor(channel, author),
-      app_permissions: '2248473465835073', locale: 'en-US', entitlements: [], authorizing_integration_owners: { '0': this.guildId }, context: 0,
+      app_permissions: '2248473465835073',
+      locale: 'en-US',
+      entitlements: [],
+      authorizing_integration_owners: { '0': this.guildId },
+      context: 0,
     });
     return it;
   }
@@ -310,14 +418,25 @@ export class FakeDiscord {
   react(o: { message: FakeMessage; emoji: string; author?: FakeUser }): void {
     const author = o.author ?? this.defaultUser;
     this.gateway.dispatch('MESSAGE_REACTION_ADD', {
-      user_id: author.id, channel_id: o.message.channel_id, message_id: o.message.id, ...(o.message.guild_id ? { guild_id: o.message.guild_id, member: { user: author, roles: [], joined_at: new Date(0).toISOString(), deaf: false, mute: false, flags: 0 } } : {}),
-      emoji: { id: null, name: o.emoji }, burst: false, type: 0, message_author_id: o.message.author.id,
+      user_id: author.id,
+      channel_id: o.message.channel_id,
+      message_id: o.message.id,
+      ...(o.message.guild_id
+        ? { guild_id: o.message.guild_id, member: { user: author, roles: [], joined_at: new Date(0).toISOString(), deaf: false, mute: false, flags: 0 } }
+        : {}),
+      emoji: { id: null, name: o.emoji },
+      burst: false,
+      type: 0,
+      message_author_id: o.message.author.id,
     });
   }
 
   private interactionAuthor(channel: FakeChannel, author: FakeUser): Record<string, unknown> {
     return channel.guild_id
-      ? { guild_id: channel.guild_id, member: { user: author, roles: [], permissions: '2248473465835073', joined_at: new Date(0).toISOString(), deaf: false, mute: false, flags: 0 } }
+      ? {
+          guild_id: channel.guild_id,
+          member: { user: author, roles: [], permissions: '2248473465835073', joined_at: new Date(0).toISOString(), deaf: false, mute: false, flags: 0 },
+        }
       : { user: author };
   }
 

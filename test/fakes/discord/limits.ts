@@ -50,7 +50,11 @@ export class RouteLimiter {
       'x-ratelimit-reset-after': String(resetAfterMs / 1000),
     });
     if (w.count >= limit.amount) {
-      return { limited: true, retryAfterMs: resetAfterMs, headers: { ...headers(0), 'retry-after': String(Math.ceil(resetAfterMs / 1000)), 'x-ratelimit-scope': limit.scope } };
+      return {
+        limited: true,
+        retryAfterMs: resetAfterMs,
+        headers: { ...headers(0), 'retry-after': String(Math.ceil(resetAfterMs / 1000)), 'x-ratelimit-scope': limit.scope },
+      };
     }
     w.count++;
     return { limited: false, headers: headers(limit.amount - w.count) };

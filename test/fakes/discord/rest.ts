@@ -74,7 +74,14 @@ function route(fake: FakeDiscord, rec: RecordedRestRequest, authorization: strin
   if (method === 'GET' && path === '/gateway/bot')
     return ok({ url: fake.gatewayUrl, shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 86_400_000, max_concurrency: 1 } });
   if (method === 'GET' && path === '/users/@me') return ok(fake.botUser);
-  if (method === 'GET' && path === '/applications/@me') return ok({ id: fake.applicationId, name: fake.botUser.username, flags: applicationFlags(fake), bot_public: true, owner: fake.users.get(fake.defaultUser.id) });
+  if (method === 'GET' && path === '/applications/@me')
+    return ok({
+      id: fake.applicationId,
+      name: fake.botUser.username,
+      flags: applicationFlags(fake),
+      bot_public: true,
+      owner: fake.users.get(fake.defaultUser.id),
+    });
 
   if (seg[0] === 'channels' && seg[1]) return channelRoute(fake, method, seg.slice(1), body);
   if (seg[0] === 'applications' && seg[1] === fake.applicationId) return commandRoute(fake, method, seg.slice(2), body);
@@ -119,7 +126,14 @@ function channelRoute(fake: FakeDiscord, method: string, seg: string[], body: an
   }
   if (seg[1] !== 'messages') return { status: 404, body: { message: '404: Not Found', code: 0 } };
   // Discord's per-route buckets: creations and edits per channel, thread creation per guild.
-  const route = seg.length === 2 && method === 'POST' ? 'createMessage' : seg.length === 3 && method !== 'GET' ? 'editMessage' : seg[3] === 'threads' && method === 'POST' ? 'createThread' : undefined;
+  const route =
+    seg.length === 2 && method === 'POST'
+      ? 'createMessage'
+      : seg.length === 3 && method !== 'GET'
+        ? 'editMessage'
+        : seg[3] === 'threads' && method === 'POST'
+          ? 'createThread'
+          : undefined;
   if (route) {
     const answer = fake.routeLimits.take(route, route === 'createThread' ? (channel.guild_id ?? channelId) : channelId);
     if (answer?.limited)
@@ -194,7 +208,12 @@ function commandRoute(fake: FakeDiscord, method: string, seg: string[], body: an
   });
   if (rest.length === 1 && method === 'GET') return ok(list);
   if (rest.length === 1 && method === 'PUT') {
-    const next = (body as any[]).map((c) => build(c, list.find((e) => e.name === c.name)));
+    const next = (body as any[]).map((c) =>
+      build(
+        c,
+        list.find((e) => e.name === c.name),
+      ),
+    );
     list.splice(0, list.length, ...next);
     return ok(next);
   }
@@ -225,7 +244,14 @@ function interactionCallback(fake: FakeDiscord, id: string, token: string, body:
     const content = body?.type === 4 ? String(body?.data?.content ?? '') : '';
     const bad = tooLong(content);
     if (bad) return bad;
-    const m = fake.addMessage({ channelId: it.channel_id, author: fake.botUser, content, allowedMentions: body?.data?.allowed_mentions, flags, interactionToken: it.token });
+    const m = fake.addMessage({
+      channelId: it.channel_id,
+      author: fake.botUser,
+      content,
+      allowedMentions: body?.data?.allowed_mentions,
+      flags,
+      interactionToken: it.token,
+    });
     it.original_message_id = m.id;
   }
   // 9: a modal, shown to the user; `submitModal` answers it.
@@ -240,7 +266,14 @@ function webhookRoute(fake: FakeDiscord, method: string, token: string, seg: str
   if (seg.length === 0 && method === 'POST') {
     const bad = tooLong(body?.content);
     if (bad) return bad;
-    const m = fake.addMessage({ channelId: it.channel_id, author: fake.botUser, content: body?.content ?? '', allowedMentions: body?.allowed_mentions, flags: body?.flags ?? 0, interactionToken: token });
+    const m = fake.addMessage({
+      channelId: it.channel_id,
+      author: fake.botUser,
+      content: body?.content ?? '',
+      allowedMentions: body?.allowed_mentions,
+      flags: body?.flags ?? 0,
+      interactionToken: token,
+    });
     it.followup_ids.push(m.id);
     return ok(messageJson(m));
   }

@@ -71,8 +71,19 @@ export class FakeSlack {
   readonly signingSecret: string;
   /** Scopes the bot token was granted; sent in `x-oauth-scopes` on every Web API answer, as Slack does. */
   grantedScopes = [
-    'app_mentions:read', 'assistant:write', 'channels:history', 'channels:read', 'chat:write', 'chat:write.public',
-    'commands', 'files:read', 'groups:history', 'groups:read', 'im:history', 'reactions:read', 'users:read',
+    'app_mentions:read',
+    'assistant:write',
+    'channels:history',
+    'channels:read',
+    'chat:write',
+    'chat:write.public',
+    'commands',
+    'files:read',
+    'groups:history',
+    'groups:read',
+    'im:history',
+    'reactions:read',
+    'users:read',
   ];
   private readonly windows = new Map<string, { start: number; count: number }>();
   private readonly injected = new Map<string, Injected>();
@@ -81,7 +92,11 @@ export class FakeSlack {
   private eventCounter = 0;
   private readonly wss: WebSocketServer;
 
-  private constructor(private readonly server: Server, readonly url: string, o: Required<FakeSlackOptions>) {
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+    o: Required<FakeSlackOptions>,
+  ) {
     this.ws = new Workspace(o.teamId, 'UBOT000001', 'BBOT000001');
     this.botToken = o.botToken;
     this.appToken = o.appToken;
@@ -159,7 +174,14 @@ export class FakeSlack {
     this.answer(res, method, params, 200, runMethod(this.ws, method, params, this.stream, this.recorded));
   }
 
-  private answer(res: ServerResponse, method: string, params: Params, status: number, body: { ok: boolean; error?: string; [k: string]: unknown }, headers: Record<string, string> = {}): void {
+  private answer(
+    res: ServerResponse,
+    method: string,
+    params: Params,
+    status: number,
+    body: { ok: boolean; error?: string; [k: string]: unknown },
+    headers: Record<string, string> = {},
+  ): void {
     this.calls.push({ method, params, status, ok: body.ok, error: body.error, at: Date.now() });
     send(res, status, body, { 'x-oauth-scopes': this.grantedScopes.join(','), ...headers });
   }
@@ -209,7 +231,10 @@ export class FakeSlack {
   }
 
   /** The Events API envelope around `event`. */
-  envelope(event: Record<string, unknown>, eventId = `Ev${String(++this.eventCounter).padStart(4, '0')}${randomUUID().slice(0, 8).toUpperCase()}`): Record<string, unknown> {
+  envelope(
+    event: Record<string, unknown>,
+    eventId = `Ev${String(++this.eventCounter).padStart(4, '0')}${randomUUID().slice(0, 8).toUpperCase()}`,
+  ): Record<string, unknown> {
     return {
       token: 'legacy-verification-token',
       team_id: this.teamId,
@@ -275,28 +300,56 @@ export class FakeSlack {
    * A user clicks a Block Kit button: a signed `block_actions` interactive payload (form field
    * `payload`), posted to `url` as Slack posts it. `threadTs`: the thread the clicked message is in.
    */
-  clickButton(url: string, o: { user: string; channel: string; actionId: string; value: string; threadTs?: string; messageTs?: string; ephemeral?: boolean }): Promise<DeliveryResult> {
+  clickButton(
+    url: string,
+    o: { user: string; channel: string; actionId: string; value: string; threadTs?: string; messageTs?: string; ephemeral?: boolean },
+  ): Promise<DeliveryResult> {
     const user = this.ws.users.get(o.user);
     const payload = {
       type: 'block_actions',
       user: { id: o.user, username: user?.name ?? 'someone', name: user?.name ?? 'someone', team_id: this.teamId },
       api_app_id: 'A0FAKEAPP1',
       token: 'legacy-verification-token',
-      container: { type: 'message', message_ts: o.messageTs ?? this.ws.nextTs(), channel_id: o.channel, is_ephemeral: o.ephemeral ?? true, ...(o.threadTs ? { thread_ts: o.threadTs } : {}) },
+      container: {
+        type: 'message',
+        message_ts: o.messageTs ?? this.ws.nextTs(),
+        channel_id: o.channel,
+        is_ephemeral: o.ephemeral ?? true,
+        ...(o.threadTs ? { thread_ts: o.threadTs } : {}),
+      },
       trigger_id: `${Date.now()}.${randomUUID().slice(0, 8)}`,
       team: { id: this.teamId, domain: 'fake' },
       enterprise: null,
       is_enterprise_install: false,
       channel: { id: o.channel, name: this.ws.channels.get(o.channel)?.name ?? 'general' },
       state: { values: {} },
-      actions: [{ action_id: o.actionId, block_id: 'parley_feedback', value: o.value, type: 'button', text: { type: 'plain_text', text: o.actionId }, action_ts: String(Date.now() / 1000) }],
+      actions: [
+        {
+          action_id: o.actionId,
+          block_id: 'parley_feedback',
+          value: o.value,
+          type: 'button',
+          text: { type: 'plain_text', text: o.actionId },
+          action_ts: String(Date.now() / 1000),
+        },
+      ],
     };
-    return postSigned(url, new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), { secret: this.signingSecret, contentType: 'application/x-www-form-urlencoded' });
+    return postSigned(url, new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), {
+      secret: this.signingSecret,
+      contentType: 'application/x-www-form-urlencoded',
+    });
   }
 
   /** Submits a modal the bot opened (a `view_submission`), with `values[block_id][action_id].value`. */
   submitView(url: string, o: { user: string; view: Record<string, any>; values: Record<string, Record<string, string>> }): Promise<DeliveryResult> {
-    const state = { values: Object.fromEntries(Object.entries(o.values).map(([block, actions]) => [block, Object.fromEntries(Object.entries(actions).map(([id, value]) => [id, { type: 'plain_text_input', value }]))])) };
+    const state = {
+      values: Object.fromEntries(
+        Object.entries(o.values).map(([block, actions]) => [
+          block,
+          Object.fromEntries(Object.entries(actions).map(([id, value]) => [id, { type: 'plain_text_input', value }])),
+        ]),
+      ),
+    };
     const payload = {
       type: 'view_submission',
       team: { id: this.teamId, domain: 'fake' },
@@ -304,9 +357,19 @@ export class FakeSlack {
       api_app_id: 'A0FAKEAPP1',
       token: 'legacy-verification-token',
       trigger_id: `${Date.now()}.${randomUUID().slice(0, 8)}`,
-      view: { id: 'V0000001', type: 'modal', callback_id: o.view.callback_id, private_metadata: o.view.private_metadata ?? '', blocks: o.view.blocks ?? [], state },
+      view: {
+        id: 'V0000001',
+        type: 'modal',
+        callback_id: o.view.callback_id,
+        private_metadata: o.view.private_metadata ?? '',
+        blocks: o.view.blocks ?? [],
+        state,
+      },
     };
-    return postSigned(url, new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), { secret: this.signingSecret, contentType: 'application/x-www-form-urlencoded' });
+    return postSigned(url, new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), {
+      secret: this.signingSecret,
+      contentType: 'application/x-www-form-urlencoded',
+    });
   }
 
   /** Posts received on the response_url of a command payload. */
@@ -347,7 +410,14 @@ export class FakeSlack {
         resolve(msg.payload ?? {});
       }
     });
-    client.send(JSON.stringify({ type: 'hello', num_connections: 1, debug_info: { host: 'fake', approximate_connection_time: 3600 }, connection_info: { app_id: 'A0FAKEAPP1' } }));
+    client.send(
+      JSON.stringify({
+        type: 'hello',
+        num_connections: 1,
+        debug_info: { host: 'fake', approximate_connection_time: 3600 },
+        connection_info: { app_id: 'A0FAKEAPP1' },
+      }),
+    );
   }
 
   /** Resolves once an app has connected over Socket Mode. */
@@ -360,7 +430,11 @@ export class FakeSlack {
   }
 
   /** Sends a Socket Mode envelope and resolves with the ack's payload and the ack time. */
-  async sendSocket(type: 'events_api' | 'slash_commands', payload: unknown, o: { retryAttempt?: number; timeoutMs?: number } = {}): Promise<{ ack: any; ms: number }> {
+  async sendSocket(
+    type: 'events_api' | 'slash_commands',
+    payload: unknown,
+    o: { retryAttempt?: number; timeoutMs?: number } = {},
+  ): Promise<{ ack: any; ms: number }> {
     const socket = [...this.sockets][0];
     if (!socket) throw new Error('no Socket Mode connection');
     const envelopeId = randomUUID();
@@ -372,7 +446,16 @@ export class FakeSlack {
         resolve(p);
       });
     });
-    socket.send(JSON.stringify({ envelope_id: envelopeId, type, payload, accepts_response_payload: type !== 'events_api', retry_attempt: o.retryAttempt ?? 0, retry_reason: o.retryAttempt ? 'timeout' : '' }));
+    socket.send(
+      JSON.stringify({
+        envelope_id: envelopeId,
+        type,
+        payload,
+        accepts_response_payload: type !== 'events_api',
+        retry_attempt: o.retryAttempt ?? 0,
+        retry_reason: o.retryAttempt ? 'timeout' : '',
+      }),
+    );
     const ack = await acked;
     return { ack, ms: performance.now() - started };
   }

@@ -41,7 +41,11 @@ export class Workspace {
   readonly channels = new Map<string, { id: string; name: string; is_im?: boolean }>();
   private tsCounter = 0;
 
-  constructor(readonly teamId: string, readonly botUserId: string, readonly botId: string) {
+  constructor(
+    readonly teamId: string,
+    readonly botUserId: string,
+    readonly botId: string,
+  ) {
     this.users.set(botUserId, { id: botUserId, name: 'parley', is_bot: true });
   }
 

@@ -49,7 +49,16 @@ function streamText(p: Params): string {
 export function runMethod(ws: Workspace, method: string, p: Params, stream: StreamSwitches, rec: Recorded): MethodResult {
   switch (method) {
     case 'auth.test':
-      return { ok: true, url: 'https://fake.slack.test/', team: 'Fake Team', user: 'parley', team_id: ws.teamId, user_id: ws.botUserId, bot_id: ws.botId, is_enterprise_install: false };
+      return {
+        ok: true,
+        url: 'https://fake.slack.test/',
+        team: 'Fake Team',
+        user: 'parley',
+        team_id: ws.teamId,
+        user_id: ws.botUserId,
+        bot_id: ws.botId,
+        is_enterprise_install: false,
+      };
 
     case 'chat.postMessage': {
       const text = p.text ?? p.markdown_text;
@@ -57,7 +66,12 @@ export function runMethod(ws: Workspace, method: string, p: Params, stream: Stre
       if (typeof text !== 'string' || text === '') return fail('no_text');
       if (text.length > MAX_TEXT_CHARS) return fail('msg_too_long');
       const m = ws.post(p.channel, ws.botUserId, text, { thread_ts: p.thread_ts || undefined, format: p.text === undefined ? 'markdown' : 'mrkdwn' });
-      return { ok: true, channel: m.channel, ts: m.ts, message: { type: 'message', user: m.user, text: m.text, ts: m.ts, thread_ts: m.thread_ts, bot_id: ws.botId } };
+      return {
+        ok: true,
+        channel: m.channel,
+        ts: m.ts,
+        message: { type: 'message', user: m.user, text: m.text, ts: m.ts, thread_ts: m.thread_ts, bot_id: ws.botId },
+      };
     }
 
     case 'chat.update': {
@@ -130,7 +144,13 @@ export function runMethod(ws: Workspace, method: string, p: Params, stream: Stre
       if (!u) return fail('user_not_found');
       return {
         ok: true,
-        user: { id: u.id, name: u.name, real_name: u.real_name, is_bot: u.is_bot ?? false, profile: { display_name: u.display_name ?? '', real_name: u.real_name ?? '' } },
+        user: {
+          id: u.id,
+          name: u.name,
+          real_name: u.real_name,
+          is_bot: u.is_bot ?? false,
+          profile: { display_name: u.display_name ?? '', real_name: u.real_name ?? '' },
+        },
       };
     }
 

@@ -22,9 +22,21 @@ beforeAll(async () => {
 <h2>Invoices</h2><p>Invoices are emailed on the first day of each month.</p><ul><li>PDF copies stay in Settings</li><li>Download them any time</li></ul>
 </main><footer>Copyright footerline Acme</footer></body></html>`,
   );
-  writeFileSync(join(dir, 'manual.pdf'), await makePdf([['Installation guide', 'Run the installer and accept the licence.'], ['Warranty', 'The espresso machine warranty lasts 24 months.']], 'Espresso manual'));
+  writeFileSync(
+    join(dir, 'manual.pdf'),
+    await makePdf(
+      [
+        ['Installation guide', 'Run the installer and accept the licence.'],
+        ['Warranty', 'The espresso machine warranty lasts 24 months.'],
+      ],
+      'Espresso manual',
+    ),
+  );
   writeFileSync(join(dir, 'broken.pdf'), '%PDF-1.7\nthis is not really a pdf at all\n%%EOF\n');
-  writeFileSync(join(dir, 'help/empty.html'), '<html><head><title>Nothing</title><script>var onlyscript = 1;</script></head><body><nav><a href="/">Home</a></nav><footer>Footer</footer></body></html>');
+  writeFileSync(
+    join(dir, 'help/empty.html'),
+    '<html><head><title>Nothing</title><script>var onlyscript = 1;</script></head><body><nav><a href="/">Home</a></nav><footer>Footer</footer></body></html>',
+  );
   // 50 MB without writing 50 MB: a sparse file has the size a stat reports.
   writeFileSync(join(dir, 'export.md'), '# Export\n');
   truncateSync(join(dir, 'export.md'), 50 * 1024 * 1024);
@@ -44,7 +56,11 @@ describe('a knowledge folder of text, HTML and PDF files', () => {
 
     // HTML: main content only, headings as sections, the <h1> as page title.
     const [refund] = await kb.search('Are annual plans refunded?');
-    expect(citationOf(refund!.passage)).toEqual({ id: 'docs:help/billing.html#refunds', title: 'Billing › Refunds', location: 'docs/help/billing.html#refunds' });
+    expect(citationOf(refund!.passage)).toEqual({
+      id: 'docs:help/billing.html#refunds',
+      title: 'Billing › Refunds',
+      location: 'docs/help/billing.html#refunds',
+    });
     const html = (await kb.search('Billing invoices refunds paying emailed copies', { k: 10 })).filter((h) => h.passage.path === 'help/billing.html');
     expect(html.map((h) => h.passage.anchor).sort()).toEqual(['', 'invoices', 'refunds']);
     const text = html.map((h) => h.passage.text).join('\n');

@@ -30,12 +30,20 @@ function handle(req: IncomingMessage, send: (status: number, headers: Record<str
   const path = req.url!;
   if (path === '/robots.txt') return send(200, { 'content-type': 'text/plain' }, 'User-agent: *\nDisallow: /private/\n');
   if (path === '/sitemap.xml') {
-    return send(200, { 'content-type': 'application/xml' }, `<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
-<sitemap><loc>${base}/sitemap-docs.xml</loc></sitemap><sitemap><loc>${base}/sitemap.xml</loc></sitemap></sitemapindex>`);
+    return send(
+      200,
+      { 'content-type': 'application/xml' },
+      `<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+<sitemap><loc>${base}/sitemap-docs.xml</loc></sitemap><sitemap><loc>${base}/sitemap.xml</loc></sitemap></sitemapindex>`,
+    );
   }
   if (path === '/sitemap-docs.xml') {
     const urls = ['/docs/refunds', '/docs/manual.pdf', '/private/salaries', '/docs/gone', '/docs/blank', '/docs/huge'];
-    return send(200, { 'content-type': 'application/xml' }, `<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">${urls.map((u) => `<url><loc>${base}${u}</loc></url>`).join('')}</urlset>`);
+    return send(
+      200,
+      { 'content-type': 'application/xml' },
+      `<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">${urls.map((u) => `<url><loc>${base}${u}</loc></url>`).join('')}</urlset>`,
+    );
   }
   if (path === '/docs/refunds') {
     const etag = `"refunds-v${refundsVersion}"`;
@@ -51,7 +59,13 @@ function handle(req: IncomingMessage, send: (status: number, headers: Record<str
 }
 
 beforeAll(async () => {
-  pdf = await makePdf([['Setup', 'Plug the kettle in.'], ['Descaling', 'Descale the kettle every three months with citric acid.']], 'Kettle manual');
+  pdf = await makePdf(
+    [
+      ['Setup', 'Plug the kettle in.'],
+      ['Descaling', 'Descale the kettle every three months with citric acid.'],
+    ],
+    'Kettle manual',
+  );
   server = createServer((req, res) => {
     if (req.url === '/docs/huge') {
       // 50 MB streamed without a Content-Length: the reader must stop at its limit.
@@ -70,7 +84,13 @@ beforeAll(async () => {
       return pump();
     }
     handle(req, (status, headers, body) => {
-      requests.push({ path: req.url!, status, ifNoneMatch: req.headers['if-none-match'], ifModifiedSince: req.headers['if-modified-since'], userAgent: req.headers['user-agent'] });
+      requests.push({
+        path: req.url!,
+        status,
+        ifNoneMatch: req.headers['if-none-match'],
+        ifModifiedSince: req.headers['if-modified-since'],
+        userAgent: req.headers['user-agent'],
+      });
       res.writeHead(status, headers);
       res.end(body);
     });
@@ -95,7 +115,11 @@ describe('a docs site given by its sitemap', () => {
 
     // Citations point at the page URL and its section, or the PDF page.
     const [refund] = await kb.search('Are annual plans refunded?');
-    expect(citationOf(refund!.passage)).toEqual({ id: `site:${base}/docs/refunds#annual-plans`, title: 'Refunds › Annual plans', location: `${base}/docs/refunds#annual-plans` });
+    expect(citationOf(refund!.passage)).toEqual({
+      id: `site:${base}/docs/refunds#annual-plans`,
+      title: 'Refunds › Annual plans',
+      location: `${base}/docs/refunds#annual-plans`,
+    });
     expect(refund!.passage.text).toContain('within thirty days');
     const [descale] = await kb.search('How often should I descale the kettle?');
     expect(citationOf(descale!.passage)).toMatchObject({ title: 'Kettle manual › page 2', location: `${base}/docs/manual.pdf#page=2` });
@@ -135,7 +159,11 @@ describe('a docs site given by its sitemap', () => {
     // A restart on the same store: the index comes from the cache, nothing is fetched.
     store = await openStore(storeUrl);
     const seen = requests.length;
-    const again = new KnowledgeBase([source], { log: captureLogger().log, chunk: { maxChars: 1500, minChars: 0 }, siteCache: store.namespace('knowledge-sites') });
+    const again = new KnowledgeBase([source], {
+      log: captureLogger().log,
+      chunk: { maxChars: 1500, minChars: 0 },
+      siteCache: store.namespace('knowledge-sites'),
+    });
     await again.load();
     expect(requests.length).toBe(seen);
     expect(again.version).toBe(kb.version);

@@ -29,7 +29,16 @@ describe('/ask', () => {
     const { loadConfig } = await import('../../../src/config/env.js');
     const { silentLogger } = await import('../../../src/kernel/logger.js');
     const again = await startParley(
-      loadConfig({ OPENAI_BASE_URL: h.openai.url, OPENAI_API_KEY: 'k', OPENAI_MODEL: 'fake-model', DISCORD_TOKEN: d.token, DISCORD_API_URL: d.apiUrl, DISCORD_GUILD_ID: d.guildId, STORE_URL: 'memory://', PORT: '0' }),
+      loadConfig({
+        OPENAI_BASE_URL: h.openai.url,
+        OPENAI_API_KEY: 'k',
+        OPENAI_MODEL: 'fake-model',
+        DISCORD_TOKEN: d.token,
+        DISCORD_API_URL: d.apiUrl,
+        DISCORD_GUILD_ID: d.guildId,
+        STORE_URL: 'memory://',
+        PORT: '0',
+      }),
       { log: silentLogger() },
     );
     await again.stop();
@@ -57,15 +66,21 @@ describe('/ask', () => {
     expect(callback.at - it.created_at).toBeLessThan(DEFER_DEADLINE_MS);
     expect(callback.flags).toBe(0);
 
-    const original = await d.waitFor(() => {
-      const m = it.original_message_id ? d.messages.get(it.original_message_id) : undefined;
-      return m?.content === answer ? m : undefined;
-    }, 15_000, 'the edited reply');
+    const original = await d.waitFor(
+      () => {
+        const m = it.original_message_id ? d.messages.get(it.original_message_id) : undefined;
+        return m?.content === answer ? m : undefined;
+      },
+      15_000,
+      'the edited reply',
+    );
     // Created empty by the deferral, then edited progressively to the final text.
     expect(original.history.length).toBeGreaterThan(2);
     for (const shown of original.history) expect(answer.startsWith(shown)).toBe(true);
     expect(h.openai.chatRequests[0]!.body.messages.at(-1).content).toContain('how do slash commands work?');
-    expect(d.requests.filter((r) => r.path.includes('/webhooks/')).every((r) => JSON.stringify(r.body.allowed_mentions) === '{"parse":[],"replied_user":false}')).toBe(true);
+    expect(
+      d.requests.filter((r) => r.path.includes('/webhooks/')).every((r) => JSON.stringify(r.body.allowed_mentions) === '{"parse":[],"replied_user":false}'),
+    ).toBe(true);
   });
 
   it('continues with follow-ups past 2,000 characters', async () => {
@@ -75,11 +90,20 @@ describe('/ask', () => {
     expect(answer.length).toBeGreaterThan(4000);
     h.openai.script({ text: answer });
     const it = d.runCommand({ name: 'ask', options: { question: 'long one' } });
-    const parts = await d.waitFor(() => {
-      if (!it.original_message_id || it.followup_ids.length < 2) return undefined;
-      const msgs = [it.original_message_id, ...it.followup_ids].map((id) => d.messages.get(id)!);
-      return msgs.map((m) => m.content).join(' ').replace(/\s+/g, ' ') === answer ? msgs : undefined;
-    }, 15_000, 'reply and follow-ups');
+    const parts = await d.waitFor(
+      () => {
+        if (!it.original_message_id || it.followup_ids.length < 2) return undefined;
+        const msgs = [it.original_message_id, ...it.followup_ids].map((id) => d.messages.get(id)!);
+        return msgs
+          .map((m) => m.content)
+          .join(' ')
+          .replace(/\s+/g, ' ') === answer
+          ? msgs
+          : undefined;
+      },
+      15_000,
+      'reply and follow-ups',
+    );
     for (const m of parts) expect(m.content.length).toBeLessThanOrEqual(2000);
     expect(d.botMessages().filter((m) => !m.interaction_token)).toHaveLength(0);
   });

@@ -10,7 +10,11 @@ describe('/ask registration', () => {
     const wanted = askCommand('ask');
     const fromDiscord = {
       ...wanted,
-      id: '1', application_id: '2', version: '3', default_member_permissions: null, nsfw: false,
+      id: '1',
+      application_id: '2',
+      version: '3',
+      default_member_permissions: null,
+      nsfw: false,
       options: (wanted.options as object[]).map((o) => ({ ...o, description_localizations: null })),
     };
     expect(sameCommand(fromDiscord, wanted)).toBe(true);

@@ -18,7 +18,17 @@ async function restart(h: Harness, env: Record<string, string> = {}): Promise<vo
   await h.parley.stop();
   const d = h.discord;
   const again = await startParley(
-    loadConfig({ OPENAI_BASE_URL: h.openai.url, OPENAI_API_KEY: 'k', OPENAI_MODEL: 'fake-model', DISCORD_TOKEN: d.token, DISCORD_API_URL: d.apiUrl, DISCORD_GUILD_ID: d.guildId, STORE_URL: 'memory://', PORT: '0', ...env }),
+    loadConfig({
+      OPENAI_BASE_URL: h.openai.url,
+      OPENAI_API_KEY: 'k',
+      OPENAI_MODEL: 'fake-model',
+      DISCORD_TOKEN: d.token,
+      DISCORD_API_URL: d.apiUrl,
+      DISCORD_GUILD_ID: d.guildId,
+      STORE_URL: 'memory://',
+      PORT: '0',
+      ...env,
+    }),
     { log: silentLogger() },
   );
   await again.stop();
@@ -55,10 +65,14 @@ describe('slash command registration', () => {
 
     // Dispatch agrees with what is registered: /parley reads its `command` option, privately.
     const it = d.runCommand({ name: 'parley', options: { command: 'help' } });
-    const reply = await d.waitFor(() => {
-      const m = it.original_message_id ? d.messages.get(it.original_message_id) : undefined;
-      return m?.content ? m : undefined;
-    }, 10_000, 'the /parley reply');
+    const reply = await d.waitFor(
+      () => {
+        const m = it.original_message_id ? d.messages.get(it.original_message_id) : undefined;
+        return m?.content ? m : undefined;
+      },
+      10_000,
+      'the /parley reply',
+    );
     expect(it.callback?.flags).toBe(EPHEMERAL);
     expect(reply.content).toMatch(/^Parley commands:/);
     expect(h.openai.chatRequests).toHaveLength(0);

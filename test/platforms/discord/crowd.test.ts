@@ -86,12 +86,17 @@ describe('Discord crowd in one channel (auto reply mode)', () => {
     h = await startHarness({
       env: { DISCORD_REPLY_MODE: 'reply' },
       beforeStart: (d) => {
-        d.routeLimits.limits = { ...d.routeLimits.limits, createMessage: { amount: 2, windowMs: 1_000, scope: 'user' }, editMessage: { amount: 2, windowMs: 1_000, scope: 'user' } };
+        d.routeLimits.limits = {
+          ...d.routeLimits.limits,
+          createMessage: { amount: 2, windowMs: 1_000, scope: 'user' },
+          editMessage: { amount: 2, windowMs: 1_000, scope: 'user' },
+        };
       },
     });
     const d = h.discord;
     const questions = ['one', 'two', 'three', 'four', 'five'].map((q) => d.userSays({ content: `question ${q}`, mentionBot: true }));
-    for (const q of questions) await d.waitFor(() => d.botMessages().find((m) => m.content === `You asked: ${q.content.replace(/^<@\d+> /, '')}`), 20_000, 'every answer');
+    for (const q of questions)
+      await d.waitFor(() => d.botMessages().find((m) => m.content === `You asked: ${q.content.replace(/^<@\d+> /, '')}`), 20_000, 'every answer');
     expect(d.requests.filter((r) => r.status === 429)).toHaveLength(0);
     // Nor did @discordjs/rest refuse a request for an empty bucket (it throws those as rate limits too).
     const limited = await h.parley.metrics.rateLimited.get();

@@ -32,7 +32,10 @@ describe('Discord operations', () => {
     const store = await openStore('memory://');
     const log = silentLogger();
     try {
-      const adapter = createDiscordAdapter({ token: fake.token, apiUrl: fake.apiUrl, command: 'ask', replyMode: 'reply' }, { log, store, http: new HttpServer(log) }) as DiscordAdapter;
+      const adapter = createDiscordAdapter(
+        { token: fake.token, apiUrl: fake.apiUrl, command: 'ask', replyMode: 'reply' },
+        { log, store, http: new HttpServer(log) },
+      ) as DiscordAdapter;
       expect(await adapter.diagnose()).toEqual([
         { check: 'discord token', ok: true, detail: `accepted for bot ${fake.botUser.username}` },
         { check: 'discord Message Content intent', ok: true, detail: 'enabled', fix: undefined },
@@ -41,7 +44,10 @@ describe('Discord operations', () => {
       const [, intent] = await adapter.diagnose();
       expect(intent).toMatchObject({ ok: false, fix: expect.stringMatching(/Privileged Gateway Intents/) });
 
-      const wrong = createDiscordAdapter({ token: 'x'.repeat(40), apiUrl: fake.apiUrl, command: 'ask', replyMode: 'reply' }, { log, store, http: new HttpServer(log) }) as DiscordAdapter;
+      const wrong = createDiscordAdapter(
+        { token: 'x'.repeat(40), apiUrl: fake.apiUrl, command: 'ask', replyMode: 'reply' },
+        { log, store, http: new HttpServer(log) },
+      ) as DiscordAdapter;
       expect(await wrong.diagnose()).toEqual([expect.objectContaining({ check: 'discord token', ok: false, fix: expect.stringMatching(/DISCORD_TOKEN/) })]);
     } finally {
       await store.close();

@@ -11,9 +11,18 @@ const CHANNEL = '100000000000000003';
 
 function facts(o: Partial<MessageFacts>): MessageFacts {
   return {
-    id: '100000000000000010', channelId: CHANNEL, guildId: GUILD, isDm: false,
+    id: '100000000000000010',
+    channelId: CHANNEL,
+    guildId: GUILD,
+    isDm: false,
     author: { id: '100000000000000004', name: 'alice', bot: false, roles: [] },
-    content: `<@${BOT}> hello`, mentionsBot: true, replyToBot: false, system: false, attachments: [], createdAt: 1, ...o,
+    content: `<@${BOT}> hello`,
+    mentionsBot: true,
+    replyToBot: false,
+    system: false,
+    attachments: [],
+    createdAt: 1,
+    ...o,
   };
 }
 
@@ -29,7 +38,10 @@ describe('routeMessage', () => {
     expect(mention.message).toMatchObject({ workspace: GUILD, channel: CHANNEL, thread: '100000000000000010', trigger: 'mention', text: 'hello' });
     expect(mention.plan).toMatchObject({ kind: 'channel', startThread: { messageId: '100000000000000010' } });
     await ctx.links.markThread('100000000000000010');
-    const inThread = (await routeMessage(facts({ id: '100000000000000011', channelId: '100000000000000010', threadParentId: CHANNEL, content: 'more', mentionsBot: false }), ctx))!;
+    const inThread = (await routeMessage(
+      facts({ id: '100000000000000011', channelId: '100000000000000010', threadParentId: CHANNEL, content: 'more', mentionsBot: false }),
+      ctx,
+    ))!;
     expect(conversationKey(inThread.message)).toBe(conversationKey(mention.message));
     expect(inThread.message.trigger).toBe('thread_follow_up');
   });
@@ -37,7 +49,11 @@ describe('routeMessage', () => {
   it('in auto mode plans a reply, with a thread on the mention to open when the channel is busy', async () => {
     const { ctx } = await setup('auto');
     const mention = (await routeMessage(facts({}), ctx))!;
-    expect(mention.plan).toMatchObject({ kind: 'channel', replyTo: '100000000000000010', startThread: { guildId: GUILD, messageId: '100000000000000010', busyOnly: true } });
+    expect(mention.plan).toMatchObject({
+      kind: 'channel',
+      replyTo: '100000000000000010',
+      startThread: { guildId: GUILD, messageId: '100000000000000010', busyOnly: true },
+    });
     const reply = (await routeMessage(facts({}), (await setup('reply')).ctx))!;
     expect(reply.plan).not.toHaveProperty('startThread');
   });

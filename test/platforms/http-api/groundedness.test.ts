@@ -20,8 +20,14 @@ beforeAll(async () => {
   fake = await FakeOpenAI.start();
   dir = copyOfExample();
   const config = loadConfig({
-    OPENAI_BASE_URL: fake.url, OPENAI_API_KEY: 'k', OPENAI_MODEL: 'fake-model', STORE_URL: 'memory://', PORT: '0', LOG_LEVEL: 'silent',
-    KNOWLEDGE_DIR: dir, API_KEYS: `main:${hashApiKey(KEY)}`,
+    OPENAI_BASE_URL: fake.url,
+    OPENAI_API_KEY: 'k',
+    OPENAI_MODEL: 'fake-model',
+    STORE_URL: 'memory://',
+    PORT: '0',
+    LOG_LEVEL: 'silent',
+    KNOWLEDGE_DIR: dir,
+    API_KEYS: `main:${hashApiKey(KEY)}`,
   });
   parley = await startParley(config, { log: silentLogger(), watch: false });
 });

@@ -12,22 +12,18 @@ import { REDIS_URL } from '../../helpers/redis.js';
 /** Everything goes through real HTTP: Parley's server in front, the fake OpenAI-compatible model behind. */
 
 const KEYS = { main: 'pk_main_0123456789abcdef', other: 'pk_other_0123456789abcdef', limited: 'pk_limited_0123456789', budget: 'pk_budget_0123456789' };
-const API_KEYS = [`main:${hashApiKey(KEYS.main)}`, `other:${hashApiKey(KEYS.other)}`, `limited:${hashApiKey(KEYS.limited)}:2`, `budget:${hashApiKey(KEYS.budget)}:0:10`].join(',');
+const API_KEYS = [
+  `main:${hashApiKey(KEYS.main)}`,
+  `other:${hashApiKey(KEYS.other)}`,
+  `limited:${hashApiKey(KEYS.limited)}:2`,
+  `budget:${hashApiKey(KEYS.budget)}:0:10`,
+].join(',');
 const ORIGIN = 'https://help.example.com';
 const CONVERSATION_ID = /^c_[A-Za-z0-9_-]{22}$/;
 
 const dir = mkdtempSync(join(tmpdir(), 'parley-api-'));
 const configFile = join(dir, 'parley.config.yaml');
-writeFileSync(
-  configFile,
-  [
-    'profiles:',
-    '  default: {}',
-    '  billing:',
-    '    systemPrompt: You are the billing assistant.',
-    '',
-  ].join('\n'),
-);
+writeFileSync(configFile, ['profiles:', '  default: {}', '  billing:', '    systemPrompt: You are the billing assistant.', ''].join('\n'));
 
 const log = silentLogger();
 let fake: FakeOpenAI;
@@ -67,12 +63,21 @@ interface Call {
   json: any;
 }
 
-async function call(p: Parley, method: string, path: string, o: { key?: string; xApiKey?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {}): Promise<Call> {
+async function call(
+  p: Parley,
+  method: string,
+  path: string,
+  o: { key?: string; xApiKey?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+): Promise<Call> {
   const headers: Record<string, string> = { ...o.headers };
   if (o.key) headers.authorization = `Bearer ${o.key}`;
   if (o.xApiKey) headers['x-api-key'] = o.xApiKey;
   if (o.body !== undefined || o.rawBody !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`http://127.0.0.1:${p.port}${path}`, { method, headers, body: o.rawBody ?? (o.body === undefined ? undefined : JSON.stringify(o.body)) });
+  const res = await fetch(`http://127.0.0.1:${p.port}${path}`, {
+    method,
+    headers,
+    body: o.rawBody ?? (o.body === undefined ? undefined : JSON.stringify(o.body)),
+  });
   const text = await res.text();
   let json: any;
   try {
@@ -123,7 +128,10 @@ describe('POST /api/v1/ask', () => {
 
     fake.script('Yes, for digital goods too.');
     // The other header form, same key.
-    const second = await call(parley, 'POST', '/api/v1/ask', { xApiKey: KEYS.main, body: { question: 'Also for digital goods?', conversationId: first.json.conversationId } });
+    const second = await call(parley, 'POST', '/api/v1/ask', {
+      xApiKey: KEYS.main,
+      body: { question: 'Also for digital goods?', conversationId: first.json.conversationId },
+    });
     expect(second.status).toBe(200);
     expect(second.json.conversationId).toBe(first.json.conversationId);
     const sent = fake.chatRequests[1]!.body.messages.map((m: { role: string; content: string }) => [m.role, m.content]);
@@ -305,7 +313,14 @@ describe('GET /api/v1/openapi.json', () => {
     expect(res.status).toBe(200);
     const doc = res.json;
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/api/v1/ask', '/api/v1/conversations/{id}', '/api/v1/openapi.json', '/api/v1/tasks', '/api/v1/tasks/{id}', '/api/v1/users/{user}']);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/api/v1/ask',
+      '/api/v1/conversations/{id}',
+      '/api/v1/openapi.json',
+      '/api/v1/tasks',
+      '/api/v1/tasks/{id}',
+      '/api/v1/users/{user}',
+    ]);
     // Erasure requests (issue 18): both deletions answer with what they removed.
     for (const path of ['/api/v1/users/{user}', '/api/v1/conversations/{id}']) {
       expect(doc.paths[path].delete.responses['200'].content['application/json'].schema.$ref).toBe('#/components/schemas/Deletion');
@@ -324,7 +339,10 @@ describe('GET /api/v1/openapi.json', () => {
     const refs = [...res.text.matchAll(/"\$ref":"([^"]+)"/g)].map((m) => m[1]!);
     expect(refs.length).toBeGreaterThan(5);
     for (const ref of refs) {
-      const target = ref.replace(/^#\//, '').split('/').reduce((node: any, part) => node?.[part], doc);
+      const target = ref
+        .replace(/^#\//, '')
+        .split('/')
+        .reduce((node: any, part) => node?.[part], doc);
       expect(target, ref).toBeTypeOf('object');
     }
   });
@@ -353,7 +371,10 @@ describe('tasks', () => {
       id = submitted.json.id;
       expect(submitted.headers.get('location')).toBe(`/api/v1/tasks/${id}`);
 
-      await waitFor(async () => ((await call(first, 'GET', `/api/v1/tasks/${id}`, { key: KEYS.main })).json.status === 'running' ? true : undefined), 'the task to run');
+      await waitFor(
+        async () => ((await call(first, 'GET', `/api/v1/tasks/${id}`, { key: KEYS.main })).json.status === 'running' ? true : undefined),
+        'the task to run',
+      );
       // Another key cannot see it.
       expect((await call(first, 'GET', `/api/v1/tasks/${id}`, { key: KEYS.other })).status).toBe(404);
     } finally {

@@ -45,7 +45,18 @@ describe('TaskStore', () => {
     const tasks = new TaskStore(store, 86_400_000, () => now);
     await tasks.create('t_a', 'key', 'c_a');
     await tasks.running('t_a');
-    await tasks.completed('t_a', { conversationId: 'c_a', text: 'ok', source: 'model', citations: [], usage: { promptTokens: 1, completionTokens: 1 }, model: 'm', profile: 'default', groundedness: null, finishReason: 'stop', incomplete: false });
+    await tasks.completed('t_a', {
+      conversationId: 'c_a',
+      text: 'ok',
+      source: 'model',
+      citations: [],
+      usage: { promptTokens: 1, completionTokens: 1 },
+      model: 'm',
+      profile: 'default',
+      groundedness: null,
+      finishReason: 'stop',
+      incomplete: false,
+    });
 
     await tasks.create('t_b', 'key', 'c_b');
     await tasks.running('t_b');

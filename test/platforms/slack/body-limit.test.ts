@@ -71,7 +71,15 @@ beforeAll(async () => {
   const port = await freePort();
   child = spawnParley(
     ['start'],
-    { ...openai.env(), SLACK_BOT_TOKEN: slack.botToken, SLACK_SIGNING_SECRET: slack.signingSecret, SLACK_API_URL: slack.apiUrl, STORE_URL: 'memory://', PORT: String(port), LOG_LEVEL: 'silent' },
+    {
+      ...openai.env(),
+      SLACK_BOT_TOKEN: slack.botToken,
+      SLACK_SIGNING_SECRET: slack.signingSecret,
+      SLACK_API_URL: slack.apiUrl,
+      STORE_URL: 'memory://',
+      PORT: String(port),
+      LOG_LEVEL: 'silent',
+    },
     dir,
   );
   base = `http://127.0.0.1:${port}`;

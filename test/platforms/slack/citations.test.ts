@@ -17,10 +17,14 @@ describe('Slack citations', () => {
     const world = w;
     const m = world.slack.userSays(GENERAL, 'U0ADA00001', `<@${world.slack.botUserId}> What is your refund policy?`);
     await world.slack.deliver(world.eventsUrl, world.slack.envelope(world.slack.messageEvent(m, 'app_mention')));
-    const [answer] = await eventually(() => {
-      const mine = world.slack.ws.botMessages(GENERAL, m.ts).filter((x) => !x.streaming && x.text.includes('Sources'));
-      return mine.length ? mine : undefined;
-    }, 15_000, 'the cited answer');
+    const [answer] = await eventually(
+      () => {
+        const mine = world.slack.ws.botMessages(GENERAL, m.ts).filter((x) => !x.streaming && x.text.includes('Sources'));
+        return mine.length ? mine : undefined;
+      },
+      15_000,
+      'the cited answer',
+    );
     // The FAQ answered (no model call), and the footer is Slack mrkdwn: a bold title and the source.
     expect(world.openai.chatRequests).toHaveLength(0);
     expect(answer!.text).toMatch(/Monthly plans can be refunded within 14 days/);

@@ -38,10 +38,14 @@ describe('/ask over HTTP', () => {
     expect(res.status).toBe(200);
     expect(res.ms).toBeLessThan(SLASH_COMMAND_ACK_MS);
 
-    const responses = await eventually(() => {
-      const r = w.slack.responsesFor(payload);
-      return r.at(-1)?.body.text === answer ? r : undefined;
-    }, 10_000, 'the private final answer');
+    const responses = await eventually(
+      () => {
+        const r = w.slack.responsesFor(payload);
+        return r.at(-1)?.body.text === answer ? r : undefined;
+      },
+      10_000,
+      'the private final answer',
+    );
     // Within response_url's budget of 5 posts: progress edits are not sent.
     expect(responses.length).toBeLessThanOrEqual(2);
     expect(responses.every((r) => r.status === 200 && r.body.response_type === 'ephemeral')).toBe(true);

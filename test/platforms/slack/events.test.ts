@@ -139,8 +139,14 @@ describe('Slack events over HTTP, through the real Bolt app', () => {
   });
 
   it('agent view: opening the Messages tab sets suggested prompts for the DM, without a thread (apps created from slack/manifest.yaml)', async () => {
-    await w.slack.deliver(w.eventsUrl, w.slack.envelope({ type: 'app_home_opened', user: ADA, channel: 'D0ADA00001', tab: 'home', event_ts: '1700000000.000001' }));
-    await w.slack.deliver(w.eventsUrl, w.slack.envelope({ type: 'app_home_opened', user: ADA, channel: 'D0ADA00001', tab: 'messages', event_ts: '1700000000.000002' }));
+    await w.slack.deliver(
+      w.eventsUrl,
+      w.slack.envelope({ type: 'app_home_opened', user: ADA, channel: 'D0ADA00001', tab: 'home', event_ts: '1700000000.000001' }),
+    );
+    await w.slack.deliver(
+      w.eventsUrl,
+      w.slack.envelope({ type: 'app_home_opened', user: ADA, channel: 'D0ADA00001', tab: 'messages', event_ts: '1700000000.000002' }),
+    );
     await eventually(() => w.slack.recorded.suggestedPrompts.length === 1, 5_000, 'suggested prompts');
     const set = w.slack.recorded.suggestedPrompts[0]!;
     expect(set).toMatchObject({ channel_id: 'D0ADA00001', prompts: [{ title: 'Ask a question', message: 'What can you help me with?' }, expect.anything()] });
@@ -164,7 +170,10 @@ describe('Slack events over HTTP, through the real Bolt app', () => {
   it('assistant view (apps created before agent view): suggested prompts in the panel thread, thinking status while answering', async () => {
     await w.slack.deliver(
       w.eventsUrl,
-      w.slack.envelope({ type: 'assistant_thread_started', assistant_thread: { user_id: ADA, channel_id: 'D0ADA00001', thread_ts: '1700000000.000001', context: {} } }),
+      w.slack.envelope({
+        type: 'assistant_thread_started',
+        assistant_thread: { user_id: ADA, channel_id: 'D0ADA00001', thread_ts: '1700000000.000001', context: {} },
+      }),
     );
     await eventually(() => w.slack.recorded.suggestedPrompts.length === 1, 5_000, 'suggested prompts');
     expect(w.slack.recorded.suggestedPrompts[0]).toMatchObject({ channel_id: 'D0ADA00001', thread_ts: '1700000000.000001' });

@@ -15,7 +15,7 @@ export interface SlackWorld {
 }
 
 export async function startSlackWorld(
-  o: { socketMode?: boolean; env?: Record<string, string>; /** Another Parley instance on the same fakes. */ sharing?: SlackWorld; log?: Logger } = {},
+  o: { socketMode?: boolean; env?: Record<string, string> /** Another Parley instance on the same fakes. */; sharing?: SlackWorld; log?: Logger } = {},
 ): Promise<SlackWorld> {
   const slack = o.sharing?.slack ?? (await FakeSlack.start());
   const openai = o.sharing?.openai ?? (await FakeOpenAI.start());

@@ -49,7 +49,12 @@ describe('Slack streaming and its fallbacks', () => {
     expect(replies).toHaveLength(1); // the streamed message itself was finished, not a second copy
     const reply = replies[0]!;
     expect(w.slack.callsTo('chat.appendStream').some((c) => c.error === 'message_not_in_streaming_state')).toBe(true);
-    expect(w.slack.callsTo('chat.update').filter((c) => c.ok).at(-1)!.params.ts).toBe(reply.ts);
+    expect(
+      w.slack
+        .callsTo('chat.update')
+        .filter((c) => c.ok)
+        .at(-1)!.params.ts,
+    ).toBe(reply.ts);
     for (const v of reply.history) expect(answer.startsWith(v)).toBe(true);
   });
 
@@ -66,7 +71,12 @@ describe('Slack streaming and its fallbacks', () => {
     expect(reply.text).toBe(answer);
     expect(w.slack.callsTo('chat.stopStream').some((c) => c.error === 'internal_error')).toBe(true);
     expect(w.slack.callsTo('chat.update').some((c) => c.error === 'streaming_state_conflict' && c.params.ts === reply.ts)).toBe(true);
-    expect(w.slack.callsTo('chat.update').filter((c) => c.ok).at(-1)!.params.ts).toBe(reply.ts);
+    expect(
+      w.slack
+        .callsTo('chat.update')
+        .filter((c) => c.ok)
+        .at(-1)!.params.ts,
+    ).toBe(reply.ts);
     for (const v of reply.history) expect(answer.startsWith(v)).toBe(true);
   });
 

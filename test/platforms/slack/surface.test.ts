@@ -17,7 +17,11 @@ describe('Slack API wrapper, surface and native stream against the fake Slack', 
     slack = await FakeSlack.start();
     api = new SlackApi(slack.botToken, slack.apiUrl, createSlackPacer(), silentLogger());
     root = slack.userSays(GENERAL, 'U0ADA00001', 'question').ts;
-    surface = new ThreadSurface(api, { team: slack.teamId, channel: GENERAL, threadTs: root, recipientUser: 'U0ADA00001', recipientTeam: slack.teamId }, silentLogger());
+    surface = new ThreadSurface(
+      api,
+      { team: slack.teamId, channel: GENERAL, threadTs: root, recipientUser: 'U0ADA00001', recipientTeam: slack.teamId },
+      silentLogger(),
+    );
   });
   afterEach(async () => {
     await api.pacer.stop();
@@ -26,7 +30,9 @@ describe('Slack API wrapper, surface and native stream against the fake Slack', 
 
   it('turns a 429 into RateLimitError with Retry-After, and ok:false into PlatformError with Slack’s code', async () => {
     slack.failNext('chat.postMessage', 1, { retryAfterSeconds: 2 });
-    const limited = await api.call('chat.postMessage', () => ({ channel: GENERAL, text: 'x' }), { bucket: 'misc', scope: 't', retryRateLimited: false }).catch((e) => e);
+    const limited = await api
+      .call('chat.postMessage', () => ({ channel: GENERAL, text: 'x' }), { bucket: 'misc', scope: 't', retryRateLimited: false })
+      .catch((e) => e);
     expect(limited).toBeInstanceOf(RateLimitError);
     expect(limited.retryAfterMs).toBe(2_000);
     const tooLong = await api.call('chat.postMessage', () => ({ channel: GENERAL, text: 'x'.repeat(4_001) }), { bucket: 'misc', scope: 't2' }).catch((e) => e);
@@ -42,7 +48,12 @@ describe('Slack API wrapper, surface and native stream against the fake Slack', 
     const texts = Array.from({ length: 7 }, (_, i) => `post ${i}`);
     await Promise.all(texts.map((text) => api.call('chat.postMessage', () => ({ channel: GENERAL, text }), { bucket: 'post', scope: GENERAL })));
     expect(slack.callsTo('chat.postMessage').filter((c) => c.status === 429)).toHaveLength(1);
-    expect(slack.ws.botMessages(GENERAL).map((m) => m.text).sort()).toEqual([...texts].sort());
+    expect(
+      slack.ws
+        .botMessages(GENERAL)
+        .map((m) => m.text)
+        .sort(),
+    ).toEqual([...texts].sort());
     expect(api.pacer.learnedLimit('post', GENERAL)?.amount).toBeLessThanOrEqual(2);
   });
 
@@ -53,7 +64,11 @@ describe('Slack API wrapper, surface and native stream against the fake Slack', 
     expect(refused).toBeInstanceOf(StreamUnavailableError);
     expect(slack.callsTo('chat.startStream')).toHaveLength(0);
     // Another workspace still streams.
-    const other = new ThreadSurface(api, { team: 'T0OTHER', channel: GENERAL, threadTs: root, recipientUser: 'U0ADA00001', recipientTeam: 'T0OTHER' }, silentLogger());
+    const other = new ThreadSurface(
+      api,
+      { team: 'T0OTHER', channel: GENERAL, threadTs: root, recipientUser: 'U0ADA00001', recipientTeam: 'T0OTHER' },
+      silentLogger(),
+    );
     await expect(other.openStream()).resolves.toBeDefined();
   });
 
