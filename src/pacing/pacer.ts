@@ -72,6 +72,8 @@ export class Pacer {
   private readonly groups = new Map<string, Bottleneck.Group>();
   /** Scopes told to wait by a 429, until this time (ms since epoch). */
   private readonly cooldownUntil = new Map<string, number>();
+  /** Soft spacing from a half-spent bucket (observe): progress waits for it; first words and final text do not. */
+  private readonly spreadUntil = new Map<string, number>();
   /** Budget slots taken ahead by `tryTake`, per bucket and scope. */
   private readonly prepaid = new Map<string, number>();
   private readonly budgets = new Map<string, { amount: number; intervalMs: number }>();
@@ -129,7 +131,10 @@ export class Pacer {
     if (!group) throw new Error(`unknown pacing bucket "${bucket}"`);
     const key = `${bucket}:${scope}`;
     return group.key(scope).schedule({ priority: PRIORITY[priority] }, async () => {
-      const wait = (this.cooldownUntil.get(key) ?? 0) - Date.now();
+      // An empty bucket (or a 429) holds everything; the spread of a half-spent one only holds
+      // requests that can wait (the bucket still has room for a first or final text).
+      const urgent = priority === 'final' || priority === 'first';
+      const wait = Math.max((this.cooldownUntil.get(key) ?? 0) - Date.now(), urgent ? 0 : (this.spreadUntil.get(key) ?? 0) - Date.now());
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       this.cooldownUntil.delete(key);
       // The scope holds its turn while its budget refills, as a platform counting a window would have it.
@@ -167,9 +172,10 @@ export class Pacer {
     if (!Number.isFinite(state.remaining) || !Number.isFinite(state.resetAfterMs)) return;
     const key = `${bucket}:${scope}`;
     if (state.limit !== undefined && state.remaining * 2 > state.limit) return;
-    const delay = state.remaining <= 0 ? state.resetAfterMs + RESET_MARGIN_MS : state.resetAfterMs / (state.remaining + 1);
-    const until = Date.now() + delay;
-    if (until > (this.cooldownUntil.get(key) ?? 0)) this.cooldownUntil.set(key, until);
+    const empty = state.remaining <= 0;
+    const until = Date.now() + (empty ? state.resetAfterMs + RESET_MARGIN_MS : state.resetAfterMs / (state.remaining + 1));
+    const holds = empty ? this.cooldownUntil : this.spreadUntil;
+    if (until > (holds.get(key) ?? 0)) holds.set(key, until);
   }
 
   private noteSuccess(bucket: string, key: string): void {

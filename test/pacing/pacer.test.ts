@@ -161,7 +161,11 @@ describe('Pacer', () => {
     };
     const pacer = new Pacer({ buckets: { post: { learn: { windowMs: 300, forMs: 60_000 } } } });
     await Promise.all(Array.from({ length: 10 }, () => pacer.schedule('post', 'C1', platform, 'normal', { retries: 3 })));
-    expect(limited).toBe(1);
+    // One 429 teaches the limit. The pacer counts a request when it lets it go and the platform
+    // when it arrives: on a loaded machine that gap can cost one more 429, never a 429 per window
+    // (unlearned, this burst meets one for every request past the third of each window).
+    expect(limited).toBeGreaterThanOrEqual(1);
+    expect(limited).toBeLessThanOrEqual(2);
     expect(pacer.learnedLimit('post', 'C1')).toEqual({ amount: 3, intervalMs: 300 });
     // Another scope learned nothing.
     expect(pacer.learnedLimit('post', 'C2')).toBeUndefined();
