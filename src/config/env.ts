@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import { httpUrl as anyHttpUrl } from './validators.js';
 import { ConfigError } from '../kernel/errors.js';
 import { parseStoreUrl } from '../store/store.js';
 
@@ -37,20 +38,8 @@ const num = (min: number, max: number) =>
         .min(min, { message: `expected at least ${min}` })
         .max(max, { message: `expected at most ${max}` }),
     );
-const httpUrl = z
-  .string()
-  .refine(
-    (v) => {
-      try {
-        const u = new URL(v);
-        return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
-      } catch {
-        return false;
-      }
-    },
-    { message: 'expected an http(s) URL such as https://api.openai.com/v1' },
-  )
-  .transform((v) => v.replace(/\/+$/, ''));
+/** An http(s) URL without trailing slashes (SDKs append their own paths). */
+const httpUrl = anyHttpUrl.transform((v) => v.replace(/\/+$/, ''));
 const prefixed = (prefix: string, what: string) =>
   z
     .string()

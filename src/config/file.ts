@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { httpUrl, regexSource } from './validators.js';
 import { ConfigError, describe } from '../kernel/errors.js';
 import { guardrailSettingsSchema } from './guardrails.js';
 import { issueToConfigError, parseYaml } from './yaml.js';
@@ -12,31 +13,6 @@ import { issueToConfigError, parseYaml } from './yaml.js';
  */
 
 const name = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'expected a name of letters, digits, _ . or -' });
-const httpUrl = z.string().refine(
-  (v) => {
-    try {
-      const u = new URL(v);
-      return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
-    } catch {
-      return false;
-    }
-  },
-  { message: 'expected an http(s) URL such as https://api.openai.com/v1' },
-);
-const regexSource = z
-  .string()
-  .min(1)
-  .refine(
-    (s) => {
-      try {
-        new RegExp(s, 'iu');
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    { message: 'not a valid regular expression' },
-  );
 const positiveInt = z.number().int().positive();
 const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 
@@ -138,7 +114,7 @@ export const matchSchema = z
     /** Any of these words or phrases in the question (whole words, ignoring case). */
     keywords: z.array(z.string().min(1)).min(1).optional().describe('Any of these words or phrases in the question (whole words, ignoring case)'),
     /** A JavaScript regex tested on the question, ignoring case. */
-    regex: regexSource.optional().describe('A JavaScript regex tested on the question, ignoring case'),
+    regex: regexSource('iu').optional().describe('A JavaScript regex tested on the question, ignoring case'),
   })
   .strict();
 

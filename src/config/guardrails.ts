@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { regexSource } from './validators.js';
 
 /**
  * Guardrail settings: one schema, used at the top level of the config file and (optionally)
@@ -13,29 +14,13 @@ import { z } from 'zod';
 
 const positiveInt = z.number().int().positive();
 
-/** A regex source that must compile (checked here so a typo fails at start, naming the key). */
-const regexSource = z
-  .string()
-  .min(1)
-  .refine(
-    (s) => {
-      try {
-        new RegExp(s, 'u');
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    { message: 'not a valid regular expression' },
-  );
-
 /** A profile's own sensitive pattern: a regex, a list of words (any language), or both. */
 export const customPatternSchema = z
   .object({
     /** Shown in the placeholder, e.g. `[phone removed]`; letters, digits, spaces, `-` and `_`. */
     name: z.string().regex(/^[\p{L}\p{N} _-]{1,40}$/u, { message: 'expected 1–40 letters, digits, spaces, - or _' }),
     /** A JavaScript regex source, matched with the `u` and `g` flags (plus `flags`). */
-    regex: regexSource.optional(),
+    regex: regexSource('u').optional(),
     /** Extra flags for `regex`: `i` (ignore case), `m`, `s`. */
     flags: z
       .string()

@@ -24,27 +24,7 @@ export interface KnowledgeSettings {
   cacheTtlSeconds: number;
 }
 
-/** The config file's defaults (knowledgeSchema), the one place they are declared. */
-export const DEFAULT_KNOWLEDGE_SETTINGS: KnowledgeSettings = (({
-  topK,
-  threshold,
-  scoreRatio,
-  quoteThreshold,
-  quoteMargin,
-  quoteMinScore,
-  embeddingThreshold,
-  faqThreshold,
-  contextTurns,
-  cacheTtlSeconds,
-}) => ({
-  topK,
-  threshold,
-  scoreRatio,
-  quoteThreshold,
-  quoteMargin,
-  quoteMinScore,
-  embeddingThreshold,
-  faqThreshold,
-  contextTurns,
-  cacheTtlSeconds,
-}))(knowledgeSchema.parse({}));
+/** The config file's defaults (knowledgeSchema), the one place they are declared; sources and embeddings are not retrieval settings. */
+export const DEFAULT_KNOWLEDGE_SETTINGS: KnowledgeSettings = (({ sources: _sources, embeddings: _embeddings, ...settings }) => settings)(
+  knowledgeSchema.parse({}),
+);

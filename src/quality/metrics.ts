@@ -9,15 +9,8 @@
 
 import { metricTokens } from '../knowledge/analyzer.js';
 
-/**
- * Lowercased word tokens from the knowledge analyzer (so metrics and retrieval agree on words):
- * spaced scripts split on anything that is not a letter or digit; Chinese and Japanese give one
- * token per character (as sacrebleu's `zh` tokenizer scores BLEU); Thai and similar scripts are
- * cut into words by `Intl.Segmenter`. Never one giant token for an unsegmented sentence.
- */
-export function tokenize(text: string): string[] {
-  return metricTokens(text);
-}
+/** The metrics' tokens: the analyzer's (`metricTokens`), one rule for ROUGE, BLEU and groundedness. */
+export { metricTokens as tokenize } from '../knowledge/analyzer.js';
 
 export interface RougeScore {
   precision: number;
@@ -28,10 +21,10 @@ export interface RougeScore {
 
 /** ROUGE-L of `candidate` against the best of `references` (by F), from the longest common subsequence of tokens. */
 export function rougeL(candidate: string, references: string | string[]): RougeScore {
-  const c = tokenize(candidate);
+  const c = metricTokens(candidate);
   let best: RougeScore = { precision: 0, recall: 0, f: 0 };
   for (const ref of [references].flat()) {
-    const r = tokenize(ref);
+    const r = metricTokens(ref);
     const lcs = lcsLength(c, r);
     if (!lcs) continue;
     const precision = lcs / c.length;
@@ -71,8 +64,8 @@ export interface BleuScore {
  * changes nothing when every order has a match.
  */
 export function bleu(candidate: string, references: string | string[], maxOrder = 4): BleuScore {
-  const c = tokenize(candidate);
-  const refs = [references].flat().map(tokenize);
+  const c = metricTokens(candidate);
+  const refs = [references].flat().map((r) => metricTokens(r));
   const refLength = closestLength(
     c.length,
     refs.map((r) => r.length),
