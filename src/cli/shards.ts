@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { REST, Routes, ShardingManager } from 'discord.js';
@@ -33,11 +34,45 @@ export async function shards(argv: string[]): Promise<void> {
     log.info({ shard: shard.id, of: totalShards }, 'discord shard started');
     shard.on('death', () => log.warn({ shard: shard.id }, 'discord shard exited; restarting'));
   });
-  const stop = () => {
-    for (const shard of manager.shards.values()) shard.kill();
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping discord shards');
+    await stopShards([...manager.shards.values()].map((shard) => shard.process).filter((p) => p !== null));
     process.exit(0);
   };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
   await manager.spawn({ amount: totalShards, timeout: 60_000 });
+}
+
+/**
+ * How long a shard may take to finish its replies after SIGTERM (its own `parley start` shutdown)
+ * before it is killed. Under the 30 s a container runtime (Docker, Kubernetes) waits before its own SIGKILL.
+ */
+export const SHARD_STOP_GRACE_MS = 20_000;
+
+/**
+ * Passes the stop on to every shard process (SIGTERM: each finishes what it is answering) and
+ * waits for all of them to exit, killing those still running after the grace period; the manager
+ * exits last, so a supervisor watching it never leaves shards behind. discord.js's exit listener is
+ * removed first: it would respawn the shard.
+ */
+export async function stopShards(processes: ChildProcess[], graceMs = SHARD_STOP_GRACE_MS): Promise<void> {
+  await Promise.all(
+    processes.map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+          // discord.js's own exit listener would respawn the shard.
+          child.removeAllListeners('exit').once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          child.kill('SIGTERM');
+        }),
+    ),
+  );
 }

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +24,22 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** The pids of a process's children (Linux: /proc/<pid>/task/<tid>/children). */
+function childrenOf(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+    readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+  );
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
+  } catch {
+    return false;
+  }
+}
+
 describe('parley shards', () => {
   it('runs the Discord side in a shard process that identifies with its shard and answers', async () => {
     manager = spawnParley(
@@ -47,5 +63,14 @@ describe('parley shards', () => {
     discord.userSays({ content: 'hello from a shard', mentionBot: true });
     const reply = await discord.waitFor(() => discord.botMessages().find((m) => m.content === 'You asked: hello from a shard'), 30_000, 'the answer');
     expect(reply.allowed_mentions).toEqual({ parse: [], replied_user: false });
+
+    // SIGTERM to the manager is passed on: it exits only once its shard processes have exited.
+    const shardPids = childrenOf(manager.pid!);
+    expect(shardPids.length).toBe(1);
+    const exited = new Promise<number | null>((resolve) => manager!.once('exit', (code) => resolve(code)));
+    manager.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    for (const pid of shardPids) expect(isRunning(pid)).toBe(false);
+    manager = undefined;
   }, 120_000);
 });
