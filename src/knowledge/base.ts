@@ -76,7 +76,7 @@ export interface KnowledgeOptions {
 }
 
 /** Reciprocal-rank fusion constant (the usual 60): ranks matter, raw scores of different kinds do not. */
-const RRF_K = 60;
+export const RRF_K = 60;
 
 /**
  * The searchable knowledge of every configured source: passages in a MiniSearch (BM25+) index,

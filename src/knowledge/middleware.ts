@@ -5,8 +5,9 @@ import type { Profile } from '../config/profile.js';
 import type { KnowledgeSettings } from '../config/knowledge.js';
 import { groundedness } from './groundedness.js';
 import { cacheableAnswer, type AnswerCache } from './answer-cache.js';
-import { citationOf, coverageOf, type Hit, type KnowledgeBase } from './base.js';
+import { citationOf, coverageOf, RRF_K, type Hit, type KnowledgeBase } from './base.js';
 import { citationNumbers } from './citations.js';
+import type { QueryRewriter } from './rewrite.js';
 
 /** What retrieval found for the turn: the FAQ entry it answered from, or the passages it ranked. */
 export interface KnowledgeTrace {
@@ -17,6 +18,8 @@ export interface KnowledgeTrace {
   relevant?: number;
   /** Retrieval was confident enough to quote the best passage without a model. */
   confident?: boolean;
+  /** The model's standalone search query, when the question was rewritten (its passages were fused with the question's). */
+  rewritten?: string;
 }
 
 declare module '../engine/pipeline.js' {
@@ -30,8 +33,10 @@ export interface KnowledgeMiddlewareDeps {
   knowledge: () => KnowledgeBase | undefined;
   settings: () => KnowledgeSettings;
   /** Whether a model can answer for this profile (a client exists and the profile names a model). */
-  hasModel: (profile: Profile) => boolean;
+  hasModel: (profile: Pick<Profile, 'model' | 'fallbackModels'>) => boolean;
   cache?: AnswerCache;
+  /** Query rewriting by the model (absent: never); `knowledge.rewrite` says when. */
+  rewriter?: QueryRewriter;
   /** Answers less grounded than this are not cached: the next asker gets a fresh attempt (the review queue's threshold). */
   cacheMinGroundedness?: () => number;
 }
@@ -88,12 +93,30 @@ export function knowledgeMiddleware(deps: KnowledgeMiddlewareDeps): Middleware {
       .map((t) => t.content)
       .join('\n');
     const hits = await kb.search(ctx.question, { sources, k: s.topK, context });
-    const { relevant, confident } = selectPassages(hits, s);
-    ctx.state.knowledge = {
-      hits: hits.map((h) => ({ id: h.passage.key, coverage: h.coverage, similarity: h.similarity })),
-      relevant: relevant.length,
-      confident,
-    };
+    let { relevant, confident } = selectPassages(hits, s);
+    const trace: KnowledgeTrace = { hits: hits.map((h) => ({ id: h.passage.key, coverage: h.coverage, similarity: h.similarity })) };
+    const rewriteWith = modelAvailable && deps.rewriter ? rewriteModel(ctx, s, deps.hasModel) : undefined;
+    if (rewriteWith && wantsRewrite(s.rewrite.enabled, ctx.history.length > 0, confident)) {
+      const r = await deps.rewriter!.rewrite({
+        question: ctx.question,
+        history: ctx.history,
+        turns: s.contextTurns,
+        ...rewriteWith,
+        timeoutMs: s.rewrite.timeoutMs,
+        log: ctx.log,
+        askedBy: { person: `${ctx.message.platform}:${ctx.message.user.id}`, conversation: ctx.conversation },
+      });
+      if (r.call) (ctx.state.sideCalls ??= []).push(r.call);
+      if (r.query) {
+        // The rewrite is searched alone (it is standalone); its passages join the question's, never replace them.
+        const second = selectPassages(await kb.search(r.query, { sources, k: s.topK }), s);
+        relevant = fuseRelevant(relevant, second.relevant, s.topK);
+        confident ||= second.confident;
+        trace.rewritten = r.query;
+      }
+      ctx.log.debug({ cached: r.cached, rewritten: r.query !== undefined }, 'query rewrite');
+    }
+    ctx.state.knowledge = { ...trace, relevant: relevant.length, confident };
 
     if (!relevant.length && ctx.profile.answerMode === 'grounded') {
       ctx.answer = { text: KNOWLEDGE_NOTES.grounded, source: 'declined' };
@@ -185,6 +208,50 @@ export function selectPassages(hits: Hit[], s: SelectionSettings): { relevant: H
       )
     : lead.coverage;
   return { relevant, confident: coverage >= s.quoteThreshold && lead.lexical >= s.quoteMinScore };
+}
+
+/**
+ * When to ask the model for a standalone query: `auto` for follow-ups in a thread (they leave out
+ * their subject) and for questions whose own retrieval is not confident (chatty or in everyday
+ * words); a confident first question is searched as asked, at no cost.
+ */
+export function wantsRewrite(enabled: KnowledgeSettings['rewrite']['enabled'], followUp: boolean, confident: boolean): boolean {
+  if (enabled === 'auto') return followUp || !confident;
+  return enabled;
+}
+
+/** The model that rewrites: `knowledge.rewrite.model` when it can be served, else the profile's model chain. */
+function rewriteModel(
+  ctx: TurnContext,
+  s: KnowledgeSettings,
+  hasModel: KnowledgeMiddlewareDeps['hasModel'],
+): { model: string; fallbackModels?: string[] } | undefined {
+  const own = s.rewrite.model;
+  if (own) return hasModel({ model: own, fallbackModels: [] }) ? { model: own, fallbackModels: [] } : undefined;
+  return ctx.profile.model ? { model: ctx.profile.model, fallbackModels: ctx.profile.fallbackModels } : undefined;
+}
+
+/**
+ * Reciprocal-rank fusion of the question's relevant passages and the rewritten query's (each
+ * decided by `selectPassages` for its own query), the question's first on ties. Passages both
+ * found rank first; otherwise the two lists alternate, so the question's best passage is always
+ * sent and a raw passage leaves the `k` sent only for passages ranked above it by the rewrite
+ * or by both: a bad rewrite cannot lose a good raw hit.
+ */
+export function fuseRelevant(raw: readonly Hit[], rewritten: readonly Hit[], k: number): Hit[] {
+  const fused = new Map<string, { hit: Hit; score: number; order: number }>();
+  const add = (list: readonly Hit[], from: number) =>
+    list.forEach((h, i) => {
+      const known = fused.get(h.passage.key);
+      if (known) known.score += 1 / (RRF_K + i);
+      else fused.set(h.passage.key, { hit: h, score: 1 / (RRF_K + i), order: from + 2 * i });
+    });
+  add(raw, 0);
+  add(rewritten, 1);
+  return [...fused.values()]
+    .sort((a, b) => b.score - a.score || a.order - b.order)
+    .slice(0, k)
+    .map((f) => f.hit);
 }
 
 /** Whether a hit alone would count as plausibly related (kept for callers that look at one hit). */
