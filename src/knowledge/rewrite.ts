@@ -4,6 +4,7 @@ import { describe, LlmError } from '../kernel/errors.js';
 import type { Logger } from '../kernel/logger.js';
 import type { SideCall, Turn } from '../kernel/types.js';
 import type { Store } from '../store/store.js';
+import type { RewriteSettings } from '../config/knowledge.js';
 import { PrivacyIndex } from '../store/person-index.js';
 import { sha256, words } from './analyzer.js';
 
@@ -31,6 +32,16 @@ const MAX_QUERY_CHARS = 300;
 const TURN_CHARS = 400;
 /** Rewrites are kept this long: the same question in the same thread context is rewritten the same way. */
 const CACHE_TTL_MS = 24 * 3_600_000;
+
+/**
+ * When to ask the model for a standalone query: `auto` for follow-ups in a thread (they leave out
+ * their subject) and for questions whose own retrieval is not confident (chatty or in everyday
+ * words); a confident first question is searched as asked, at no cost.
+ */
+export function wantsRewrite(enabled: RewriteSettings['enabled'], followUp: boolean, confident: boolean): boolean {
+  if (enabled === 'auto') return followUp || !confident;
+  return enabled;
+}
 
 export interface RewriteRequest {
   question: string;

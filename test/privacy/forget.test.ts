@@ -194,7 +194,9 @@ describe.each([
     await until(async () => (await namespacesWith(token)).includes('analytics'), 10_000, 'the Slack answer on record');
     await w.parley.support.desk.idle();
     await downVote('slack', ADA, (a) => a.asker.id === ADA, `Not helpful ${token}`);
-    expect(await namespacesWith(token)).toEqual(expect.arrayContaining(['history', 'answers', 'votes', 'analytics', 'review', 'answer-cache', 'query-rewrites']));
+    expect(await namespacesWith(token)).toEqual(
+      expect.arrayContaining(['history', 'answers', 'votes', 'analytics', 'review', 'answer-cache', 'query-rewrites']),
+    );
     expect(await inStore(token)).toBe(true);
 
     const forget = w.slack.commandPayload({ command: '/parley', text: 'forget', user: ADA, channel: GENERAL });
