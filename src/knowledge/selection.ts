@@ -90,7 +90,7 @@ export function fuseRelevant(raw: readonly Hit[], rewritten: readonly Hit[], k: 
 export interface PassageBlock {
   /** The chosen hits of this page, best first: what the block is cited as. */
   hits: Hit[];
-  /** What is given: the chosen passages and their neighbours, in page order. */
+  /** What is given: the chosen passages (best first), then their neighbours in page order. */
   passages: Passage[];
 }
 
@@ -105,9 +105,10 @@ export const WINDOW_CHARS = 1_500;
  * Small-to-big (LlamaIndex's sentence window and auto-merging retrievers): passages are ranked
  * small, for precision, but the fact a question needs often sits in the next section ("how do I
  * check a webhook came from you" matches Subscribe; the signature is in Verifying signatures). So
- * each page's chosen passages are given together, in page order, with the gaps between them and
- * then their neighbours (next, previous, alternately) while the block fits `maxChars`. Pages keep
- * the order of their best hit; FAQ entries stand alone.
+ * each page's chosen passages are given together, best first (the block's header names the
+ * best, and readers weigh what comes first), followed by the sections between them and then
+ * their neighbours (next, previous, alternately), in page order, while the block fits
+ * `maxChars`. Pages keep the order of their best hit; FAQ entries stand alone.
  */
 export function withNeighbours(hits: readonly Hit[], pageOf: (p: Passage) => readonly Passage[], maxChars = WINDOW_CHARS): PassageBlock[] {
   const blocks = new Map<readonly Passage[], Hit[]>();
@@ -138,6 +139,7 @@ export function withNeighbours(hits: readonly Hit[], pageOf: (p: Passage) => rea
       if (previous >= 0 && fits(previous)) previous--;
       else previous = -1;
     }
-    return { hits: chosen, passages: [...taken].sort((a, b) => a - b).map((i) => page[i]!) };
+    const around = [...taken].filter((i) => !at.includes(i)).sort((a, b) => a - b);
+    return { hits: chosen, passages: [...at, ...around].map((i) => page[i]!) };
   });
 }

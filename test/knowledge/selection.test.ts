@@ -28,10 +28,10 @@ describe('small-to-big: chosen passages go with their neighbours', () => {
   // As KnowledgeBase.pageOf: an FAQ entry (it has a quote) is no page's section.
   const pageOf = (p: Passage) => (p.quote !== undefined ? [p] : p.path === 'a' ? a : b);
 
-  it('grows a chosen passage into the next and previous sections while the block fits, in page order', () => {
+  it('grows a chosen passage into the next and previous sections while the block fits: the chosen one first, then its neighbours in page order', () => {
     const [block] = withNeighbours([hit(a[2]!)], pageOf, 350);
-    expect(ids(block!.passages)).toEqual(['1', '2', '3']);
-    expect(ids(withNeighbours([hit(a[2]!)], pageOf, 10_000)[0]!.passages)).toEqual(['0', '1', '2', '3', '4', '5']);
+    expect(ids(block!.passages)).toEqual(['2', '1', '3']);
+    expect(ids(withNeighbours([hit(a[2]!)], pageOf, 10_000)[0]!.passages)).toEqual(['2', '0', '1', '3', '4', '5']);
     // A budget smaller than the passage itself gives the passage alone.
     expect(ids(withNeighbours([hit(a[2]!)], pageOf, 50)[0]!.passages)).toEqual(['2']);
   });
@@ -40,8 +40,8 @@ describe('small-to-big: chosen passages go with their neighbours', () => {
     const faq: Passage = { ...b[0]!, key: 's:faq#q', quote: 'the answer' };
     const blocks = withNeighbours([hit(a[4]!), hit(b[1]!), hit(a[1]!), hit(faq)], pageOf, 450);
     expect(blocks.map((x) => x.hits.map((h) => h.passage.key))).toEqual([['s:a#4', 's:a#1'], ['s:b#1'], ['s:faq#q']]);
-    expect(ids(blocks[0]!.passages)).toEqual(['1', '2', '3', '4']);
-    expect(ids(blocks[1]!.passages)).toEqual(['0', '1']);
+    expect(ids(blocks[0]!.passages)).toEqual(['4', '1', '2', '3']);
+    expect(ids(blocks[1]!.passages)).toEqual(['1', '0']);
     expect(blocks[2]!.passages).toEqual([faq]);
   });
 
@@ -52,7 +52,8 @@ describe('small-to-big: chosen passages go with their neighbours', () => {
     expect(reply.text).toContain('**Webhooks › Verifying signatures**\n> Each delivery has a `Tallyho-Signature` header');
     // The sections around it on the same (short) page come with it.
     expect(reply.text).toContain('**Webhooks › Retries**');
-    expect(reply.text.indexOf('Webhooks › Subscribe')).toBeLessThan(reply.text.indexOf('Webhooks › Verifying signatures'));
+    expect(reply.text.indexOf('Webhooks › Verifying signatures')).toBeLessThan(reply.text.indexOf('Webhooks › Subscribe'));
+    expect(reply.text.indexOf('Webhooks › Subscribe')).toBeLessThan(reply.text.indexOf('Webhooks › Retries'));
     expect(reply.citations).toEqual([expect.objectContaining({ location: 'examples/knowledge/api/webhooks.md#verifying-signatures' })]);
   });
 });

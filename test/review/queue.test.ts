@@ -105,9 +105,8 @@ describe('review queue', () => {
       flags: [{ reason: 'low_groundedness' }],
     });
     expect(item!.unsupported.flatMap((u) => u.inventedNumbers)).toEqual(['90', '25', '2']);
-    // The refund page came first in the prompt, its sections in page order (the matched one with its neighbours).
     expect(item!.passages[0]).toMatchObject({ location: expect.stringContaining('billing/refunds.md') });
-    expect(item!.passages.find((p) => p.location.endsWith('#annual-plans'))!.text).toContain('30 days');
+    expect(item!.passages[0]!.text).toContain('30 days');
     expect(await parley.support.review.get(reviewId('memory', grounded.id))).toBeUndefined();
   });
 
