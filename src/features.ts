@@ -17,6 +17,7 @@ import { createGuardrails, guardrailsFeature } from './guardrails/index.js';
 import { isAdmin } from './guardrails/access.js';
 import { knowledgeFeature } from './knowledge/middleware.js';
 import { AnswerCache } from './knowledge/answer-cache.js';
+import { QueryRewriter } from './knowledge/rewrite.js';
 import { createSupport, type Support } from './support/index.js';
 import { Forgetter, privacyFeature } from './privacy/forget.js';
 
@@ -93,6 +94,8 @@ export function createFeatures(k: FeatureKit): { features: Feature[]; support: S
     settings: () => current().knowledge,
     hasModel: k.hasModel,
     cache: new AnswerCache(k.store, { log: k.log }),
+    // Query rewriting needs a model client; `knowledge.rewrite` says when it is used.
+    rewriter: k.llm ? new QueryRewriter(k.llm, k.store) : undefined,
     cacheMinGroundedness: () => current().review.groundednessThreshold,
   });
 

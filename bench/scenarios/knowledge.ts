@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { silentLogger } from '../../src/kernel/logger.js';
 import { KnowledgeBase } from '../../src/knowledge/base.js';
 import { loadEvalFile } from '../../src/quality/eval.js';
-import { selectPassages } from '../../src/knowledge/middleware.js';
+import { selectPassages, withNeighbours } from '../../src/knowledge/selection.js';
 import { DEFAULT_KNOWLEDGE_SETTINGS } from '../../src/config/knowledge.js';
 import { dist, type Dist } from '../lib/stats.js';
 
@@ -69,11 +69,14 @@ export async function knowledge(o: { pages: number; queries: number; root: strin
     // Warm-up: the first queries compile the search paths.
     for (const q of questions.slice(0, 20)) await kb.search(q, { k: DEFAULT_KNOWLEDGE_SETTINGS.topK });
     const times: number[] = [];
+    const pageOf = kb.pageOf.bind(kb);
     for (let i = 0; i < o.queries; i++) {
       const q = questions[i % questions.length]!;
       const start = performance.now();
       kb.faqMatch(q);
-      selectPassages(await kb.search(q, { k: DEFAULT_KNOWLEDGE_SETTINGS.topK }), DEFAULT_KNOWLEDGE_SETTINGS);
+      const { relevant } = selectPassages(await kb.search(q, { k: DEFAULT_KNOWLEDGE_SETTINGS.topK }), DEFAULT_KNOWLEDGE_SETTINGS);
+      // The turn's knowledge step also gathers each chosen passage's neighbours (small-to-big).
+      withNeighbours(relevant, pageOf);
       times.push(performance.now() - start);
     }
     return {

@@ -188,6 +188,20 @@ export const knowledgeSchema = z
     embeddingThreshold: z.number().min(0).max(1).default(0.5),
     faqThreshold: z.number().min(0.5).max(1).default(0.8).describe('Least FAQ similarity to answer from the FAQ without a model'),
     contextTurns: z.number().int().min(0).max(10).default(2),
+    rewrite: z
+      .object({
+        enabled: z
+          .union([z.literal('auto'), z.boolean()])
+          .default('auto')
+          .describe(
+            'auto: when a model serves the profile, follow-ups in a thread and questions retrieval is not confident about are rewritten into a standalone search query (one short call, cached); true: every question; false: never',
+          ),
+        model: z.string().min(1).optional().describe("Model for the rewrite (a small, fast one); the profile's model when absent"),
+        timeoutMs: z.number().int().min(100).max(30_000).default(3_000).describe('After this, retrieval goes on with the question as asked'),
+      })
+      .strict()
+      .prefault({})
+      .describe("Query rewriting by the model; its passages are fused with the question's own, never replace them"),
     cacheTtlSeconds: z.number().int().min(0).default(86_400).describe('Lifetime of cached answers; 0 = no cache'),
     watch: z.boolean().default(true),
     chunk: z
@@ -260,6 +274,8 @@ export const configFileSchema = z
     c.routing.forEach((r, i) => {
       if (!profileKnown(r.profile)) issue(['routing', i, 'profile'], `unknown profile "${r.profile}" (defined: ${list(profiles)})`);
     });
+    const rewriteModel = c.knowledge.rewrite.model;
+    if (rewriteModel && !modelKnown(rewriteModel)) issue(['knowledge', 'rewrite', 'model'], `unknown model "${rewriteModel}" (defined: ${list(models)})`);
     if (c.knowledge.embeddings && providers.length && !providers.includes(c.knowledge.embeddings.provider))
       issue(['knowledge', 'embeddings', 'provider'], `unknown provider "${c.knowledge.embeddings.provider}" (defined: ${list(providers)})`);
   });

@@ -22,6 +22,17 @@ export interface KnowledgeSettings {
   contextTurns: number;
   /** Lifetime of cached answers; 0 turns the cache off. */
   cacheTtlSeconds: number;
+  /** Query rewriting by the model (src/knowledge/rewrite.ts): off without a model. */
+  rewrite: RewriteSettings;
+}
+
+export interface RewriteSettings {
+  /** `auto`: follow-ups and questions retrieval is not confident about; `true`: every question; `false`: never. */
+  enabled: 'auto' | boolean;
+  /** The model that rewrites; the profile's model (and its fallbacks) when absent. */
+  model?: string;
+  /** After this the question's own passages are used alone. */
+  timeoutMs: number;
 }
 
 /** The config file's defaults (knowledgeSchema), the one place they are declared; sources and embeddings are not retrieval settings. */

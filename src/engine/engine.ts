@@ -294,6 +294,7 @@ export class Engine {
     };
     // Set by the knowledge middleware on model answers with passages (src/quality/groundedness.ts).
     if (ctx.state.grounding) result.grounding = ctx.state.grounding;
+    if (ctx.state.sideCalls?.length) result.sideCalls = ctx.state.sideCalls;
     for (const m of batch) this.results.set(m, result);
     log.info(
       { source: result.source, model: result.model, usage: result.usage, error: result.error, ms: finishedAt - startedAt, updates: result.updates },

@@ -1,7 +1,7 @@
 import type { Logger } from '../kernel/logger.js';
 import type { Citation, FinalReply, ReplySurface } from '../kernel/adapter.js';
 import type { Profile } from '../config/profile.js';
-import type { ConversationKey, IncomingMessage, Turn, Usage } from '../kernel/types.js';
+import type { ConversationKey, IncomingMessage, SideCall, Turn, Usage } from '../kernel/types.js';
 
 /**
  * One turn of a conversation as it moves through the middleware (grammY's idea: middleware
@@ -46,6 +46,8 @@ export interface TurnContext {
 export interface TurnState {
   /** Set by the knowledge middleware on model answers with passages; the engine carries it into TurnResult. */
   grounding?: Grounding;
+  /** Model calls features made for this turn besides the answer (query rewriting); the engine carries them into TurnResult, where usage is booked. */
+  sideCalls?: SideCall[];
 }
 
 export interface PromptImage {

@@ -192,17 +192,7 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
   };
 
   const unpriced = new Set<string>();
-  async function record(result: TurnResult, info: TurnInfo): Promise<void> {
-    const m = result.message;
-    // The reservation is given back first, whatever the turn became; its real usage is added below.
-    await budgets.release(info.held.splice(0));
-    const user = scopesOf(m).user;
-    if (!NOT_STORED.has(result.source)) await ledger.noteConversation(user, result.conversation, d.historyTtlMs);
-    const called = result.model !== undefined || (result.error !== undefined && result.error !== 'llm_not_configured');
-    if (!called) return;
-    const model = result.model ?? info.model ?? 'unknown';
-    const promptTokens = result.usage?.promptTokens ?? 0;
-    const completionTokens = result.usage?.completionTokens ?? 0;
+  const priced = (model: string, promptTokens: number, completionTokens: number): number | undefined => {
     const cost = costMicros(d.priceOf, model, promptTokens, completionTokens);
     if (cost === undefined && d.priceOf) {
       // Once per model per process at WARN; every answer after that at DEBUG (it is not news).
@@ -210,6 +200,44 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
       unpriced.add(model);
       d.log[first ? 'warn' : 'debug']({ model }, 'model has no price; its cost counts as 0');
     }
+    return cost;
+  };
+  async function record(result: TurnResult, info: TurnInfo): Promise<void> {
+    const m = result.message;
+    // The reservation is given back first, whatever the turn became; its real usage is added below.
+    await budgets.release(info.held.splice(0));
+    const user = scopesOf(m).user;
+    if (!NOT_STORED.has(result.source)) await ledger.noteConversation(user, result.conversation, d.historyTtlMs);
+    const retentionMs = info.settings.privacy.ledgerRetentionDays * 86_400_000;
+    // Calls made for the turn besides the answer (a query rewrite): one row each, under their own model, even when the answer needed no model.
+    for (const c of result.sideCalls ?? []) {
+      const cost = priced(c.model, c.usage.promptTokens, c.usage.completionTokens);
+      await ledger.record(
+        {
+          at: result.startedAt,
+          platform: m.platform,
+          workspace: m.workspace,
+          channel: m.channel,
+          user: m.user.id,
+          profile: result.profile,
+          model: c.model,
+          promptTokens: c.usage.promptTokens,
+          completionTokens: c.usage.completionTokens,
+          ...(c.usage.estimated && { estimated: true as const }),
+          costMicros: cost,
+          latencyMs: c.latencyMs,
+          outcome: 'ok',
+        },
+        retentionMs,
+      );
+      await budgets.add(m, c.usage.promptTokens + c.usage.completionTokens, cost ?? 0, info.settings.budgets, now());
+    }
+    const called = result.model !== undefined || (result.error !== undefined && result.error !== 'llm_not_configured');
+    if (!called) return;
+    const model = result.model ?? info.model ?? 'unknown';
+    const promptTokens = result.usage?.promptTokens ?? 0;
+    const completionTokens = result.usage?.completionTokens ?? 0;
+    const cost = priced(model, promptTokens, completionTokens);
     await ledger.record(
       {
         at: result.startedAt,
@@ -227,7 +255,7 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
         firstTokenMs: result.firstTokenAt === undefined ? undefined : result.firstTokenAt - result.startedAt,
         outcome: result.error ?? 'ok',
       },
-      info.settings.privacy.ledgerRetentionDays * 86_400_000,
+      retentionMs,
     );
     await budgets.add(m, promptTokens + completionTokens, cost ?? 0, info.settings.budgets, now());
   }

@@ -1,4 +1,4 @@
-import type { ConversationKey, IncomingMessage, PlatformName, Usage } from './types.js';
+import type { ConversationKey, IncomingMessage, PlatformName, SideCall, Usage } from './types.js';
 
 /**
  * The contract between the engine and a platform. Required members are few; optional
@@ -171,6 +171,8 @@ export interface TurnResult {
   updates: number;
   /** How well a model answer held to the passages it was given; only for model answers with passages (issue 12). */
   grounding?: Grounding;
+  /** Model calls made for this turn besides the answer (query rewriting), each under its own model. */
+  sideCalls?: SideCall[];
 }
 
 /** Set by the knowledge feature as `ctx.state.grounding`; the engine carries it into TurnResult. */

@@ -60,6 +60,15 @@ export interface Usage {
   estimated?: boolean;
 }
 
+/** A model call a feature made for a turn besides the answer (a query rewrite): booked with the turn in the ledger, budgets and metrics. */
+export interface SideCall {
+  /** What it was for, e.g. `query-rewrite`. */
+  purpose: string;
+  model: string;
+  usage: Usage;
+  latencyMs: number;
+}
+
 /** One stored turn of a conversation. */
 export interface Turn {
   role: 'user' | 'assistant';

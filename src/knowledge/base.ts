@@ -76,7 +76,7 @@ export interface KnowledgeOptions {
 }
 
 /** Reciprocal-rank fusion constant (the usual 60): ranks matter, raw scores of different kinds do not. */
-const RRF_K = 60;
+export const RRF_K = 60;
 
 /**
  * The searchable knowledge of every configured source: passages in a MiniSearch (BM25+) index,
@@ -89,6 +89,8 @@ export class KnowledgeBase extends EventEmitter {
   private passages = new Map<string, Passage>();
   /** Page titles by `source:path` (what FAQ answers are cited under). */
   private pageTitles = new Map<string, string>();
+  /** Each page's passages in page order, by `source:path` (FAQ entries are not pages): the neighbours a passage is sent with. */
+  private pages = new Map<string, Passage[]>();
   private faq: FaqEntry[] = [];
   /** Term statistics: IDF weights, spelling correction, common terms (src/knowledge/term-stats.ts). */
   private termStats = new TermStats([]);
@@ -141,9 +143,14 @@ export class KnowledgeBase extends EventEmitter {
     }
     // An FAQ entry is cited under its page's title: each page's title, by source and path, found once.
     const pageTitles = new Map<string, string>();
+    const pages = new Map<string, Passage[]>();
     for (const p of passages.values()) {
       const at = `${p.source}:${p.path}`;
-      if (p.quote === undefined && !pageTitles.has(at)) pageTitles.set(at, p.title.split(' › ')[0]!);
+      if (p.quote !== undefined) continue;
+      if (!pageTitles.has(at)) pageTitles.set(at, p.title.split(' › ')[0]!);
+      let page = pages.get(at);
+      if (!page) pages.set(at, (page = []));
+      page.push(p);
     }
     for (const p of passages.values()) if (p.quote !== undefined) p.citeTitle = pageTitles.get(`${p.source}:${p.path}`);
     if (this.o.embedder) {
@@ -165,6 +172,7 @@ export class KnowledgeBase extends EventEmitter {
     this.index = index;
     this.passages = passages;
     this.pageTitles = pageTitles;
+    this.pages = pages;
     this.faq = faq;
     this.termStats = termStats;
     this.stats = { files, passages: passages.size, faqEntries: faq.length, indexMs: Math.round(performance.now() - started) };
@@ -310,6 +318,11 @@ export class KnowledgeBase extends EventEmitter {
   /** The passage with this key, if the current index has it. */
   passageByKey(key: string): Passage | undefined {
     return this.passages.get(key);
+  }
+
+  /** The passages of `p`'s page in page order (`p` alone for an FAQ entry). */
+  pageOf(p: Passage): readonly Passage[] {
+    return p.quote === undefined ? (this.pages.get(`${p.source}:${p.path}`) ?? [p]) : [p];
   }
 
   /** Keys of every indexed passage (`source:path#anchor`). */

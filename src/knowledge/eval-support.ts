@@ -1,7 +1,8 @@
 import type { Citation } from '../kernel/adapter.js';
 import type { KnowledgeBase } from './base.js';
 import { citationOf } from './base.js';
-import { quotePassages, selectPassages } from './middleware.js';
+import { quoted } from './middleware.js';
+import { selectPassages } from './selection.js';
 import type { KnowledgeSettings } from '../config/knowledge.js';
 
 /**
@@ -70,13 +71,11 @@ export async function supportChecks(
   const faq = kb.faqMatch(question, sources);
   let quote: { text: string; citation: Citation } | undefined;
   if (faq && faq.score >= s.faqThreshold) quote = { text: faq.entry.answer, citation: kb.faqCitation(faq.entry) };
-  else if (confident && relevant[0])
-    quote = {
-      text: quotePassages(relevant, s)
-        .map((h) => h.passage.quote ?? h.passage.text)
-        .join('\n'),
-      citation: citationOf(relevant[0].passage),
-    };
+  else if (confident && relevant[0]) {
+    // Exactly what degraded mode would say (the quoted passages with their neighbours), Markdown quote marks aside.
+    const text = quoted(relevant, '', s, kb.pageOf.bind(kb)).text.replace(/^> ?/gm, '');
+    quote = { text, citation: citationOf(relevant[0].passage) };
+  }
   r.quoted = quote?.citation.location;
   if (c.answerable && c.sources) {
     r.recall = r.sent.some((p) => onPage(p, c.sources!));

@@ -5,8 +5,10 @@ import type { Profile } from '../config/profile.js';
 import type { KnowledgeSettings } from '../config/knowledge.js';
 import { groundedness } from './groundedness.js';
 import { cacheableAnswer, type AnswerCache } from './answer-cache.js';
-import { citationOf, coverageOf, type Hit, type KnowledgeBase } from './base.js';
+import { citationOf, type Hit, type KnowledgeBase } from './base.js';
+import { fuseRelevant, quotePassages, selectPassages, withNeighbours, type PassageBlock } from './selection.js';
 import { citationNumbers } from './citations.js';
+import { wantsRewrite, type QueryRewriter } from './rewrite.js';
 
 /** What retrieval found for the turn: the FAQ entry it answered from, or the passages it ranked. */
 export interface KnowledgeTrace {
@@ -17,6 +19,8 @@ export interface KnowledgeTrace {
   relevant?: number;
   /** Retrieval was confident enough to quote the best passage without a model. */
   confident?: boolean;
+  /** The model's standalone search query, when the question was rewritten (its passages were fused with the question's). */
+  rewritten?: string;
 }
 
 declare module '../engine/pipeline.js' {
@@ -30,8 +34,10 @@ export interface KnowledgeMiddlewareDeps {
   knowledge: () => KnowledgeBase | undefined;
   settings: () => KnowledgeSettings;
   /** Whether a model can answer for this profile (a client exists and the profile names a model). */
-  hasModel: (profile: Profile) => boolean;
+  hasModel: (profile: Pick<Profile, 'model' | 'fallbackModels'>) => boolean;
   cache?: AnswerCache;
+  /** Query rewriting by the model (absent: never); `knowledge.rewrite` says when. */
+  rewriter?: QueryRewriter;
   /** Answers less grounded than this are not cached: the next asker gets a fresh attempt (the review queue's threshold). */
   cacheMinGroundedness?: () => number;
 }
@@ -60,6 +66,7 @@ export function knowledgeMiddleware(deps: KnowledgeMiddlewareDeps): Middleware {
     if (!kb || (sources && sources.length === 0)) return next();
     const s = deps.settings();
     const modelAvailable = deps.hasModel(ctx.profile);
+    const pageOf = kb.pageOf.bind(kb);
 
     const faq = kb.faqMatch(ctx.question, sources);
     if (faq && faq.score >= s.faqThreshold) {
@@ -88,12 +95,30 @@ export function knowledgeMiddleware(deps: KnowledgeMiddlewareDeps): Middleware {
       .map((t) => t.content)
       .join('\n');
     const hits = await kb.search(ctx.question, { sources, k: s.topK, context });
-    const { relevant, confident } = selectPassages(hits, s);
-    ctx.state.knowledge = {
-      hits: hits.map((h) => ({ id: h.passage.key, coverage: h.coverage, similarity: h.similarity })),
-      relevant: relevant.length,
-      confident,
-    };
+    let { relevant, confident } = selectPassages(hits, s);
+    const trace: KnowledgeTrace = { hits: hits.map((h) => ({ id: h.passage.key, coverage: h.coverage, similarity: h.similarity })) };
+    const rewriteWith = modelAvailable && deps.rewriter ? rewriteModel(ctx, s, deps.hasModel) : undefined;
+    if (rewriteWith && wantsRewrite(s.rewrite.enabled, ctx.history.length > 0, confident)) {
+      const r = await deps.rewriter!.rewrite({
+        question: ctx.question,
+        history: ctx.history,
+        turns: s.contextTurns,
+        ...rewriteWith,
+        timeoutMs: s.rewrite.timeoutMs,
+        log: ctx.log,
+        askedBy: { person: `${ctx.message.platform}:${ctx.message.user.id}`, conversation: ctx.conversation },
+      });
+      if (r.call) (ctx.state.sideCalls ??= []).push(r.call);
+      if (r.query) {
+        // The rewrite is searched alone (it is standalone); its passages join the question's, never replace them.
+        const second = selectPassages(await kb.search(r.query, { sources, k: s.topK }), s);
+        relevant = fuseRelevant(relevant, second.relevant, s.topK);
+        confident ||= second.confident;
+        trace.rewritten = r.query;
+      }
+      ctx.log.debug({ cached: r.cached, rewritten: r.query !== undefined }, 'query rewrite');
+    }
+    ctx.state.knowledge = { ...trace, relevant: relevant.length, confident };
 
     if (!relevant.length && ctx.profile.answerMode === 'grounded') {
       ctx.answer = { text: KNOWLEDGE_NOTES.grounded, source: 'declined' };
@@ -101,14 +126,16 @@ export function knowledgeMiddleware(deps: KnowledgeMiddlewareDeps): Middleware {
     }
     if (!modelAvailable) {
       if (!relevant.length) return next(); // the engine explains that no model is configured
-      ctx.answer = confident ? quoted(relevant, KNOWLEDGE_NOTES.noModel, s) : { text: `_${KNOWLEDGE_NOTES.noModelNoMatch}_`, source: 'declined' };
+      ctx.answer = confident ? quoted(relevant, KNOWLEDGE_NOTES.noModel, s, pageOf) : { text: `_${KNOWLEDGE_NOTES.noModelNoMatch}_`, source: 'declined' };
       return;
     }
 
+    // Each page's chosen passages go with their neighbours (small-to-big): the fact is often in the next section.
+    const blocks = withNeighbours(relevant, pageOf);
     if (relevant.length) {
       // After what earlier middleware added (e.g. the asker's own attachments, more specific than passages).
-      ctx.context.push(promptSection(relevant, ctx.profile.answerMode ?? 'general'));
-      ctx.citations.push(...uniqueCitations(relevant));
+      ctx.context.push(promptSection(blocks, ctx.profile.answerMode ?? 'general'));
+      ctx.citations.push(...uniqueCitations(blocks.map((b) => b.hits[0]!)));
     }
     await next();
 
@@ -116,23 +143,24 @@ export function knowledgeMiddleware(deps: KnowledgeMiddlewareDeps): Middleware {
     if (answer?.source === 'error' && relevant.length) {
       // The model failed before writing anything (retries and fallbacks spent): quote instead.
       ctx.log.warn({ passage: relevant[0]!.passage.key }, 'model unavailable; answering from the knowledge base');
-      ctx.answer = quoted(relevant, KNOWLEDGE_NOTES.modelDown, s);
+      ctx.answer = quoted(relevant, KNOWLEDGE_NOTES.modelDown, s, pageOf);
       return;
     }
     let grounding: Grounding | undefined;
     if (answer?.source === 'model' && relevant.length) {
       // A cut-off or interrupted answer ends with the engine's note, which is not part of the answer.
       const body = answer.incomplete ? answer.text.slice(0, answer.answerLength ?? 0) : answer.text;
-      ctx.answer = { ...answer, citations: citedOnly(body, relevant) };
+      ctx.answer = { ...answer, citations: citedOnly(body, blocks) };
+      const given = blocks.flatMap((b) => b.passages);
       // Issue 12: how much of the answer the passages back; the engine carries it into TurnResult (analytics, review queue).
       const g = groundedness(
         body,
-        relevant.map((h) => h.passage.text),
+        given.map((p) => p.text),
       );
       ctx.state.grounding = grounding = {
         score: g.groundedness,
         judged: g.judged,
-        passages: relevant.map(({ passage: p }) => ({
+        passages: given.map((p) => ({
           id: p.key,
           source: p.source,
           path: p.path,
@@ -155,93 +183,58 @@ export function knowledgeMiddleware(deps: KnowledgeMiddlewareDeps): Middleware {
   };
 }
 
-type SelectionSettings = Pick<KnowledgeSettings, 'threshold' | 'scoreRatio' | 'quoteThreshold' | 'quoteMargin' | 'quoteMinScore' | 'embeddingThreshold'>;
-
-/**
- * Which hits go to the model, and whether the best is good enough to quote without one. Not a
- * per-passage share-of-terms gate: when the best passage is plausibly related (it matches a
- * small IDF-weighted share of the question, or its embedding is close), the best few are sent
- * (those within `scoreRatio` of the best score), and the model, told to decline when they do
- * not answer, judges. Quoting without a model is stricter (the quoted passages together must
- * cover a larger share, and the best must score well), since no reader checks the quote; a close
- * second page is quoted too rather than required to lose clearly. Thresholds are learnt on the tune half of
- * examples/eval/customers.yaml (docs/knowledge.md).
- */
-export function selectPassages(hits: Hit[], s: SelectionSettings): { relevant: Hit[]; confident: boolean } {
-  const best = hits[0];
-  const close = (h: Hit) => h.similarity !== undefined && h.similarity >= s.embeddingThreshold;
-  if (!best || !hits.some((h) => h.coverage >= s.threshold || close(h))) return { relevant: [], confident: false };
-  const top = Math.max(...hits.map((h) => h.lexical));
-  const relevant = hits.filter((h) => close(h) || (h.lexical > 0 && h.lexical >= s.scoreRatio * top));
-  const lead = relevant[0];
-  if (!lead) return { relevant, confident: false };
-  // No rank margin here: when another page is close, the quote shows it too (see `quotePassages`),
-  // and what must cover the question is the quote as a whole.
-  const quote = quotePassages(relevant, s).filter((h) => h.weights === lead.weights);
-  const coverage = lead.weights
-    ? coverageOf(
-        quote.map((h) => h.matched ?? []),
-        lead.weights,
-      )
-    : lead.coverage;
-  return { relevant, confident: coverage >= s.quoteThreshold && lead.lexical >= s.quoteMinScore };
+/** The model that rewrites: `knowledge.rewrite.model` when it can be served, else the profile's model chain. */
+function rewriteModel(
+  ctx: TurnContext,
+  s: KnowledgeSettings,
+  hasModel: KnowledgeMiddlewareDeps['hasModel'],
+): { model: string; fallbackModels?: string[] } | undefined {
+  const own = s.rewrite.model;
+  if (own) return hasModel({ model: own, fallbackModels: [] }) ? { model: own, fallbackModels: [] } : undefined;
+  return ctx.profile.model ? { model: ctx.profile.model, fallbackModels: ctx.profile.fallbackModels } : undefined;
 }
 
-/** Whether a hit alone would count as plausibly related (kept for callers that look at one hit). */
-export function isRelevant(h: Hit, s: Pick<KnowledgeSettings, 'threshold' | 'embeddingThreshold'>): boolean {
-  return h.coverage >= s.threshold || (h.similarity !== undefined && h.similarity >= s.embeddingThreshold);
-}
-
-/** Passages for the system prompt, numbered so the model can cite them as [1], [2]. */
-function promptSection(hits: Hit[], mode: 'grounded' | 'general'): string {
+/** Passages for the system prompt, numbered so the model can cite them as [1], [2]: each block is a page's chosen passages with their neighbours. */
+function promptSection(blocks: readonly PassageBlock[], mode: 'grounded' | 'general'): string {
   const rule =
     mode === 'grounded'
       ? 'Answer only from the knowledge-base passages below. If they do not contain the answer, say that you do not know and offer to ask a person on the team; do not guess, and never state a number, plan, date or feature the passages do not give.'
       : 'Use the knowledge-base passages below when they are relevant; otherwise answer from your own knowledge.';
-  const passages = hits.map((h, i) => `[${i + 1}] ${h.passage.title} (${h.passage.location})\n${h.passage.text}`);
+  const passages = blocks.map((b, i) => {
+    const lead = b.hits[0]!.passage;
+    // One passage reads as before; several are told apart by their section titles.
+    const body = b.passages.length === 1 ? b.passages[0]!.text : b.passages.map((p) => `### ${p.title}\n${p.text}`).join('\n\n');
+    return `[${i + 1}] ${lead.title} (${lead.location})\n${body}`;
+  });
   return `${rule} Cite the passages you use as [1], [2].\n\n${passages.join('\n\n')}`;
 }
 
-/** Most passages quoted without a model: a section and its neighbours carry the answer more often than one section alone. */
-const QUOTE_PASSAGES = 3;
-
-const samePage = (a: Hit, b: Hit) => a.passage.path === b.passage.path && a.passage.source === b.passage.source;
-
 /**
- * What degraded mode quotes: the best page's best passages. When another page scores within
- * `quoteMargin` of the best (the ranking cannot tell them apart), its best passage is quoted
- * too, after two of the best page's, so the asker sees both candidates instead of a coin toss.
+ * What degraded mode says: a plain note of why, then the quoted passages (`quotePassages`) with
+ * their neighbours on the page, each under its title, citing the passages chosen.
  */
-export function quotePassages(relevant: readonly Hit[], s: Pick<KnowledgeSettings, 'quoteMargin'>): Hit[] {
-  const lead = relevant[0];
-  if (!lead) return [];
-  const page = relevant.filter((h) => samePage(h, lead));
-  const rival = relevant.find((h) => !samePage(h, lead));
-  if (!rival || rival.lexical <= 0 || lead.lexical / rival.lexical >= s.quoteMargin) return page.slice(0, QUOTE_PASSAGES);
-  return [...page.slice(0, QUOTE_PASSAGES - 1), rival];
-}
-
-/** The best passages of the best page, quoted with their source, after a plain note of why. */
-function quoted(relevant: readonly Hit[], note: string, s: Pick<KnowledgeSettings, 'quoteMargin'>): FinalReply {
+export function quoted(relevant: readonly Hit[], note: string, s: Pick<KnowledgeSettings, 'quoteMargin'>, pageOf: KnowledgeBase['pageOf']): FinalReply {
   const picked = quotePassages(relevant, s);
-  const blocks = picked.map((h) => {
-    const quote = (h.passage.quote ?? h.passage.text)
-      .split('\n')
-      .map((l) => `> ${l}`)
-      .join('\n');
-    return `**${citationOf(h.passage).title}**\n${quote}`;
-  });
+  const blocks = withNeighbours(picked, pageOf).flatMap((b) =>
+    b.passages.map((p) => {
+      const quote = (p.quote ?? p.text)
+        .split('\n')
+        .map((l) => `> ${l}`)
+        .join('\n');
+      return `**${citationOf(p).title}**\n${quote}`;
+    }),
+  );
   return { text: `_${note}_\n\n${blocks.join('\n\n')}`, source: 'knowledge', citations: uniqueCitations(picked) };
 }
 
-/** Citations of the passages the answer refers to as [n]; all of them when it refers to none. */
-function citedOnly(text: string, hits: Hit[]): Citation[] {
+/** Citations of the blocks the answer refers to as [n], each as its best passage (the section its header names); all of them when it refers to none. */
+function citedOnly(text: string, blocks: readonly PassageBlock[]): Citation[] {
   const used = new Set(citationNumbers(text).map((n) => n - 1));
-  const picked = hits.filter((_, i) => used.has(i));
-  return uniqueCitations(picked.length ? picked : hits);
+  const picked = blocks.filter((_, i) => used.has(i));
+  return uniqueCitations((picked.length ? picked : blocks).map((b) => b.hits[0]!));
 }
 
-function uniqueCitations(hits: Hit[]): Citation[] {
+function uniqueCitations(hits: readonly Hit[]): Citation[] {
   const seen = new Set<string>();
   const out: Citation[] = [];
   for (const h of hits) {

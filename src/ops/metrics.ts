@@ -152,5 +152,10 @@ export class Metrics {
       this.tokens.inc({ direction: 'in', model: r.model }, r.usage.promptTokens);
       this.tokens.inc({ direction: 'out', model: r.model }, r.usage.completionTokens);
     }
+    // Calls made for the turn besides the answer (query rewriting) cost tokens too, under their own model.
+    for (const c of r.sideCalls ?? []) {
+      this.tokens.inc({ direction: 'in', model: c.model }, c.usage.promptTokens);
+      this.tokens.inc({ direction: 'out', model: c.model }, c.usage.completionTokens);
+    }
   }
 }

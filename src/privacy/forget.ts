@@ -42,7 +42,7 @@ export interface ForgetReport {
 }
 
 /** Keys of these namespaces are deleted outright; `analytics` question lists only lose the person's texts. */
-const DELETABLE = new Set(['answers', 'votes', 'api-tasks', 'answer-cache']);
+const DELETABLE = new Set(['answers', 'votes', 'api-tasks', 'answer-cache', 'query-rewrites']);
 
 export class Forgetter {
   private readonly index: PrivacyIndex;

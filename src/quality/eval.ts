@@ -10,7 +10,7 @@ import { issueToConfigError, parseYaml } from '../config/yaml.js';
 import { route } from '../routing/router.js';
 import type { ChatModelClient } from '../llm/client.js';
 import { judgeAnswer, type JudgeVerdict } from './judge.js';
-import { selectPassages } from '../knowledge/middleware.js';
+import { selectPassages, withNeighbours } from '../knowledge/selection.js';
 import type { KnowledgeSettings } from '../config/knowledge.js';
 import { scoreAgainstReference } from './reference.js';
 import type { KnowledgeBase } from '../knowledge/base.js';
@@ -344,7 +344,8 @@ export async function citedPassages(
   cited: string[],
 ): Promise<{ title: string; text: string }[]> {
   if (!knowledge) return [];
-  const given = selectPassages(await knowledge.search(question, { sources, k: s.topK }), s).relevant;
-  const picked = given.filter((h) => cited.includes(h.passage.key));
-  return (picked.length ? picked : given).map((h) => ({ title: h.passage.title, text: h.passage.text }));
+  const given = withNeighbours(selectPassages(await knowledge.search(question, { sources, k: s.topK }), s).relevant, knowledge.pageOf.bind(knowledge));
+  // A block is cited as its best passage, and the model read the whole block.
+  const picked = given.filter((b) => cited.includes(b.hits[0]!.passage.key));
+  return (picked.length ? picked : given).flatMap((b) => b.passages.map((p) => ({ title: p.title, text: p.text })));
 }

@@ -13,7 +13,7 @@ import { exclusive } from '../store/exclusive.js';
  * Each entry carries its own expiry (the data's TTL), so the index outlives exactly what it points to.
  */
 export interface IndexedKey {
-  /** Store namespace (answers, votes, api-tasks, answer-cache, analytics). */
+  /** Store namespace (answers, votes, api-tasks, answer-cache, query-rewrites, analytics). */
   ns: string;
   key: string;
   /** The person (`platform:userId`) whose words it holds. */

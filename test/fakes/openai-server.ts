@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { REWRITE_PROMPT } from '../../src/knowledge/rewrite.js';
 
 /**
  * A real HTTP server speaking the OpenAI chat-completions API (streamed and not), scripted
@@ -81,12 +82,25 @@ export class FakeOpenAI {
     return this.requests.filter((r) => r.path.endsWith('/embeddings'));
   }
 
-  /** Requests to the chat-completions endpoint. */
+  /** Requests to the chat-completions endpoint for answers (query rewrites are in `rewriteRequests`). */
   get chatRequests(): RecordedRequest[] {
-    return this.requests.filter((r) => r.path.endsWith('/chat/completions'));
+    return this.requests.filter((r) => r.path.endsWith('/chat/completions') && !isQueryRewrite(r));
   }
 
+  /** Parley's query-rewrite calls (src/knowledge/rewrite.ts). */
+  get rewriteRequests(): RecordedRequest[] {
+    return this.requests.filter((r) => r.path.endsWith('/chat/completions') && isQueryRewrite(r));
+  }
+
+  /**
+   * How query-rewrite calls are answered; they never take a queued script, so tests that script
+   * answers are not disturbed by a rewrite before them. By default the latest message comes back
+   * unchanged (a rewriter with nothing to add).
+   */
+  rewriteReply: (req: RecordedRequest) => ScriptedReply = (req) => ({ text: latestMessage(req) });
+
   private next(req: RecordedRequest): ScriptedReply {
+    if (isQueryRewrite(req)) return this.rewriteReply(req);
     const i = this.scripts.findIndex((s) => !s.model || s.model === req.body.model);
     if (i >= 0) return this.scripts.splice(i, 1)[0]!;
     return this.defaultReply(req);
@@ -210,6 +224,17 @@ export class FakeOpenAI {
       this.server.closeAllConnections();
     });
   }
+}
+
+/** Whether a request is Parley's query-rewrite call (its system prompt). */
+export function isQueryRewrite(req: RecordedRequest): boolean {
+  return req.body.messages?.[0]?.role === 'system' && req.body.messages[0].content === REWRITE_PROMPT;
+}
+
+/** The message a query-rewrite call asks to rewrite. */
+export function latestMessage(req: RecordedRequest): string {
+  const user = String(req.body.messages?.at(-1)?.content ?? '');
+  return /Latest message: ([\s\S]*?)\n\nSearch query:/.exec(user)?.[1] ?? user;
 }
 
 /** Splits text into token-like pieces: words with their following space. */

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/kernel/logger.js';
 import { expandQuestion, questionParts, terms, words } from '../../src/knowledge/analyzer.js';
 import { KnowledgeBase } from '../../src/knowledge/base.js';
-import { quotePassages, selectPassages } from '../../src/knowledge/middleware.js';
+import { quotePassages, selectPassages } from '../../src/knowledge/selection.js';
 import { DEFAULT_KNOWLEDGE_SETTINGS } from '../../src/config/knowledge.js';
 import { tokenize } from '../../src/quality/metrics.js';
 import { exampleKnowledge } from './helpers.js';

@@ -56,7 +56,8 @@ async function heldOut(withModel: boolean): Promise<EvalReport> {
   writeFileSync(
     config,
     `providers:\n  fake: { baseUrl: ${fake.url}, apiKeyEnv: FAKE_KEY, maxRetries: 0 }\nmodels:\n  m1: { provider: fake, contextWindow: 16000, maxOutputTokens: 400 }\n` +
-      `knowledge:\n  cacheTtlSeconds: 0\n  sources:\n    docs: { path: ${EXAMPLE_DIR} }\nprofiles:\n  default: { model: m1, answerMode: grounded }\n`,
+      // The fake reader answers questions; it is no query rewriter: rewriting stays off, so the figures measure retrieval and the reader.
+      `knowledge:\n  cacheTtlSeconds: 0\n  rewrite: { enabled: false }\n  sources:\n    docs: { path: ${EXAMPLE_DIR} }\nprofiles:\n  default: { model: m1, answerMode: grounded }\n`,
   );
   const core = await createCore(loadConfig({ PARLEY_CONFIG: config, STORE_URL: 'memory://' }), silentLogger(), undefined, {
     env: { FAKE_KEY: 'k' },

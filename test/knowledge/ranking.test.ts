@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../src/kernel/logger.js';
 import { KnowledgeBase } from '../../src/knowledge/base.js';
 import { CachedEmbedder, HttpEmbedder } from '../../src/knowledge/embeddings.js';
-import { isRelevant } from '../../src/knowledge/middleware.js';
+import { isRelevant } from '../../src/knowledge/selection.js';
 import { DEFAULT_KNOWLEDGE_SETTINGS } from '../../src/config/knowledge.js';
 import { openStore, type Store } from '../../src/store/store.js';
 import { FakeOpenAI } from '../fakes/openai-server.js';

@@ -25,7 +25,7 @@ const ADA = 'U0ADA00001';
 const GENERAL = 'C0GENERAL1';
 const KNOWLEDGE = resolve(import.meta.dirname, '../../examples/knowledge');
 /** Namespaces the planted questions must reach before a deletion, or the test proves nothing. */
-const PLANTED_IN = ['history', 'answers', 'votes', 'api-tasks', 'analytics', 'review', 'answer-cache'];
+const PLANTED_IN = ['history', 'answers', 'votes', 'api-tasks', 'analytics', 'review', 'answer-cache', 'query-rewrites'];
 
 const plant = (label: string) => `zq${label}${randomBytes(6).toString('hex')}`;
 
@@ -146,7 +146,8 @@ describe.each([
 
     const res = await api('DELETE', '/users/u-forget-me');
     expect(res.status).toBe(200);
-    expect(res.json.deleted).toMatchObject({ conversations: 1, usageRows: 3 });
+    // Three answers, each after a query rewrite (the planted questions match no page closely): six model calls.
+    expect(res.json.deleted).toMatchObject({ conversations: 1, usageRows: 6 });
     // The 👎 queued one answer; a weak (low-groundedness) answer may have been queued too.
     expect(res.json.deleted.reviewItems).toBeGreaterThanOrEqual(1);
     expect(res.json.deleted.records).toBeGreaterThanOrEqual(5);
@@ -193,13 +194,16 @@ describe.each([
     await until(async () => (await namespacesWith(token)).includes('analytics'), 10_000, 'the Slack answer on record');
     await w.parley.support.desk.idle();
     await downVote('slack', ADA, (a) => a.asker.id === ADA, `Not helpful ${token}`);
-    expect(await namespacesWith(token)).toEqual(expect.arrayContaining(['history', 'answers', 'votes', 'analytics', 'review', 'answer-cache']));
+    expect(await namespacesWith(token)).toEqual(
+      expect.arrayContaining(['history', 'answers', 'votes', 'analytics', 'review', 'answer-cache', 'query-rewrites']),
+    );
     expect(await inStore(token)).toBe(true);
 
     const forget = w.slack.commandPayload({ command: '/parley', text: 'forget', user: ADA, channel: GENERAL });
     expect((await w.slack.sendCommand(w.eventsUrl, forget)).status).toBe(200);
     const reply = await eventually(() => w.slack.responsesFor(forget).find((r) => /^Done:/.test(r.body.text ?? '')), 10_000, 'the /parley forget reply');
-    expect(reply.body.text).toMatch(/from 1 conversation, 1 answer queued for review and 1 usage record\./);
+    // The answer and the query rewrite before it.
+    expect(reply.body.text).toMatch(/from 1 conversation, 1 answer queued for review and 2 usage records\./);
     await w.parley.support.desk.idle();
     expect(await namespacesWith(token)).toEqual([]);
     expect(await inStore(token)).toBe(false);
@@ -214,7 +218,7 @@ describe.each([
     const run = await runParley(['forget', '--user', 'api:u-cli', '--format', 'json'], { cwd: dir, env: { STORE_URL: storeUrl, LOG_LEVEL: 'silent' } });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout).deleted).toMatchObject({ conversations: 1, usageRows: 3, questionTexts: 3 });
+    expect(JSON.parse(run.stdout).deleted).toMatchObject({ conversations: 1, usageRows: 6, questionTexts: 3 });
     expect(JSON.parse(run.stdout).deleted.reviewItems).toBeGreaterThanOrEqual(1);
     expect(await namespacesWith(token)).toEqual([]);
     expect(await inStore(token)).toBe(false);

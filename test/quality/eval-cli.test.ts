@@ -74,7 +74,8 @@ describe('parley eval with reference answers', { timeout: 60_000 }, () => {
     const r = await parley(['eval', cases, '--judge', 'judge-model', '--min-rouge', '0.1', '--min-bleu', '0']);
     expect(r.stdout).toMatch(/rouge-L +bleu +grounded +judge F\/H +notes/);
     expect(r.stdout).toMatch(/\n1 .* ok +– +1\.000 +1\.000 +1\.000 +5\/4 +judge: States the 30-day window from \[1\]\.\n/);
-    expect(r.stdout).toMatch(/\n2 .* FAIL +0\.\d{3} +0\.\d{3} +0\.\d{3} +n\/a +missing "35 days"; unparseable judge reply \(no JSON object\)\n/);
+    // Groundedness (third figure) is word overlap with every passage given, the page's neighbouring sections included: not the point here.
+    expect(r.stdout).toMatch(/\n2 .* FAIL +0\.\d{3} +0\.\d{3} +[01]\.\d{3} +n\/a +missing "35 days"; unparseable judge reply \(no JSON object\)\n/);
     expect(r.stdout).toMatch(/\nrouge-L: +0\.\d{3} \(mean of 2\)\nbleu: +0\.\d{3} \(mean of 2\)\n/);
     expect(r.stdout).toContain('judge:     faithfulness 5.00, helpfulness 4.00 (1–5, 1 scored, 1 unparseable or failed, not counted; judge-model)');
     const judged = fake.chatRequests.filter((q) => q.body.model === 'judge-model');
