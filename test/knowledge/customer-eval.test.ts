@@ -17,9 +17,10 @@ import { EXAMPLE_DIR } from './helpers.js';
  * that fact (citing that passage), and otherwise says it does not know. So "declined" here
  * checks the mechanism (nothing relevant → decline, decline reaches the asker), not a model's judgement.
  */
-const CASES = resolve(import.meta.dirname, '../../examples/eval/customers.yaml');
-const file = loadEvalFile(CASES);
-const factOf = new Map(file.cases.map((c) => [c.question, c.fact]));
+const file = loadEvalFile(resolve(import.meta.dirname, '../../examples/eval/customers.yaml'));
+/** Written blind after the settings were tuned on customers.yaml's tune half; all of it is held out. */
+const fresh = loadEvalFile(resolve(import.meta.dirname, '../../examples/eval/customers-fresh.yaml'));
+const factOf = new Map([...file.cases, ...fresh.cases].map((c) => [c.question, c.fact]));
 
 /** The fake reader: the fact, cited as the passage that holds it; else a decline. */
 function reader(req: RecordedRequest): { text: string } {
@@ -51,7 +52,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function heldOut(withModel: boolean): Promise<EvalReport> {
+async function heldOut(withModel: boolean, cases = file): Promise<EvalReport> {
   const config = join(dir, 'parley.config.yaml');
   writeFileSync(
     config,
@@ -65,7 +66,7 @@ async function heldOut(withModel: boolean): Promise<EvalReport> {
   });
   try {
     return await runEval(
-      file,
+      cases,
       { settings: core.live.current, knowledge: core.knowledge.current, engine: withModel ? core.engine : undefined },
       { split: 'heldout' },
     );
@@ -92,8 +93,8 @@ describe('customer-style questions, held-out half', { timeout: 120_000 }, () => 
     const t = report.support!.find((x) => x.split === 'heldout')!;
     expect(t.recall!.total).toBe(76);
     expect(rate(t.recall)).toBeGreaterThanOrEqual(0.95);
-    // Issue 16 asks 80 % for degraded quotes; measured 60/76 (78.9 %) held-out (docs/knowledge.md). Guards against regressions.
-    expect(rate(t.quote)).toBeGreaterThanOrEqual(0.78);
+    // Issue 16 asks 80 % for degraded quotes; measured 62/76 (81.6 %) held-out (docs/knowledge.md).
+    expect(rate(t.quote)).toBeGreaterThanOrEqual(0.8);
     expect(rate(t.decline)).toBeGreaterThanOrEqual(0.7);
     // The issue's example: an unrelated question is not answered with a quote that merely shares a stem.
     const life = report.cases.find((c) => c.question === 'What is the meaning of life?')!;
@@ -101,14 +102,46 @@ describe('customer-style questions, held-out half', { timeout: 120_000 }, () => 
     expect(life.support!.quoted).toBeUndefined();
   });
 
-  it('with a grounded profile and a model: the right page is sent for ≥ 90 % and cited for ≥ 89 %, and ≥ 90 % of unanswerable questions are declined', async () => {
+  it('with a grounded profile and a model: the right page is sent for ≥ 90 % and cited for ≥ 90 %, and ≥ 90 % of unanswerable questions are declined', async () => {
     const report = await heldOut(true);
     const t = report.support!.find((x) => x.split === 'heldout')!;
+    console.log(line('held-out, grounded + fake model', t));
     expect(rate(t.recall)).toBeGreaterThanOrEqual(0.95);
-    // Issue 16 asks ≥ 90 %; measured 68/76 (89.5 %) held-out (docs/knowledge.md): the floor guards against regressions.
-    expect(rate(t.citation)).toBeGreaterThanOrEqual(0.89);
+    // Issue 16 asks ≥ 90 %; measured 71/76 (93.4 %) held-out (docs/knowledge.md).
+    expect(rate(t.citation)).toBeGreaterThanOrEqual(0.9);
     expect(rate(t.decline)).toBeGreaterThanOrEqual(0.9);
     // The model was really asked: one request per answerable case that had passages to read.
     expect(fake.chatRequests.length).toBeGreaterThan(50);
+  });
+});
+
+/** The figures for docs/knowledge.md: `npx vitest run test/knowledge/customer-eval.test.ts` prints them. */
+function line(name: string, t: { recall?: Tally; citation?: Tally; quote?: Tally; decline?: Tally }): string {
+  const f = (x?: Tally) => (x ? `${x.passed}/${x.total} (${((100 * x.passed) / x.total).toFixed(1)} %)` : '–');
+  return `${name}: sent ${f(t.recall)} · cited ${f(t.citation)} · quote has fact ${f(t.quote)} · unanswerable declined ${f(t.decline)}`;
+}
+
+describe('customer-style questions written blind after tuning (customers-fresh.yaml)', { timeout: 120_000 }, () => {
+  it('is all held out, with Chinese and unanswerable questions', () => {
+    expect(fresh.cases.length).toBeGreaterThanOrEqual(90);
+    expect(fresh.cases.every((c) => c.split === 'heldout')).toBe(true);
+    expect(fresh.cases.filter((c) => !c.answerable).length).toBeGreaterThanOrEqual(12);
+    expect(fresh.cases.filter((c) => /\p{Script=Han}/u.test(c.question)).length).toBeGreaterThanOrEqual(10);
+    // Nothing in it repeats the tuned set.
+    const tuned = new Set(file.cases.map((c) => c.question.toLowerCase()));
+    expect(fresh.cases.filter((c) => tuned.has(c.question.toLowerCase()))).toEqual([]);
+  });
+
+  it('without a model and with a grounded profile and a model', async () => {
+    const degraded = (await heldOut(false, fresh)).support!.find((x) => x.split === 'heldout')!;
+    const asked = fake.chatRequests.length;
+    const grounded = (await heldOut(true, fresh)).support!.find((x) => x.split === 'heldout')!;
+    console.log(`${line('fresh, no model', degraded)}\n${line('fresh, grounded + fake model', grounded)}`);
+    // Floors at the measured figures (docs/knowledge.md), guarding against regressions.
+    expect(rate(degraded.recall)).toBeGreaterThanOrEqual(0.9);
+    expect(rate(degraded.quote)).toBeGreaterThanOrEqual(0.75);
+    expect(rate(grounded.citation)).toBeGreaterThanOrEqual(0.85);
+    expect(rate(grounded.decline)).toBeGreaterThanOrEqual(0.9);
+    expect(fake.chatRequests.length - asked).toBeGreaterThan(50);
   });
 });
