@@ -279,7 +279,7 @@ export class KnowledgeBase extends EventEmitter {
 
     if (this.o.embedder) {
       try {
-        const [qv] = await this.o.embedder.embed([context ? `${context}\n${question}` : question]);
+        const qv = await this.o.embedder.embedQuery(context ? `${context}\n${question}` : question);
         const ranked = [...this.passages.values()]
           .filter((p) => p.vector && (!allowed || allowed.has(p.source)))
           .map((p) => ({ p, s: cosine(qv!, p.vector!) }))

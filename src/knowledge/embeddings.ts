@@ -58,6 +58,18 @@ export class CachedEmbedder {
     return this.inner.model;
   }
 
+  /**
+   * A question's embedding: never written to the store. Pages are the team's documents, but a
+   * question is what a person wrote, and a vector kept under its hash would outlive
+   * `/parley forget` (it cannot be found from the person). Questions are embedded once per turn anyway.
+   */
+  async embedQuery(text: string): Promise<number[]> {
+    const [vector] = await this.inner.embed([text]);
+    this.embeddedCount += 1;
+    return vector!;
+  }
+
+  /** Pages' passages, cached by model + content hash. */
   async embed(texts: string[]): Promise<number[][]> {
     const keys = texts.map((t) => `${this.inner.model}:${sha256(t)}`);
     const cached = await Promise.all(keys.map((k) => this.kv.get(k).catch(() => undefined)));

@@ -91,6 +91,31 @@ describe('hybrid ranking with embeddings', () => {
     expect(body).toMatchObject({ model: 'embed-small', input: [expect.stringContaining('200 requests per 15 seconds')] });
   });
 
+  it("keeps the pages' embeddings in the store but never a question's (it would outlive /parley forget)", async () => {
+    const own = await openStore('memory://');
+    try {
+      const kb = new KnowledgeBase([exampleSource(dir)], {
+        log: silentLogger(),
+        embedder: new CachedEmbedder(new HttpEmbedder({ baseURL: fake.url, model: 'embed-small' }), own, silentLogger()),
+      });
+      await kb.load();
+      const count = async () => {
+        let n = 0;
+        for await (const _ of own.entries('embeddings')) n++;
+        return n;
+      };
+      const stored = await count();
+      expect(stored).toBe(kb.size);
+      const asked = fake.embeddingRequests.length;
+      const hits = await kb.search('my name is Ada Lovelace and I want to verify webhook signatures', { k: 3 });
+      expect(hits[0]!.similarity).toBeGreaterThan(0);
+      expect(fake.embeddingRequests.length).toBe(asked + 1); // the question was embedded…
+      expect(await count()).toBe(stored); // …and not kept
+    } finally {
+      await own.close();
+    }
+  });
+
   it('falls back to full text when the embeddings endpoint fails at question time', async () => {
     const kb = new KnowledgeBase([exampleSource(dir)], { log: silentLogger(), embedder: embedder() });
     await kb.load();
