@@ -1,26 +1,29 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import { z } from 'zod';
 import type { Logger } from '../kernel/logger.js';
-import { readBody, sendJson, type HttpServer } from '../server/http.js';
-import { buildReport, parseSince } from '../analytics/report.js';
+import { HttpError, sendJson, type HttpServer } from '../server/http.js';
+import { optionalAuth } from '../server/routes.js';
+import { buildReport } from '../analytics/report.js';
 import type { SupportAnalytics } from '../analytics/support-analytics.js';
 import type { ReviewService } from '../review/service.js';
+import { adminAuth, same, SESSION_COOKIE, sessionValue } from './auth.js';
 import { CHART_PATH, DASHBOARD_SCRIPT, DATA_PATH, SCRIPT_PATH, dashboardHtml, loginHtml } from './page.js';
+import { blankIsAbsent, sinceParam } from './query.js';
 import { mountReviewRoutes } from './review.js';
 import { REVIEW_SCRIPT } from './review-page.js';
 
 /**
- * `GET /dashboard`: the support figures as charts, for whoever holds ADMIN_TOKEN. Browsers sign
- * in with a form and get a cookie holding an HMAC of the token (never the token itself);
- * scripts send `Authorization: Bearer <ADMIN_TOKEN>`. `GET /dashboard/data` is the JSON the
- * page reads (the same report as `parley stats --format json`). With the review service, the
- * page also shows the review queue, read and changed through `/dashboard/review` (review.ts).
+ * `GET /dashboard`: the support figures as charts, for whoever holds ADMIN_TOKEN (auth.ts).
+ * `GET /dashboard/data` is the JSON the page reads (the same report as `parley stats --format
+ * json`). With the review service, the page also shows the review queue, read and changed
+ * through `/dashboard/review` (review.ts).
  */
-const COOKIE = 'parley_admin';
 const COOKIE_MAX_AGE_S = 7 * 86_400; // a week, then sign in again
+/** The sign-in form holds one token (16+ characters): anything this long is not a sign-in. */
+const LOGIN_MAX_BODY_BYTES = 10_000;
 // Only this server's own files; the page has no inline script.
 const CSP =
   "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'";
@@ -36,29 +39,12 @@ export interface DashboardDeps {
   now?: () => number;
 }
 
-function sessionValue(token: string): string {
-  return createHmac('sha256', token).update('parley-dashboard-session').digest('base64url');
-}
-
-/** Compares digests, which always have one length, so the time taken says nothing about the token's length either. */
-function same(a: string, b: string): boolean {
-  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
-}
-
-function cookieOf(req: IncomingMessage, name: string): string | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const [k, ...v] = part.trim().split('=');
-    if (k === name) return v.join('=');
-  }
-  return undefined;
-}
-
-export function isAuthorized(req: IncomingMessage, token: string): boolean {
-  const auth = req.headers.authorization;
-  if (auth?.startsWith('Bearer ') && same(auth.slice(7).trim(), token)) return true;
-  const cookie = cookieOf(req, COOKIE);
-  return cookie !== undefined && same(cookie, sessionValue(token));
-}
+const dataQuerySchema = z.object({
+  since: z.string().default('7d'),
+  profile: z.preprocess(blankIsAbsent, z.string().optional()),
+  platform: z.preprocess(blankIsAbsent, z.string().optional()),
+});
+const loginFormSchema = z.object({ token: z.string().default('') });
 
 function sendHtml(res: ServerResponse, status: number, html: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, {
@@ -81,66 +67,81 @@ export function mountDashboard(d: DashboardDeps): void {
   const { http } = d;
   const token = d.adminToken;
   if (!token) {
-    http.route('GET', '/dashboard', (_req, res) =>
-      sendJson(res, 404, { error: 'dashboard_disabled', message: 'Set ADMIN_TOKEN (16+ characters) to enable the dashboard.' }),
-    );
+    http.route({
+      method: 'GET',
+      path: '/dashboard',
+      auth: 'none',
+      handler: () => {
+        throw new HttpError(404, 'dashboard_disabled', 'Set ADMIN_TOKEN (16+ characters) to enable the dashboard.');
+      },
+    });
     return;
   }
+  const admin = adminAuth(token);
   let chart: Promise<Buffer> | undefined;
   const review = d.review !== undefined;
   // One served script: the charts, then the review queue's card when there is one.
   const script = review ? DASHBOARD_SCRIPT + REVIEW_SCRIPT : DASHBOARD_SCRIPT;
 
-  http.route('GET', '/dashboard', (req, res) => {
-    if (!isAuthorized(req, token)) return sendHtml(res, 401, loginHtml(false));
-    sendHtml(res, 200, dashboardHtml({ review }));
+  http.route({
+    method: 'GET',
+    path: '/dashboard',
+    // Not signed in is not an error here: the page is the sign-in form.
+    auth: optionalAuth(admin),
+    handler: ({ auth, res }) => (auth ? sendHtml(res, 200, dashboardHtml({ review })) : sendHtml(res, 401, loginHtml(false))),
   });
 
-  http.route('POST', '/dashboard/login', async (req, res) => {
-    // A longer form is answered 413 by the server (readBody's HttpError).
-    const form = new URLSearchParams((await readBody(req, 10_000)).toString('utf8'));
-    if (!same(form.get('token') ?? '', token)) {
-      d.log.warn('dashboard sign-in refused');
-      return sendHtml(res, 401, loginHtml(true));
-    }
-    res.writeHead(303, {
-      location: '/dashboard',
-      'set-cookie': `${COOKIE}=${sessionValue(token)}; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=${COOKIE_MAX_AGE_S}`,
-    });
-    res.end();
+  http.route({
+    method: 'POST',
+    path: '/dashboard/login',
+    auth: 'none',
+    body: { type: 'form', schema: loginFormSchema, maxBytes: LOGIN_MAX_BODY_BYTES },
+    handler: ({ body, res }) => {
+      if (!same(body.token, token)) {
+        d.log.warn('dashboard sign-in refused');
+        return sendHtml(res, 401, loginHtml(true));
+      }
+      res.writeHead(303, {
+        location: '/dashboard',
+        'set-cookie': `${SESSION_COOKIE}=${sessionValue(token)}; Path=/dashboard; HttpOnly; SameSite=Strict; Max-Age=${COOKIE_MAX_AGE_S}`,
+      });
+      res.end();
+    },
   });
 
-  http.route('GET', DATA_PATH, async (req, res) => {
-    if (!isAuthorized(req, token))
-      return sendJson(res, 401, { error: 'unauthorized', message: 'send Authorization: Bearer <ADMIN_TOKEN>, or sign in at /dashboard' });
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const now = d.now?.() ?? Date.now();
-    let since: number;
-    try {
-      since = parseSince(url.searchParams.get('since') ?? '7d', now);
-    } catch (err) {
-      return sendJson(res, 400, { error: 'bad_since', message: `since: ${err instanceof Error ? err.message : String(err)}` });
-    }
-    const report = await buildReport(d.analytics, {
-      since,
-      until: now,
-      profile: url.searchParams.get('profile') || undefined,
-      platform: url.searchParams.get('platform') || undefined,
-    });
-    sendJson(res, 200, report, { 'cache-control': 'no-store' });
+  http.route({
+    method: 'GET',
+    path: DATA_PATH,
+    auth: admin,
+    query: dataQuerySchema,
+    handler: async ({ query, res }) => {
+      const now = d.now?.() ?? Date.now();
+      const report = await buildReport(d.analytics, { since: sinceParam(query.since, now), until: now, profile: query.profile, platform: query.platform });
+      sendJson(res, 200, report, { 'cache-control': 'no-store' });
+    },
   });
 
-  http.route('GET', CHART_PATH, async (_req, res) => {
-    chart ??= chartJsFile();
-    const body = await chart;
-    res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=86400', 'content-length': body.length });
-    res.end(body);
+  http.route({
+    method: 'GET',
+    path: CHART_PATH,
+    auth: 'none',
+    handler: async ({ res }) => {
+      chart ??= chartJsFile();
+      const body = await chart;
+      res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=86400', 'content-length': body.length });
+      res.end(body);
+    },
   });
 
-  http.route('GET', SCRIPT_PATH, (_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' });
-    res.end(script);
+  http.route({
+    method: 'GET',
+    path: SCRIPT_PATH,
+    auth: 'none',
+    handler: ({ res }) => {
+      res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' });
+      res.end(script);
+    },
   });
 
-  if (d.review) mountReviewRoutes({ http, review: d.review, authorized: (req) => isAuthorized(req, token), log: d.log, now: d.now });
+  if (d.review) mountReviewRoutes({ http, review: d.review, auth: admin, log: d.log, now: d.now });
 }

@@ -188,7 +188,7 @@ export const REVIEW_SCRIPT = String.raw`
         method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...body, by: reviewer() }),
       });
       const r = await res.json().catch(() => ({}));
-      if (!res.ok) throw new Error(r.message || 'the request failed (' + res.status + ')');
+      if (!res.ok) throw new Error((r.error && r.error.message) || 'the request failed (' + res.status + ')');
       const replace = (item) => { items = items.map((i) => (i.id === item.id ? item : i)); };
       replace(r.item);
       if (r.faq) {

@@ -1,10 +1,9 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { ConfigError } from '../kernel/errors.js';
 import type { Logger } from '../kernel/logger.js';
-import { readBody, sendJson, type HttpServer } from '../server/http.js';
-import { firstIssue } from '../server/validation.js';
-import { parseSince } from '../analytics/report.js';
+import { HttpError, sendJson, type HttpServer } from '../server/http.js';
+import type { AuthScheme } from '../server/routes.js';
+import { blankIsAbsent, sinceParam } from './query.js';
 import { REVIEW_REASONS, REVIEW_STATUSES } from '../review/queue.js';
 import { ReviewError, type ReviewService } from '../review/service.js';
 import { REVIEW_PATH } from './review-page.js';
@@ -21,8 +20,8 @@ import { REVIEW_PATH } from './review-page.js';
 export interface ReviewRouteDeps {
   http: HttpServer;
   review: ReviewService;
-  /** The dashboard's check: Bearer ADMIN_TOKEN or the sign-in cookie. */
-  authorized: (req: IncomingMessage) => boolean;
+  /** The dashboard's: Bearer ADMIN_TOKEN or the sign-in cookie. */
+  auth: AuthScheme<'admin'>;
   log: Logger;
   now?: () => number;
 }
@@ -64,7 +63,6 @@ const bodySchema = z
     }
   });
 
-const blankIsAbsent = (v: unknown) => (v === '' || v === null ? undefined : v);
 const querySchema = z.strictObject({
   since: z.string().default('7d'),
   status: z.preprocess(
@@ -76,93 +74,50 @@ const querySchema = z.strictObject({
   limit: z.preprocess(blankIsAbsent, z.coerce.number({ error: 'expected a number' }).int().min(1).max(MAX_LIST).default(DEFAULT_LIST)),
 });
 
-function invalid(res: ServerResponse, error: z.ZodError): void {
-  sendJson(res, 400, { error: 'invalid_request', ...firstIssue(error, 'body') });
-}
-
-/** The media type of the request body, without parameters. */
-function mediaType(req: IncomingMessage): string {
-  return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-}
-
-/** An absent Origin (curl, scripts) passes; a present one must name this host exactly. */
-function sameOrigin(req: IncomingMessage): boolean {
-  const origin = req.headers.origin;
-  if (origin === undefined) return true;
-  try {
-    const o = new URL(origin);
-    // The Host header as a URL host (default port dropped, lower case), to compare like with like.
-    return o.host === new URL(`${o.protocol}//${req.headers.host ?? ''}`).host;
-  } catch {
-    return false; // "null" (sandboxed frames, some redirects) and anything unparsable
-  }
-}
-
-const UNAUTHORIZED = { error: 'unauthorized', message: 'send Authorization: Bearer <ADMIN_TOKEN>, or sign in at /dashboard' };
+/** `POST /dashboard/review/<id>`: the ids the queue gives out. */
+const paramsSchema = z.object({ id: z.string().regex(/^[\w-]{1,64}$/, { message: 'expected the id of a review item' }) });
 
 export function mountReviewRoutes(d: ReviewRouteDeps): void {
   const { http, review } = d;
 
-  http.route('GET', REVIEW_PATH, async (req, res) => {
-    if (!d.authorized(req)) return sendJson(res, 401, UNAUTHORIZED);
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const q = querySchema.safeParse(Object.fromEntries(url.searchParams));
-    if (!q.success) return invalid(res, q.error);
-    const now = d.now?.() ?? Date.now();
-    let since: number;
-    try {
-      since = parseSince(q.data.since, now);
-    } catch (err) {
-      return sendJson(res, 400, { error: 'invalid_request', field: 'since', message: `since: ${err instanceof Error ? err.message : String(err)}` });
-    }
-    const items = await review.list({ since, until: now, status: q.data.status, reason: q.data.reason, profile: q.data.profile });
-    sendJson(res, 200, { since: new Date(since).toISOString(), total: items.length, items: items.slice(0, q.data.limit) }, { 'cache-control': 'no-store' });
+  http.route({
+    method: 'GET',
+    path: REVIEW_PATH,
+    auth: d.auth,
+    query: querySchema,
+    handler: async ({ query, res }) => {
+      const now = d.now?.() ?? Date.now();
+      const since = sinceParam(query.since, now);
+      const items = await review.list({ since, until: now, status: query.status, reason: query.reason, profile: query.profile });
+      sendJson(res, 200, { since: new Date(since).toISOString(), total: items.length, items: items.slice(0, query.limit) }, { 'cache-control': 'no-store' });
+    },
   });
 
-  http.route('POST', `${REVIEW_PATH}/*`, async (req, res) => {
-    if (!d.authorized(req)) return sendJson(res, 401, UNAUTHORIZED);
-    if (!sameOrigin(req)) {
-      d.log.warn({ origin: req.headers.origin }, 'review change from another origin refused');
-      return sendJson(res, 403, { error: 'origin_not_allowed', message: `requests from ${req.headers.origin} may not change the review queue` });
-    }
-    if (mediaType(req) !== 'application/json') {
-      return sendJson(res, 415, { error: 'unsupported_media_type', message: 'send the body as JSON, with Content-Type: application/json' });
-    }
-    let id: string;
-    try {
-      id = decodeURIComponent((req.url ?? '/').split('?')[0]!.slice(REVIEW_PATH.length + 1));
-    } catch {
-      id = '';
-    }
-    if (!/^[\w-]{1,64}$/.test(id))
-      return sendJson(res, 404, { error: 'review_not_found', message: 'POST /dashboard/review/<id>, with the id of a review item' });
-
-    // Too long: the server answers 413 payload_too_large (readBody's HttpError).
-    const raw = await readBody(req, REVIEW_MAX_BODY_BYTES);
-    let json: unknown;
-    try {
-      json = JSON.parse(raw.toString('utf8'));
-    } catch {
-      return sendJson(res, 400, { error: 'invalid_json', field: 'body', message: 'body: not valid JSON; send {"verdict": "good"} or {"correction": "…"}' });
-    }
-    const body = bodySchema.safeParse(json);
-    if (!body.success) return invalid(res, body.error);
-    const { verdict, correction, note, question } = body.data;
-    const by = body.data.by ?? DEFAULT_REVIEWER;
-
-    try {
-      if (correction !== undefined) {
-        const done = await review.correct(id, { answer: correction, by, note, question });
-        d.log.info({ review: id, by, file: done.faq.file }, 'answer corrected from the dashboard');
-        return sendJson(res, 200, done);
+  http.route({
+    method: 'POST',
+    path: `${REVIEW_PATH}/:id`,
+    auth: d.auth,
+    // Changes state with the sign-in cookie: only from this very site, and only as JSON.
+    sameOrigin: true,
+    params: paramsSchema,
+    body: { schema: bodySchema, maxBytes: REVIEW_MAX_BODY_BYTES, requireJsonMediaType: true, example: '{"verdict": "good"} or {"correction": "…"}' },
+    handler: async ({ params: { id }, body, res }) => {
+      const { verdict, correction, note, question } = body;
+      const by = body.by ?? DEFAULT_REVIEWER;
+      try {
+        if (correction !== undefined) {
+          const done = await review.correct(id, { answer: correction, by, note, question });
+          d.log.info({ review: id, by, file: done.faq.file }, 'answer corrected from the dashboard');
+          return sendJson(res, 200, done);
+        }
+        const item = await review.mark(id, verdict!, by, note);
+        return sendJson(res, 200, { item });
+      } catch (err) {
+        if (err instanceof ReviewError) throw new HttpError(err.code === 'review_not_found' ? 404 : 409, err.code, err.message);
+        // The FAQ file cannot take the answer (not valid YAML, not a list): fix the file, then save again.
+        if (err instanceof ConfigError) throw new HttpError(409, 'faq_file_invalid', err.message);
+        throw err;
       }
-      const item = await review.mark(id, verdict!, by, note);
-      return sendJson(res, 200, { item });
-    } catch (err) {
-      if (err instanceof ReviewError) return sendJson(res, err.code === 'review_not_found' ? 404 : 409, { error: err.code, message: err.message });
-      // The FAQ file cannot take the answer (not valid YAML, not a list): fix the file, then save again.
-      if (err instanceof ConfigError) return sendJson(res, 409, { error: 'faq_file_invalid', message: err.message });
-      throw err;
-    }
+    },
   });
 }

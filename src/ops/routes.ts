@@ -18,13 +18,24 @@ export function mountOps(http: HttpServer, o: { config: Config; store: Store; ad
   if (o.config.llm.model) checks.model = modelEndpointCheck(o.config.llm.baseURL, o.config.llm.apiKey);
   for (const adapter of o.adapters) if (adapter.health) checks[adapter.platform] = () => adapter.health!();
   const readiness = new Readiness(checks);
-  http.route('GET', '/readyz', async (_req, res) => {
-    const report = await readiness.report();
-    sendJson(res, report.ok && http.isStarted ? 200 : 503, report);
+  http.route({
+    method: 'GET',
+    path: '/readyz',
+    auth: 'none',
+    handler: async ({ res }) => {
+      const report = await readiness.report();
+      sendJson(res, report.ok && http.isStarted ? 200 : 503, report);
+    },
   });
-  http.route('GET', '/metrics', async (_req, res) => {
-    const body = await o.metrics.registry.metrics();
-    res.writeHead(200, { 'content-type': o.metrics.registry.contentType });
-    res.end(body);
+  // Public, like /healthz and /readyz: Prometheus scrapes it without credentials.
+  http.route({
+    method: 'GET',
+    path: '/metrics',
+    auth: 'none',
+    handler: async ({ res }) => {
+      const body = await o.metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': o.metrics.registry.contentType });
+      res.end(body);
+    },
   });
 }

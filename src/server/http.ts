@@ -1,32 +1,13 @@
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import FindMyWay from 'find-my-way';
+import type { z } from 'zod';
 import type { Logger } from '../kernel/logger.js';
+import { clientStatus, codeOfStatus, HttpError, sendError, sendJson } from './errors.js';
+import { compileRoute, corsHeaders, type AnyRoute, type CompiledRoute, type GroupOptions, type RequestContext, type RouteSpec } from './routes.js';
 
-/**
- * A request the client must change: thrown from a handler (or readBody), answered by the server
- * with `status` and `{ error: code, message }`. Any error with a 4xx `status` is answered so.
- */
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-    this.name = 'HttpError';
-  }
-}
-
-/** The 4xx status an error carries, if any. */
-function clientStatus(err: unknown): number | undefined {
-  const status = (err as { status?: unknown } | null)?.status;
-  return typeof status === 'number' && Number.isInteger(status) && status >= 400 && status < 500 ? status : undefined;
-}
-
-/** `Payload Too Large` → `payload_too_large`, like the server's other error codes. */
-function codeOf(status: number): string {
-  return (STATUS_CODES[status] ?? 'bad_request').toLowerCase().replace(/[^a-z0-9]+/g, '_');
-}
+export { readBody, DEFAULT_MAX_BODY_BYTES } from './body.js';
+export { HttpError, sendError, sendJson } from './errors.js';
 
 /**
  * A client has this long to send its request headers, and this long to send the whole request
@@ -38,28 +19,75 @@ export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
 /** How often Node checks those timeouts (its default, 30 s, would let a slow sender overstay by that much). */
 const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+/** How long a connection refused with a 413 stays half-open, for the client to read the answer before it is cut. */
+const LINGER_MS = 2_000;
+/** find-my-way's default (100) would make a 128-character end-user id in `DELETE /users/{user}` a 404. */
+const MAX_PARAM_LENGTH = 1_000;
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
-export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+/** Routes declared under one prefix; their declarations are what the group's OpenAPI document is made from. */
+export class RouteGroup {
+  readonly routes: AnyRoute[] = [];
+  constructor(
+    private readonly server: HttpServer,
+    readonly options: GroupOptions,
+  ) {}
+
+  route<
+    A = undefined,
+    PS extends z.ZodType | undefined = undefined,
+    QS extends z.ZodType | undefined = undefined,
+    BS extends z.ZodType | undefined = undefined,
+  >(spec: RouteSpec<A, PS, QS, BS>): void {
+    this.routes.push(spec as AnyRoute);
+    this.server.mount(compileRoute(spec as AnyRoute, this.options));
+  }
+}
 
 /**
  * The bot's one HTTP server on PORT: Slack events, health, metrics, dashboard and API all
- * mount routes here. Exact paths, or a prefix ending in `/*`.
+ * declare their routes here (find-my-way matches them). Whoever refuses a request (no route, a
+ * method not allowed, a body too large, an auth scheme, a validator, a handler), the client gets
+ * the one error body `{ error: { code, message, field? } }`; a failure of ours is a 500 that says
+ * nothing more.
  */
 export class HttpServer {
-  private readonly routes: { method: string; path: string; prefix: boolean; handler: RouteHandler }[] = [];
+  private readonly router = FindMyWay<FindMyWay.HTTPVersion.V1>({ maxParamLength: MAX_PARAM_LENGTH });
+  private readonly groups: GroupOptions[] = [];
+  /** Connections half-closed after a 413 (lingerBeforeClosing); cut at once when the server closes. */
+  private readonly lingering = new Set<Socket>();
   private server?: Server;
   private started = false;
 
   constructor(private readonly log: Logger) {
-    this.route('GET', '/healthz', (_req, res) => {
+    this.route({
+      method: 'GET',
+      path: '/healthz',
+      auth: 'none',
       // 200 once Parley has started; 503 while it is starting or shutting down.
-      sendJson(res, this.started ? 200 : 503, { status: this.started ? 'ok' : 'starting' });
+      handler: ({ res }) => sendJson(res, this.started ? 200 : 503, { status: this.started ? 'ok' : 'starting' }),
     });
   }
 
-  route(method: string, path: string, handler: RouteHandler): void {
-    const prefix = path.endsWith('/*');
-    this.routes.push({ method: method.toUpperCase(), path: prefix ? path.slice(0, -1) : path, prefix, handler });
+  /** Declares a route outside any group. */
+  route<
+    A = undefined,
+    PS extends z.ZodType | undefined = undefined,
+    QS extends z.ZodType | undefined = undefined,
+    BS extends z.ZodType | undefined = undefined,
+  >(spec: RouteSpec<A, PS, QS, BS>): void {
+    this.mount(compileRoute(spec as AnyRoute));
+  }
+
+  /** Routes under `prefix` sharing CORS and availability; 404s, 405s and preflights under it get its CORS headers too. */
+  group(options: GroupOptions): RouteGroup {
+    this.groups.push(options);
+    return new RouteGroup(this, options);
+  }
+
+  /** @internal RouteGroup's way in. */
+  mount(route: CompiledRoute): void {
+    this.router.on(route.spec.method, route.path, () => undefined, route);
   }
 
   get isStarted(): boolean {
@@ -85,32 +113,6 @@ export class HttpServer {
     return typeof address === 'object' && address ? address.port : port;
   }
 
-  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0]!;
-    const candidates = this.routes.filter((r) => (r.prefix ? path.startsWith(r.path) : path === r.path));
-    const route = candidates.find((r) => r.method === req.method || (r.method === 'GET' && req.method === 'HEAD'));
-    if (!route) {
-      if (candidates.length) return sendJson(res, 405, { error: 'method_not_allowed' });
-      return sendJson(res, 404, { error: 'not_found' });
-    }
-    try {
-      await route.handler(req, res);
-    } catch (err) {
-      const status = clientStatus(err);
-      if (status !== undefined) {
-        // The client's mistake (a body too large, …): its 4xx, not a 500.
-        const message = (err as Error).message || STATUS_CODES[status] || 'bad request';
-        this.log.warn({ path, status, message }, 'http request refused');
-        if (res.headersSent) return void res.end();
-        const known = err instanceof HttpError;
-        return sendJson(res, status, { error: known ? err.code : codeOf(status), message }, known ? err.headers : {});
-      }
-      this.log.error({ err, path }, 'http handler failed');
-      if (!res.headersSent) sendJson(res, 500, { error: 'internal_error' });
-      else res.end();
-    }
-  }
-
   async close(): Promise<void> {
     this.started = false;
     const server = this.server;
@@ -118,59 +120,118 @@ export class HttpServer {
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();
+      for (const socket of this.lingering) socket.destroy();
     });
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    // HEAD is GET without the body (Node drops what is written).
+    const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
+    const found = this.find(method, path);
+    const ctx: RequestContext = { req, res, path, params: found?.params ?? {}, query: undefined, body: undefined, auth: undefined };
+    try {
+      if (found) await found.route.run(ctx);
+      else this.unrouted(req, res, path);
+    } catch (err) {
+      this.fail(ctx, err);
+    }
+  }
+
+  private find(method: string, path: string): { route: CompiledRoute; params: Record<string, string | undefined> } | undefined {
+    const found =
+      this.router.find(method as FindMyWay.HTTPMethod, path) ??
+      (path.includes('%') ? this.router.find(method as FindMyWay.HTTPMethod, escapeMalformed(path)) : null);
+    return found ? { route: found.store as CompiledRoute, params: found.params } : undefined;
+  }
+
+  /** No route for this method: a preflight, a 405 naming the methods there are, or a 404. */
+  private unrouted(req: IncomingMessage, res: ServerResponse, path: string): void {
+    const here = METHODS.map((m) => ({ m, found: this.find(m, path) })).filter((x) => x.found);
+    const group = here[0]?.found?.route.group ?? this.groups.find((g) => path.startsWith(`${g.prefix}/`));
+    const allowedOrigin = group?.cors ? corsHeaders(group.cors, req, res) : false;
+    const allow = here.flatMap((x) => (x.m === 'GET' ? ['GET', 'HEAD'] : [x.m])).join(', ');
+    if (req.method === 'OPTIONS' && here.length) {
+      const origin = req.headers.origin;
+      if (group?.cors && origin !== undefined && !allowedOrigin) {
+        throw new HttpError(403, 'origin_not_allowed', `the origin ${origin} may not call this API`);
+      }
+      const methods = `${allow}, OPTIONS`;
+      res.writeHead(204, {
+        allow: methods,
+        ...(allowedOrigin && group?.cors
+          ? {
+              'access-control-allow-methods': methods,
+              'access-control-allow-headers': group.cors.allowHeaders,
+              'access-control-max-age': String(group.cors.maxAgeS),
+            }
+          : {}),
+      });
+      return void res.end();
+    }
+    if (here.length) throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed here; use ${allow}`, { headers: { allow } });
+    throw new HttpError(404, 'not_found', `no such endpoint: ${path}`);
+  }
+
+  private fail(ctx: RequestContext, err: unknown): void {
+    const { req, res, path } = ctx;
+    let refusal: HttpError;
+    if (err instanceof HttpError) refusal = err;
+    else if (clientStatus(err) !== undefined) {
+      // A library's 4xx (a body parser's, …): the client's mistake, not a 500.
+      const status = clientStatus(err)!;
+      refusal = new HttpError(status, codeOfStatus(status), (err as Error).message || codeOfStatus(status).replace(/_/g, ' '));
+    } else {
+      this.log.error({ err, method: req.method, path }, 'http handler failed');
+      return sendError(res, new HttpError(500, 'internal_error', 'something went wrong while handling the request; try again'));
+    }
+    // Refusals are the client's business (a 502 is logged by whoever threw it); one from another
+    // site (403) may be a forged request, worth an operator's eye.
+    const level = refusal.status === 403 ? 'warn' : 'debug';
+    this.log[level]({ method: req.method, path, status: refusal.status, code: refusal.code, origin: req.headers.origin }, 'http request refused');
+    if (refusal.headers.connection === 'close' && !req.complete) lingerBeforeClosing(req.socket, this.lingering);
+    sendError(res, refusal);
   }
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const data = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(data), ...headers });
-  res.end(data);
+/**
+ * A lingering close. Node ends a `connection: close` response by destroying the socket
+ * (`destroySoon`), and a socket closed while the client is still sending the body it refused
+ * sends a reset that can wipe out the 413 before the client reads it (the client sees EPIPE).
+ * So the socket only half-closes: the answer and a FIN go out, nothing more is read (TCP flow
+ * control holds the sender, so a refused body costs no memory here), and the socket is destroyed
+ * LINGER_MS later, by when the client has read its answer and stopped.
+ */
+function lingerBeforeClosing(socket: Socket, lingering: Set<Socket>): void {
+  socket.destroySoon = () => {
+    socket.end();
+    socket.pause();
+    lingering.add(socket);
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    socket.once('close', () => {
+      clearTimeout(timer);
+      lingering.delete(socket);
+    });
+  };
 }
 
 /**
- * The request body, at most `limitBytes`, refused while reading: a longer one throws an HttpError
- * 413, which the server answers (`payload_too_large`) unless the caller answers it itself.
+ * The path with each segment that is not valid percent-encoding (`%ZZ`, a cut UTF-8 sequence)
+ * escaped as it stands, so it reaches its route as a parameter the route's schema refuses
+ * (a 400 naming it, after auth), rather than being a 404 no one can explain.
  */
-export function readBody(req: IncomingMessage, limitBytes = DEFAULT_MAX_BODY_BYTES): Promise<Buffer> {
-  // `connection: close`: the rest of a refused body is discarded, never read into a later request on the same connection.
-  const tooLarge = () => new HttpError(413, 'payload_too_large', `the request body is larger than ${limitBytes} bytes`, { connection: 'close' });
-  // A declared length over the limit is refused before reading a byte.
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limitBytes) return Promise.reject(tooLarge());
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const cleanup = () => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limitBytes) return void chunks.push(chunk);
-      // Drop what was read and discard the rest as it arrives (nothing more is kept), so the
-      // client can finish sending and read the 413. Closing the socket instead would make most
-      // clients fail with EPIPE before they see the answer. REQUEST_TIMEOUT_MS bounds how long
-      // a sender may keep a refused body coming.
-      cleanup();
-      chunks.length = 0;
-      req.resume();
-      reject(tooLarge());
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(Buffer.concat(chunks));
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(err);
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-  });
+function escapeMalformed(path: string): string {
+  return path
+    .split('/')
+    .map((segment) => {
+      try {
+        decodeURIComponent(segment);
+        return segment;
+      } catch {
+        return segment.replace(/%/g, '%25');
+      }
+    })
+    .join('/');
 }
-
-/** The limit for a route that does not name its own (every route that reads a body has one). */
-export const DEFAULT_MAX_BODY_BYTES = 1_000_000;

@@ -41,7 +41,7 @@ describe('dashboard client errors', () => {
     });
     expect(res.status).toBe(413);
     expect(res.headers.get('connection')).toBe('close');
-    expect(await res.json()).toEqual({ error: 'payload_too_large', message: 'the request body is larger than 10000 bytes' });
+    expect(await res.json()).toEqual({ error: { code: 'payload_too_large', message: 'the request body is larger than 10000 bytes' } });
     // A form that fits is still read: a wrong token is refused with the sign-in page.
     const wrong = await fetch(`${base}/dashboard/login`, { method: 'POST', body: new URLSearchParams({ token: 'nope' }), redirect: 'manual' });
     expect(wrong.status).toBe(401);
@@ -55,22 +55,20 @@ describe('dashboard client errors', () => {
     });
     expect(res.status).toBe(413);
     expect(res.headers.get('connection')).toBe('close');
-    expect(await res.json()).toEqual({ error: 'payload_too_large', message: `the request body is larger than ${REVIEW_MAX_BODY_BYTES} bytes` });
+    expect(await res.json()).toEqual({ error: { code: 'payload_too_large', message: `the request body is larger than ${REVIEW_MAX_BODY_BYTES} bytes` } });
   });
 
   it('names the `since` parameter, not the CLI flag, when it cannot read it', async () => {
     const data = await fetch(`${base}/dashboard/data?since=yesterday`, { headers: BEARER });
     expect(data.status).toBe(400);
+    // The same body as every other 400 (it was `{ error: 'bad_since', message }` before the one HTTP layer).
     expect(await data.json()).toEqual({
-      error: 'bad_since',
-      message: 'since: expected a duration like 7d, 24h, 2w or a date like 2026-11-01 (got "yesterday")',
+      error: { code: 'invalid_request', field: 'since', message: 'since: expected a duration like 7d, 24h, 2w or a date like 2026-11-01 (got "yesterday")' },
     });
     const review = await fetch(`${base}/dashboard/review?since=yesterday`, { headers: BEARER });
     expect(review.status).toBe(400);
     expect(await review.json()).toEqual({
-      error: 'invalid_request',
-      field: 'since',
-      message: 'since: expected a duration like 7d, 24h, 2w or a date like 2026-11-01 (got "yesterday")',
+      error: { code: 'invalid_request', field: 'since', message: 'since: expected a duration like 7d, 24h, 2w or a date like 2026-11-01 (got "yesterday")' },
     });
   });
 });

@@ -178,6 +178,13 @@ describe('review queue on the dashboard', () => {
       const refunds = join(dir, 'billing/refunds.md');
       writeFileSync(refunds, readFileSync(refunds, 'utf8').replace('within **14 days** of a charge', 'within **7 days** of a charge'));
 
+      // A refusal shows the server's own words: `error.message` of the one error body.
+      await page.fill(`${detail} input.review-faq-question`, 'hi');
+      await page.click(`${detail} button.review-save`);
+      await page.waitForSelector(`${detail} .review-error`);
+      expect(await page.textContent(`${detail} .review-error`)).toBe('question: at least 3 characters');
+      await page.fill(`${detail} input.review-faq-question`, REFUND_Q);
+
       // The corrected answer, saved into the FAQ from the textarea.
       await page.fill(`${detail} textarea.review-correction`, CORRECTED);
       await page.click(`${detail} button.review-save`);
@@ -254,7 +261,7 @@ describe('review queue on the dashboard', () => {
     expect((await post(id, '{"verdict":"good"}', { 'content-type': 'text/plain' })).status).toBe(415);
     const foreign = await post(id, { verdict: 'good' }, { origin: 'https://evil.example' });
     expect(foreign.status).toBe(403);
-    expect(((await foreign.json()) as any).error).toBe('origin_not_allowed');
+    expect(((await foreign.json()) as any).error.code).toBe('origin_not_allowed');
     const untouched = (await queue()).find((i) => i.id === id);
     expect(untouched.status).toBe('open');
     expect(untouched.review).toBeUndefined();
@@ -273,15 +280,16 @@ describe('review queue on the dashboard', () => {
     ] as const) {
       const res = await post(id, body);
       expect(res.status, JSON.stringify(body)).toBe(400);
-      const err = (await res.json()) as any;
+      const err = ((await res.json()) as any).error;
+      expect(err.code, JSON.stringify(body)).toBe(typeof body === 'string' ? 'invalid_json' : 'invalid_request');
       expect(err.field, JSON.stringify(body)).toBe(field);
       expect(err.message.startsWith(`${field}: `), err.message).toBe(true);
     }
     const badQuery = await fetch(`${base}/dashboard/review?status=closed`, { headers: BEARER });
     expect(badQuery.status).toBe(400);
-    expect(((await badQuery.json()) as any).field).toBe('status');
+    expect(((await badQuery.json()) as any).error.field).toBe('status');
     const badLimit = await fetch(`${base}/dashboard/review?limit=0`, { headers: BEARER });
-    expect([badLimit.status, ((await badLimit.json()) as any).field]).toEqual([400, 'limit']);
+    expect([badLimit.status, ((await badLimit.json()) as any).error.field]).toEqual([400, 'limit']);
     // The weakest `limit` items, with the total.
     const all = await queue('since=7d&status=all');
     const one = (await (await fetch(`${base}/dashboard/review?since=7d&status=all&limit=1`, { headers: BEARER })).json()) as any;
@@ -289,7 +297,7 @@ describe('review queue on the dashboard', () => {
 
     const unknown = await post('ffffffffff', { verdict: 'good' });
     expect(unknown.status).toBe(404);
-    expect(((await unknown.json()) as any).error).toBe('review_not_found');
+    expect(((await unknown.json()) as any).error.code).toBe('review_not_found');
 
     // From this very page (its own Origin), with a note: accepted.
     const ok = await post(id, { verdict: 'good', note: 'fine after all', by: 'Sam' }, { origin: base });
@@ -311,7 +319,7 @@ describe('review queue on the dashboard', () => {
         body: JSON.stringify({ correction: 'See the status page.' }),
       });
       expect(res.status).toBe(409);
-      expect(((await res.json()) as any).error).toBe('no_knowledge');
+      expect(((await res.json()) as any).error.code).toBe('no_knowledge');
       expect((await bare.support.review.get(item.id))?.status).toBe('open');
     } finally {
       await bare.stop();

@@ -10,11 +10,10 @@ import { describe } from '../../kernel/errors.js';
 import type { Logger } from '../../kernel/logger.js';
 import type { TurnResult } from '../../engine/pipeline.js';
 import { conversationKey, type IncomingMessage } from '../../kernel/types.js';
-import { sendJson } from '../../server/http.js';
+import { HttpError, sendJson } from '../../server/http.js';
 import { ApiKeyring, type TokenHold } from './keys.js';
 import { countTokens } from '../../llm/tokens.js';
-import { buildOpenApiDocument } from './openapi.js';
-import { API_PREFIX, mountApiRoutes, sendError } from './routes.js';
+import { API_PREFIX, mountApiRoutes } from './routes.js';
 import { askRequestSchema, newConversationId, newTaskId, type Answer, type AskRequest } from './schemas.js';
 import { ApiSurface, SseResponse, type TaskLocation } from './sse.js';
 import { TaskStore } from './tasks.js';
@@ -79,7 +78,6 @@ export class HttpApiAdapter implements PlatformAdapter {
         keyring: this.keyring,
         askSchema: askRequestSchema(this.settings.maxQuestionChars),
         corsOrigins: this.settings.corsOrigins,
-        openapi: buildOpenApiDocument({ maxQuestionChars: this.settings.maxQuestionChars, version: '1.0.0' }),
         // Room for a question somewhat over the limit (UTF-8, JSON escapes), so it gets a 400 naming it.
         maxBodyBytes: this.settings.maxQuestionChars * 8 + 16_384,
         log: this.log,
@@ -147,7 +145,7 @@ export class HttpApiAdapter implements PlatformAdapter {
     if (!/text\/event-stream/i.test(req.headers.accept ?? '')) {
       const result = await this.answer(key, message, {}, hold);
       const failure = failureOf(result);
-      if (failure) return sendError(res, 502, failure.code, failure.message);
+      if (failure) throw new HttpError(502, failure.code, failure.message);
       return sendJson(res, 200, toAnswer(result!, conversationId));
     }
     const surface = new ApiSurface(new SseResponse(res)).start(conversationId);
@@ -183,13 +181,13 @@ export class HttpApiAdapter implements PlatformAdapter {
   /** `GET /api/v1/tasks/{id}`: only the key that submitted a task sees it. */
   private async getTask(key: ApiKeySettings, id: string, res: ServerResponse): Promise<void> {
     const task = await this.tasks.get(id, key.name);
-    if (!task) return sendError(res, 404, 'not_found', 'no such task for this API key (tasks expire after API_TASK_TTL_HOURS)', { field: 'id' });
+    if (!task) throw new HttpError(404, 'not_found', 'no such task for this API key (tasks expire after API_TASK_TTL_HOURS)', { field: 'id' });
     sendJson(res, 200, task);
   }
 
   /** Deletion on request: only what this key's own requests stored (each key is its own workspace). */
   private async forget(res: ServerResponse, run: (f: Forgetter) => Promise<ForgetReport>): Promise<void> {
-    if (!this.deps.forgetter) return sendError(res, 501, 'not_available', 'deletion is not available in this setup');
+    if (!this.deps.forgetter) throw new HttpError(501, 'not_available', 'deletion is not available in this setup');
     sendJson(res, 200, { deleted: await run(this.deps.forgetter) });
   }
 

@@ -1,20 +1,36 @@
 import type { IncomingMessage as HttpRequest, ServerResponse } from 'node:http';
+import type { z } from 'zod';
 import type { ApiKeySettings } from '../../config/env.js';
 import type { Logger } from '../../kernel/logger.js';
-import { readBody, sendJson, type HttpServer } from '../../server/http.js';
-import { firstIssue } from '../../server/validation.js';
+import type { Middleware } from '../../server/compose.js';
+import { errorBodySchema } from '../../server/errors.js';
+import { HttpError, sendJson, type HttpServer, type RouteGroup } from '../../server/http.js';
+import { openApiDocument } from '../../server/openapi.js';
+import type { AuthScheme, RequestContext } from '../../server/routes.js';
 import type { ApiKeyring, TokenHold } from './keys.js';
-import { isConversationId, isEndUserId, isTaskId, type AskRequest } from './schemas.js';
-import type { z } from 'zod';
+import {
+  answerSchema,
+  citationSchema,
+  conversationParamsSchema,
+  deletionSchema,
+  taskAcceptedSchema,
+  taskFailureSchema,
+  taskParamsSchema,
+  taskSchema,
+  taskStatusSchema,
+  usageSchema,
+  userParamsSchema,
+  type AskRequest,
+} from './schemas.js';
 
 export const API_PREFIX = '/api/v1';
+const API_VERSION = '1.0.0';
 
 /** What the routes need from the adapter: the answering itself lives there. */
 export interface ApiHandlers {
   keyring: ApiKeyring;
   askSchema: z.ZodType<AskRequest>;
   corsOrigins: string[];
-  openapi: Record<string, unknown>;
   /** The largest body read, in bytes (a question a bit too long still gets a 400 naming it). */
   maxBodyBytes: number;
   log: Logger;
@@ -32,168 +48,200 @@ export interface ApiHandlers {
   forgetConversation(key: ApiKeySettings, conversationId: string, res: ServerResponse): Promise<void>;
 }
 
-/** A JSON error as every API response shapes it: `{ error: { code, message, field? } }`. */
-export function sendError(
-  res: ServerResponse,
-  status: number,
-  code: string,
-  message: string,
-  o: { field?: string; headers?: Record<string, string> } = {},
-): void {
-  if (res.headersSent) return void res.end();
-  sendJson(res, status, { error: { code, message, ...(o.field ? { field: o.field } : {}) } }, o.headers);
-}
-
-const ALLOWED_METHODS = 'GET, POST, DELETE, OPTIONS';
-const ALLOWED_HEADERS = 'Authorization, X-API-Key, Content-Type, Accept';
-
-/** Mounts `/api/v1/*` for every method, so unknown paths and methods get this API's JSON errors too. */
-export function mountApiRoutes(http: HttpServer, h: ApiHandlers): void {
-  const handler = (req: HttpRequest, res: ServerResponse) => handle(h, req, res);
-  for (const method of ['GET', 'POST', 'OPTIONS', 'PUT', 'PATCH', 'DELETE']) http.route(method, `${API_PREFIX}/*`, handler);
-}
-
-async function handle(h: ApiHandlers, req: HttpRequest, res: ServerResponse): Promise<void> {
-  const path = (req.url ?? '/').split('?')[0]!;
-  const method = req.method === 'HEAD' ? 'GET' : req.method;
-  const origin = req.headers.origin;
-  const originAllowed = origin !== undefined && (h.corsOrigins.includes('*') || h.corsOrigins.includes(origin));
-  if (originAllowed) {
-    res.setHeader('access-control-allow-origin', origin);
-    res.setHeader('access-control-expose-headers', 'Retry-After, Location');
-  }
-  if (h.corsOrigins.length) res.setHeader('vary', 'Origin');
-
-  if (method === 'OPTIONS') {
-    if (origin !== undefined && !originAllowed)
-      return sendError(res, 403, 'origin_not_allowed', `the origin ${origin} may not call this API (API_CORS_ORIGINS)`);
-    res.writeHead(204, {
-      allow: ALLOWED_METHODS,
-      ...(originAllowed
-        ? { 'access-control-allow-methods': ALLOWED_METHODS, 'access-control-allow-headers': ALLOWED_HEADERS, 'access-control-max-age': '600' }
-        : {}),
-    });
-    return void res.end();
-  }
-
-  try {
-    const route = match(path, method ?? '');
-    if (route.kind === 'not_found') return sendError(res, 404, 'not_found', `no such endpoint: ${path}`);
-    if (route.kind === 'method_not_allowed')
-      return sendError(res, 405, 'method_not_allowed', `${method} is not allowed here; use ${route.allow}`, { headers: { allow: route.allow } });
-    if (route.kind === 'openapi') return sendJson(res, 200, h.openapi);
-    if (!h.accepting())
-      return sendError(res, 503, 'unavailable', 'Parley is starting or shutting down; try again shortly', { headers: { 'retry-after': '5' } });
-
-    const auth = h.keyring.authenticate(req);
-    if ('problem' in auth) {
+/** `Authorization: Bearer <key>` or `X-API-Key: <key>`, checked against the configured hashes. */
+export function apiKeyAuth(keyring: ApiKeyring): AuthScheme<ApiKeySettings> {
+  return {
+    name: 'apiKey',
+    openapi: {
+      bearerKey: { type: 'http', scheme: 'bearer', description: 'An API key: `Authorization: Bearer <key>`.' },
+      headerKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+    },
+    authenticate(req) {
+      const auth = keyring.authenticate(req);
+      if ('key' in auth) return auth.key;
       const message = auth.problem === 'missing' ? 'an API key is required: Authorization: Bearer <key> or X-API-Key: <key>' : 'the API key is not valid';
-      return sendError(res, 401, 'unauthorized', message, { headers: { 'www-authenticate': 'Bearer' } });
-    }
-    const key = auth.key;
+      throw new HttpError(401, 'unauthorized', message, { headers: { 'www-authenticate': 'Bearer' } });
+    },
+  };
+}
 
-    if (route.kind === 'task') {
-      if (!isTaskId(route.id)) return sendError(res, 400, 'invalid_request', 'id: expected a task id returned by POST /api/v1/tasks', { field: 'id' });
-      return await h.getTask(key, route.id, res);
-    }
-    if (route.kind === 'user') {
-      if (route.id === undefined || !isEndUserId(route.id))
-        return sendError(res, 400, 'invalid_request', 'user: expected the end-user id sent as `user` (letters, digits, ., _, @ or -)', { field: 'user' });
-      return await h.forgetUser(key, route.id, res);
-    }
-    if (route.kind === 'conversation') {
-      if (route.id === undefined || !isConversationId(route.id))
-        return sendError(res, 400, 'invalid_request', 'id: expected a conversation id returned by an answer', { field: 'id' });
-      return await h.forgetConversation(key, route.id, res);
-    }
+type AskContext = RequestContext<AskRequest, undefined, undefined, ApiKeySettings>;
 
-    const body = await parseBody(h, req, res);
-    if (!body) return;
-    // Limits count only valid requests, so a client fixing a typo does not use up its quota.
+const retryAfter = { 'Retry-After': { description: 'Seconds to wait before trying again.', schema: { type: 'integer' } } };
+const error = (description: string) => ({ description, content: { 'application/json': errorBodySchema } });
+
+/** Declares `/api/v1/*`: each route with its auth, schemas and docs; the layer answers CORS, 404s, 405s and validation. */
+export function mountApiRoutes(http: HttpServer, h: ApiHandlers): RouteGroup {
+  const api = http.group({
+    prefix: API_PREFIX,
+    cors: { origins: h.corsOrigins, allowHeaders: 'Authorization, X-API-Key, Content-Type, Accept', exposeHeaders: 'Retry-After, Location', maxAgeS: 600 },
+    available: () => h.accepting(),
+  });
+  const auth = apiKeyAuth(h.keyring);
+  const askBody = { schema: h.askSchema, maxBytes: h.maxBodyBytes, example: '{"question": "…"}' };
+
+  /** A requested profile must exist: 422, after validation (the schema cannot know the config). */
+  const knownProfile: Middleware<AskContext> = async (ctx, next) => {
+    const profile = ctx.body.profile;
+    if (profile !== undefined && !h.knownProfile(profile)) {
+      throw new HttpError(422, 'unknown_profile', `profile: no profile named "${profile}" is configured`, { field: 'profile' });
+    }
+    await next();
+  };
+  /** The key's per-minute rate. Counts only valid requests, so a client fixing a typo does not use up its quota. */
+  const rateLimit: Middleware<AskContext> = async (ctx, next) => {
     // A store outage costs the key's limits, not the answer (logged; like the guardrails' limits).
-    const rate = await h.keyring.takeRequest(key).catch((err) => storeDown(h, err, 'rate limit'));
+    const rate = await h.keyring.takeRequest(ctx.auth).catch((err) => storeDown(h, err, 'rate limit'));
     if (!rate.allowed) {
-      return sendError(res, 429, 'rate_limited', `this API key may send ${rate.limit} questions per minute`, {
+      throw new HttpError(429, 'rate_limited', `this API key may send ${rate.limit} questions per minute`, {
         headers: { 'retry-after': seconds(rate.retryAfterMs) },
       });
     }
-    // The answer's tokens are reserved before the model is called and settled after (keys.ts).
-    const budget = await h.keyring.reserve(key, h.estimateTokens(body)).catch((err) => storeDown(h, err, 'token budget'));
+    await next();
+  };
+  /** The answer's tokens, reserved from the key's daily budget before the model is called and settled after (keys.ts). */
+  const reserve = async (ctx: AskContext): Promise<TokenHold | undefined> => {
+    const budget = await h.keyring.reserve(ctx.auth, h.estimateTokens(ctx.body)).catch((err) => storeDown(h, err, 'token budget'));
     if (!budget.allowed) {
-      return sendError(res, 429, 'budget_exhausted', `this API key has used ${budget.used} of its ${budget.limit} tokens for today (UTC)`, {
+      throw new HttpError(429, 'budget_exhausted', `this API key has used ${budget.used} of its ${budget.limit} tokens for today (UTC)`, {
         headers: { 'retry-after': seconds(budget.retryAfterMs) },
       });
     }
-    h.log.debug({ key: key.name, route: route.kind }, 'api request');
-    if (route.kind === 'ask') return await h.ask(key, body, req, res, budget.hold);
-    return await h.submitTask(key, body, res, budget.hold);
-  } catch (err) {
-    h.log.error({ err: err instanceof Error ? err.message : String(err), path }, 'api request failed');
-    sendError(res, 500, 'internal_error', 'something went wrong while handling the request; try again');
-  }
-}
+    h.log.debug({ key: ctx.auth.name, path: ctx.path }, 'api request');
+    return budget.hold;
+  };
+  const limited = {
+    '422': error('`profile` names no configured profile (`unknown_profile`).'),
+    '429': { ...error("The key's rate limit (`rate_limited`) or daily token budget (`budget_exhausted`) is reached."), headers: retryAfter },
+  };
 
-type Route =
-  | { kind: 'ask' | 'tasks' | 'openapi' }
-  | { kind: 'task'; id: string }
-  /** `id` undefined: the path segment is not valid percent-encoding. */
-  | { kind: 'user' | 'conversation'; id: string | undefined }
-  | { kind: 'not_found' }
-  | { kind: 'method_not_allowed'; allow: string };
+  api.route({
+    method: 'POST',
+    path: '/ask',
+    auth,
+    body: askBody,
+    use: [knownProfile, rateLimit],
+    handler: async (ctx) => h.ask(ctx.auth, ctx.body, ctx.req, ctx.res, await reserve(ctx)),
+    docs: {
+      operationId: 'ask',
+      summary: 'Ask a question; the answer is streamed (SSE) or returned as one JSON body.',
+      description:
+        'With `Accept: text/event-stream` the answer streams as Server-Sent Events: `start` `{conversationId}`, then `delta` `{text}` ' +
+        '(append) and `replace` `{text}` (the whole text so far, when it was rewritten), then `done` with the Answer, or `error` with an Error. ' +
+        'Otherwise one JSON Answer.',
+      responses: {
+        '200': {
+          description: 'The answer.',
+          content: {
+            'application/json': answerSchema,
+            'text/event-stream': { type: 'string', description: 'Events: start, delta, replace, done (data: Answer), error (data: Error).' },
+          },
+        },
+        ...limited,
+        '502': error('The model failed to answer (e.g. `llm_rejected`, `llm_timeout`).'),
+      },
+    },
+  });
 
-function match(path: string, method: string): Route {
-  const want = (allow: string, route: Route): Route => (method === allow ? route : { kind: 'method_not_allowed', allow });
-  if (path === `${API_PREFIX}/ask`) return want('POST', { kind: 'ask' });
-  if (path === `${API_PREFIX}/tasks`) return want('POST', { kind: 'tasks' });
-  if (path === `${API_PREFIX}/openapi.json`) return want('GET', { kind: 'openapi' });
-  const task = new RegExp(`^${API_PREFIX}/tasks/([^/]+)$`).exec(path);
-  // A malformed escape (`%ZZ`) cannot be a task id: the id check answers it with a 400.
-  if (task) return want('GET', { kind: 'task', id: decodeSegment(task[1]!) ?? task[1]! });
-  const user = new RegExp(`^${API_PREFIX}/users/([^/]+)$`).exec(path);
-  if (user) return want('DELETE', { kind: 'user', id: decodeSegment(user[1]!) });
-  const conversation = new RegExp(`^${API_PREFIX}/conversations/([^/]+)$`).exec(path);
-  if (conversation) return want('DELETE', { kind: 'conversation', id: decodeSegment(conversation[1]!) });
-  return { kind: 'not_found' };
-}
+  api.route({
+    method: 'POST',
+    path: '/tasks',
+    auth,
+    body: askBody,
+    use: [knownProfile, rateLimit],
+    handler: async (ctx) => h.submitTask(ctx.auth, ctx.body, ctx.res, await reserve(ctx)),
+    docs: {
+      operationId: 'submitTask',
+      summary: 'Submit a question to answer in the background; poll the task for the answer.',
+      responses: {
+        '202': {
+          description: 'Accepted; poll the Location.',
+          content: { 'application/json': taskAcceptedSchema },
+          headers: { Location: { schema: { type: 'string' } } },
+        },
+        ...limited,
+      },
+    },
+  });
 
-function decodeSegment(segment: string): string | undefined {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return undefined;
-  }
-}
+  api.route({
+    method: 'GET',
+    path: '/tasks/:id',
+    auth,
+    params: taskParamsSchema,
+    handler: (ctx) => h.getTask(ctx.auth, ctx.params.id, ctx.res),
+    docs: {
+      operationId: 'getTask',
+      summary: 'A task: pending, running, completed (with the answer) or failed (with the reason).',
+      responses: {
+        '200': { description: 'The task.', content: { 'application/json': taskSchema } },
+        '404': error('No such task for this key (or it expired).'),
+      },
+    },
+  });
 
-/** The validated body, or undefined after answering with the 4xx that says what is wrong. */
-async function parseBody(h: ApiHandlers, req: HttpRequest, res: ServerResponse): Promise<AskRequest | undefined> {
-  let raw: Buffer;
-  try {
-    raw = await readBody(req, h.maxBodyBytes);
-  } catch (err) {
-    if ((err as { status?: number }).status === 413) {
-      sendError(res, 413, 'payload_too_large', `the request body is larger than ${h.maxBodyBytes} bytes`, { field: 'question' });
-      return undefined;
-    }
-    throw err;
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(raw.toString('utf8') || 'null');
-  } catch {
-    sendError(res, 400, 'invalid_json', 'the body is not valid JSON; send {"question": "…"} with Content-Type: application/json');
-    return undefined;
-  }
-  const parsed = h.askSchema.safeParse(data);
-  if (!parsed.success) {
-    const { field, message } = firstIssue(parsed.error);
-    sendError(res, 400, 'invalid_request', message, { field });
-    return undefined;
-  }
-  if (parsed.data.profile !== undefined && !h.knownProfile(parsed.data.profile)) {
-    sendError(res, 422, 'unknown_profile', `profile: no profile named "${parsed.data.profile}" is configured`, { field: 'profile' });
-    return undefined;
-  }
-  return parsed.data;
+  api.route({
+    method: 'DELETE',
+    path: '/users/:user',
+    auth,
+    params: userParamsSchema,
+    handler: (ctx) => h.forgetUser(ctx.auth, ctx.params.user, ctx.res),
+    docs: {
+      operationId: 'forgetUser',
+      summary: "Delete an end user's data (a GDPR erasure request): what this key's requests stored for them.",
+      description:
+        'Removes their messages (and the answers to them) from every conversation, answer records, tasks, cached answers to their questions, ' +
+        'review-queue items, usage rows and analytics thread records; their question texts leave the daily question lists, whose counts stay. ' +
+        'Idempotent: a second call deletes nothing and still answers 200.',
+      responses: { '200': { description: 'Deleted; what was removed.', content: { 'application/json': deletionSchema } } },
+    },
+  });
+
+  api.route({
+    method: 'DELETE',
+    path: '/conversations/:id',
+    auth,
+    params: conversationParamsSchema,
+    handler: (ctx) => h.forgetConversation(ctx.auth, ctx.params.id, ctx.res),
+    docs: {
+      operationId: 'forgetConversation',
+      summary: 'Delete one conversation of this key: its history, answers, tasks, review items and analytics thread record.',
+      description: 'Question texts asked in it leave the daily question lists (counts stay). Idempotent.',
+      responses: { '200': { description: 'Deleted; what was removed.', content: { 'application/json': deletionSchema } } },
+    },
+  });
+
+  // Built on first request, from every route declared above (and any declared later).
+  let document: Record<string, unknown> | undefined;
+  api.route({
+    method: 'GET',
+    path: '/openapi.json',
+    auth: 'none',
+    // The document is served while starting or stopping too.
+    available: 'always',
+    handler: ({ res }) => {
+      document ??= openApiDocument(api.options, api.routes, {
+        title: 'Parley HTTP API',
+        version: API_VERSION,
+        description:
+          'Ask the Parley support assistant from a website, a widget or an internal tool: the same engine, routing, knowledge and guardrails as in Slack and Discord.',
+        schemas: {
+          AskRequest: h.askSchema,
+          Answer: answerSchema,
+          Citation: citationSchema,
+          Usage: usageSchema,
+          TaskAccepted: taskAcceptedSchema,
+          Task: taskSchema,
+          TaskStatus: taskStatusSchema,
+          TaskFailure: taskFailureSchema,
+          Deletion: deletionSchema,
+        },
+      });
+      sendJson(res, 200, document);
+    },
+    docs: { operationId: 'openapi', summary: 'This document.', responses: { '200': { description: 'OpenAPI 3.1 document.' } } },
+  });
+  return api;
 }
 
 function storeDown(h: ApiHandlers, err: unknown, what: string): { allowed: true; hold?: undefined } {

@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 
 /**
- * The HTTP API's request and response shapes: one set of zod schemas both validates requests
- * and generates the OpenAPI document (openapi.ts), so the two cannot drift apart.
+ * The HTTP API's request and response shapes: one set of zod schemas, declared with the routes
+ * (routes.ts), both validates requests and generates the OpenAPI document, so the two cannot
+ * drift apart.
  */
 
 /** Opaque ids: a prefix and 22 base64url characters (128 random bits). */
@@ -12,11 +13,8 @@ const TASK_ID = /^t_[A-Za-z0-9_-]{22}$/;
 
 export const newConversationId = (): string => `c_${randomBytes(16).toString('base64url')}`;
 export const newTaskId = (): string => `t_${randomBytes(16).toString('base64url')}`;
-export const isTaskId = (id: string): boolean => TASK_ID.test(id);
-export const isConversationId = (id: string): boolean => CONVERSATION_ID.test(id);
 /** End-user ids as `user` in a question allows them. */
 const END_USER_ID = /^[A-Za-z0-9._@-]{1,128}$/;
-export const isEndUserId = (id: string): boolean => END_USER_ID.test(id);
 
 export const conversationIdSchema = z
   .string()
@@ -129,14 +127,6 @@ export const taskAcceptedSchema = z.object({
   conversationId: conversationIdSchema,
 });
 
-export const errorSchema = z.object({
-  error: z.object({
-    code: z.string().meta({ examples: ['invalid_request', 'unknown_profile', 'unauthorized', 'rate_limited', 'budget_exhausted'] }),
-    message: z.string(),
-    field: z.string().optional().meta({ description: 'The request field at fault, for validation errors.' }),
-  }),
-});
-
 export const deletionSchema = z
   .object({
     deleted: z.object({
@@ -148,3 +138,19 @@ export const deletionSchema = z
     }),
   })
   .meta({ description: 'What a deletion removed. Identity-free counts (questions per day, tokens, cost) stay; see docs/privacy.md.' });
+
+/** `GET /tasks/{id}`. */
+export const taskParamsSchema = z.object({
+  id: z.string().regex(TASK_ID, { message: 'expected a task id returned by POST /api/v1/tasks' }).meta({ description: 'The id POST /tasks answered with.' }),
+});
+
+/** `DELETE /users/{user}`. */
+export const userParamsSchema = z.object({
+  user: z
+    .string()
+    .regex(END_USER_ID, { message: 'expected the end-user id sent as `user` (letters, digits, ., _, @ or -)' })
+    .meta({ description: 'The id sent as `user` with their questions (or the key name, for questions sent without one).' }),
+});
+
+/** `DELETE /conversations/{id}`. */
+export const conversationParamsSchema = z.object({ id: conversationIdSchema });

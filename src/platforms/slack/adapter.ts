@@ -12,7 +12,7 @@ import { SlackNames } from './names.js';
 import { isDirectMessage, parseAskText, skipReason, threadOf, toIncomingMessage, triggerOf, type BotIdentity, type SlackMessageEvent } from './parse.js';
 import { ResponseUrlSurface, ThreadSurface, type ResumableSlackReply } from './surface.js';
 import { registerFeedbackActions } from './feedback.js';
-import { guardedEventsRoute } from './verify.js';
+import { mountSlackEvents } from './verify.js';
 import { AGENT_VIEW_EVENTS, ASSISTANT_VIEW_EVENTS, registerAgentEvents } from './agent.js';
 
 /** Slack retries an unacknowledged event at once, after 1 minute and after 5 minutes. */
@@ -110,12 +110,12 @@ export class SlackAdapter implements PlatformAdapter {
     this.team = auth.team_id ?? '';
     this.names = new SlackNames(this.api, this.team, this.log);
     if (http) {
-      // Bounded read, timestamp window both ways and signature before Bolt buffers anything.
-      this.deps.http.route(
-        'POST',
-        EVENTS_PATH,
-        guardedEventsRoute(http.requestListener, this.settings.signingSecret!, { stopped: () => this.stopped, log: this.log }),
-      );
+      // Bounded read, timestamp window both ways and signature (the route's auth) before Bolt sees anything.
+      mountSlackEvents(this.deps.http, EVENTS_PATH, http.requestListener, {
+        signingSecret: this.settings.signingSecret!,
+        stopped: () => this.stopped,
+        log: this.log,
+      });
     } else {
       await app.start();
     }

@@ -1,7 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../kernel/logger.js';
-import { readBody, type RouteHandler } from '../../server/http.js';
+import { HttpError, readBody, type HttpServer } from '../../server/http.js';
+import type { AuthScheme } from '../../server/routes.js';
 
 /**
  * Slack's own requests are small: an event envelope with a long message and its blocks is tens
@@ -12,40 +13,47 @@ export const SLACK_EVENTS_MAX_BODY_BYTES = 512 * 1024;
 /** Slack: a request whose timestamp is more than 5 minutes from now, either way, must be refused (replays). */
 export const SLACK_TIMESTAMP_TOLERANCE_S = 5 * 60;
 
-/** Why a request to /slack/events is refused before Bolt sees it, or undefined to pass it on. */
-export type SlackRefusal = { status: 401 | 413; reason: string };
+/** A request to /slack/events carrying the raw bytes its signature was checked over, for Bolt's receiver. */
+export type SignedSlackRequest = IncomingMessage & { rawBody?: Buffer };
 
 /**
- * Checks a request to /slack/events in the order that costs least: the timestamp header (both
- * ways), then the body, read up to SLACK_EVENTS_MAX_BODY_BYTES, then the signature over exactly
- * the bytes read. On success the bytes are left on `req.rawBody`, where Bolt's receiver takes
- * them instead of reading the (consumed) stream, and verifies them again.
+ * Slack's request signature as the /slack/events route's auth: checked in the order that costs
+ * least: the timestamp header (both ways), then the body, read raw up to
+ * SLACK_EVENTS_MAX_BODY_BYTES (413 beyond, while reading), then the signature over exactly the
+ * bytes read (401). Nothing is parsed before it is verified. On success the bytes are left on
+ * `req.rawBody`, where Bolt's receiver takes them instead of reading the (consumed) stream, and
+ * verifies them again.
  *
  * The one request Slack sends unsigned, the `ssl_check` probe of slash-command URLs, is passed
  * on (Bolt answers it and drops anything else in its body).
  */
-export async function checkSlackRequest(req: IncomingMessage, signingSecret: string, now = Date.now()): Promise<SlackRefusal | undefined> {
-  const timestamp = header(req, 'x-slack-request-timestamp');
-  const signature = header(req, 'x-slack-signature');
-  if (timestamp !== undefined) {
-    const seconds = Number(timestamp);
-    if (!Number.isInteger(seconds) || Math.abs(now / 1000 - seconds) > SLACK_TIMESTAMP_TOLERANCE_S) {
-      return { status: 401, reason: 'timestamp outside the 5-minute window' };
-    }
-  }
-  let body: Buffer;
-  try {
-    body = await readBody(req, SLACK_EVENTS_MAX_BODY_BYTES);
-  } catch (err) {
-    if ((err as { status?: number }).status === 413) return { status: 413, reason: 'body too large' };
-    throw err;
-  }
-  (req as IncomingMessage & { rawBody?: Buffer }).rawBody = body;
-  if (timestamp === undefined && signature === undefined && isSslCheck(req, body)) return undefined;
-  if (timestamp === undefined || signature === undefined || !validSignature(signingSecret, timestamp, body, signature)) {
-    return { status: 401, reason: 'signature mismatch' };
-  }
-  return undefined;
+export function slackSignatureAuth(signingSecret: string, log: Logger, now: () => number = Date.now): AuthScheme<'slack'> {
+  const refuse = (reason: string) => {
+    log.warn({ status: 401, reason }, 'slack request refused');
+    return new HttpError(401, 'unauthorized', `not a signed Slack request: ${reason}`);
+  };
+  return {
+    name: 'slackSignature',
+    async authenticate(req: SignedSlackRequest): Promise<'slack'> {
+      const timestamp = header(req, 'x-slack-request-timestamp');
+      const signature = header(req, 'x-slack-signature');
+      if (timestamp !== undefined) {
+        const seconds = Number(timestamp);
+        if (!Number.isInteger(seconds) || Math.abs(now() / 1000 - seconds) > SLACK_TIMESTAMP_TOLERANCE_S) throw refuse('timestamp outside the 5-minute window');
+      }
+      let body: Buffer;
+      try {
+        body = await readBody(req, SLACK_EVENTS_MAX_BODY_BYTES);
+      } catch (err) {
+        if (err instanceof HttpError) log.warn({ status: err.status, reason: err.code }, 'slack request refused');
+        throw err;
+      }
+      req.rawBody = body;
+      if (timestamp === undefined && signature === undefined && isSslCheck(req, body)) return 'slack';
+      if (timestamp === undefined || signature === undefined || !validSignature(signingSecret, timestamp, body, signature)) throw refuse('signature mismatch');
+      return 'slack';
+    },
+  };
 }
 
 /** `v0=` + hex HMAC-SHA256(secret, `v0:{timestamp}:{body}`), compared in constant time. */
@@ -64,25 +72,21 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** Answers a refused request (the rest of a body not read is discarded by Node as it arrives). */
-export function refuse(res: ServerResponse, r: SlackRefusal): void {
-  res.writeHead(r.status, { 'content-type': 'text/plain; charset=utf-8' });
-  res.end(r.status === 413 ? 'payload too large' : 'unauthorized');
-}
-
-/** The /slack/events route: 503 while stopping, the checks above, then Bolt's receiver. */
-export function guardedEventsRoute(
-  listener: (req: IncomingMessage, res: ServerResponse) => void,
-  secret: string,
-  o: { stopped: () => boolean; log: Logger },
-): RouteHandler {
-  return async (req, res) => {
-    if (o.stopped()) return void res.writeHead(503).end();
-    const refusal = await checkSlackRequest(req, secret);
-    if (refusal) {
-      o.log.warn({ status: refusal.status, reason: refusal.reason }, 'slack request refused');
-      return refuse(res, refusal);
-    }
-    listener(req, res);
-  };
+/**
+ * `POST /slack/events`: 503 while the adapter stops, Slack's signature as the route's auth
+ * (above), then Bolt's receiver, which reads `req.rawBody` and answers the request itself.
+ */
+export function mountSlackEvents(
+  http: HttpServer,
+  path: string,
+  listener: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>,
+  o: { signingSecret: string; stopped: () => boolean; log: Logger },
+): void {
+  http.route({
+    method: 'POST',
+    path,
+    auth: slackSignatureAuth(o.signingSecret, o.log),
+    available: () => !o.stopped(),
+    handler: ({ req, res }) => listener(req, res),
+  });
 }

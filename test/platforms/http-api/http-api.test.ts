@@ -239,6 +239,9 @@ describe('validation', () => {
     const malformed = await call(parley, 'GET', '/api/v1/tasks/%ZZ', { key: KEYS.main });
     expect([malformed.status, malformed.json.error.field]).toEqual([400, 'id']);
     expect((await call(parley, 'GET', '/api/v1/tasks/%ZZ')).status).toBe(401);
+    // A body far over the limit is refused while it is read, and the connection closed.
+    const huge = await call(parley, 'POST', '/api/v1/ask', { key: KEYS.main, rawBody: JSON.stringify({ question: 'x'.repeat(50_000) }) });
+    expect([huge.status, huge.headers.get('connection'), huge.json.error.code]).toEqual([413, 'close', 'payload_too_large']);
     expect(fake.chatRequests).toHaveLength(0);
   });
 });
@@ -334,6 +337,15 @@ describe('GET /api/v1/openapi.json', () => {
     expect(askSchema.additionalProperties).toBe(false);
     for (const name of ['Answer', 'Task', 'TaskAccepted', 'Error', 'Citation', 'Usage']) expect(doc.components.schemas[name]).toBeTypeOf('object');
     expect(doc.components.schemas.Task.properties.status.$ref).toBe('#/components/schemas/TaskStatus');
+    // Parameters come from the routes' params schemas, the error responses from what each route declares.
+    expect(doc.paths['/api/v1/tasks/{id}'].get.parameters).toEqual([
+      expect.objectContaining({ name: 'id', in: 'path', required: true, schema: expect.objectContaining({ pattern: '^t_[A-Za-z0-9_-]{22}$' }) }),
+    ]);
+    expect(doc.paths['/api/v1/users/{user}'].delete.parameters[0].schema.pattern).toBe('^[A-Za-z0-9._@-]{1,128}$');
+    expect(Object.keys(doc.paths['/api/v1/ask'].post.responses)).toEqual(['200', '400', '401', '413', '422', '429', '502', '503']);
+    expect(doc.paths['/api/v1/ask'].post.security).toEqual([{ bearerKey: [] }, { headerKey: [] }]);
+    expect(doc.paths['/api/v1/openapi.json'].get.security).toEqual([]);
+    expect(doc.components.schemas.Error.properties.error.required).toEqual(['code', 'message']);
     expect(doc.components.schemas.TaskStatus.enum).toEqual(['pending', 'running', 'completed', 'failed']);
 
     const refs = [...res.text.matchAll(/"\$ref":"([^"]+)"/g)].map((m) => m[1]!);
