@@ -5,7 +5,6 @@ import type { ApiKeySettings, ApiSettings } from '../../config/env.js';
 import type { Settings } from '../../config/settings.js';
 import { resolveContent, type Deliver, type Diagnosis, type PlatformAdapter, type ReplySurface } from '../../kernel/adapter.js';
 import type { AdapterDeps } from '../deps.js';
-import type { Engine } from '../../engine/engine.js';
 import { describe } from '../../kernel/errors.js';
 import type { Logger } from '../../kernel/logger.js';
 import type { TurnResult } from '../../engine/pipeline.js';
