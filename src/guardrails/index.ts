@@ -172,6 +172,9 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
     const s = settingsOf(ctx);
     const info: TurnInfo = { settings: s, model: ctx.profile.model, held: [] };
     turnInfo.set(ctx.message, info);
+    // No budget set (the default): nothing to reserve, and counting the prompt would load the
+    // o200k tables (~19 MB of heap) and tokenize every turn for nothing (issue 19).
+    if (!Budgets.limited(s.budgets)) return next();
     // Reserved, not checked: the turn's largest cost is taken from the budgets before the model
     // is called (concurrent turns cannot all pass a check none has paid for yet) and settled
     // with the real usage when the turn is recorded.

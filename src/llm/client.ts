@@ -74,8 +74,14 @@ interface Hooks {
   errorBody?: string;
 }
 const HOOKS = 'parleyHooks';
-/** Server prompt counts below this are mostly the chat format's fixed overhead: no calibration from them. */
-const MIN_CALIBRATION_TOKENS = 50;
+/**
+ * No calibration from prompts the server counts below this. The ratio only matters for prompts
+ * near a context window, which are thousands of tokens; shorter ones fit by bytes and are never
+ * counted (engine/prompt.ts). Counting every short reply's prompt loaded the o200k tables
+ * (~19 MB of heap) and was a share of each reply's CPU (issue 19). A prompt the server refuses
+ * as too long still teaches the ratio (engine/model-turn.ts).
+ */
+const MIN_CALIBRATION_TOKENS = 1_000;
 
 /**
  * Streams chat completions of ONE model from any OpenAI-compatible endpoint through the `openai`
@@ -183,7 +189,7 @@ export class LlmClient implements ChatModelClient {
       // tell a timeout, a cancel or a cut from a real end (which always carries a finish_reason).
       if (controller.signal.aborted) throw new APIUserAbortError();
       if (!finishReason) throw new LlmError('llm_network', 'the model stream ended before the answer was finished', { retryable: true });
-      // Calibration needs our own count; prompts this short say little (and a ping need not load the tables).
+      // Calibration needs our own count: only prompts long enough to matter pay for it.
       if (usage && usage.promptTokens >= MIN_CALIBRATION_TOKENS) calibrate(model, countMessages(req.messages), usage.promptTokens);
       yield {
         type: 'done',
