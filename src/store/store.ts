@@ -253,47 +253,71 @@ abstract class LocalClaims extends KeyvStore {
    * the largest CPU cost of a reply (issue 19), so the one process owning the store keeps it
    * parsed; sqlite still gets every write, memory needs none.
    */
-  private readonly timelines = new Map<string, { entries: Map<string, number>; expiresAt: number }>();
+  private readonly timelines = new Map<string, Timeline>();
   /** Whether timelines are written to the Keyv store too (to survive a restart). */
   protected readonly persistTimelines: boolean = true;
-  private async loadTimeline(key: string): Promise<Map<string, number>> {
+  private async loadTimeline(key: string): Promise<Timeline> {
     const cached = this.timelines.get(key);
-    if (cached && cached.expiresAt > Date.now()) return cached.entries;
+    if (cached && cached.expiresAt > Date.now()) return cached;
     const stored = this.persistTimelines ? await this.namespace<Record<string, number>>('timelines').get(key) : undefined;
-    const entries = new Map(Object.entries(stored ?? {}));
-    this.timelines.set(key, { entries, expiresAt: Number.POSITIVE_INFINITY });
-    return entries;
+    const t: Timeline = {
+      entries: new Map(Object.entries(stored ?? {})),
+      expiresAt: Number.POSITIVE_INFINITY,
+      cutoff: Number.NEGATIVE_INFINITY,
+      addedSinceDrop: 0,
+    };
+    this.timelines.set(key, t);
+    return t;
   }
-  private async saveTimeline(key: string, entries: Map<string, number>, ttlMs?: number): Promise<void> {
-    const t = this.timelines.get(key)!;
+  private async saveTimeline(key: string, t: Timeline, ttlMs?: number): Promise<void> {
     if (ttlMs !== undefined) t.expiresAt = Date.now() + ttlMs;
-    if (this.persistTimelines) await this.namespace<Record<string, number>>('timelines').set(key, Object.fromEntries(entries), ttlMs);
+    if (!this.persistTimelines) return;
+    const live: Record<string, number> = {};
+    t.entries.forEach((at, member) => void (at >= t.cutoff && (live[member] = at)));
+    await this.namespace<Record<string, number>>('timelines').set(key, live, ttlMs);
   }
   addToTimeline(key: string, member: string, at: number, ttlMs: number): Promise<void> {
     return this.serial(async () => {
-      const entries = await this.loadTimeline(key);
-      entries.delete(member); // a member added again moves to the end of the insertion order
-      entries.set(member, at);
-      for (const [m, t] of entries) if (t < at - ttlMs) entries.delete(m);
-      await this.saveTimeline(key, entries, ttlMs);
+      const t = await this.loadTimeline(key);
+      t.entries.delete(member); // a member added again moves to the end of the insertion order
+      t.entries.set(member, at);
+      // Members older than the cutoff are gone for every reader at once; they leave the map in
+      // one pass once a quarter of it has been added since the last (a pass on every add was
+      // O(open threads) per turn, issue 19).
+      t.cutoff = Math.max(t.cutoff, at - ttlMs);
+      if (++t.addedSinceDrop * 4 >= t.entries.size) {
+        t.addedSinceDrop = 0;
+        t.entries.forEach((time, m) => void (time < t.cutoff && t.entries.delete(m)));
+      }
+      await this.saveTimeline(key, t, ttlMs);
     });
   }
   removeFromTimeline(key: string, ...members: string[]): Promise<void> {
     return this.serial(async () => {
-      const entries = await this.loadTimeline(key);
-      const present = members.filter((m) => entries.has(m));
+      const t = await this.loadTimeline(key);
+      const present = members.filter((m) => t.entries.has(m));
       if (!present.length) return;
-      for (const m of present) entries.delete(m);
-      await this.saveTimeline(key, entries);
+      for (const m of present) t.entries.delete(m);
+      await this.saveTimeline(key, t);
     });
   }
   async timeline(key: string, since: number, until: number): Promise<TimelineEntry[]> {
-    const entries = await this.serial(() => this.loadTimeline(key));
-    return [...entries]
-      .filter(([, at]) => at >= since && at <= until)
-      .map(([member, at]) => ({ member, at }))
-      .sort((a, b) => a.at - b.at);
+    const t = await this.serial(() => this.loadTimeline(key));
+    const from = Math.max(since, t.cutoff);
+    const out: TimelineEntry[] = [];
+    t.entries.forEach((at, member) => void (at >= from && at <= until && out.push({ member, at })));
+    return out.sort((a, b) => a.at - b.at);
   }
+}
+
+/** One timeline held parsed by the process owning the store. */
+interface Timeline {
+  entries: Map<string, number>;
+  expiresAt: number;
+  /** Members older than this were dropped by an add (Redis drops them there and then): never read. */
+  cutoff: number;
+  /** Adds since expired members last left `entries`. */
+  addedSinceDrop: number;
 }
 
 class MemoryStore extends LocalClaims {
