@@ -123,7 +123,8 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
         ctx.log.error({ err: err instanceof Error ? err.message : String(err) }, `${what} could not be checked; answering anyway`);
         passed = ctx.answer === undefined;
       }
-      if (passed) await next();
+      // Handed on, not awaited: nothing runs after it, and a turn waiting for the model then holds no frame here.
+      if (passed) return next();
     };
 
   const rateLimits: Middleware = async (ctx, next) => {
@@ -144,11 +145,11 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
         return declinePrivately(ctx, REPLIES.rateLimitedChannel(perChannel.limit, perChannel.windowSeconds, hit.retryAfterMs), 'rate_limited');
       }
     }
-    await next();
+    return next();
   };
 
   const inputLimits: Middleware = async (ctx, next) => {
-    if (await checkInput(ctx, settingsOf(ctx).input, isVision)) await next();
+    if (await checkInput(ctx, settingsOf(ctx).input, isVision)) return next();
   };
 
   const redaction: Middleware = async (ctx, next) => {
@@ -165,7 +166,7 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
     }
     ctx.question = question.text;
     for (const f of files) ctx.context.push(attachmentContext({ name: f.name, text: f.r.text }));
-    await next();
+    return next();
   };
 
   const budgetCheck: Middleware = async (ctx, next) => {
@@ -191,7 +192,7 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
         'budget_spent',
       );
     }
-    await next();
+    return next();
   };
 
   const unpriced = new Set<string>();
