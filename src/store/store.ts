@@ -10,7 +10,7 @@ import { MemoryStore } from './memory.js';
 // The backends' drivers load when a store of their kind opens: a memory or sqlite store never
 // needs the Redis client's modules (idle RSS, issue 19).
 import type { IORedisKeyvAdapter } from './redis.js';
-import type { ReopeningSqliteAdapter } from './sqlite.js';
+import type { ReopeningSqliteAdapter, StatementQueue } from './sqlite.js';
 
 export type { Reservation, Store, StoreKind, TimelineEntry, WindowHit } from './contract.js';
 
@@ -57,10 +57,13 @@ class SqliteStore extends LocalClaims {
     super(prefix);
   }
   private readonly connections: ReopeningSqliteAdapter[] = [];
+  /** The queue every connection of this store takes turns in (made with the first). */
+  private statements?: StatementQueue;
   protected adapter() {
     // One adapter per namespace: a Keyv sets its namespace on the adapter it owns. A connection
-    // that fails (a transient fault) is opened again on the next call.
-    const adapter = new this.Adapter({ uri: `sqlite://${this.file}`, table: 'parley', busyTimeout: 5000 });
+    // that fails (a transient fault) is opened again on the next call. All of them take turns.
+    this.statements ??= this.Adapter.queue();
+    const adapter = new this.Adapter({ uri: `sqlite://${this.file}`, table: 'parley', busyTimeout: 5000 }, this.statements);
     this.connections.push(adapter);
     return adapter as unknown as KeyvStoreAdapter;
   }
