@@ -152,6 +152,8 @@ export class LlmClient implements ChatModelClient {
     // Before the first token only the first-token deadline runs (keep-alives do not extend it);
     // after it, any bytes (tokens or keep-alive comments) prove the server alive.
     hooks.onBytes = () => firstTokenAt !== undefined && arm('idle', this.o.idleTimeoutMs);
+    // Whether the response was read to its end (nothing left to cancel).
+    let ended = false;
     try {
       const stream = await this.sdk.chat.completions.create(
         {
@@ -185,6 +187,7 @@ export class LlmClient implements ChatModelClient {
           yield { type: 'delta', text: piece };
         }
       }
+      ended = true;
       // The SDK ends the loop quietly when aborted or when the connection drops mid-stream:
       // tell a timeout, a cancel or a cut from a real end (which always carries a finish_reason).
       if (controller.signal.aborted) throw new APIUserAbortError();
@@ -210,7 +213,9 @@ export class LlmClient implements ChatModelClient {
     } finally {
       clearTimeout(timer);
       req.signal?.removeEventListener('abort', onAbort);
-      controller.abort();
+      // A response read to its end has nothing to cancel: aborting it anyway built a DOMException
+      // (with its stack) on every reply (issue 19).
+      if (!ended) controller.abort();
     }
   }
 
