@@ -265,17 +265,32 @@ const observingFetch = async (url: string | URL | Request, init?: RequestInit): 
     return new Response(hooks.errorBody ?? null, { status: res.status, statusText: res.statusText, headers: res.headers });
   }
   if (!res.body || !hooks.onBytes) return res;
-  const onBytes = hooks.onBytes;
-  const body = res.body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, out) {
-        onBytes();
-        out.enqueue(chunk);
-      },
-    }),
-  );
-  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  // The SDK reads a body that is an async iterable as it is (besides a ReadableStream): the
+  // response keeps everything else and its body is read through a reader that sees each chunk.
+  // A TransformStream piped in between cost ~11 KB of heap per open stream (issue 19).
+  Object.defineProperty(res, 'body', { value: observedBody(res.body, hooks.onBytes) });
+  return res;
 };
+
+/** `body` as an async iterable calling `onBytes` as each chunk arrives; returning early cancels the body. */
+function observedBody(body: ReadableStream<Uint8Array>, onBytes: () => void): AsyncIterable<Uint8Array> {
+  const reader = body.getReader();
+  const chunks: AsyncIterableIterator<Uint8Array> = {
+    async next() {
+      const r = await reader.read();
+      if (!r.done) onBytes();
+      return r.done ? { done: true, value: undefined } : { done: false, value: r.value };
+    },
+    async return() {
+      await reader.cancel();
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return chunks;
+    },
+  };
+  return { [Symbol.asyncIterator]: () => chunks };
+}
 
 function backoff(attempt: number, baseMs: number): number {
   // Full jitter: a random point in [0, base·2^attempt], so instances that failed together spread out.
