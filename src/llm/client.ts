@@ -275,14 +275,32 @@ const observingFetch = async (url: string | URL | Request, init?: RequestInit): 
 /** `body` as an async iterable calling `onBytes` as each chunk arrives; returning early cancels the body. */
 function observedBody(body: ReadableStream<Uint8Array>, onBytes: () => void): AsyncIterable<Uint8Array> {
   const reader = body.getReader();
+  let see: (() => void) | undefined = onBytes;
+  // Once read, the body lets go of this reader (and through it the turn's request): fetch keeps a
+  // body weakly referenced until a full GC, so whatever it still reaches is promoted (issue 19).
+  const release = () => {
+    see = undefined;
+    reader.releaseLock();
+  };
   const chunks: AsyncIterableIterator<Uint8Array> = {
     async next() {
-      const r = await reader.read();
-      if (!r.done) onBytes();
-      return r.done ? { done: true, value: undefined } : { done: false, value: r.value };
+      const r = await reader.read().catch((err: unknown) => {
+        release();
+        throw err;
+      });
+      if (r.done) {
+        release();
+        return { done: true, value: undefined };
+      }
+      see?.();
+      return { done: false, value: r.value };
     },
     async return() {
-      await reader.cancel();
+      if (see) {
+        const cancelled = reader.cancel();
+        release();
+        await cancelled;
+      }
       return { done: true, value: undefined };
     },
     [Symbol.asyncIterator]() {
