@@ -201,9 +201,12 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
     // The reservation is given back first, whatever the turn became; its real usage is added below.
     await budgets.release(info.held.splice(0));
     const user = scopesOf(m).user;
-    if (!NOT_STORED.has(result.source)) await ledger.noteConversation(user, result.conversation, d.historyTtlMs);
+    const conversation = NOT_STORED.has(result.source) ? undefined : { key: result.conversation, retentionMs: d.historyTtlMs };
     const called = result.model !== undefined || (result.error !== undefined && result.error !== 'llm_not_configured');
-    if (!called) return;
+    if (!called) {
+      if (conversation) await ledger.noteConversation(user, conversation.key, conversation.retentionMs);
+      return;
+    }
     const model = result.model ?? info.model ?? 'unknown';
     const promptTokens = result.usage?.promptTokens ?? 0;
     const completionTokens = result.usage?.completionTokens ?? 0;
@@ -232,6 +235,7 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
         outcome: result.error ?? 'ok',
       },
       info.settings.privacy.ledgerRetentionDays * 86_400_000,
+      conversation,
     );
     await budgets.add(m, promptTokens + completionTokens, cost ?? 0, info.settings.budgets, now());
   }
