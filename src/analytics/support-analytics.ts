@@ -4,7 +4,10 @@ import type { Store } from '../store/store.js';
 import { exclusive } from '../store/exclusive.js';
 import { addToSketch, emptySketch, type SketchData } from './sketch.js';
 import { textSource } from '../store/person-index.js';
-import { sha256 } from '../knowledge/analyzer.js';
+import type { Logger } from '../kernel/logger.js';
+import { countQuestion, normalizeQuestion, questionId, TopQuestionLists, type TopList, type TopQuestion } from './top-questions.js';
+
+export { normalizeQuestion, type TopQuestion } from './top-questions.js';
 
 /**
  * Support analytics, aggregated as events arrive into one bucket per day × profile × channel
@@ -17,11 +20,9 @@ import { sha256 } from '../knowledge/analyzer.js';
  */
 export const ANALYTICS_RETENTION_MS = 400 * 86_400_000; // a year of days, plus margin for year-over-year
 const THREAD_TTL_MS = 60 * 86_400_000; // feedback on threads older than two months is not attributed
-const TOP_QUESTIONS_PER_DAY = 300; // distinct normalized questions kept per day (the least asked are dropped)
 /** Threads awaiting their quiet period, by time of their last turn (a store timeline: a Redis sorted set when shared). */
 const OPEN_THREADS = 'analytics-open';
 const SWEEP_BATCH = 200; // due threads settled per turn of the write chain
-const CACHED_TOP_DAYS = 2; // today and, around midnight UTC, yesterday
 
 /** Sources that are not questions: command replies and quiet turns in handed-off threads. */
 const NOT_QUESTIONS = new Set(['command', 'silent']);
@@ -59,21 +60,6 @@ export interface SupportBucket {
   incomplete?: number;
 }
 
-export interface TopQuestion {
-  /**
-   * The question as first asked (the key is a hash of its normalized form). Deleted on request
-   * (`/parley forget` and the like): the text becomes DELETED_QUESTION and the counts stay.
-   */
-  question: string;
-  /** Whose text it is, pseudonymously (textSource(person, conversation)): how a deletion finds it. Absent in lists written before issue 18. */
-  src?: string;
-  profile: string;
-  asked: number;
-  unanswered: number;
-  down: number;
-  handoffs: number;
-}
-
 interface ThreadRecord {
   day: string;
   profile: string;
@@ -104,32 +90,27 @@ export function dayOf(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
-/** Lower case, no punctuation, single spaces: "How do I reset my password?!" → "how do i reset my password". */
-export function normalizeQuestion(q: string): string {
-  return q
-    .toLowerCase()
-    .replace(/<[@#!&][^>]*>/g, ' ')
-    .replace(/[^\p{L}\p{N}\s]/gu, ' ')
-    .replace(/\s+/g, ' ')
-    .trim()
-    .slice(0, 200);
-}
-
 export class SupportAnalytics {
   private readonly kv: Keyv<unknown>;
   private chain: Promise<unknown> = Promise.resolve();
 
   private readonly shared?: Store;
-  /** Top questions by day key, parsed, when this process owns the store (not Redis). */
-  private readonly topOfDay = new Map<string, Record<string, TopQuestion>>();
+  /** The days' question lists: written behind when this process owns the store. */
+  private readonly top: TopQuestionLists;
 
+  /** @param o.log where a question list that could not be written behind is reported (it is retried by the next flush). */
   constructor(
     private readonly store: Store,
-    private readonly o: { priceOf?: PriceOf; quietPeriodMs: number; now?: () => number },
+    private readonly o: { priceOf?: PriceOf; quietPeriodMs: number; now?: () => number; log?: Logger },
   ) {
     this.kv = store.namespace('analytics');
     // One process owns a memory or sqlite store; only Redis is written by several instances.
     if (store.kind === 'redis') this.shared = store;
+    this.top = new TopQuestionLists(this.kv, ANALYTICS_RETENTION_MS, !this.shared, () => {
+      this.serial(() => this.top.flush()).catch((err) =>
+        this.o.log?.error({ err: err instanceof Error ? err.message : String(err) }, 'writing the question lists failed; retried on the next write'),
+      );
+    });
   }
 
   private now(): number {
@@ -145,9 +126,9 @@ export class SupportAnalytics {
     return next;
   }
 
-  /** Resolves once every write started so far has finished. */
+  /** Resolves once every write started so far has reached the store (question lists written behind included). */
   idle(): Promise<void> {
-    return this.serial(async () => undefined);
+    return this.serial(() => this.top.flush());
   }
 
   /** Where a turn's answer is counted (and later its feedback). */
@@ -291,7 +272,7 @@ export class SupportAnalytics {
     await this.idle();
     const merged = new Map<string, TopQuestion>();
     for (const day of daysBetween(since, until)) {
-      const top = ((await this.kv.get(`q:${day}`)) as Record<string, TopQuestion> | undefined) ?? {};
+      const top = ((await this.kv.get(`q:${day}`)) as TopList | undefined) ?? {};
       for (const [stored, t] of Object.entries(top)) {
         const key = stored.includes('|#') ? stored : questionId(t.profile, normalizeQuestion(t.question));
         const m = merged.get(key);
@@ -324,27 +305,17 @@ export class SupportAnalytics {
     const normalized = normalizeQuestion(place.question);
     if (!normalized) return;
     const key = `q:${place.day}`;
-    const top = (this.shared ? undefined : this.topOfDay.get(key)) ?? ((await this.kv.get(key)) as Record<string, TopQuestion> | undefined) ?? {};
-    if (!this.shared) {
-      // A day's top questions (up to 300) were parsed on every turn: the one process owning a
-      // memory or sqlite store keeps the current day's parsed (written through, as before).
-      if (!this.topOfDay.has(key) && this.topOfDay.size >= CACHED_TOP_DAYS) this.topOfDay.delete(this.topOfDay.keys().next().value!);
-      this.topOfDay.set(key, top);
-    }
+    const top = await this.top.get(key);
     // Keyed by a hash: the text itself lives only in `question`, which a deletion can drop.
     const id = questionId(place.profile, normalized);
     const src = place.person ? textSource(place.person, place.conversation) : undefined;
-    const t = (top[id] ??= { question: place.question.slice(0, 300), src, profile: place.profile, asked: 0, unanswered: 0, down: 0, handoffs: 0 });
-    // A question whose text was deleted takes the words of the next person who asks it.
-    if (t.question === DELETED_QUESTION && src) Object.assign(t, { question: place.question.slice(0, 300), src });
-    change(t);
-    const entries = Object.entries(top);
-    if (entries.length > TOP_QUESTIONS_PER_DAY) {
-      // Drop the least asked (never the one just changed).
-      const [drop] = entries.filter(([k]) => k !== id).sort(([, a], [, c]) => a.asked + a.down + a.handoffs - (c.asked + c.down + c.handoffs))[0]!;
-      delete top[drop];
-    }
-    await this.kv.set(key, top, ANALYTICS_RETENTION_MS);
+    const fresh = (): TopQuestion => ({ question: place.question.slice(0, 300), src, profile: place.profile, asked: 0, unanswered: 0, down: 0, handoffs: 0 });
+    countQuestion(top, id, fresh, (t) => {
+      // A question whose text was deleted takes the words of the next person who asks it.
+      if (t.question === DELETED_QUESTION && src) Object.assign(t, { question: place.question.slice(0, 300), src });
+      change(t);
+    });
+    await this.top.changed(key, top);
   }
 
   /**
@@ -355,7 +326,7 @@ export class SupportAnalytics {
   dropQuestionTexts(key: string, sources: Set<string>, legacyTexts: Set<string> = new Set()): Promise<number> {
     return this.serial(async () => {
       // The parsed copy of the day kept in process must not write the text back on the next turn.
-      const top = this.topOfDay.get(key) ?? ((await this.kv.get(key)) as Record<string, TopQuestion> | undefined);
+      const top = this.top.held(key) ?? ((await this.kv.get(key)) as TopList | undefined);
       if (!top) return 0;
       let dropped = 0;
       for (const t of Object.values(top)) {
@@ -365,7 +336,7 @@ export class SupportAnalytics {
         delete t.src;
         dropped++;
       }
-      if (dropped) await this.kv.set(key, top, ANALYTICS_RETENTION_MS);
+      if (dropped) await this.top.write(key, top);
       return dropped;
     });
   }
@@ -422,10 +393,6 @@ function newBucket(place: AnswerPlace): SupportBucket {
     groundednessSum: 0,
     queuedForReview: 0,
   };
-}
-
-function questionId(profile: string, normalized: string): string {
-  return `${profile}|#${sha256(normalized).slice(0, 16)}`;
 }
 
 export function daysBetween(since: number, until: number): string[] {

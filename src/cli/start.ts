@@ -2,7 +2,6 @@ import { parseArgs } from 'node:util';
 import { startParley } from '../app.js';
 import type { Config } from '../config/env.js';
 import { cliLogger, configOrExit, EXIT_CONFIG, fail } from './common.js';
-import { runChat } from './chat.js';
 import { ConsoleLogSink } from './console-log.js';
 
 const SHUTDOWN_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
@@ -35,6 +34,9 @@ export async function start(argv: string[] = []): Promise<void> {
     );
     if (interactive) {
       process.stderr.write('parley: opening the console chat meanwhile.\n');
+      // The console chat (and its terminal Markdown: marked-terminal, highlight.js, emoji tables)
+      // loads only here: a server never draws a terminal (idle heap, issue 19).
+      const { runChat } = await import('./chat.js');
       await runChat(parley, config, log, 'default', sink);
       await shutdown('console closed');
     } else {

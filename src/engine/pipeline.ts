@@ -64,12 +64,18 @@ import type { Grounding } from '../kernel/adapter.js';
 export function compose(middleware: Middleware[], terminal: (ctx: TurnContext) => Promise<void>): (ctx: TurnContext) => Promise<void> {
   return (ctx) => {
     let index = -1;
-    const dispatch = async (i: number): Promise<void> => {
-      if (i <= index) throw new Error('next() called more than once');
-      index = i;
-      const mw = middleware[i];
-      if (!mw) return terminal(ctx);
-      await mw(ctx, () => dispatch(i + 1));
+    // Not an async function: each level hands on its middleware's promise instead of awaiting it
+    // in a frame of its own. A turn waiting for the model holds one suspended frame per
+    // middleware, not two (per open stream: ~12 fewer frames, promises and contexts; issue 19).
+    const dispatch = (i: number): Promise<void> => {
+      try {
+        if (i <= index) throw new Error('next() called more than once');
+        index = i;
+        const mw = middleware[i];
+        return mw ? mw(ctx, () => dispatch(i + 1)) : terminal(ctx);
+      } catch (err) {
+        return Promise.reject(err);
+      }
     };
     return dispatch(0);
   };

@@ -118,6 +118,12 @@ export class Budgets {
     }
   }
 
+  /** Whether any budget has a limit (without one, nothing is reserved or refused). */
+  static limited(b: BudgetSettings): boolean {
+    const d = b.dailyTokens;
+    return d.perUser !== undefined || d.perChannel !== undefined || d.perWorkspace !== undefined || b.monthlyCost !== undefined;
+  }
+
   /** Every budget that applies to `m`, with what is used. */
   async states(m: Pick<IncomingMessage, 'platform' | 'workspace' | 'channel' | 'user'>, b: BudgetSettings, now = Date.now()): Promise<BudgetState[]> {
     const out: BudgetState[] = [];

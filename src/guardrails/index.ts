@@ -123,7 +123,8 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
         ctx.log.error({ err: err instanceof Error ? err.message : String(err) }, `${what} could not be checked; answering anyway`);
         passed = ctx.answer === undefined;
       }
-      if (passed) await next();
+      // Handed on, not awaited: nothing runs after it, and a turn waiting for the model then holds no frame here.
+      if (passed) return next();
     };
 
   const rateLimits: Middleware = async (ctx, next) => {
@@ -144,11 +145,11 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
         return declinePrivately(ctx, REPLIES.rateLimitedChannel(perChannel.limit, perChannel.windowSeconds, hit.retryAfterMs), 'rate_limited');
       }
     }
-    await next();
+    return next();
   };
 
   const inputLimits: Middleware = async (ctx, next) => {
-    if (await checkInput(ctx, settingsOf(ctx).input, isVision)) await next();
+    if (await checkInput(ctx, settingsOf(ctx).input, isVision)) return next();
   };
 
   const redaction: Middleware = async (ctx, next) => {
@@ -165,13 +166,16 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
     }
     ctx.question = question.text;
     for (const f of files) ctx.context.push(attachmentContext({ name: f.name, text: f.r.text }));
-    await next();
+    return next();
   };
 
   const budgetCheck: Middleware = async (ctx, next) => {
     const s = settingsOf(ctx);
     const info: TurnInfo = { settings: s, model: ctx.profile.model, held: [] };
     turnInfo.set(ctx.message, info);
+    // No budget set (the default): nothing to reserve, and counting the prompt would load the
+    // o200k tables (~19 MB of heap) and tokenize every turn for nothing (issue 19).
+    if (!Budgets.limited(s.budgets)) return next();
     // Reserved, not checked: the turn's largest cost is taken from the budgets before the model
     // is called (concurrent turns cannot all pass a check none has paid for yet) and settled
     // with the real usage when the turn is recorded.
@@ -188,7 +192,7 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
         'budget_spent',
       );
     }
-    await next();
+    return next();
   };
 
   const unpriced = new Set<string>();
@@ -207,7 +211,7 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
     // The reservation is given back first, whatever the turn became; its real usage is added below.
     await budgets.release(info.held.splice(0));
     const user = scopesOf(m).user;
-    if (!NOT_STORED.has(result.source)) await ledger.noteConversation(user, result.conversation, d.historyTtlMs);
+    const conversation = NOT_STORED.has(result.source) ? undefined : { key: result.conversation, retentionMs: d.historyTtlMs };
     const retentionMs = info.settings.privacy.ledgerRetentionDays * 86_400_000;
     // Calls made for the turn besides the answer (a query rewrite): one row each, under their own model, even when the answer needed no model.
     for (const c of result.sideCalls ?? []) {
@@ -233,7 +237,10 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
       await budgets.add(m, c.usage.promptTokens + c.usage.completionTokens, cost ?? 0, info.settings.budgets, now());
     }
     const called = result.model !== undefined || (result.error !== undefined && result.error !== 'llm_not_configured');
-    if (!called) return;
+    if (!called) {
+      if (conversation) await ledger.noteConversation(user, conversation.key, conversation.retentionMs);
+      return;
+    }
     const model = result.model ?? info.model ?? 'unknown';
     const promptTokens = result.usage?.promptTokens ?? 0;
     const completionTokens = result.usage?.completionTokens ?? 0;
@@ -256,6 +263,7 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
         outcome: result.error ?? 'ok',
       },
       retentionMs,
+      conversation,
     );
     await budgets.add(m, promptTokens + completionTokens, cost ?? 0, info.settings.budgets, now());
   }

@@ -70,10 +70,12 @@ export class UsageLedger {
     this.index = store.namespace<string[]>('ledger-conversations');
   }
 
-  async record(row: LedgerRow, retentionMs: number): Promise<void> {
+  async record(row: LedgerRow, retentionMs: number, conversation?: { key: string; retentionMs: number | undefined }): Promise<void> {
     const user = `${row.platform}:${row.user}`;
     const key = `rows:${user}:${dayOf(row.at)}`;
+    // One hold for the turn's writes of this person's records (each hold is a claim and a release in the store).
     await locked(this.store, `ledger:${user}`, async () => {
+      if (conversation) await this.noteLocked(user, conversation.key, conversation.retentionMs);
       const list = (await this.rows.get(key)) ?? [];
       list.push(row);
       await this.rows.set(key, list, retentionMs);
@@ -103,14 +105,19 @@ export class UsageLedger {
     return { calls: calls!, prompt: prompt!, completion: completion!, cost: cost! };
   }
 
-  /** Remembers that `user` took part in `conversation`, so `/parley forget` can find it. */
+  /**
+   * Remembers that `user` took part in `conversation`, so `/parley forget` can find it (`record`
+   * does it too, under the same hold, for a turn that also called the model).
+   */
   async noteConversation(userScope: string, conversation: string, retentionMs: number | undefined): Promise<void> {
-    await locked(this.store, `ledger:${userScope}`, async () => {
-      const list = (await this.index.get(userScope)) ?? [];
-      if (!list.includes(conversation)) list.push(conversation);
-      // Written every time: the index must outlive the newest conversation it points to.
-      await this.index.set(userScope, list, retentionMs);
-    });
+    await locked(this.store, `ledger:${userScope}`, () => this.noteLocked(userScope, conversation, retentionMs));
+  }
+
+  private async noteLocked(userScope: string, conversation: string, retentionMs: number | undefined): Promise<void> {
+    const list = (await this.index.get(userScope)) ?? [];
+    if (!list.includes(conversation)) list.push(conversation);
+    // Written every time: the index must outlive the newest conversation it points to.
+    await this.index.set(userScope, list, retentionMs);
   }
 
   async conversationsOf(userScope: string): Promise<string[]> {

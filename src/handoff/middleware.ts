@@ -12,6 +12,7 @@ export { isResume } from './service.js';
  */
 export function quietAfterHandoff(handoff: HandoffService): Middleware {
   return async (ctx, next) => {
+    if (handoff.answeringChecked(ctx.message)) return next();
     let handedOff = false;
     try {
       handedOff = (await handoff.stateOf(ctx.conversation)) !== undefined;

@@ -84,8 +84,21 @@ export class HandoffService {
   /** For the engine's `quiet` gate: a message in a handed-off thread that is neither `resume` nor a slash command. */
   readonly isQuiet = async (message: IncomingMessage, conversation: string): Promise<boolean> => {
     if (message.trigger === 'slash_command' || isResume(message.text)) return false;
-    return (await this.state.get(conversation)) !== undefined;
+    const handedOff = (await this.state.get(conversation)) !== undefined;
+    if (!handedOff) this.seenAnswering.add(message);
+    return handedOff;
   };
+
+  /**
+   * Messages the quiet gate found in a thread that is not handed off: the middleware of the same
+   * turn, a moment later, need not read the state again (one store read per turn, not two).
+   */
+  private readonly seenAnswering = new WeakSet<IncomingMessage>();
+
+  /** Whether the quiet gate of this turn already found its thread not handed off. */
+  answeringChecked(message: IncomingMessage): boolean {
+    return this.seenAnswering.has(message);
+  }
 
   async resume(conversation: string): Promise<boolean> {
     return this.state.delete(conversation);

@@ -74,8 +74,14 @@ interface Hooks {
   errorBody?: string;
 }
 const HOOKS = 'parleyHooks';
-/** Server prompt counts below this are mostly the chat format's fixed overhead: no calibration from them. */
-const MIN_CALIBRATION_TOKENS = 50;
+/**
+ * No calibration from prompts the server counts below this. The ratio only matters for prompts
+ * near a context window, which are thousands of tokens; shorter ones fit by bytes and are never
+ * counted (engine/prompt.ts). Counting every short reply's prompt loaded the o200k tables
+ * (~19 MB of heap) and was a share of each reply's CPU (issue 19). A prompt the server refuses
+ * as too long still teaches the ratio (engine/model-turn.ts).
+ */
+const MIN_CALIBRATION_TOKENS = 1_000;
 
 /**
  * Streams chat completions of ONE model from any OpenAI-compatible endpoint through the `openai`
@@ -146,6 +152,8 @@ export class LlmClient implements ChatModelClient {
     // Before the first token only the first-token deadline runs (keep-alives do not extend it);
     // after it, any bytes (tokens or keep-alive comments) prove the server alive.
     hooks.onBytes = () => firstTokenAt !== undefined && arm('idle', this.o.idleTimeoutMs);
+    // Whether the response was read to its end (nothing left to cancel).
+    let ended = false;
     try {
       const stream = await this.sdk.chat.completions.create(
         {
@@ -179,11 +187,12 @@ export class LlmClient implements ChatModelClient {
           yield { type: 'delta', text: piece };
         }
       }
+      ended = true;
       // The SDK ends the loop quietly when aborted or when the connection drops mid-stream:
       // tell a timeout, a cancel or a cut from a real end (which always carries a finish_reason).
       if (controller.signal.aborted) throw new APIUserAbortError();
       if (!finishReason) throw new LlmError('llm_network', 'the model stream ended before the answer was finished', { retryable: true });
-      // Calibration needs our own count; prompts this short say little (and a ping need not load the tables).
+      // Calibration needs our own count: only prompts long enough to matter pay for it.
       if (usage && usage.promptTokens >= MIN_CALIBRATION_TOKENS) calibrate(model, countMessages(req.messages), usage.promptTokens);
       yield {
         type: 'done',
@@ -204,7 +213,9 @@ export class LlmClient implements ChatModelClient {
     } finally {
       clearTimeout(timer);
       req.signal?.removeEventListener('abort', onAbort);
-      controller.abort();
+      // A response read to its end has nothing to cancel: aborting it anyway built a DOMException
+      // (with its stack) on every reply (issue 19).
+      if (!ended) controller.abort();
     }
   }
 
@@ -254,17 +265,50 @@ const observingFetch = async (url: string | URL | Request, init?: RequestInit): 
     return new Response(hooks.errorBody ?? null, { status: res.status, statusText: res.statusText, headers: res.headers });
   }
   if (!res.body || !hooks.onBytes) return res;
-  const onBytes = hooks.onBytes;
-  const body = res.body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, out) {
-        onBytes();
-        out.enqueue(chunk);
-      },
-    }),
-  );
-  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  // The SDK reads a body that is an async iterable as it is (besides a ReadableStream): the
+  // response keeps everything else and its body is read through a reader that sees each chunk.
+  // A TransformStream piped in between cost ~11 KB of heap per open stream (issue 19).
+  Object.defineProperty(res, 'body', { value: observedBody(res.body, hooks.onBytes) });
+  return res;
 };
+
+/** `body` as an async iterable calling `onBytes` as each chunk arrives; returning early cancels the body. */
+function observedBody(body: ReadableStream<Uint8Array>, onBytes: () => void): AsyncIterable<Uint8Array> {
+  const reader = body.getReader();
+  let see: (() => void) | undefined = onBytes;
+  // Once read, the body lets go of this reader (and through it the turn's request): fetch keeps a
+  // body weakly referenced until a full GC, so whatever it still reaches is promoted (issue 19).
+  const release = () => {
+    see = undefined;
+    reader.releaseLock();
+  };
+  const chunks: AsyncIterableIterator<Uint8Array> = {
+    async next() {
+      const r = await reader.read().catch((err: unknown) => {
+        release();
+        throw err;
+      });
+      if (r.done) {
+        release();
+        return { done: true, value: undefined };
+      }
+      see?.();
+      return { done: false, value: r.value };
+    },
+    async return() {
+      if (see) {
+        const cancelled = reader.cancel();
+        release();
+        await cancelled;
+      }
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return chunks;
+    },
+  };
+  return { [Symbol.asyncIterator]: () => chunks };
+}
 
 function backoff(attempt: number, baseMs: number): number {
   // Full jitter: a random point in [0, base·2^attempt], so instances that failed together spread out.

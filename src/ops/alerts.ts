@@ -18,12 +18,71 @@ export interface AlertSettings {
 export type AlertKind = 'model_errors' | 'latency';
 export type Notify = (text: string) => Promise<void>;
 
-interface Sample {
-  at: number;
-  modelCall: boolean;
-  modelFailed: boolean;
-  latencyMs: number;
+/**
+ * The window's samples in time order, as columns in a ring buffer with running counts: a turn
+ * adds one and drops the expired ones in O(1) (a pass over the window per turn grew with
+ * traffic, and a sample object per reply lived the whole window in the old generation; issue 19).
+ */
+class SampleWindow {
+  private at = new Float64Array(1024);
+  private latency = new Float64Array(1024);
+  private kind = new Uint8Array(1024);
+  private head = 0;
+  size = 0;
+  calls = 0;
+  failed = 0;
+  slow = 0;
+
+  constructor(private readonly slowMs: number) {}
+
+  push(at: number, modelCall: boolean, modelFailed: boolean, latencyMs: number): void {
+    if (this.size === this.at.length) this.grow();
+    const i = (this.head + this.size) % this.at.length;
+    this.at[i] = at;
+    this.latency[i] = latencyMs;
+    this.kind[i] = (modelCall ? CALL : 0) | (modelFailed ? FAILED : 0);
+    this.size++;
+    this.count(i, 1);
+  }
+
+  /** Drops the samples older than `since` (they are at the front). */
+  expire(since: number): void {
+    while (this.size && this.at[this.head]! < since) {
+      this.count(this.head, -1);
+      this.head = (this.head + 1) % this.at.length;
+      this.size--;
+    }
+  }
+
+  latencies(): number[] {
+    return Array.from({ length: this.size }, (_, k) => this.latency[(this.head + k) % this.at.length]!);
+  }
+
+  private count(i: number, by: 1 | -1): void {
+    if (this.kind[i]! & CALL) this.calls += by;
+    if (this.kind[i]! & FAILED) this.failed += by;
+    if (this.latency[i]! > this.slowMs) this.slow += by;
+  }
+
+  private grow(): void {
+    const n = this.at.length;
+    const at = new Float64Array(n * 2);
+    const latency = new Float64Array(n * 2);
+    const kind = new Uint8Array(n * 2);
+    for (let k = 0; k < this.size; k++) {
+      const i = (this.head + k) % n;
+      at[k] = this.at[i]!;
+      latency[k] = this.latency[i]!;
+      kind[k] = this.kind[i]!;
+    }
+    this.at = at;
+    this.latency = latency;
+    this.kind = kind;
+    this.head = 0;
+  }
 }
+const CALL = 1;
+const FAILED = 2;
 
 /**
  * Watches finished turns and raises an alert once when the model's error rate or the p99
@@ -31,11 +90,13 @@ interface Sample {
  * warning and a post to the admin channel, never a message per failing turn.
  */
 export class AlertMonitor {
-  private samples: Sample[] = [];
+  private readonly samples: SampleWindow;
   private readonly firing = new Set<AlertKind>();
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly o: AlertSettings & { log: Logger; notify?: Notify; now?: () => number }) {}
+  constructor(private readonly o: AlertSettings & { log: Logger; notify?: Notify; now?: () => number }) {
+    this.samples = new SampleWindow(o.p99LatencyMs);
+  }
 
   /** Re-evaluates periodically too, so an alert recovers when traffic stops. */
   start(everyMs = 30_000): this {
@@ -50,7 +111,7 @@ export class AlertMonitor {
 
   record(r: TurnResult): Promise<void> {
     const modelCall = r.model !== undefined || (r.error !== undefined && r.error.startsWith('llm_') && r.error !== 'llm_not_configured');
-    this.samples.push({ at: this.now(), modelCall, modelFailed: modelCall && r.error !== undefined, latencyMs: r.finishedAt - r.message.receivedAt });
+    this.samples.push(this.now(), modelCall, modelCall && r.error !== undefined, r.finishedAt - r.message.receivedAt);
     return this.evaluate();
   }
 
@@ -59,22 +120,10 @@ export class AlertMonitor {
   }
 
   async evaluate(): Promise<void> {
-    const since = this.now() - this.o.windowMs;
-    // Samples arrive in time order: the expired ones are at the front.
-    let expired = 0;
-    while (expired < this.samples.length && this.samples[expired]!.at < since) expired++;
-    if (expired) this.samples.splice(0, expired);
-    // One pass per turn, no sort: this runs after every reply (issue 19: sorting the window was a
-    // visible share of a reply's CPU, growing with traffic). p99 > bound ⇔ more than n − ⌈0.99 n⌉
-    // samples exceed the bound; the p99 itself is only computed for the message of a transition.
-    let calls = 0;
-    let failed = 0;
-    let slow = 0;
-    for (const s of this.samples) {
-      if (s.modelCall) calls++;
-      if (s.modelFailed) failed++;
-      if (s.latencyMs > this.o.p99LatencyMs) slow++;
-    }
+    this.samples.expire(this.now() - this.o.windowMs);
+    // Running counts: p99 > bound ⇔ more than n − ⌈0.99 n⌉ samples exceed the bound; the p99
+    // itself is only computed for the message of a transition.
+    const { calls, failed, slow, size: n } = this.samples;
     const rate = calls ? failed / calls : 0;
     await this.transition(
       'model_errors',
@@ -83,12 +132,7 @@ export class AlertMonitor {
         `⚠️ Parley alert: ${Math.round(rate * 100)}% of model calls failed in the last ${minutes(this.o.windowMs)} (${failed} of ${calls}; threshold ${Math.round(this.o.modelErrorRate * 100)}%).`,
       () => `✅ Parley recovered: model calls are succeeding again (${failed} of ${calls} failed in the last ${minutes(this.o.windowMs)}).`,
     );
-    const n = this.samples.length;
-    const p99 = () =>
-      percentile(
-        this.samples.map((s) => s.latencyMs),
-        P99,
-      );
+    const p99 = () => percentile(this.samples.latencies(), P99);
     await this.transition(
       'latency',
       n >= this.o.minCalls && n > 0 && slow > n - Math.ceil(P99 * n),

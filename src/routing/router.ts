@@ -37,18 +37,32 @@ export function matches(rule: RouteRule, where: Where, question: string): boolea
   if (!oneOf(m.workspace, where.workspace)) return false;
   if (!oneOf(m.channel, where.channel)) return false;
   if (!oneOf(m.command, where.command?.replace(/^\//, ''))) return false;
-  if (m.keywords && !m.keywords.some((k) => containsWord(question, k))) return false;
-  if (m.regex && !new RegExp(m.regex, 'iu').test(question)) return false;
+  if (!m.keywords && !m.regex) return true;
+  const compiled = patternsOf(rule);
+  if (compiled.keywords && !compiled.keywords.some((k) => k.test(question))) return false;
+  if (compiled.regex && !compiled.regex.test(question)) return false;
   return true;
 }
 
-/** Whole-word (or whole-phrase) match, ignoring case and a plural -s/-es: "invoice" matches "invoices", "bill" not "billing". */
-function containsWord(text: string, word: string): boolean {
+/** A rule's keywords and regex, compiled once per rule object (a reloaded config brings new ones), not per turn. */
+const compiledRules = new WeakMap<RouteRule, { keywords?: RegExp[]; regex?: RegExp }>();
+function patternsOf(rule: RouteRule): { keywords?: RegExp[]; regex?: RegExp } {
+  let c = compiledRules.get(rule);
+  if (!c) {
+    const m = rule.match;
+    c = { keywords: m.keywords?.map(wordPattern), regex: m.regex ? new RegExp(m.regex, 'iu') : undefined };
+    compiledRules.set(rule, c);
+  }
+  return c;
+}
+
+/** Whole-word (or whole-phrase) pattern, ignoring case and a plural -s/-es: "invoice" matches "invoices", "bill" not "billing". */
+function wordPattern(word: string): RegExp {
   const escaped = word
     .trim()
     .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
     .replace(/\s+/g, '\\s+');
-  return new RegExp(`(?<![\\p{L}\\p{N}])${escaped}(?:e?s)?(?![\\p{L}\\p{N}])`, 'iu').test(text);
+  return new RegExp(`(?<![\\p{L}\\p{N}])${escaped}(?:e?s)?(?![\\p{L}\\p{N}])`, 'iu');
 }
 
 /** Sets the turn's profile from the routing rules (read per turn, so a config reload applies). */
@@ -65,7 +79,7 @@ export function routingMiddleware(settings: () => Settings): Middleware {
     ctx.profile = r.profile;
     ctx.state.routing = { rule: r.rule?.name, profile: r.profile.name };
     if (r.rule) ctx.log.debug({ rule: r.rule.name, profile: r.profile.name }, 'routed');
-    await next();
+    return next();
   };
 }
 

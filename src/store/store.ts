@@ -1,95 +1,18 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import Keyv, { type KeyvOptions, type KeyvStoreAdapter } from 'keyv';
+import type { KeyvStoreAdapter } from 'keyv';
 import type { Redis } from 'ioredis';
 import { ConfigError } from '../kernel/errors.js';
+import type { Reservation, Store, StoreKind, TimelineEntry, WindowHit } from './contract.js';
+import { KeyvStore, LocalClaims } from './keyv-store.js';
+import { MemoryStore } from './memory.js';
 // The backends' drivers load when a store of their kind opens: a memory or sqlite store never
 // needs the Redis client's modules (idle RSS, issue 19).
 import type { IORedisKeyvAdapter } from './redis.js';
-import type { ReopeningSqliteAdapter } from './sqlite.js';
+import type { ReopeningSqliteAdapter, StatementQueue } from './sqlite.js';
 
-/**
- * Storage for everything Parley keeps: history, dedupe records, locks, and what later
- * features add. Each feature takes a Keyv namespace; the few operations Keyv cannot do
- * atomically (claim a key once across instances) are here, implemented per backend.
- *
- * Outages: every Keyv here throws on store errors (`throwOnErrors`), so callers decide
- * what an outage means instead of reading `undefined` as "empty".
- */
-export interface Store {
-  readonly kind: StoreKind;
-  /** A Keyv scoped to `name`; values are JSON. Calling twice with one name returns the same Keyv. */
-  namespace<T = unknown>(name: string): Keyv<T>;
-  /**
-   * Every live entry of the namespace `name`, with keys exactly as they were set (Keyv's own
-   * iterator prefixes them differently per backend). Order is unspecified.
-   */
-  entries<T = unknown>(name: string): AsyncIterable<[string, T]>;
-  /**
-   * Sets `key` to `owner` for `ttlMs` only if it is not set: true if this caller got it.
-   * Atomic across every instance sharing the store (Redis `SET NX PX`).
-   */
-  claim(key: string, ttlMs: number, owner?: string): Promise<boolean>;
-  /** Extends a claim held by `owner`; false if it expired or belongs to someone else. */
-  renew(key: string, ttlMs: number, owner: string): Promise<boolean>;
-  /** Deletes `key` only if `owner` holds it (compare-and-delete). */
-  release(key: string, owner: string): Promise<void>;
-  /**
-   * Adds `by` (a whole number; 0 reads) to the counter `key` and returns the new value. A new
-   * counter starts at 0 and expires `ttlMs` after it was created. Atomic across instances (Redis).
-   */
-  increment(key: string, by: number, ttlMs: number): Promise<number>;
-  /**
-   * Adds `by` to the counter `key` (as `increment`) only if its value is below `limit`: a budget
-   * reserved before the work it pays for. Returns whether it was granted and the value after
-   * (unchanged when refused). Atomic across instances, so concurrent callers together pass
-   * `limit` by less than one `by`. Settle later with `increment(key, actual - by, ttlMs)`.
-   */
-  reserve(key: string, by: number, limit: number, ttlMs: number): Promise<Reservation>;
-  /**
-   * Sliding-window log: records one hit at `now` under `key` if fewer than `limit` hits fall in
-   * the last `windowMs`. Returns whether it was allowed, the hits in the window (including this
-   * one when allowed) and, when refused, the ms until the oldest hit leaves the window.
-   * Atomic across instances (Redis sorted set in one script).
-   */
-  hitWindow(key: string, limit: number, windowMs: number, now?: number): Promise<WindowHit>;
-  /** Hits recorded under `key` in the last `windowMs` (what `hitWindow` would count), without recording one. */
-  windowCount(key: string, windowMs: number, now?: number): Promise<number>;
-  /**
-   * Time-ordered index: puts `member` at time `at` under `key` (a member added again moves to
-   * its new time) and drops members older than `at - ttlMs`. Atomic across instances (Redis sorted set).
-   */
-  addToTimeline(key: string, member: string, at: number, ttlMs: number): Promise<void>;
-  /** Members of the timeline `key` with times in [since, until], oldest first. */
-  timeline(key: string, since: number, until: number): Promise<TimelineEntry[]>;
-  /** Takes `members` out of the timeline `key` (those not there are ignored). */
-  removeFromTimeline(key: string, ...members: string[]): Promise<void>;
-  /**
-   * After a deletion (src/privacy/forget.ts): makes deleted data unreadable in the backend's files.
-   * sqlite overwrites deleted rows itself (`secure_delete`); this also empties a write-ahead log.
-   */
-  purge(): Promise<void>;
-  close(): Promise<void>;
-}
-
-export interface TimelineEntry {
-  member: string;
-  at: number;
-}
-
-export interface Reservation {
-  granted: boolean;
-  value: number;
-}
-
-export interface WindowHit {
-  allowed: boolean;
-  count: number;
-  retryAfterMs: number;
-}
-
-export type StoreKind = 'memory' | 'sqlite' | 'redis';
+export type { Reservation, Store, StoreKind, TimelineEntry, WindowHit } from './contract.js';
 
 export function parseStoreUrl(url: string): { kind: StoreKind; location: string } {
   const m = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(url);
@@ -124,198 +47,6 @@ export async function openStore(url: string, options: { keyPrefix?: string } = {
   return new RedisStore(await connectRedis(location), prefix, IORedisKeyvAdapter);
 }
 
-abstract class KeyvStore implements Store {
-  abstract readonly kind: StoreKind;
-  private readonly spaces = new Map<string, Keyv<any>>();
-  constructor(protected readonly prefix: string) {}
-  protected abstract adapter(): KeyvStoreAdapter | Map<any, any>;
-  /** How values become strings; Keyv's default where stored data must stay readable by it. */
-  protected readonly codec: Pick<KeyvOptions, 'serialize' | 'deserialize'> = {};
-  /** Whether Keyv adds the namespace to keys itself (false where the adapter does it). */
-  protected readonly keyvPrefixesKeys: boolean = true;
-
-  namespace<T = unknown>(name: string): Keyv<T> {
-    let kv = this.spaces.get(name);
-    if (!kv) {
-      kv = new Keyv({ store: this.adapter(), namespace: `${this.prefix}:${name}`, throwOnErrors: true, useKeyPrefix: this.keyvPrefixesKeys, ...this.codec });
-      // Keyv emits before it throws; the throw reaches the caller, who handles it.
-      kv.on('error', () => {});
-      this.spaces.set(name, kv);
-    }
-    return kv as Keyv<T>;
-  }
-
-  async *entries<T = unknown>(name: string): AsyncIterable<[string, T]> {
-    const kv = this.namespace<T>(name);
-    // Keyv's iterator yields `name:key` where Keyv prefixes keys itself, the bare key where the adapter does.
-    const prefix = this.keyvPrefixesKeys ? `${name}:` : '';
-    for await (const [key, value] of kv.iterator!(undefined)) {
-      const k = String(key);
-      yield [prefix && k.startsWith(prefix) ? k.slice(prefix.length) : k, value as T];
-    }
-  }
-
-  abstract claim(key: string, ttlMs: number, owner?: string): Promise<boolean>;
-  abstract renew(key: string, ttlMs: number, owner: string): Promise<boolean>;
-  abstract release(key: string, owner: string): Promise<void>;
-  abstract increment(key: string, by: number, ttlMs: number): Promise<number>;
-  abstract reserve(key: string, by: number, limit: number, ttlMs: number): Promise<Reservation>;
-  abstract hitWindow(key: string, limit: number, windowMs: number, now?: number): Promise<WindowHit>;
-  abstract windowCount(key: string, windowMs: number, now?: number): Promise<number>;
-  abstract addToTimeline(key: string, member: string, at: number, ttlMs: number): Promise<void>;
-  abstract timeline(key: string, since: number, until: number): Promise<TimelineEntry[]>;
-  abstract removeFromTimeline(key: string, ...members: string[]): Promise<void>;
-
-  async purge(): Promise<void> {
-    // Memory and Redis hold nothing once a key is deleted (Redis persistence files: docs/privacy.md).
-  }
-
-  async close(): Promise<void> {
-    await Promise.allSettled([...this.spaces.values()].map((kv) => kv.disconnect()));
-    this.spaces.clear();
-  }
-}
-
-/**
- * Claims for single-process backends: one process owns the store, so an in-process map
- * serialises claims; the record is also written to the store so it survives a restart (sqlite).
- */
-abstract class LocalClaims extends KeyvStore {
-  private chain: Promise<unknown> = Promise.resolve();
-  private claims(): Keyv<string> {
-    return this.namespace<string>('claims');
-  }
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.chain.then(fn, fn);
-    this.chain = next.catch(() => undefined);
-    return next;
-  }
-  claim(key: string, ttlMs: number, owner: string = randomUUID()): Promise<boolean> {
-    return this.serial(async () => {
-      if ((await this.claims().get(key)) !== undefined) return false;
-      await this.claims().set(key, owner, ttlMs);
-      return true;
-    });
-  }
-  renew(key: string, ttlMs: number, owner: string): Promise<boolean> {
-    return this.serial(async () => {
-      if ((await this.claims().get(key)) !== owner) return false;
-      await this.claims().set(key, owner, ttlMs);
-      return true;
-    });
-  }
-  release(key: string, owner: string): Promise<void> {
-    return this.serial(async () => {
-      if ((await this.claims().get(key)) === owner) await this.claims().delete(key);
-    });
-  }
-  increment(key: string, by: number, ttlMs: number): Promise<number> {
-    const kv = this.namespace<{ n: number; expiresAt: number }>('counters');
-    return this.serial(async () => {
-      const now = Date.now();
-      const cur = await kv.get(key);
-      const live = cur && cur.expiresAt > now ? cur : { n: 0, expiresAt: now + ttlMs };
-      const next = { n: live.n + Math.trunc(by), expiresAt: live.expiresAt };
-      await kv.set(key, next, Math.max(1, next.expiresAt - now));
-      return next.n;
-    });
-  }
-  reserve(key: string, by: number, limit: number, ttlMs: number): Promise<Reservation> {
-    const kv = this.namespace<{ n: number; expiresAt: number }>('counters');
-    return this.serial(async () => {
-      const now = Date.now();
-      const cur = await kv.get(key);
-      const live = cur && cur.expiresAt > now ? cur : { n: 0, expiresAt: now + ttlMs };
-      if (live.n >= limit) return { granted: false, value: live.n };
-      const next = { n: live.n + Math.trunc(by), expiresAt: live.expiresAt };
-      await kv.set(key, next, Math.max(1, next.expiresAt - now));
-      return { granted: true, value: next.n };
-    });
-  }
-  hitWindow(key: string, limit: number, windowMs: number, now: number = Date.now()): Promise<WindowHit> {
-    const kv = this.namespace<number[]>('windows');
-    return this.serial(async () => {
-      const hits = ((await kv.get(key)) ?? []).filter((t) => t > now - windowMs);
-      if (hits.length >= limit) {
-        return { allowed: false, count: hits.length, retryAfterMs: Math.max(1, hits[0]! + windowMs - now) };
-      }
-      hits.push(now);
-      await kv.set(key, hits, windowMs);
-      return { allowed: true, count: hits.length, retryAfterMs: 0 };
-    });
-  }
-  async windowCount(key: string, windowMs: number, now: number = Date.now()): Promise<number> {
-    return ((await this.namespace<number[]>('windows').get(key)) ?? []).filter((t) => t > now - windowMs).length;
-  }
-  /**
-   * Timelines (analytics' open threads: one entry per conversation of the last day) are one
-   * value per key here. Parsing and re-serialising it on every turn grew with traffic and was
-   * the largest CPU cost of a reply (issue 19), so the one process owning the store keeps it
-   * parsed; sqlite still gets every write, memory needs none.
-   */
-  private readonly timelines = new Map<string, { entries: Map<string, number>; expiresAt: number }>();
-  /** Whether timelines are written to the Keyv store too (to survive a restart). */
-  protected readonly persistTimelines: boolean = true;
-  private async loadTimeline(key: string): Promise<Map<string, number>> {
-    const cached = this.timelines.get(key);
-    if (cached && cached.expiresAt > Date.now()) return cached.entries;
-    const stored = this.persistTimelines ? await this.namespace<Record<string, number>>('timelines').get(key) : undefined;
-    const entries = new Map(Object.entries(stored ?? {}));
-    this.timelines.set(key, { entries, expiresAt: Number.POSITIVE_INFINITY });
-    return entries;
-  }
-  private async saveTimeline(key: string, entries: Map<string, number>, ttlMs?: number): Promise<void> {
-    const t = this.timelines.get(key)!;
-    if (ttlMs !== undefined) t.expiresAt = Date.now() + ttlMs;
-    if (this.persistTimelines) await this.namespace<Record<string, number>>('timelines').set(key, Object.fromEntries(entries), ttlMs);
-  }
-  addToTimeline(key: string, member: string, at: number, ttlMs: number): Promise<void> {
-    return this.serial(async () => {
-      const entries = await this.loadTimeline(key);
-      entries.delete(member); // a member added again moves to the end of the insertion order
-      entries.set(member, at);
-      for (const [m, t] of entries) if (t < at - ttlMs) entries.delete(m);
-      await this.saveTimeline(key, entries, ttlMs);
-    });
-  }
-  removeFromTimeline(key: string, ...members: string[]): Promise<void> {
-    return this.serial(async () => {
-      const entries = await this.loadTimeline(key);
-      const present = members.filter((m) => entries.has(m));
-      if (!present.length) return;
-      for (const m of present) entries.delete(m);
-      await this.saveTimeline(key, entries);
-    });
-  }
-  async timeline(key: string, since: number, until: number): Promise<TimelineEntry[]> {
-    const entries = await this.serial(() => this.loadTimeline(key));
-    return [...entries]
-      .filter(([, at]) => at >= since && at <= until)
-      .map(([member, at]) => ({ member, at }))
-      .sort((a, b) => a.at - b.at);
-  }
-}
-
-class MemoryStore extends LocalClaims {
-  readonly kind = 'memory' as const;
-  // Nothing outlives the process: the parsed timelines are the only copy.
-  protected override readonly persistTimelines = false;
-  /**
-   * Native JSON, as nothing written here is read by another version: Keyv's default serializer
-   * builds each value by string concatenation, and a Map keeps those ropes as they are (~10×
-   * the flat string's heap), and its reviver-based parse was a quarter of a reply's CPU (issue 19).
-   */
-  protected override readonly codec: Pick<KeyvOptions, 'serialize' | 'deserialize'> = {
-    serialize: (d) => JSON.stringify(d),
-    deserialize: (s) => JSON.parse(s),
-  };
-  protected adapter() {
-    // One Map per namespace: Keyv records its namespace on the store it is given, and
-    // iterating a namespace relies on that.
-    return new Map();
-  }
-}
-
 class SqliteStore extends LocalClaims {
   readonly kind = 'sqlite' as const;
   constructor(
@@ -326,10 +57,13 @@ class SqliteStore extends LocalClaims {
     super(prefix);
   }
   private readonly connections: ReopeningSqliteAdapter[] = [];
+  /** The queue every connection of this store takes turns in (made with the first). */
+  private statements?: StatementQueue;
   protected adapter() {
     // One adapter per namespace: a Keyv sets its namespace on the adapter it owns. A connection
-    // that fails (a transient fault) is opened again on the next call.
-    const adapter = new this.Adapter({ uri: `sqlite://${this.file}`, table: 'parley', busyTimeout: 5000 });
+    // that fails (a transient fault) is opened again on the next call. All of them take turns.
+    this.statements ??= this.Adapter.queue();
+    const adapter = new this.Adapter({ uri: `sqlite://${this.file}`, table: 'parley', busyTimeout: 5000 }, this.statements);
     this.connections.push(adapter);
     return adapter as unknown as KeyvStoreAdapter;
   }

@@ -57,7 +57,7 @@ export interface Support {
 /** Feedback, handoff, analytics (issue 6) and the review queue (issue 12) over one store. See docs/support-analytics.md and docs/quality.md. */
 export function createSupport(d: SupportDeps): Support {
   let adapters: PlatformAdapter[] = [];
-  const analytics = new SupportAnalytics(d.store, { priceOf: d.priceOf, quietPeriodMs: d.quietPeriodMs });
+  const analytics = new SupportAnalytics(d.store, { priceOf: d.priceOf, quietPeriodMs: d.quietPeriodMs, log: d.log.child({ component: 'analytics' }) });
   const handoff = new HandoffService({
     store: d.store,
     history: d.history,

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { openStore } from '../../src/store/store.js';
 import { SupportAnalytics, normalizeQuestion } from '../../src/analytics/support-analytics.js';
 import { buildReport, formatCsv, formatSummary, parseSince } from '../../src/analytics/report.js';
@@ -155,6 +155,27 @@ describe('support analytics', () => {
       'day,questions,model,faq,knowledge,declined,handoffs,up,down,up_ratio,resolution_rate,p50_ms,p95_ms,tokens,cost_usd,groundedness,low_grounded',
     );
     expect(csv.at(-1)).toMatch(/^total,5,3,0,0,2,0,0,1,0\.000,/);
+  });
+
+  it("keeps a day's 300 most asked questions, dropping the least asked, and writes the list behind the turns", async () => {
+    const store = await openStore('memory://');
+    const analytics = new SupportAnalytics(store, { quietPeriodMs: DAY, now: () => T0 });
+    const kv = store.namespace<Record<string, { question: string; asked: number }>>('analytics');
+    const key = `q:${new Date(T0).toISOString().slice(0, 10)}`;
+    await analytics.recordTurn(turn({ id: 'p1', text: 'Popular question', source: 'model' }));
+    await analytics.recordTurn(turn({ id: 'p2', text: 'popular question?', source: 'model' }));
+    // Written behind the turns (this process owns the store), without anyone asking for it…
+    await vi.waitFor(async () => expect(Object.keys((await kv.get(key)) ?? {})).toHaveLength(1), { timeout: 5_000, interval: 50 });
+    for (let i = 0; i < 300; i++) await analytics.recordTurn(turn({ id: `q${i}`, text: `Question number ${i}`, source: 'model' }));
+    // …and at once by idle(), as every report and a stop wait for it.
+    await analytics.idle();
+    const stored = Object.values((await kv.get(key))!);
+    expect(stored).toHaveLength(300);
+    // The first of the least asked left each time one more came: "Question number 0".
+    expect(stored.map((t) => t.question)).not.toContain('Question number 0');
+    expect(stored.find((t) => t.question === 'Popular question')?.asked).toBe(2);
+    expect(stored.map((t) => t.question)).toContain('Question number 299');
+    await store.close();
   });
 
   it('time to first visible text: p50/p95 from a bounded, mergeable sketch within its accuracy', async () => {

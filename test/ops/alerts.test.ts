@@ -88,6 +88,35 @@ describe('AlertMonitor', () => {
     expect(posted[1]).toBe('✅ Parley recovered: p99 reply time is 0.0 s (bound 20.0 s).');
   });
 
+  it('counts exactly over thousands of turns while the window slides', async () => {
+    const now = { t: 0 };
+    const { m, posted } = monitor(now);
+    const seen: { at: number; failed: boolean }[] = [];
+    const record = async (failed: boolean) => {
+      now.t += 1000;
+      seen.push({ at: now.t, failed });
+      await m.record(turn({ at: now.t, failed }));
+    };
+    // 3,000 successes a second apart: the 10-minute window keeps sliding (samples leave as others come).
+    for (let i = 0; i < 3000; i++) await record(false);
+    expect(posted).toEqual([]);
+    // Then failures, until their share of the window passes 30 %.
+    while (!posted.length) await record(true);
+    const inWindow = seen.filter((s) => s.at >= now.t - 10 * 60_000);
+    const failed = inWindow.filter((s) => s.failed).length;
+    expect(posted[0]).toBe(
+      `⚠️ Parley alert: ${Math.round((failed / inWindow.length) * 100)}% of model calls failed in the last 10 min (${failed} of ${inWindow.length}; threshold 30%).`,
+    );
+    expect(failed / inWindow.length).toBeGreaterThan(0.3);
+    expect((failed - 1) / inWindow.length).toBeLessThanOrEqual(0.3);
+    // A burst of 5,000 turns within the window, then only successes once it has passed.
+    for (let i = 0; i < 5000; i++) await m.record(turn({ at: now.t, failed: i % 2 === 0 }));
+    now.t += 11 * 60_000;
+    await record(false);
+    // Every one of the 8,000-odd samples left the counts: the window holds the one success.
+    expect(posted[1]).toBe('✅ Parley recovered: model calls are succeeding again (0 of 1 failed in the last 10 min).');
+  });
+
   it('computes nearest-rank percentiles', () => {
     expect(percentile([], 0.99)).toBe(0);
     expect(percentile([5, 1, 3], 0.5)).toBe(3);

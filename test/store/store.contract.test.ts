@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/store.js';
+import type { MemoryStore } from '../../src/store/memory.js';
 import { HistoryStore } from '../../src/store/history.js';
 import { conversationKey, type Turn } from '../../src/kernel/types.js';
 import { REDIS_URL, uniquePrefix } from '../helpers/redis.js';
@@ -218,5 +219,24 @@ describe('store URLs', () => {
   it('rejects unknown schemes, naming STORE_URL', async () => {
     await expect(openStore('ftp://x')).rejects.toThrow(/^STORE_URL: unsupported scheme "ftp:\/\/"/);
     await expect(openStore('nonsense')).rejects.toThrow(/^STORE_URL: /);
+  });
+});
+
+describe('memory store', () => {
+  it('lets expired entries go without anyone reading them (Keyv alone keeps them until read)', async () => {
+    const store = (await openStore('memory://')) as MemoryStore;
+    const kv = store.namespace<string>('history');
+    await kv.set('kept', 'forever');
+    await kv.set('brief', 'soon gone', 20);
+    await store.hitWindow('rate:user:u1', 5, 20);
+    await store.increment('budget:u1', 3, 20);
+    expect(await store.windowCount('rate:user:u1', 20)).toBe(1);
+    const raw = kv.store as Map<string, unknown>;
+    expect(raw.size).toBe(2);
+    store.sweep(Date.now() + 1_000);
+    expect([...raw.keys()]).toEqual(['parley:history:kept']);
+    expect(await kv.get('kept')).toBe('forever');
+    expect(await store.increment('budget:u1', 0, 20)).toBe(0);
+    await store.close();
   });
 });

@@ -59,6 +59,8 @@ export class HttpApiAdapter implements PlatformAdapter {
   private running = false;
   private deliver?: Deliver;
   private mounted = false;
+  /** Whether any key has a daily token budget (what `estimateTokens` is for). */
+  private readonly budgeted: boolean;
 
   constructor(
     private readonly settings: ApiSettings,
@@ -66,6 +68,7 @@ export class HttpApiAdapter implements PlatformAdapter {
   ) {
     this.log = deps.log.child({ platform: 'api' });
     this.keyring = new ApiKeyring(settings.keys, deps.store);
+    this.budgeted = settings.keys.some((k) => k.tokensPerDay !== undefined);
     this.tasks = new TaskStore(deps.store, settings.taskTtlMs);
     this.background = new BackgroundWork((err) => this.log.error({ err: describe(err) }, 'an HTTP API task failed'));
   }
@@ -211,6 +214,9 @@ export class HttpApiAdapter implements PlatformAdapter {
 
   /** The question's tokens and the longest answer the profile allows: what one ask may cost at most (history aside). */
   private estimateTokens(body: AskRequest): number {
+    // Only a key's daily token budget reserves this; without one the count would load the
+    // o200k tables (~19 MB of heap) and tokenize every question for nothing (issue 19).
+    if (!this.budgeted) return 0;
     const profile = this.deps.settings?.().profiles.get(body.profile ?? 'default');
     return countTokens(body.question) + (profile?.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS);
   }

@@ -1,0 +1,200 @@
+import { randomUUID } from 'node:crypto';
+import Keyv, { type KeyvOptions, type KeyvStoreAdapter } from 'keyv';
+import type { Reservation, Store, StoreKind, TimelineEntry, WindowHit } from './contract.js';
+
+/** The Keyv-backed part every backend shares: namespaces, entries, close. */
+export abstract class KeyvStore implements Store {
+  abstract readonly kind: StoreKind;
+  private readonly spaces = new Map<string, Keyv<any>>();
+  constructor(protected readonly prefix: string) {}
+  protected abstract adapter(): KeyvStoreAdapter | Map<any, any>;
+  /** How values become strings; Keyv's default where stored data must stay readable by it. */
+  protected readonly codec: Pick<KeyvOptions, 'serialize' | 'deserialize'> = {};
+  /** Whether Keyv adds the namespace to keys itself (false where the adapter does it). */
+  protected readonly keyvPrefixesKeys: boolean = true;
+
+  namespace<T = unknown>(name: string): Keyv<T> {
+    let kv = this.spaces.get(name);
+    if (!kv) {
+      kv = new Keyv({ store: this.adapter(), namespace: `${this.prefix}:${name}`, throwOnErrors: true, useKeyPrefix: this.keyvPrefixesKeys, ...this.codec });
+      // Keyv emits before it throws; the throw reaches the caller, who handles it.
+      kv.on('error', () => {});
+      this.spaces.set(name, kv);
+    }
+    return kv as Keyv<T>;
+  }
+
+  async *entries<T = unknown>(name: string): AsyncIterable<[string, T]> {
+    const kv = this.namespace<T>(name);
+    // Keyv's iterator yields `name:key` where Keyv prefixes keys itself, the bare key where the adapter does.
+    const prefix = this.keyvPrefixesKeys ? `${name}:` : '';
+    for await (const [key, value] of kv.iterator!(undefined)) {
+      const k = String(key);
+      yield [prefix && k.startsWith(prefix) ? k.slice(prefix.length) : k, value as T];
+    }
+  }
+
+  abstract claim(key: string, ttlMs: number, owner?: string): Promise<boolean>;
+  abstract renew(key: string, ttlMs: number, owner: string): Promise<boolean>;
+  abstract release(key: string, owner: string): Promise<void>;
+  abstract increment(key: string, by: number, ttlMs: number): Promise<number>;
+  abstract reserve(key: string, by: number, limit: number, ttlMs: number): Promise<Reservation>;
+  abstract hitWindow(key: string, limit: number, windowMs: number, now?: number): Promise<WindowHit>;
+  abstract windowCount(key: string, windowMs: number, now?: number): Promise<number>;
+  abstract addToTimeline(key: string, member: string, at: number, ttlMs: number): Promise<void>;
+  abstract timeline(key: string, since: number, until: number): Promise<TimelineEntry[]>;
+  abstract removeFromTimeline(key: string, ...members: string[]): Promise<void>;
+
+  async purge(): Promise<void> {
+    // Memory and Redis hold nothing once a key is deleted (Redis persistence files: docs/privacy.md).
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.spaces.values()].map((kv) => kv.disconnect()));
+    this.spaces.clear();
+  }
+}
+
+/**
+ * Claims for single-process backends: one process owns the store, so an in-process map
+ * serialises claims; the record is also written to the store so it survives a restart (sqlite).
+ */
+export abstract class LocalClaims extends KeyvStore {
+  private chain: Promise<unknown> = Promise.resolve();
+  private claims(): Keyv<string> {
+    return this.namespace<string>('claims');
+  }
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn, fn);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+  claim(key: string, ttlMs: number, owner: string = randomUUID()): Promise<boolean> {
+    return this.serial(async () => {
+      if ((await this.claims().get(key)) !== undefined) return false;
+      await this.claims().set(key, owner, ttlMs);
+      return true;
+    });
+  }
+  renew(key: string, ttlMs: number, owner: string): Promise<boolean> {
+    return this.serial(async () => {
+      if ((await this.claims().get(key)) !== owner) return false;
+      await this.claims().set(key, owner, ttlMs);
+      return true;
+    });
+  }
+  release(key: string, owner: string): Promise<void> {
+    return this.serial(async () => {
+      if ((await this.claims().get(key)) === owner) await this.claims().delete(key);
+    });
+  }
+  increment(key: string, by: number, ttlMs: number): Promise<number> {
+    const kv = this.namespace<{ n: number; expiresAt: number }>('counters');
+    return this.serial(async () => {
+      const now = Date.now();
+      const cur = await kv.get(key);
+      const live = cur && cur.expiresAt > now ? cur : { n: 0, expiresAt: now + ttlMs };
+      const next = { n: live.n + Math.trunc(by), expiresAt: live.expiresAt };
+      await kv.set(key, next, Math.max(1, next.expiresAt - now));
+      return next.n;
+    });
+  }
+  reserve(key: string, by: number, limit: number, ttlMs: number): Promise<Reservation> {
+    const kv = this.namespace<{ n: number; expiresAt: number }>('counters');
+    return this.serial(async () => {
+      const now = Date.now();
+      const cur = await kv.get(key);
+      const live = cur && cur.expiresAt > now ? cur : { n: 0, expiresAt: now + ttlMs };
+      if (live.n >= limit) return { granted: false, value: live.n };
+      const next = { n: live.n + Math.trunc(by), expiresAt: live.expiresAt };
+      await kv.set(key, next, Math.max(1, next.expiresAt - now));
+      return { granted: true, value: next.n };
+    });
+  }
+  hitWindow(key: string, limit: number, windowMs: number, now: number = Date.now()): Promise<WindowHit> {
+    const kv = this.namespace<number[]>('windows');
+    return this.serial(async () => {
+      const hits = ((await kv.get(key)) ?? []).filter((t) => t > now - windowMs);
+      if (hits.length >= limit) {
+        return { allowed: false, count: hits.length, retryAfterMs: Math.max(1, hits[0]! + windowMs - now) };
+      }
+      hits.push(now);
+      await kv.set(key, hits, windowMs);
+      return { allowed: true, count: hits.length, retryAfterMs: 0 };
+    });
+  }
+  async windowCount(key: string, windowMs: number, now: number = Date.now()): Promise<number> {
+    return ((await this.namespace<number[]>('windows').get(key)) ?? []).filter((t) => t > now - windowMs).length;
+  }
+  /**
+   * Timelines (analytics' open threads: one entry per conversation of the last day) are one
+   * value per key here. Parsing and re-serialising it on every turn grew with traffic and was
+   * the largest CPU cost of a reply (issue 19), so the one process owning the store keeps it
+   * parsed; sqlite still gets every write, memory needs none.
+   */
+  private readonly timelines = new Map<string, Timeline>();
+  /** Whether timelines are written to the Keyv store too (to survive a restart). */
+  protected readonly persistTimelines: boolean = true;
+  private async loadTimeline(key: string): Promise<Timeline> {
+    const cached = this.timelines.get(key);
+    if (cached && cached.expiresAt > Date.now()) return cached;
+    const stored = this.persistTimelines ? await this.namespace<Record<string, number>>('timelines').get(key) : undefined;
+    const t: Timeline = {
+      entries: new Map(Object.entries(stored ?? {})),
+      expiresAt: Number.POSITIVE_INFINITY,
+      cutoff: Number.NEGATIVE_INFINITY,
+      addedSinceDrop: 0,
+    };
+    this.timelines.set(key, t);
+    return t;
+  }
+  private async saveTimeline(key: string, t: Timeline, ttlMs?: number): Promise<void> {
+    if (ttlMs !== undefined) t.expiresAt = Date.now() + ttlMs;
+    if (!this.persistTimelines) return;
+    const live: Record<string, number> = {};
+    t.entries.forEach((at, member) => void (at >= t.cutoff && (live[member] = at)));
+    await this.namespace<Record<string, number>>('timelines').set(key, live, ttlMs);
+  }
+  addToTimeline(key: string, member: string, at: number, ttlMs: number): Promise<void> {
+    return this.serial(async () => {
+      const t = await this.loadTimeline(key);
+      t.entries.delete(member); // a member added again moves to the end of the insertion order
+      t.entries.set(member, at);
+      // Members older than the cutoff are gone for every reader at once; they leave the map in
+      // one pass once a quarter of it has been added since the last (a pass on every add was
+      // O(open threads) per turn, issue 19).
+      t.cutoff = Math.max(t.cutoff, at - ttlMs);
+      if (++t.addedSinceDrop * 4 >= t.entries.size) {
+        t.addedSinceDrop = 0;
+        t.entries.forEach((time, m) => void (time < t.cutoff && t.entries.delete(m)));
+      }
+      await this.saveTimeline(key, t, ttlMs);
+    });
+  }
+  removeFromTimeline(key: string, ...members: string[]): Promise<void> {
+    return this.serial(async () => {
+      const t = await this.loadTimeline(key);
+      const present = members.filter((m) => t.entries.has(m));
+      if (!present.length) return;
+      for (const m of present) t.entries.delete(m);
+      await this.saveTimeline(key, t);
+    });
+  }
+  async timeline(key: string, since: number, until: number): Promise<TimelineEntry[]> {
+    const t = await this.serial(() => this.loadTimeline(key));
+    const from = Math.max(since, t.cutoff);
+    const out: TimelineEntry[] = [];
+    t.entries.forEach((at, member) => void (at >= from && at <= until && out.push({ member, at })));
+    return out.sort((a, b) => a.at - b.at);
+  }
+}
+
+/** One timeline held parsed by the process owning the store. */
+interface Timeline {
+  entries: Map<string, number>;
+  expiresAt: number;
+  /** Members older than this were dropped by an add (Redis drops them there and then): never read. */
+  cutoff: number;
+  /** Adds since expired members last left `entries`. */
+  addedSinceDrop: number;
+}
