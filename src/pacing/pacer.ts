@@ -37,8 +37,11 @@ export interface PacerSettings {
   window?: WindowLog;
 }
 
-/** `final` updates (the exact last text) leave before `progress` updates. */
-/** `first` (a reply's first words) leave before a busy scope's edits, so askers are not starved by earlier replies. */
+/**
+ * `final` updates (the exact last text) leave before `progress` updates; `first` (a reply's first
+ * words) leave before a busy scope's edits, so askers are not starved by earlier replies. Only
+ * `progress` leaves the global requests kept by reserveGlobal free.
+ */
 export type Priority = 'final' | 'first' | 'normal' | 'progress';
 const PRIORITY: Record<Priority, number> = { final: 1, first: 2, normal: 4, progress: 7 };
 
@@ -51,6 +54,8 @@ export interface BucketState {
 }
 /** Margin after a bucket's announced reset: the platform's clock and ours differ by the request's travel. */
 const RESET_MARGIN_MS = 50;
+/** A global reservation not released by then lapses (a reply whose first words never came). */
+const RESERVATION_TTL_MS = 60_000;
 
 export interface ScheduleOptions {
   /** Retries after 429s (default 0: the caller decides, e.g. a renderer sending newer text instead). */
@@ -82,6 +87,9 @@ export class Pacer {
   private readonly successes = new Map<string, number[]>();
   private readonly learned = new Map<string, { amount: number; intervalMs: number; until: number }>();
   private readonly globalBudget?: { amount: number; intervalMs: number };
+  /** Global requests kept for urgent requests still to come (reserveGlobal), until these times. */
+  private readonly reservations = new Map<number, number>();
+  private nextReservation = 0;
   private readonly window: WindowLog;
 
   constructor(
@@ -126,11 +134,47 @@ export class Pacer {
     }
   }
 
-  private scheduleOnce<T>(bucket: string, scope: string, fn: () => Promise<T>, priority: Priority): Promise<T> {
+  /**
+   * A request worth sending only now (a typing indicator): when its turn comes it is dropped,
+   * `fn` never called and undefined returned, if `wanted()` says it is no longer needed, its
+   * scope is held after a 429, or the global budget has less than half left beyond what is
+   * reserved (reserveGlobal): the rest is for requests that cannot be dropped, a crowd's first words.
+   */
+  async scheduleOptional<T>(bucket: string, scope: string, fn: () => Promise<T>, wanted: () => boolean = () => true): Promise<T | undefined> {
+    let result: T | undefined;
+    await this.scheduleOnce(bucket, scope, async () => void (result = await fn()), 'normal', wanted);
+    return result;
+  }
+
+  /**
+   * Keeps one request of the global budget for an urgent request still to come (a reply's first
+   * words while the model is thinking): until released, requests that can wait (`progress`)
+   * leave it free, so the last of a crowd of askers does not find the budget spent by earlier
+   * replies' edits. At most half the budget is kept; a reservation lapses after
+   * RESERVATION_TTL_MS. Kept per process: instances sharing a budget through Redis each keep
+   * room for their own replies. Returns the release (idempotent).
+   */
+  reserveGlobal(): () => void {
+    if (!this.globalBudget) return () => undefined;
+    const id = this.nextReservation++;
+    this.reservations.set(id, Date.now() + RESERVATION_TTL_MS);
+    return () => void this.reservations.delete(id);
+  }
+
+  /** Global requests currently kept by reserveGlobal (for diagnostics and tests). */
+  reservedGlobal(): number {
+    const now = Date.now();
+    for (const [id, until] of this.reservations) if (until <= now) this.reservations.delete(id);
+    return Math.min(this.reservations.size, Math.floor((this.globalBudget?.amount ?? 0) / 2));
+  }
+
+  private scheduleOnce<T>(bucket: string, scope: string, fn: () => Promise<T>, priority: Priority, optional?: () => boolean): Promise<T> {
     const group = this.groups.get(bucket);
     if (!group) throw new Error(`unknown pacing bucket "${bucket}"`);
     const key = `${bucket}:${scope}`;
     return group.key(scope).schedule({ priority: PRIORITY[priority] }, async () => {
+      // Only scheduleOptional passes `optional`, and its fn returns nothing: dropping returns undefined.
+      if (optional && !(await this.optionalMayGo(key, optional))) return undefined as T;
       // An empty bucket (or a 429) holds everything; the spread of a half-spent one only holds
       // requests that can wait (the bucket still has room for a first or final text).
       const urgent = priority === 'final' || priority === 'first';
@@ -138,7 +182,8 @@ export class Pacer {
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       this.cooldownUntil.delete(key);
       // The scope holds its turn while its budget refills, as a platform counting a window would have it.
-      if (this.globalBudget) await this.spend('global', this.globalBudget);
+      // An optional request already took its global slot (optionalMayGo).
+      if (this.globalBudget && !optional) await this.spendGlobal(priority === 'progress');
       const budget = this.budgets.get(bucket);
       if (budget && !this.usePrepaid(key)) await this.spend(key, budget);
       const learned = this.learned.get(key);
@@ -246,13 +291,24 @@ export class Pacer {
     return true;
   }
 
-  /**
-   * Whether the global budget has more than `reserve` requests left now: optional requests (a
-   * typing indicator) are dropped rather than spend what a crowd's first words need.
-   */
-  async globalHeadroom(reserve: number): Promise<boolean> {
+  /** Whether an optional request goes now; if so, its global slot is taken. */
+  private async optionalMayGo(key: string, wanted: () => boolean): Promise<boolean> {
+    if ((this.cooldownUntil.get(key) ?? 0) > Date.now() || !wanted()) return false;
     const b = this.globalBudget;
-    return !b || this.window.fits('global', Math.max(0, b.amount - reserve), b.intervalMs);
+    if (!b) return true;
+    // Half the budget, less what is kept for first words still to come.
+    const share = Math.floor(b.amount / 2) - this.reservedGlobal();
+    return share > 0 && (await this.window.take('global', share, b.intervalMs)) <= 0;
+  }
+
+  /** Takes one global request; one that can wait (`deferrable`) leaves the reserved ones free. */
+  private async spendGlobal(deferrable: boolean): Promise<void> {
+    const b = this.globalBudget!;
+    for (;;) {
+      const wait = await this.window.take('global', deferrable ? b.amount - this.reservedGlobal() : b.amount, b.intervalMs);
+      if (wait <= 0) return;
+      await new Promise((r) => setTimeout(r, wait));
+    }
   }
 
   /** Waits until the window log has room for one more request under `key`, and records it. */

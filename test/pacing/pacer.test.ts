@@ -188,4 +188,52 @@ describe('Pacer', () => {
     expect(await pacer.hasCapacity('edit', 'C')).toBe(true);
     await pacer.stop();
   });
+
+  it('drops an optional request when it is no longer wanted or the global budget is half spent, beyond what is reserved', async () => {
+    // A budget no test outlasts: what goes and what is dropped depends on counts alone.
+    const pacer = new Pacer({ global: { perInterval: { amount: 8, intervalMs: 60_000 } }, buckets: { typing: {}, post: {} } });
+    const sent: string[] = [];
+    const typing = (name: string, wanted?: () => boolean) => pacer.scheduleOptional('typing', name, async () => (sent.push(name), name), wanted);
+    expect(await typing('unwanted', () => false)).toBeUndefined();
+    expect(await typing('t1')).toBe('t1');
+    await pacer.schedule('post', 'C', async () => undefined);
+    await pacer.schedule('post', 'C', async () => undefined);
+    // 3 of 8 spent: one more optional request fits in the half, then they are dropped.
+    expect(await typing('t2')).toBe('t2');
+    expect(await typing('t3')).toBeUndefined();
+    expect(sent).toEqual(['t1', 't2']);
+
+    // A reservation for coming first words shrinks the half that optional requests may use.
+    const other = new Pacer({ global: { perInterval: { amount: 8, intervalMs: 60_000 } }, buckets: { typing: {} } });
+    const release = other.reserveGlobal();
+    const results = [];
+    for (let i = 0; i < 4; i++) results.push(await other.scheduleOptional('typing', `T${i}`, async () => i));
+    expect(results).toEqual([0, 1, 2, undefined]);
+    release();
+    await Promise.all([pacer.stop(), other.stop()]);
+  });
+
+  it('keeps reserved global requests for first words: progress waits for the budget, first words still go', async () => {
+    const pacer = new Pacer({ global: { perInterval: { amount: 4, intervalMs: 3_000 } }, buckets: { edit: {}, post: {} } });
+    const release = pacer.reserveGlobal();
+    expect(pacer.reservedGlobal()).toBe(1);
+    const done: string[] = [];
+    const run = (name: string) => async () => void done.push(name);
+    // Three progress edits use what is not reserved; a fourth waits.
+    await Promise.all(['A', 'B', 'C'].map((s) => pacer.schedule('edit', s, run(`edit ${s}`), 'progress')));
+    const waiting = pacer.schedule('edit', 'D', run('edit D'), 'progress');
+    // The reply's first words take the slot kept for them at once.
+    await pacer.schedule('post', 'E', run('first words E'), 'first');
+    release();
+    release(); // idempotent
+    expect(pacer.reservedGlobal()).toBe(0);
+    // The fourth edit goes once the window frees a request.
+    await waiting;
+    expect(done).toEqual(['edit A', 'edit B', 'edit C', 'first words E', 'edit D']);
+    // At most half the budget is kept, however many replies wait for their first words.
+    const many = Array.from({ length: 5 }, () => pacer.reserveGlobal());
+    expect(pacer.reservedGlobal()).toBe(2);
+    for (const r of many) r();
+    await pacer.stop();
+  });
 });

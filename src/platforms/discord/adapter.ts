@@ -318,7 +318,7 @@ export class DiscordAdapter implements PlatformAdapter {
     };
     if (plan.kind === 'interaction') return new InteractionSurface(plan, client.application?.id ?? client.user!.id, deps);
     const channelId = plan.channelId;
-    return new ChannelSurface(plan, { ...deps, onComplete: done, beginChannelReply: () => this.activity.begin(channelId) });
+    return new ChannelSurface(plan, { ...deps, onComplete: done, beginChannelReply: () => this.activity.begin(channelId), awaitsFirstWords: true });
   }
 }
 

@@ -33,14 +33,17 @@ export const ALLOWED_MENTIONS = Object.freeze({ parse: [] as string[], replied_u
 // Message writes are paced from Discord's own X-RateLimit-Remaining / Reset-After (observe):
 // no fixed spacing, so a fresh thread's first words leave at once. Until a route has answered,
 // requests in one scope leave one at a time.
-const GLOBAL_REQUESTS = { amount: 50, intervalMs: 1_000 }; // Discord: 50 requests/s per bot
+// Discord: 50 requests/s per bot. @discordjs/rest counts them too (in a fixed one-second window,
+// refusing the 51st), including the one request it makes itself: GET /gateway/bot when the
+// gateway connects. The pacer keeps room for that one, so a burst just after connecting (a crowd
+// of first words) is not refused by discord.js.
+const DISCORDJS_OWN_REQUESTS = 1;
+const GLOBAL_REQUESTS = { amount: 50 - DISCORDJS_OWN_REQUESTS, intervalMs: 1_000 };
 const FALLBACK_RETRY_AFTER_MS = 1_000; // when a 429 carries no usable retry_after
 const EPHEMERAL_FLAG = 1 << 6; // MessageFlags.Ephemeral
 const DEFERRED_CHANNEL_MESSAGE = 5; // InteractionResponseType.DeferredChannelMessageWithSource
 const THREAD_AUTO_ARCHIVE_MINUTES = 1440; // one day, available on every server
 const THREAD_CREATE_RETRIES = 1;
-/** A typing indicator is skipped when fewer than this many of the global 50 requests/s are left. */
-const TYPING_GLOBAL_RESERVE = GLOBAL_REQUESTS.amount / 2;
 
 export interface ApiMessage {
   id: string;
@@ -91,27 +94,25 @@ export class DiscordApi {
     call: (rest: RequestSender) => Promise<Response>,
     retries = 0,
   ): Promise<T> {
-    return this.pacer.schedule(
-      bucket,
-      scope,
-      async () => {
-        let res: Response;
-        try {
-          res = await call(senderOf(this.restOf()));
-        } catch (err) {
-          throw toPlatformError(method, err);
-        }
-        const state = bucketState(res.headers);
-        if (state) this.pacer.observe(bucket, scope, state);
-        return (res.status === 204 ? undefined : await res.json()) as T;
-      },
-      priority,
-      { retries },
-    );
+    return this.pacer.schedule(bucket, scope, () => this.request<T>(bucket, scope, method, call), priority, { retries });
   }
 
-  createMessage(channelId: string, content: Content, o: { replyTo?: string; final: boolean }): Promise<ApiMessage> {
-    return this.send('post', channelId, 'createMessage', o.final ? 'final' : 'normal', (rest) =>
+  /** One request as it leaves the pacer: errors converted, the bucket's headers reported. */
+  private async request<T>(bucket: string, scope: string, method: string, call: (rest: RequestSender) => Promise<Response>): Promise<T> {
+    let res: Response;
+    try {
+      res = await call(senderOf(this.restOf()));
+    } catch (err) {
+      throw toPlatformError(method, err);
+    }
+    const state = bucketState(res.headers);
+    if (state) this.pacer.observe(bucket, scope, state);
+    return (res.status === 204 ? undefined : await res.json()) as T;
+  }
+
+  /** `first`: a reply's first words (they go before a busy channel's other writes, see Priority). */
+  createMessage(channelId: string, content: Content, o: { replyTo?: string; final: boolean; first?: boolean }): Promise<ApiMessage> {
+    return this.send('post', channelId, 'createMessage', o.final ? 'final' : o.first ? 'first' : 'normal', (rest) =>
       rest.post(Routes.channelMessages(channelId), {
         body: {
           content: toDiscordContent(resolveContent(content)),
@@ -134,10 +135,27 @@ export class DiscordApi {
     await this.send('edit', channelId, 'deleteMessage', 'final', (rest) => rest.delete(Routes.channelMessage(channelId, messageId)));
   }
 
-  async sendTyping(channelId: string): Promise<void> {
-    // Optional: in a burst (20 threads opening at once) the 50 requests a second are for first words.
-    if (!(await this.pacer.globalHeadroom(TYPING_GLOBAL_RESERVE))) return;
-    await this.send('typing', channelId, 'sendTyping', 'normal', (rest) => rest.post(Routes.channelTyping(channelId)));
+  /**
+   * Optional: dropped when its turn comes if `wanted()` is false by then (the first words are
+   * out: a late indicator would show "typing…" under the answer) or the global budget is half
+   * spent (in a burst, 20 threads opening at once, the 50 requests a second are for first words).
+   */
+  async sendTyping(channelId: string, wanted?: () => boolean): Promise<void> {
+    await this.pacer.scheduleOptional(
+      'typing',
+      channelId,
+      () => this.request('typing', channelId, 'sendTyping', (rest) => rest.post(Routes.channelTyping(channelId))),
+      wanted,
+    );
+  }
+
+  /**
+   * Keeps a request of the global budget for a reply's first words until `release` (the first
+   * message is posted, or the reply ends without one): progress edits of other replies leave it
+   * free, so the last asker of a crowd does not wait a second for the budget (Pacer.reserveGlobal).
+   */
+  reserveFirstWords(): () => void {
+    return this.pacer.reserveGlobal();
   }
 
   /**

@@ -23,6 +23,8 @@ interface SurfaceDeps {
   onComplete?: () => void;
   /** Counts a reply written in the channel after all (a thread could not be opened); returns its end. */
   beginChannelReply?: () => () => void;
+  /** A new reply: keeps global budget for its first words until they are posted (DiscordApi.reserveFirstWords). */
+  awaitsFirstWords?: boolean;
 }
 
 /**
@@ -36,13 +38,18 @@ export class ChannelSurface implements ReplySurface {
   private resolvedChannel?: string;
   private typingTimer?: NodeJS.Timeout;
   private posted = 0;
+  /** A first message is on its way: a typing indicator is no longer wanted. */
+  private writing = false;
   private done = false;
   private release?: () => void;
+  private readonly firstWordsOut: () => void;
 
   constructor(
     private readonly plan: Extract<ReplyPlan, { kind: 'channel' }>,
     private readonly d: SurfaceDeps,
-  ) {}
+  ) {
+    this.firstWordsOut = d.awaitsFirstWords ? d.api.reserveFirstWords() : () => undefined;
+  }
 
   /** Where messages go; in thread mode the thread is opened on first use. */
   private resolveTarget(): Promise<{ channelId: string; replyTo?: string }> {
@@ -84,7 +91,7 @@ export class ChannelSurface implements ReplySurface {
     const tick = async () => {
       if (this.posted > 0 || this.done) return;
       try {
-        await this.d.api.sendTyping(channelId);
+        await this.d.api.sendTyping(channelId, () => !this.writing && !this.done);
       } catch (err) {
         this.d.log.debug({ err: describe(err) }, 'typing indicator failed');
       }
@@ -99,10 +106,12 @@ export class ChannelSurface implements ReplySurface {
   async post(content: Content, options: SendOptions): Promise<MessageRef> {
     const { channelId, replyTo } = await this.resolveTarget();
     // Only the first message replies to the question; continuations follow it.
-    const replyToNow = this.posted === 0 ? replyTo : undefined;
+    const first = this.posted === 0;
+    this.writing = true;
     const m = await this.d.links.track(
       (async () => {
-        const sent = await this.d.api.createMessage(channelId, content, { replyTo: replyToNow, final: options.final });
+        const sent = await this.d.api.createMessage(channelId, content, { replyTo: first ? replyTo : undefined, final: options.final, first });
+        this.firstWordsOut();
         await this.d.links.recordBotMessage(sent.id, this.d.conversation);
         return sent;
       })(),
@@ -124,6 +133,7 @@ export class ChannelSurface implements ReplySurface {
 
   async complete(final?: FinalReply, refs: MessageRef[] = []): Promise<void> {
     this.done = true;
+    this.firstWordsOut();
     this.d.onComplete?.();
     this.release?.();
     clearTimeout(this.typingTimer);

@@ -4,6 +4,13 @@ import { DiscordApi } from '../../../src/platforms/discord/api.js';
 import { restOptions } from '../../../src/platforms/discord/adapter.js';
 import { PlatformError, RateLimitError } from '../../../src/kernel/errors.js';
 import { FakeDiscord } from '../../fakes/discord/index.js';
+import { ChannelType, snowflake } from '../../fakes/discord/model.js';
+import { Pacer } from '../../../src/pacing/pacer.js';
+import type { CreatePacer } from '../../../src/pacing/factory.js';
+import { ChannelSurface } from '../../../src/platforms/discord/surface.js';
+import { ConversationLinks } from '../../../src/platforms/discord/links.js';
+import { memoryStore } from '../../../src/store/store.js';
+import { silentLogger } from '../../../src/kernel/logger.js';
 
 /** api.ts against the fake's REST API, with the REST options the adapter uses. */
 let d: FakeDiscord;
@@ -43,5 +50,56 @@ describe('DiscordApi', () => {
     text = 'v3 newest';
     await edit;
     expect(d.messages.get(m.id)!.history).toEqual(['v1', 'v3 newest']);
+  });
+
+  it('keeps global budget for a reply still waiting for its first words: progress edits wait, the first words go at once', async () => {
+    // Discord's 50 requests a second shrunk to 4 per 3 s, so a few requests fill it.
+    const small: CreatePacer = (_platform, settings) => new Pacer({ ...settings, global: { perInterval: { amount: 4, intervalMs: 3_000 } } });
+    const paced = new DiscordApi(new REST(restOptions(d.apiUrl)).setToken(d.token), small);
+    const thread = snowflake();
+    d.channels.set(thread, { id: thread, type: ChannelType.PublicThread, name: 'second asker', guild_id: d.guildId, parent_id: d.channelId });
+    try {
+      // One reply is streaming in the channel while a second asker's model is still thinking.
+      const streaming = await paced.createMessage(d.channelId, 'one', { final: false, first: true });
+      const firstWordsSent = paced.reserveFirstWords();
+      await paced.editMessage(d.channelId, streaming.id, 'one two', { final: false });
+      await paced.editMessage(d.channelId, streaming.id, 'one two three', { final: false });
+      // The budget's last request is kept for the second reply: the next progress edit waits…
+      const late = paced.editMessage(d.channelId, streaming.id, 'one two three four', { final: false });
+      // …and the second reply's first words take it.
+      const first = await paced.createMessage(thread, 'first words', { final: false, first: true });
+      firstWordsSent();
+      expect(d.messages.get(first.id)!.content).toBe('first words');
+      expect(d.messages.get(streaming.id)!.history).toEqual(['one', 'one two', 'one two three']);
+      await late;
+      expect(d.messages.get(streaming.id)!.content).toBe('one two three four');
+      expect(d.requests.filter((r) => r.status === 429)).toHaveLength(0);
+    } finally {
+      await paced.stop();
+    }
+  });
+
+  it('drops a typing indicator that is no longer wanted when its turn comes', async () => {
+    await api.sendTyping(d.channelId, () => false);
+    expect(d.typing).toHaveLength(0);
+    await api.sendTyping(d.channelId, () => true);
+    expect(d.typing).toHaveLength(1);
+  });
+
+  it('a reply keeps its reservation until its first message is posted, or it ends without one', async () => {
+    const links = new ConversationLinks(memoryStore(), silentLogger());
+    const surface = (channelId: string) =>
+      new ChannelSurface(
+        { kind: 'channel', channelId, inThread: false },
+        { api, links, log: silentLogger(), conversation: { channel: channelId, thread: channelId }, awaitsFirstWords: true },
+      );
+    const answered = surface(d.channelId);
+    const silent = surface(d.channelId);
+    expect(api.pacer.reservedGlobal()).toBe(2);
+    await answered.post('first words', { final: false });
+    expect(api.pacer.reservedGlobal()).toBe(1);
+    await silent.complete();
+    expect(api.pacer.reservedGlobal()).toBe(0);
+    expect(d.botMessages().map((m) => m.content)).toEqual(['first words']);
   });
 });
