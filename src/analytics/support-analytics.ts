@@ -1,5 +1,6 @@
 import type Keyv from 'keyv';
 import type { TurnResult } from '../engine/pipeline.js';
+import { modelCallsOf } from '../kernel/adapter.js';
 import type { Store } from '../store/store.js';
 import { exclusive } from '../store/exclusive.js';
 import { addToSketch, emptySketch, type SketchData } from './sketch.js';
@@ -153,11 +154,12 @@ export class SupportAnalytics {
         b.questions++;
         if (!thread) b.threads++;
         b.sources[r.source] = (b.sources[r.source] ?? 0) + 1;
-        if (r.usage) {
-          b.promptTokens += r.usage.promptTokens;
-          b.completionTokens += r.usage.completionTokens;
-          const price = this.o.priceOf?.(r.profile, r.model);
-          if (price) b.costMicros += Math.round(r.usage.promptTokens * price.inputPerMillion + r.usage.completionTokens * price.outputPerMillion);
+        // The answer's call and any made for it (a query rewrite), each at its own model's price.
+        for (const { model, usage } of modelCallsOf(r)) {
+          b.promptTokens += usage.promptTokens;
+          b.completionTokens += usage.completionTokens;
+          const price = this.o.priceOf?.(r.profile, model);
+          if (price) b.costMicros += Math.round(usage.promptTokens * price.inputPerMillion + usage.completionTokens * price.outputPerMillion);
         }
         if (r.firstVisibleAt !== undefined) addToSketch(b.firstVisible, r.firstVisibleAt - r.message.receivedAt);
         if (r.grounding) {

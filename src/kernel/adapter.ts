@@ -199,3 +199,19 @@ export interface GroundingPassage {
   hash: string;
   text: string;
 }
+
+/** Every model call of a turn, the answer's first and then the side calls, each under the model that made it. */
+export function modelCallsOf(r: TurnResult): { model?: string; usage: Usage }[] {
+  return [...(r.usage ? [{ model: r.model, usage: r.usage }] : []), ...(r.sideCalls ?? []).map((c) => ({ model: c.model, usage: c.usage }))];
+}
+
+/** A turn's tokens over all its model calls: what an API caller is told it used and what its key's budget is charged. */
+export function totalUsage(r: TurnResult): Usage | undefined {
+  const calls = modelCallsOf(r);
+  if (!calls.length) return undefined;
+  return {
+    promptTokens: calls.reduce((n, c) => n + c.usage.promptTokens, 0),
+    completionTokens: calls.reduce((n, c) => n + c.usage.completionTokens, 0),
+    ...(calls.some((c) => c.usage.estimated) && { estimated: true }),
+  };
+}

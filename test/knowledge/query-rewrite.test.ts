@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config/env.js';
 import { silentLogger, type Logger } from '../../src/kernel/logger.js';
 import { Metrics } from '../../src/ops/metrics.js';
 import { UsageLedger } from '../../src/guardrails/ledger.js';
+import { totalUsage } from '../../src/kernel/adapter.js';
 import { clean, REWRITE_NAMESPACE, threadOf, wantsRewrite } from '../../src/knowledge/rewrite.js';
 import { fuseRelevant } from '../../src/knowledge/selection.js';
 import type { Hit } from '../../src/knowledge/base.js';
@@ -114,6 +115,12 @@ describe('query rewriting by the model', { timeout: 30_000 }, () => {
       expect(rows.some((row) => row.promptTokens === rewriteTokens && row.costMicros !== undefined)).toBe(true);
       const tokensIn = (await metrics.tokens.get()).values.find((v) => v.labels.direction === 'in' && v.labels.model === 'm1')!.value;
       expect(tokensIn).toBe(rows.reduce((sum, row) => sum + row.promptTokens, 0));
+      // The support lead's numbers count it too: tokens and cost per answer include the rewrite (m1: $1/$2 per million).
+      expect(totalUsage(r!)!.promptTokens).toBe(r!.usage!.promptTokens + rewriteTokens);
+      const buckets = await on.support.analytics.buckets(0, Date.now() + 86_400_000);
+      const sum = (f: (b: (typeof buckets)[number]) => number) => buckets.reduce((n, b) => n + f(b), 0);
+      expect(sum((b) => b.promptTokens)).toBe(rows.reduce((n, row) => n + row.promptTokens, 0));
+      expect(sum((b) => b.costMicros)).toBe(rows.reduce((n, row) => n + row.promptTokens * 1 + row.completionTokens * 2, 0));
     } finally {
       await closed(on);
     }

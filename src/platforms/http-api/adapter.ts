@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage as HttpRequest, ServerResponse } from 'node:http';
 import type { ApiKeySettings, ApiSettings } from '../../config/env.js';
 import type { Settings } from '../../config/settings.js';
-import { resolveContent, type Deliver, type Diagnosis, type PlatformAdapter, type ReplySurface } from '../../kernel/adapter.js';
+import { resolveContent, totalUsage, type Deliver, type Diagnosis, type PlatformAdapter, type ReplySurface } from '../../kernel/adapter.js';
 import type { AdapterDeps } from '../deps.js';
 import { describe } from '../../kernel/errors.js';
 import type { Logger } from '../../kernel/logger.js';
@@ -201,7 +201,8 @@ export class HttpApiAdapter implements PlatformAdapter {
       if (!this.deliver) throw new Error('the HTTP API adapter is not started');
       const result = await this.deliver(message);
       // Questions merged into one turn share its result; its tokens are counted once, for the last.
-      if (result && result.message === message && result.usage) used = result.usage.promptTokens + result.usage.completionTokens;
+      const usage = result && result.message === message ? totalUsage(result) : undefined;
+      if (usage) used = usage.promptTokens + usage.completionTokens;
       return result;
     } finally {
       await this.settle(key, hold, used);
@@ -242,12 +243,14 @@ export class HttpApiAdapter implements PlatformAdapter {
 }
 
 function toAnswer(r: TurnResult, conversationId: string): Answer {
+  const usage = totalUsage(r);
   return {
     conversationId,
     text: r.text,
     source: r.source,
     citations: r.citations.map((c) => ({ id: c.id, title: c.title, location: c.location })),
-    usage: { promptTokens: r.usage?.promptTokens ?? 0, completionTokens: r.usage?.completionTokens ?? 0, ...(r.usage?.estimated && { estimated: true }) },
+    // All the turn's model calls (a query rewrite too): what the caller's key is charged.
+    usage: { promptTokens: usage?.promptTokens ?? 0, completionTokens: usage?.completionTokens ?? 0, ...(usage?.estimated && { estimated: true }) },
     model: r.model ?? null,
     profile: r.profile,
     finishReason: r.finishReason ?? null,
