@@ -10,7 +10,7 @@ import { LlmClient, type ChatEvent, type ChatModelClient, type ChatRequest } fro
  * serves each. Settings are read per request, so a config reload applies to the next turn.
  */
 export class ProviderRouter implements ChatModelClient {
-  private readonly clients = new Map<string, { signature: string; client: ChatModelClient }>();
+  private readonly clients = new Map<string, { settings: ProviderSettings; signature: string; client: ChatModelClient }>();
 
   constructor(
     private readonly settings: () => Settings,
@@ -41,7 +41,16 @@ export class ProviderRouter implements ChatModelClient {
     return !!profile.model && [profile.model, ...(profile.fallbackModels ?? [])].some((m) => this.resolve(m) !== undefined);
   }
 
-  async *stream(req: ChatRequest): AsyncGenerator<ChatEvent> {
+  stream(req: ChatRequest): AsyncGenerator<ChatEvent> {
+    // No fallback: the provider's own stream, without a generator of this router around it
+    // (which every chunk passed through, and a waiting turn held; issue 19). Its errors stand as
+    // they are, as below when the last model of a chain fails.
+    const target = req.fallbackModels?.some((m) => m !== req.model) ? undefined : this.resolve(req.model);
+    if (target) return this.client(target.provider).stream({ ...req, model: target.id, fallbackModels: [] });
+    return this.streamChain(req);
+  }
+
+  private async *streamChain(req: ChatRequest): AsyncGenerator<ChatEvent> {
     const chain = [req.model, ...(req.fallbackModels ?? [])].filter((m, i, all) => all.indexOf(m) === i);
     let lastError: unknown;
     for (const [i, model] of chain.entries()) {
@@ -71,11 +80,16 @@ export class ProviderRouter implements ChatModelClient {
   }
 
   private client(p: ProviderSettings): ChatModelClient {
-    const signature = JSON.stringify([p.baseURL, p.apiKey, p.connectTimeoutMs, p.firstTokenTimeoutMs, p.idleTimeoutMs, p.maxRetries]);
     const known = this.clients.get(p.name);
-    if (known?.signature === signature) return known.client;
+    // The same settings object (no reload since): nothing to compare.
+    if (known?.settings === p) return known.client;
+    const signature = JSON.stringify([p.baseURL, p.apiKey, p.connectTimeoutMs, p.firstTokenTimeoutMs, p.idleTimeoutMs, p.maxRetries]);
+    if (known?.signature === signature) {
+      known.settings = p;
+      return known.client;
+    }
     const client = this.factory(p, this.log.child({ provider: p.name }));
-    this.clients.set(p.name, { signature, client });
+    this.clients.set(p.name, { settings: p, signature, client });
     return client;
   }
 }
