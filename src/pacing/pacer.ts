@@ -161,6 +161,12 @@ export class Pacer {
     return () => void this.reservations.delete(id);
   }
 
+  /** Counts a request sent outside the pacer (by a client library itself) against the global budget. */
+  async countGlobal(): Promise<void> {
+    const b = this.globalBudget;
+    if (b) await this.window.take('global', Number.MAX_SAFE_INTEGER, b.intervalMs);
+  }
+
   /** Global requests currently kept by reserveGlobal (for diagnostics and tests). */
   reservedGlobal(): number {
     const now = Date.now();

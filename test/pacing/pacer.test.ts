@@ -213,6 +213,17 @@ describe('Pacer', () => {
     await Promise.all([pacer.stop(), other.stop()]);
   });
 
+  it('counts requests a client library sent itself against the global budget', async () => {
+    const settings = { global: { perInterval: { amount: 4, intervalMs: 60_000 } }, buckets: { typing: {} } };
+    const [counted, uncounted] = [new Pacer(settings), new Pacer(settings)];
+    // Half of 4 is what optional requests may use: two requests counted elsewhere leave none.
+    await counted.countGlobal();
+    await counted.countGlobal();
+    expect(await counted.scheduleOptional('typing', 'C', async () => 'sent')).toBeUndefined();
+    expect(await uncounted.scheduleOptional('typing', 'C', async () => 'sent')).toBe('sent');
+    await Promise.all([counted.stop(), uncounted.stop()]);
+  });
+
   it('keeps reserved global requests for first words: progress waits for the budget, first words still go', async () => {
     const pacer = new Pacer({ global: { perInterval: { amount: 4, intervalMs: 3_000 } }, buckets: { edit: {}, post: {} } });
     const release = pacer.reserveGlobal();

@@ -187,6 +187,8 @@ export class DiscordAdapter implements PlatformAdapter {
       if (!this.client) throw new Error('the Discord adapter is stopped');
       return this.client.rest;
     }, this.deps.createPacer);
+    // Logging in fetched GET /gateway/bot, which discord.js counts in the global limit too.
+    await this.api.countClientRequest();
   }
 
   private async reconnectWithoutMessageContent(old: Client): Promise<void> {

@@ -33,12 +33,9 @@ export const ALLOWED_MENTIONS = Object.freeze({ parse: [] as string[], replied_u
 // Message writes are paced from Discord's own X-RateLimit-Remaining / Reset-After (observe):
 // no fixed spacing, so a fresh thread's first words leave at once. Until a route has answered,
 // requests in one scope leave one at a time.
-// Discord: 50 requests/s per bot. @discordjs/rest counts them too (in a fixed one-second window,
-// refusing the 51st), including the one request it makes itself: GET /gateway/bot when the
-// gateway connects. The pacer keeps room for that one, so a burst just after connecting (a crowd
-// of first words) is not refused by discord.js.
-const DISCORDJS_OWN_REQUESTS = 1;
-const GLOBAL_REQUESTS = { amount: 50 - DISCORDJS_OWN_REQUESTS, intervalMs: 1_000 };
+const GLOBAL_REQUESTS = { amount: 50, intervalMs: 1_000 }; // Discord: 50 requests/s per bot
+/** Waits for @discordjs/rest's own global limit (a request it refused before sending it) before giving up. */
+const GLOBAL_REFUSAL_RETRIES = 2;
 const FALLBACK_RETRY_AFTER_MS = 1_000; // when a 429 carries no usable retry_after
 const EPHEMERAL_FLAG = 1 << 6; // MessageFlags.Ephemeral
 const DEFERRED_CHANNEL_MESSAGE = 5; // InteractionResponseType.DeferredChannelMessageWithSource
@@ -97,13 +94,21 @@ export class DiscordApi {
     return this.pacer.schedule(bucket, scope, () => this.request<T>(bucket, scope, method, call), priority, { retries });
   }
 
-  /** One request as it leaves the pacer: errors converted, the bucket's headers reported. */
+  /**
+   * One request as it leaves the pacer: errors converted, the bucket's headers reported. Over the
+   * global limit (@discordjs/rest counts it too, in a fixed one-second window, with requests the
+   * pacer never saw) the request waits it out and goes again: the whole bot is held, not its scope.
+   */
   private async request<T>(bucket: string, scope: string, method: string, call: (rest: RequestSender) => Promise<Response>): Promise<T> {
     let res: Response;
-    try {
-      res = await call(senderOf(this.restOf()));
-    } catch (err) {
-      throw toPlatformError(method, err);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        res = await call(senderOf(this.restOf()));
+        break;
+      } catch (err) {
+        if (!(err instanceof RestRateLimitError && err.global) || attempt >= GLOBAL_REFUSAL_RETRIES) throw toPlatformError(method, err);
+        await new Promise((r) => setTimeout(r, Math.max(err.retryAfter, 1)));
+      }
     }
     const state = bucketState(res.headers);
     if (state) this.pacer.observe(bucket, scope, state);
@@ -156,6 +161,14 @@ export class DiscordApi {
    */
   reserveFirstWords(): () => void {
     return this.pacer.reserveGlobal();
+  }
+
+  /**
+   * Counts a request discord.js made itself (GET /gateway/bot when the gateway connects) in the
+   * global budget, as @discordjs/rest does: a burst just after connecting then stays within it.
+   */
+  async countClientRequest(): Promise<void> {
+    await this.pacer.countGlobal();
   }
 
   /**

@@ -62,7 +62,7 @@ export class FakeDiscord {
   interactionTokenTtlMs = INTERACTION_TOKEN_TTL_MS;
   readonly gateway: FakeGateway;
   private readonly events = new EventEmitter();
-  private readonly rateLimits = new Map<string, { remaining: number; retryAfterMs: number }>();
+  private readonly rateLimits = new Map<string, { remaining: number; retryAfterMs: number; global: boolean }>();
   apiUrl = '';
   gatewayUrl = '';
 
@@ -142,17 +142,20 @@ export class FakeDiscord {
 
   // --- switches ---
 
-  /** The next `times` requests to channel `channelId` answer 429 with `retry_after`. */
-  rateLimitChannel(channelId: string, times: number, retryAfterMs: number): void {
-    this.rateLimits.set(channelId, { remaining: times, retryAfterMs });
+  /**
+   * The next `times` requests to channel `channelId` answer 429 with `retry_after`; `global`: as
+   * the bot's global limit answers (X-RateLimit-Global, scope `global`, `"global": true`).
+   */
+  rateLimitChannel(channelId: string, times: number, retryAfterMs: number, o: { global?: boolean } = {}): void {
+    this.rateLimits.set(channelId, { remaining: times, retryAfterMs, global: o.global === true });
   }
 
   /** Used by the REST routes: the retry-after to answer with, when the channel is limited. */
-  takeRateLimit(channelId: string): number | undefined {
+  takeRateLimit(channelId: string): { retryAfterMs: number; global: boolean } | undefined {
     const rl = this.rateLimits.get(channelId);
     if (!rl || rl.remaining <= 0) return undefined;
     rl.remaining--;
-    return rl.retryAfterMs;
+    return { retryAfterMs: rl.retryAfterMs, global: rl.global };
   }
 
   /** Expires every interaction token issued so far (as 15 minutes passing would). */

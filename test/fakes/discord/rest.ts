@@ -113,11 +113,17 @@ function channelRoute(fake: FakeDiscord, method: string, seg: string[], body: an
   if (!channel) return { status: 404, body: { message: 'Unknown Channel', code: 10003 } };
   const limited = fake.takeRateLimit(channelId);
   if (limited !== undefined) {
-    // Discord's shape: a Retry-After header in seconds and `retry_after` in the body.
+    // Discord's shape: a Retry-After header in seconds and `retry_after` in the body; the global
+    // limit adds X-RateLimit-Global and says so in the body.
+    const seconds = limited.retryAfterMs / 1000;
     return {
       status: 429,
-      headers: { 'retry-after': String(limited / 1000), 'x-ratelimit-scope': 'user' },
-      body: { message: 'You are being rate limited.', retry_after: limited / 1000, global: false, code: 0 },
+      headers: {
+        'retry-after': String(seconds),
+        'x-ratelimit-scope': limited.global ? 'global' : 'user',
+        ...(limited.global ? { 'x-ratelimit-global': 'true' } : {}),
+      },
+      body: { message: 'You are being rate limited.', retry_after: seconds, global: limited.global, code: 0 },
     };
   }
   if (seg[1] === 'typing' && method === 'POST') {

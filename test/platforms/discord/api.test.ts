@@ -42,6 +42,15 @@ describe('DiscordApi', () => {
     expect(d.botMessages()).toHaveLength(0);
   });
 
+  it('waits out the global limit and sends again, instead of failing the request', async () => {
+    // Discord answers the bot's global limit with X-RateLimit-Global; discord.js then holds
+    // every request until the reset (and refuses them, rejectOnRateLimit), whatever the channel.
+    d.rateLimitChannel(d.channelId, 1, 200, { global: true });
+    const m = await api.createMessage(d.channelId, 'hello', { final: true });
+    expect(d.messages.get(m.id)!.content).toBe('hello');
+    expect(d.requests.filter((r) => r.path.endsWith('/messages')).map((r) => r.status)).toEqual([429, 200]);
+  });
+
   it('reads the content of a queued request only when it leaves the pacer', async () => {
     const m = await api.createMessage(d.channelId, 'v1', { final: false });
     let text = 'v2';
