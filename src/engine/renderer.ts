@@ -52,6 +52,8 @@ export class ProgressiveRenderer {
   private finalText?: string;
   private readonly slots: Slot[] = [];
   private inFlight?: Promise<void>;
+  /** Aborted by finish(): the progress update in flight now carries the final text (SendOptions.hurry). */
+  private hurry?: AbortController;
   private retryTimer?: NodeJS.Timeout;
   private finishing = false;
   private progressFailures = 0;
@@ -107,6 +109,7 @@ export class ProgressiveRenderer {
     clearTimeout(this.retryTimer);
     const text = this.o.transform ? this.o.transform(final.text) : final.text;
     this.finalText = this.surface.decorate ? this.surface.decorate({ ...final, text }) : text;
+    this.hurry?.abort();
     await this.settle();
     if (this.streamState === 'open' || this.streamState === 'opening') {
       if (await this.stopStream()) return this.completeWith(final);
@@ -176,8 +179,9 @@ export class ProgressiveRenderer {
       return sent;
     };
     this.stats.updates++;
-    if (slot.ref) await this.surface.edit(slot.ref, content, { final });
-    else slot.ref = await this.surface.post(content, { final });
+    const options = { final, hurry: final ? undefined : (this.hurry = new AbortController()).signal };
+    if (slot.ref) await this.surface.edit(slot.ref, content, options);
+    else slot.ref = await this.surface.post(content, options);
     slot.shown = sent;
     // A surface may skip a progress update without reading it (Slack's response_url sends only
     // the final text): remember what was offered so the same text is not offered again.

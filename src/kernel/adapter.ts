@@ -63,6 +63,13 @@ export function resolveContent(c: Content): string {
 export interface SendOptions {
   /** The last update of this message: paced ahead of progress updates. */
   final: boolean;
+  /**
+   * Progress updates: aborted when the reply finishes while this update still waits to be sent.
+   * Its content (read when it leaves) is then the final text, so a surface pacing it may send it
+   * as a final update instead of holding it like progress (the renderer waits for it before
+   * finishing).
+   */
+  hurry?: AbortSignal;
 }
 
 /**

@@ -60,6 +60,13 @@ const RESERVATION_TTL_MS = 60_000;
 export interface ScheduleOptions {
   /** Retries after 429s (default 0: the caller decides, e.g. a renderer sending newer text instead). */
   retries?: number;
+  /**
+   * Aborted when a waiting request becomes urgent (a progress update now carrying a reply's
+   * final text, see SendOptions.hurry): from then on it waits only for what an urgent request
+   * waits for (an empty bucket or a 429, the global budget), not for a bucket's spread or the
+   * requests kept by reserveGlobal.
+   */
+  hurry?: AbortSignal;
 }
 
 export interface PacerObserver {
@@ -127,7 +134,7 @@ export class Pacer {
   async schedule<T>(bucket: string, scope: string, fn: () => Promise<T>, priority: Priority = 'normal', o: ScheduleOptions = {}): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.scheduleOnce(bucket, scope, fn, priority);
+        return await this.scheduleOnce(bucket, scope, fn, priority, { hurry: o.hurry });
       } catch (err) {
         if (!(err instanceof RateLimitError) || attempt >= (o.retries ?? 0)) throw err;
       }
@@ -142,7 +149,7 @@ export class Pacer {
    */
   async scheduleOptional<T>(bucket: string, scope: string, fn: () => Promise<T>, wanted: () => boolean = () => true): Promise<T | undefined> {
     let result: T | undefined;
-    await this.scheduleOnce(bucket, scope, async () => void (result = await fn()), 'normal', wanted);
+    await this.scheduleOnce(bucket, scope, async () => void (result = await fn()), 'normal', { optional: wanted });
     return result;
   }
 
@@ -174,22 +181,33 @@ export class Pacer {
     return Math.min(this.reservations.size, Math.floor((this.globalBudget?.amount ?? 0) / 2));
   }
 
-  private scheduleOnce<T>(bucket: string, scope: string, fn: () => Promise<T>, priority: Priority, optional?: () => boolean): Promise<T> {
+  private scheduleOnce<T>(
+    bucket: string,
+    scope: string,
+    fn: () => Promise<T>,
+    priority: Priority,
+    o: { optional?: () => boolean; hurry?: AbortSignal } = {},
+  ): Promise<T> {
     const group = this.groups.get(bucket);
     if (!group) throw new Error(`unknown pacing bucket "${bucket}"`);
     const key = `${bucket}:${scope}`;
+    const { optional, hurry } = o;
     return group.key(scope).schedule({ priority: PRIORITY[priority] }, async () => {
       // Only scheduleOptional passes `optional`, and its fn returns nothing: dropping returns undefined.
       if (optional && !(await this.optionalMayGo(key, optional))) return undefined as T;
       // An empty bucket (or a 429) holds everything; the spread of a half-spent one only holds
       // requests that can wait (the bucket still has room for a first or final text).
-      const urgent = priority === 'final' || priority === 'first';
-      const wait = Math.max((this.cooldownUntil.get(key) ?? 0) - Date.now(), urgent ? 0 : (this.spreadUntil.get(key) ?? 0) - Date.now());
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const urgent = () => priority === 'final' || priority === 'first' || hurry?.aborted === true;
+      const hold = (this.cooldownUntil.get(key) ?? 0) - Date.now();
+      const wait = urgent() ? hold : Math.max(hold, (this.spreadUntil.get(key) ?? 0) - Date.now());
+      if (wait > 0) await pause(wait, urgent() ? undefined : hurry);
+      // Hurried out of a spread: a 429 or an empty bucket still holds it.
+      const left = (this.cooldownUntil.get(key) ?? 0) - Date.now();
+      if (left > 0) await pause(left);
       this.cooldownUntil.delete(key);
       // The scope holds its turn while its budget refills, as a platform counting a window would have it.
       // An optional request already took its global slot (optionalMayGo).
-      if (this.globalBudget && !optional) await this.spendGlobal(priority === 'progress');
+      if (this.globalBudget && !optional) await this.spendGlobal(() => priority === 'progress' && !urgent(), hurry);
       const budget = this.budgets.get(bucket);
       if (budget && !this.usePrepaid(key)) await this.spend(key, budget);
       const learned = this.learned.get(key);
@@ -307,13 +325,14 @@ export class Pacer {
     return share > 0 && (await this.window.take('global', share, b.intervalMs)) <= 0;
   }
 
-  /** Takes one global request; one that can wait (`deferrable`) leaves the reserved ones free. */
-  private async spendGlobal(deferrable: boolean): Promise<void> {
+  /** Takes one global request; one that can wait (`deferrable`) leaves the reserved ones free until hurried. */
+  private async spendGlobal(deferrable: () => boolean, hurry?: AbortSignal): Promise<void> {
     const b = this.globalBudget!;
     for (;;) {
-      const wait = await this.window.take('global', deferrable ? b.amount - this.reservedGlobal() : b.amount, b.intervalMs);
+      const canWait = deferrable();
+      const wait = await this.window.take('global', canWait ? b.amount - this.reservedGlobal() : b.amount, b.intervalMs);
       if (wait <= 0) return;
-      await new Promise((r) => setTimeout(r, wait));
+      await pause(wait, canWait ? hurry : undefined);
     }
   }
 
@@ -339,4 +358,18 @@ export class Pacer {
     if (this.global) all.push(this.global.disconnect());
     await Promise.allSettled(all);
   }
+}
+
+/** Waits `ms`, or less if `signal` is aborted first. */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ProgressiveRenderer } from '../../src/engine/renderer.js';
 import { silentLogger } from '../../src/kernel/logger.js';
 import { MemoryChat } from '../fakes/memory-chat.js';
+import { resolveContent, type ReplySurface } from '../../src/kernel/adapter.js';
 
 const log = silentLogger();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -29,6 +30,33 @@ async function waitFor(cond: () => boolean, timeoutMs = 3_000): Promise<void> {
 const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i} `);
 
 describe('ProgressiveRenderer', () => {
+  it('finishing hurries a progress update still waiting to be sent: it leaves with the final text, no extra request', async () => {
+    const shown: string[] = [];
+    const ops: string[] = [];
+    const surface: ReplySurface = {
+      maxLength: 4000,
+      post: async (content, o) => {
+        ops.push(`post ${o.final ? 'final' : 'progress'}`);
+        shown[0] = resolveContent(content);
+        return { id: '1' };
+      },
+      edit: async (_ref, content, o) => {
+        ops.push(`edit ${o.final ? 'final' : 'progress'}`);
+        // Held like a paced progress update (a half-spent bucket's spread) until it is hurried.
+        if (!o.final) await new Promise<void>((resolve) => (o.hurry?.aborted ? resolve() : o.hurry?.addEventListener('abort', () => resolve())));
+        shown[0] = resolveContent(content);
+      },
+    };
+    const r = new ProgressiveRenderer(surface, { log });
+    r.update('Hello');
+    await waitFor(() => shown[0] === 'Hello');
+    r.update('Hello wor');
+    await waitFor(() => ops.length === 2);
+    await r.finish({ text: 'Hello world', source: 'model' });
+    expect(shown).toEqual(['Hello world']);
+    expect(ops).toEqual(['post progress', 'edit progress']);
+  });
+
   it('shows the first text at once, without waiting for more', async () => {
     const chat = new MemoryChat({ latencyMs: 5 });
     const r = new ProgressiveRenderer(chat.surface(), { log });

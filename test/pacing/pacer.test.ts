@@ -213,6 +213,21 @@ describe('Pacer', () => {
     await Promise.all([pacer.stop(), other.stop()]);
   });
 
+  it('lets a progress request held by a half-spent bucket go once it is hurried (it now carries final text)', async () => {
+    const pacer = new Pacer({ buckets: { edit: {} } });
+    // One request left of five, ten minutes to the reset (past the test's timeout): progress is held for five.
+    pacer.observe('edit', 'A', { remaining: 1, resetAfterMs: 600_000, limit: 5 });
+    const hurry = new AbortController();
+    let sent = false;
+    const held = pacer.schedule('edit', 'A', async () => void (sent = true), 'progress', { hurry: hurry.signal });
+    await sleep(50);
+    expect(sent).toBe(false);
+    hurry.abort();
+    await held;
+    expect(sent).toBe(true);
+    await pacer.stop();
+  });
+
   it('counts requests a client library sent itself against the global budget', async () => {
     const settings = { global: { perInterval: { amount: 4, intervalMs: 60_000 } }, buckets: { typing: {} } };
     const [counted, uncounted] = [new Pacer(settings), new Pacer(settings)];

@@ -8,9 +8,9 @@ import {
   type RequestData,
   type RouteLike,
 } from 'discord.js';
-import { resolveContent, type Content } from '../../kernel/adapter.js';
+import { resolveContent, type Content, type SendOptions } from '../../kernel/adapter.js';
 import { NetworkError, PlatformError, RateLimitError, describe } from '../../kernel/errors.js';
-import { Pacer, type BucketState, type PacerSettings, type Priority } from '../../pacing/pacer.js';
+import { Pacer, type BucketState, type PacerSettings, type Priority, type ScheduleOptions } from '../../pacing/pacer.js';
 import type { CreatePacer } from '../../pacing/factory.js';
 import { toDiscordContent } from './format.js';
 
@@ -89,9 +89,9 @@ export class DiscordApi {
     method: string,
     priority: Priority,
     call: (rest: RequestSender) => Promise<Response>,
-    retries = 0,
+    o: ScheduleOptions = {},
   ): Promise<T> {
-    return this.pacer.schedule(bucket, scope, () => this.request<T>(bucket, scope, method, call), priority, { retries });
+    return this.pacer.schedule(bucket, scope, () => this.request<T>(bucket, scope, method, call), priority, o);
   }
 
   /**
@@ -116,23 +116,36 @@ export class DiscordApi {
   }
 
   /** `first`: a reply's first words (they go before a busy channel's other writes, see Priority). */
-  createMessage(channelId: string, content: Content, o: { replyTo?: string; final: boolean; first?: boolean }): Promise<ApiMessage> {
-    return this.send('post', channelId, 'createMessage', o.final ? 'final' : o.first ? 'first' : 'normal', (rest) =>
-      rest.post(Routes.channelMessages(channelId), {
-        body: {
-          content: toDiscordContent(resolveContent(content)),
-          allowed_mentions: ALLOWED_MENTIONS,
-          ...(o.replyTo ? { message_reference: { message_id: o.replyTo, fail_if_not_exists: false } } : {}),
-        },
-      }),
+  createMessage(channelId: string, content: Content, o: SendOptions & { replyTo?: string; first?: boolean }): Promise<ApiMessage> {
+    return this.send(
+      'post',
+      channelId,
+      'createMessage',
+      o.final ? 'final' : o.first ? 'first' : 'normal',
+      (rest) =>
+        rest.post(Routes.channelMessages(channelId), {
+          body: {
+            content: toDiscordContent(resolveContent(content)),
+            allowed_mentions: ALLOWED_MENTIONS,
+            ...(o.replyTo ? { message_reference: { message_id: o.replyTo, fail_if_not_exists: false } } : {}),
+          },
+        }),
+      { hurry: o.hurry },
     );
   }
 
-  editMessage(channelId: string, messageId: string, content: Content, o: { final: boolean }): Promise<ApiMessage> {
-    return this.send('edit', channelId, 'editMessage', priorityOf(o.final), (rest) =>
-      rest.patch(Routes.channelMessage(channelId, messageId), {
-        body: { content: toDiscordContent(resolveContent(content)), allowed_mentions: ALLOWED_MENTIONS },
-      }),
+  /** `hurry`: a progress edit that became the final one while it waited (SendOptions.hurry). */
+  editMessage(channelId: string, messageId: string, content: Content, o: SendOptions): Promise<ApiMessage> {
+    return this.send(
+      'edit',
+      channelId,
+      'editMessage',
+      priorityOf(o.final),
+      (rest) =>
+        rest.patch(Routes.channelMessage(channelId, messageId), {
+          body: { content: toDiscordContent(resolveContent(content)), allowed_mentions: ALLOWED_MENTIONS },
+        }),
+      { hurry: o.hurry },
     );
   }
 
@@ -183,7 +196,7 @@ export class DiscordApi {
       'startThread',
       'first',
       (rest) => rest.post(Routes.threads(channelId, messageId), { body: { name, auto_archive_duration: THREAD_AUTO_ARCHIVE_MINUTES } }),
-      THREAD_CREATE_RETRIES,
+      { retries: THREAD_CREATE_RETRIES },
     );
   }
 
@@ -205,21 +218,42 @@ export class DiscordApi {
     messageId: string;
     content: Content;
     final: boolean;
+    hurry?: AbortSignal;
   }): Promise<ApiMessage> {
-    return this.send('edit', o.channelId, 'editReply', priorityOf(o.final), (rest) =>
-      rest.patch(Routes.webhookMessage(o.applicationId, o.token, o.messageId), {
-        auth: false,
-        body: { content: toDiscordContent(resolveContent(o.content)), allowed_mentions: ALLOWED_MENTIONS },
-      }),
+    return this.send(
+      'edit',
+      o.channelId,
+      'editReply',
+      priorityOf(o.final),
+      (rest) =>
+        rest.patch(Routes.webhookMessage(o.applicationId, o.token, o.messageId), {
+          auth: false,
+          body: { content: toDiscordContent(resolveContent(o.content)), allowed_mentions: ALLOWED_MENTIONS },
+        }),
+      { hurry: o.hurry },
     );
   }
 
-  followUp(o: { applicationId: string; token: string; channelId: string; content: Content; final: boolean; ephemeral?: boolean }): Promise<ApiMessage> {
-    return this.send('post', o.channelId, 'followUp', priorityOf(o.final), (rest) =>
-      rest.post(Routes.webhook(o.applicationId, o.token), {
-        auth: false,
-        body: { content: toDiscordContent(resolveContent(o.content)), allowed_mentions: ALLOWED_MENTIONS, ...(o.ephemeral ? { flags: EPHEMERAL_FLAG } : {}) },
-      }),
+  followUp(o: {
+    applicationId: string;
+    token: string;
+    channelId: string;
+    content: Content;
+    final: boolean;
+    ephemeral?: boolean;
+    hurry?: AbortSignal;
+  }): Promise<ApiMessage> {
+    return this.send(
+      'post',
+      o.channelId,
+      'followUp',
+      priorityOf(o.final),
+      (rest) =>
+        rest.post(Routes.webhook(o.applicationId, o.token), {
+          auth: false,
+          body: { content: toDiscordContent(resolveContent(o.content)), allowed_mentions: ALLOWED_MENTIONS, ...(o.ephemeral ? { flags: EPHEMERAL_FLAG } : {}) },
+        }),
+      { hurry: o.hurry },
     );
   }
 

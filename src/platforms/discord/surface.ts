@@ -110,7 +110,7 @@ export class ChannelSurface implements ReplySurface {
     this.writing = true;
     const m = await this.d.links.track(
       (async () => {
-        const sent = await this.d.api.createMessage(channelId, content, { replyTo: first ? replyTo : undefined, final: options.final, first });
+        const sent = await this.d.api.createMessage(channelId, content, { ...options, replyTo: first ? replyTo : undefined, first });
         this.firstWordsOut();
         await this.d.links.recordBotMessage(sent.id, this.d.conversation);
         return sent;
@@ -214,7 +214,14 @@ export class InteractionSurface implements ReplySurface {
   }
 
   async post(content: Content, options: SendOptions): Promise<MessageRef> {
-    const common = { applicationId: this.applicationId, token: this.plan.token, channelId: this.plan.channelId, content, final: options.final };
+    const common = {
+      applicationId: this.applicationId,
+      token: this.plan.token,
+      channelId: this.plan.channelId,
+      content,
+      final: options.final,
+      hurry: options.hurry,
+    };
     const first = !this.originalUsed;
     const sent = await this.d.links.track(
       (async () => {
@@ -247,6 +254,7 @@ export class InteractionSurface implements ReplySurface {
         messageId: place.messageId,
         content,
         final: options.final,
+        hurry: options.hurry,
       }),
     );
     if (done) return;

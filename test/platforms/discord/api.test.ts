@@ -88,6 +88,25 @@ describe('DiscordApi', () => {
     }
   });
 
+  it('sends a progress edit held by a half-spent bucket at once when it is hurried, with the newest text', async () => {
+    // Three edits per ten minutes: after two, the last one is spread over five (past the test's timeout).
+    d.routeLimits.limits = { ...d.routeLimits.limits, editMessage: { amount: 3, windowMs: 600_000, scope: 'user' } };
+    const m = await api.createMessage(d.channelId, 'one', { final: false });
+    await api.editMessage(d.channelId, m.id, 'one two', { final: false });
+    await api.editMessage(d.channelId, m.id, 'one two three', { final: false });
+    let text = 'one two three four';
+    const hurry = new AbortController();
+    const held = api.editMessage(d.channelId, m.id, () => text, { final: false, hurry: hurry.signal });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(d.messages.get(m.id)!.history).toHaveLength(3);
+    // The reply finished meanwhile: the held edit now carries the final text.
+    text = 'one two three four five (final)';
+    hurry.abort();
+    await held;
+    expect(d.messages.get(m.id)!.history).toEqual(['one', 'one two', 'one two three', 'one two three four five (final)']);
+    expect(d.requests.filter((r) => r.status === 429)).toHaveLength(0);
+  });
+
   it('drops a typing indicator that is no longer wanted when its turn comes', async () => {
     await api.sendTyping(d.channelId, () => false);
     expect(d.typing).toHaveLength(0);
