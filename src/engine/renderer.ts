@@ -179,7 +179,11 @@ export class ProgressiveRenderer {
       return sent;
     };
     this.stats.updates++;
-    const options = { final, hurry: final ? undefined : (this.hurry = new AbortController()).signal };
+    const options = {
+      final,
+      hurry: final ? undefined : (this.hurry = new AbortController()).signal,
+      last: () => this.finalText !== undefined && i === this.chunks().length - 1,
+    };
     if (slot.ref) await this.surface.edit(slot.ref, content, options);
     else slot.ref = await this.surface.post(content, options);
     slot.shown = sent;

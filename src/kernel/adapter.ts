@@ -70,6 +70,12 @@ export interface SendOptions {
    * finishing).
    */
   hurry?: AbortSignal;
+  /**
+   * Read when the request leaves, like the content: whether the message then shows the end of
+   * the reply's final text (its last message), so a surface can finish the answer in the same
+   * request (Discord: the feedback buttons go out with the final text, not in an extra edit).
+   */
+  last?: () => boolean;
 }
 
 /**

@@ -42,6 +42,11 @@ const DEFERRED_CHANNEL_MESSAGE = 5; // InteractionResponseType.DeferredChannelMe
 const THREAD_AUTO_ARCHIVE_MINUTES = 1440; // one day, available on every server
 const THREAD_CREATE_RETRIES = 1;
 
+/** How a reply's message is sent: SendOptions, plus components read as the request leaves. */
+export interface MessageOptions extends SendOptions {
+  components?: () => unknown[] | undefined;
+}
+
 export interface ApiMessage {
   id: string;
   channel_id: string;
@@ -115,8 +120,11 @@ export class DiscordApi {
     return (res.status === 204 ? undefined : await res.json()) as T;
   }
 
-  /** `first`: a reply's first words (they go before a busy channel's other writes, see Priority). */
-  createMessage(channelId: string, content: Content, o: SendOptions & { replyTo?: string; first?: boolean }): Promise<ApiMessage> {
+  /**
+   * `first`: a reply's first words (they go before a busy channel's other writes, see Priority).
+   * `components`, like `content`, is read as the request leaves (undefined: none sent).
+   */
+  createMessage(channelId: string, content: Content, o: MessageOptions & { replyTo?: string; first?: boolean }): Promise<ApiMessage> {
     return this.send(
       'post',
       channelId,
@@ -128,14 +136,15 @@ export class DiscordApi {
             content: toDiscordContent(resolveContent(content)),
             allowed_mentions: ALLOWED_MENTIONS,
             ...(o.replyTo ? { message_reference: { message_id: o.replyTo, fail_if_not_exists: false } } : {}),
+            ...componentsOf(o),
           },
         }),
       { hurry: o.hurry },
     );
   }
 
-  /** `hurry`: a progress edit that became the final one while it waited (SendOptions.hurry). */
-  editMessage(channelId: string, messageId: string, content: Content, o: SendOptions): Promise<ApiMessage> {
+  /** `hurry`: a progress edit that became the final one while it waited (SendOptions.hurry). Components as in createMessage. */
+  editMessage(channelId: string, messageId: string, content: Content, o: MessageOptions): Promise<ApiMessage> {
     return this.send(
       'edit',
       channelId,
@@ -143,7 +152,7 @@ export class DiscordApi {
       priorityOf(o.final),
       (rest) =>
         rest.patch(Routes.channelMessage(channelId, messageId), {
-          body: { content: toDiscordContent(resolveContent(content)), allowed_mentions: ALLOWED_MENTIONS },
+          body: { content: toDiscordContent(resolveContent(content)), allowed_mentions: ALLOWED_MENTIONS, ...componentsOf(o) },
         }),
       { hurry: o.hurry },
     );
@@ -347,6 +356,11 @@ export function bucketState(headers: Headers): BucketState | undefined {
     resetAfterMs: Number(resetAfter) * 1000,
     ...(limit !== null && Number.isFinite(Number(limit)) ? { limit: Number(limit) } : {}),
   };
+}
+
+function componentsOf(o: { components?: () => unknown[] | undefined }): { components?: unknown[] } {
+  const components = o.components?.();
+  return components ? { components } : {};
 }
 
 function priorityOf(final: boolean): Priority {

@@ -222,26 +222,38 @@ export interface AnswerActionsDeps {
 }
 
 /**
- * Puts 👍/👎/"Talk to a human" on the last message of a finished answer (only "Talk to a
- * human" on a low-confidence "I don't know"), and remembers the answer's messages so
- * reactions on any of them count.
+ * The buttons a finished answer gets: 👍/👎/"Talk to a human" (only "Talk to a human" on a
+ * low-confidence "I don't know"); undefined when it gets none.
+ */
+export function answerActions(d: Omit<AnswerActionsDeps, 'log'>, final: FinalReply): unknown[] | undefined {
+  if (!d.feedback?.enabled || !d.answerId || final.silent) return undefined;
+  const rate = RATEABLE_SOURCES.has(final.source);
+  if (!rate && !final.offerHandoff) return undefined;
+  return answerButtons(d.answerId, { rate, handoff: true });
+}
+
+/**
+ * Puts the answer's buttons (answerActions) on the last message of a finished answer, unless
+ * they went out with its final text already (`sentWith`: that message's id), and remembers the
+ * answer's messages so reactions on any of them count.
  */
 export async function attachAnswerActions(
   d: AnswerActionsDeps,
   final: FinalReply,
   refs: MessageRef[],
   setComponents: (ref: MessageRef, components: unknown[]) => Promise<void>,
+  sentWith?: string,
 ): Promise<void> {
   const last = refs[refs.length - 1];
-  if (!d.feedback?.enabled || !d.answerId || !last || final.silent) return;
-  const rate = RATEABLE_SOURCES.has(final.source);
-  if (!rate && !final.offerHandoff) return;
+  const buttons = answerActions(d, final);
+  if (!last || !buttons || !d.answerId || !d.feedback) return;
   await d.feedback.rememberAnswerMessages(
     d.answerId,
     refs.map((r) => r.id),
   );
+  if (sentWith === last.id) return;
   try {
-    await setComponents(last, answerButtons(d.answerId, { rate, handoff: true }));
+    await setComponents(last, buttons);
   } catch (err) {
     d.log.warn({ err: describe(err) }, 'could not add the feedback buttons');
   }

@@ -6,7 +6,7 @@ import { DiscordCode, type DiscordApi } from './api.js';
 import { MESSAGE_MAX_CHARS } from './format.js';
 import type { ConversationLinks, ConversationRef } from './links.js';
 import type { ReplyPlan } from './parse.js';
-import { attachAnswerActions, type AnswerActionsDeps } from './feedback.js';
+import { answerActions, attachAnswerActions, type AnswerActionsDeps } from './feedback.js';
 
 const TYPING_REFRESH_MS = 8_000; // Discord shows "typing…" for ~10 s per request
 const INTERACTION_TOKEN_TTL_MS = 15 * 60_000; // interaction tokens work for 15 minutes
@@ -43,6 +43,10 @@ export class ChannelSurface implements ReplySurface {
   private done = false;
   private release?: () => void;
   private readonly firstWordsOut: () => void;
+  /** The finished answer's buttons (known once the renderer decorates the final text). */
+  private buttons?: unknown[];
+  /** The message that got them with its final text (no separate edit needed). */
+  private buttonsOn?: string;
 
   constructor(
     private readonly plan: Extract<ReplyPlan, { kind: 'channel' }>,
@@ -78,7 +82,23 @@ export class ChannelSurface implements ReplySurface {
 
   /** Sources as a compact Markdown footer (links in <…> so they do not unfurl). */
   decorate(final: FinalReply): string {
+    this.buttons = this.d.actions && answerActions(this.d.actions, final);
     return withCitations(final.text, final.citations, 'discord');
+  }
+
+  /**
+   * The answer's buttons for a request that, when it leaves, carries the end of the final text
+   * (SendOptions.last): they go out with it instead of in one more edit of the channel's budget.
+   */
+  private buttonsWith(options: SendOptions): { components: () => unknown[] | undefined; sent: () => boolean } {
+    let sent = false;
+    return {
+      components: () => {
+        sent = this.buttons !== undefined && options.last?.() === true;
+        return sent ? this.buttons : undefined;
+      },
+      sent: () => sent,
+    };
   }
 
   /** Where the reply lives, for finishing it after a restart (see resumeSurface). */
@@ -108,10 +128,17 @@ export class ChannelSurface implements ReplySurface {
     // Only the first message replies to the question; continuations follow it.
     const first = this.posted === 0;
     this.writing = true;
+    const buttons = this.buttonsWith(options);
     const m = await this.d.links.track(
       (async () => {
-        const sent = await this.d.api.createMessage(channelId, content, { ...options, replyTo: first ? replyTo : undefined, first });
+        const sent = await this.d.api.createMessage(channelId, content, {
+          ...options,
+          replyTo: first ? replyTo : undefined,
+          first,
+          components: buttons.components,
+        });
         this.firstWordsOut();
+        if (buttons.sent()) this.buttonsOn = sent.id;
         await this.d.links.recordBotMessage(sent.id, this.d.conversation);
         return sent;
       })(),
@@ -123,7 +150,9 @@ export class ChannelSurface implements ReplySurface {
 
   async edit(ref: MessageRef, content: Content, options: SendOptions): Promise<void> {
     const { channelId } = await this.resolveTarget();
-    await this.d.api.editMessage(channelId, ref.id, content, options);
+    const buttons = this.buttonsWith(options);
+    await this.d.api.editMessage(channelId, ref.id, content, { ...options, components: buttons.components });
+    if (buttons.sent()) this.buttonsOn = ref.id;
   }
 
   async remove(ref: MessageRef): Promise<void> {
@@ -138,8 +167,12 @@ export class ChannelSurface implements ReplySurface {
     this.release?.();
     clearTimeout(this.typingTimer);
     if (final && this.d.actions)
-      await attachAnswerActions({ ...this.d.actions, log: this.d.log }, final, refs, async (ref, components) =>
-        this.d.api.setComponents((await this.resolveTarget()).channelId, ref.id, components),
+      await attachAnswerActions(
+        { ...this.d.actions, log: this.d.log },
+        final,
+        refs,
+        async (ref, components) => this.d.api.setComponents((await this.resolveTarget()).channelId, ref.id, components),
+        this.buttonsOn,
       );
   }
 }
