@@ -1,7 +1,7 @@
 import { BackgroundWork } from '../kernel/background.js';
 import type { Logger } from '../kernel/logger.js';
 import type { Middleware, TurnContext, TurnResult } from '../engine/pipeline.js';
-import type { IncomingMessage } from '../kernel/types.js';
+import type { IncomingMessage, Usage } from '../kernel/types.js';
 import type { HistoryStore } from '../store/history.js';
 import type { Store } from '../store/store.js';
 import { checkAccess } from './access.js';
@@ -213,59 +213,37 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
     const user = scopesOf(m).user;
     const conversation = NOT_STORED.has(result.source) ? undefined : { key: result.conversation, retentionMs: d.historyTtlMs };
     const retentionMs = info.settings.privacy.ledgerRetentionDays * 86_400_000;
-    // Calls made for the turn besides the answer (a query rewrite): one row each, under their own model, even when the answer needed no model.
-    for (const c of result.sideCalls ?? []) {
-      const cost = priced(c.model, c.usage.promptTokens, c.usage.completionTokens);
+    /** One model call: its ledger row (priced by its own model) and its tokens and cost added to the budgets. */
+    const book = async (call: { model: string; usage?: Usage; latencyMs: number; firstTokenMs?: number; outcome: string }, noted?: typeof conversation) => {
+      const promptTokens = call.usage?.promptTokens ?? 0;
+      const completionTokens = call.usage?.completionTokens ?? 0;
+      const cost = priced(call.model, promptTokens, completionTokens);
+      const { usage: _usage, ...rest } = call;
+      const row = { at: result.startedAt, platform: m.platform, workspace: m.workspace, channel: m.channel, user: m.user.id, profile: result.profile };
       await ledger.record(
-        {
-          at: result.startedAt,
-          platform: m.platform,
-          workspace: m.workspace,
-          channel: m.channel,
-          user: m.user.id,
-          profile: result.profile,
-          model: c.model,
-          promptTokens: c.usage.promptTokens,
-          completionTokens: c.usage.completionTokens,
-          ...(c.usage.estimated && { estimated: true as const }),
-          costMicros: cost,
-          latencyMs: c.latencyMs,
-          outcome: 'ok',
-        },
+        { ...row, ...rest, promptTokens, completionTokens, ...(call.usage?.estimated && { estimated: true as const }), costMicros: cost },
         retentionMs,
+        noted,
       );
-      await budgets.add(m, c.usage.promptTokens + c.usage.completionTokens, cost ?? 0, info.settings.budgets, now());
-    }
+      await budgets.add(m, promptTokens + completionTokens, cost ?? 0, info.settings.budgets, now());
+    };
+    // Calls made for the turn besides the answer (a query rewrite): one row each, under their own model, even when the answer needed no model.
+    for (const c of result.sideCalls ?? []) await book({ model: c.model, usage: c.usage, latencyMs: c.latencyMs, outcome: 'ok' });
     const called = result.model !== undefined || (result.error !== undefined && result.error !== 'llm_not_configured');
     if (!called) {
       if (conversation) await ledger.noteConversation(user, conversation.key, conversation.retentionMs);
       return;
     }
-    const model = result.model ?? info.model ?? 'unknown';
-    const promptTokens = result.usage?.promptTokens ?? 0;
-    const completionTokens = result.usage?.completionTokens ?? 0;
-    const cost = priced(model, promptTokens, completionTokens);
-    await ledger.record(
+    await book(
       {
-        at: result.startedAt,
-        platform: m.platform,
-        workspace: m.workspace,
-        channel: m.channel,
-        user: m.user.id,
-        profile: result.profile,
-        model,
-        promptTokens,
-        completionTokens,
-        ...(result.usage?.estimated && { estimated: true as const }),
-        costMicros: cost,
+        model: result.model ?? info.model ?? 'unknown',
+        usage: result.usage,
         latencyMs: result.finishedAt - result.startedAt,
         firstTokenMs: result.firstTokenAt === undefined ? undefined : result.firstTokenAt - result.startedAt,
         outcome: result.error ?? 'ok',
       },
-      retentionMs,
       conversation,
     );
-    await budgets.add(m, promptTokens + completionTokens, cost ?? 0, info.settings.budgets, now());
   }
 
   const onTurn = (result: TurnResult) => {
