@@ -2,6 +2,7 @@ import OpenAI, { APIUserAbortError } from 'openai';
 import type { Logger } from '../kernel/logger.js';
 import { LlmError } from '../kernel/errors.js';
 import type { Usage } from '../kernel/types.js';
+import { HOOKS, modelFetch, type FetchHooks } from './http-fetch.js';
 import { toLlmError } from './server-errors.js';
 import { calibrate, countMessages, countTokens } from './tokens.js';
 
@@ -66,14 +67,6 @@ const MAX_RETRY_AFTER_MS = 20_000;
 /** Default first-token allowance: a CPU llama.cpp reads ~100–300 prompt tokens per second. */
 export const DEFAULT_FIRST_TOKEN_TIMEOUT_MS = 300_000;
 
-/** Per-request hooks passed through the SDK's `fetchOptions` to the fetch wrapper below. */
-interface Hooks {
-  /** Any bytes of the body arrived (SSE comments included, which the SDK never surfaces). */
-  onBytes?: () => void;
-  /** The body of an error response, which the SDK drops when it lacks an `error` field. */
-  errorBody?: string;
-}
-const HOOKS = 'parleyHooks';
 /**
  * No calibration from prompts the server counts below this. The ratio only matters for prompts
  * near a context window, which are thousands of tokens; shorter ones fit by bytes and are never
@@ -100,7 +93,7 @@ export class LlmClient implements ChatModelClient {
       apiKey: o.apiKey ?? 'not-needed',
       maxRetries: 0,
       timeout: o.connectTimeoutMs,
-      fetch: observingFetch,
+      fetch: modelFetch,
     });
   }
 
@@ -110,7 +103,7 @@ export class LlmClient implements ChatModelClient {
     for (let attempt = 0; attempt <= this.o.maxRetries; attempt++) {
       if (req.signal?.aborted) throw new LlmError('llm_aborted', 'the request was cancelled', { retryable: false });
       let started = false;
-      const hooks: Hooks = {};
+      const hooks: FetchHooks = {};
       try {
         for await (const event of this.attempt(model, req, hooks)) {
           started = true;
@@ -131,7 +124,7 @@ export class LlmClient implements ChatModelClient {
     throw lastError ?? new LlmError('llm_rejected', 'no model to call', { retryable: false });
   }
 
-  private async *attempt(model: string, req: ChatRequest, hooks: Hooks): AsyncGenerator<ChatEvent> {
+  private async *attempt(model: string, req: ChatRequest, hooks: FetchHooks): AsyncGenerator<ChatEvent> {
     const controller = new AbortController();
     const onAbort = () => controller.abort(req.signal?.reason);
     req.signal?.addEventListener('abort', onAbort, { once: true });
@@ -253,61 +246,6 @@ export class LlmClient implements ChatModelClient {
       return undefined;
     }
   }
-}
-
-/** fetch that lets a request see its body's bytes arrive and keeps error bodies (see Hooks). */
-const observingFetch = async (url: string | URL | Request, init?: RequestInit): Promise<Response> => {
-  const { [HOOKS]: hooks, ...rest } = (init ?? {}) as RequestInit & { [HOOKS]?: Hooks };
-  const res = await fetch(url, rest);
-  if (!hooks) return res;
-  if (!res.ok) {
-    hooks.errorBody = await res.text().catch(() => undefined);
-    return new Response(hooks.errorBody ?? null, { status: res.status, statusText: res.statusText, headers: res.headers });
-  }
-  if (!res.body || !hooks.onBytes) return res;
-  // The SDK reads a body that is an async iterable as it is (besides a ReadableStream): the
-  // response keeps everything else and its body is read through a reader that sees each chunk.
-  // A TransformStream piped in between cost ~11 KB of heap per open stream (issue 19).
-  Object.defineProperty(res, 'body', { value: observedBody(res.body, hooks.onBytes) });
-  return res;
-};
-
-/** `body` as an async iterable calling `onBytes` as each chunk arrives; returning early cancels the body. */
-function observedBody(body: ReadableStream<Uint8Array>, onBytes: () => void): AsyncIterable<Uint8Array> {
-  const reader = body.getReader();
-  let see: (() => void) | undefined = onBytes;
-  // Once read, the body lets go of this reader (and through it the turn's request): fetch keeps a
-  // body weakly referenced until a full GC, so whatever it still reaches is promoted (issue 19).
-  const release = () => {
-    see = undefined;
-    reader.releaseLock();
-  };
-  const chunks: AsyncIterableIterator<Uint8Array> = {
-    async next() {
-      const r = await reader.read().catch((err: unknown) => {
-        release();
-        throw err;
-      });
-      if (r.done) {
-        release();
-        return { done: true, value: undefined };
-      }
-      see?.();
-      return { done: false, value: r.value };
-    },
-    async return() {
-      if (see) {
-        const cancelled = reader.cancel();
-        release();
-        await cancelled;
-      }
-      return { done: true, value: undefined };
-    },
-    [Symbol.asyncIterator]() {
-      return chunks;
-    },
-  };
-  return { [Symbol.asyncIterator]: () => chunks };
 }
 
 function backoff(attempt: number, baseMs: number): number {

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { brotliCompressSync, createBrotliCompress, createGzip, gzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { REWRITE_PROMPT } from '../../src/knowledge/rewrite.js';
 
@@ -27,6 +28,8 @@ export interface ScriptedReply {
   usage?: { prompt_tokens: number; completion_tokens: number };
   /** The finish reason of the last chunk (default `stop`; `length` as if max_tokens cut the answer). */
   finishReason?: 'stop' | 'length';
+  /** Compress the response body (a gateway in front of the model does): each SSE event is flushed through the encoder. */
+  encoding?: 'gzip' | 'br';
 }
 
 export interface RecordedRequest {
@@ -48,6 +51,8 @@ export class FakeOpenAI {
   /** Connections currently open (to see that an aborted stream was closed). */
   openStreams = 0;
   closedByClient = 0;
+  /** TCP connections accepted so far (to see that requests reuse kept-alive ones). */
+  connections = 0;
 
   private constructor(
     private readonly server: Server,
@@ -62,6 +67,7 @@ export class FakeOpenAI {
   static async start(): Promise<FakeOpenAI> {
     let fake!: FakeOpenAI;
     const server = createServer((req, res) => void fake.handle(req, res));
+    server.on('connection', () => fake.connections++);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     fake = new FakeOpenAI(server, `http://127.0.0.1:${port}/v1`);
@@ -150,7 +156,7 @@ export class FakeOpenAI {
     if (s.status && s.status >= 400) {
       const headers: Record<string, string> = {};
       if (s.retryAfterSeconds !== undefined) headers['retry-after'] = String(s.retryAfterSeconds);
-      json(res, s.status, { error: { message: `scripted ${s.status}`, type: s.status === 429 ? 'rate_limit_exceeded' : 'server_error' } }, headers);
+      json(res, s.status, { error: { message: `scripted ${s.status}`, type: s.status === 429 ? 'rate_limit_exceeded' : 'server_error' } }, headers, s.encoding);
       return;
     }
     const text = s.text ?? (s.chunks ?? []).join('');
@@ -179,9 +185,21 @@ export class FakeOpenAI {
         this.closedByClient++;
       }
     });
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      ...(s.encoding && { 'content-encoding': s.encoding }),
+    });
     res.flushHeaders();
-    const send = (obj: unknown) => res.write(`data: ${JSON.stringify(obj)}\n\n`);
+    const encoder = s.encoding === 'gzip' ? createGzip() : s.encoding === 'br' ? createBrotliCompress() : undefined;
+    encoder?.pipe(res);
+    const send = (obj: unknown) => {
+      if (!encoder) return res.write(`data: ${JSON.stringify(obj)}\n\n`);
+      encoder.write(`data: ${JSON.stringify(obj)}\n\n`);
+      encoder.flush();
+      return true;
+    };
     await sleep(s.firstTokenDelayMs ?? 0);
     send({
       id,
@@ -215,7 +233,8 @@ export class FakeOpenAI {
         usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
       });
     }
-    res.end('data: [DONE]\n\n');
+    if (encoder) encoder.end('data: [DONE]\n\n');
+    else res.end('data: [DONE]\n\n');
   }
 
   async close(): Promise<void> {
@@ -273,7 +292,8 @@ function sleep(ms: number): Promise<void> {
   return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
 }
 
-function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
+function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, encoding?: 'gzip' | 'br'): void {
+  const raw = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', ...headers, ...(encoding && { 'content-encoding': encoding }) });
+  res.end(encoding === 'gzip' ? gzipSync(raw) : encoding === 'br' ? brotliCompressSync(raw) : raw);
 }
