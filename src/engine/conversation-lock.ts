@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newId } from '../kernel/ids.js';
 import type { Store } from '../store/store.js';
 
 /** How long a lock lives without renewal: a crashed holder frees the conversation after this. */
@@ -13,7 +13,7 @@ const POLL_MS = 150;
  * renewed while the reply streams, so a killed instance cannot block a thread for long.
  */
 export class ConversationLock {
-  private readonly owner = randomUUID();
+  private readonly owner = newId();
   constructor(private readonly store: Store) {}
 
   async acquire(conversation: string, signal?: AbortSignal): Promise<() => Promise<void>> {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newId } from '../kernel/ids.js';
 import type Keyv from 'keyv';
 import type { Logger } from '../kernel/logger.js';
 import type { MessageRef, PlatformAdapter } from '../kernel/adapter.js';
@@ -48,7 +48,7 @@ export interface InflightTracker {
 const RECOVERY_SCAN_EVERY_MS = 60_000;
 
 export class InflightJournal {
-  readonly instance = randomUUID();
+  readonly instance = newId();
   private readonly records: Keyv<InflightRecord>;
   private readonly instances: Keyv<number>;
   private timer?: NodeJS.Timeout;

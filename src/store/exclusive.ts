@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newId } from '../kernel/ids.js';
 import { ParleyError } from '../kernel/errors.js';
 import type { Store } from './store.js';
 
@@ -18,7 +18,7 @@ export interface ExclusiveOptions {
 export async function exclusive<T>(store: Store, key: string, fn: () => Promise<T>, o: ExclusiveOptions = {}): Promise<T> {
   const holdMs = o.holdMs ?? 5_000;
   const deadline = Date.now() + (o.maxWaitMs ?? 30_000);
-  const owner = randomUUID();
+  const owner = newId();
   while (!(await store.claim(`exclusive:${key}`, holdMs, owner))) {
     if (Date.now() > deadline) throw new ParleyError('lock_timeout', `could not take the lock ${key}`);
     await new Promise((r) => setTimeout(r, 5 + Math.random() * 15));

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newId } from '../kernel/ids.js';
 import Keyv, { type KeyvOptions, type KeyvStoreAdapter } from 'keyv';
 import type { Reservation, Store, StoreKind, TimelineEntry, WindowHit } from './contract.js';
 
@@ -69,7 +69,7 @@ export abstract class LocalClaims extends KeyvStore {
     this.chain = next.catch(() => undefined);
     return next;
   }
-  claim(key: string, ttlMs: number, owner: string = randomUUID()): Promise<boolean> {
+  claim(key: string, ttlMs: number, owner: string = newId()): Promise<boolean> {
     return this.serial(async () => {
       if ((await this.claims().get(key)) !== undefined) return false;
       await this.claims().set(key, owner, ttlMs);

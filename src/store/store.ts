@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { newId } from '../kernel/ids.js';
 import type { KeyvStoreAdapter } from 'keyv';
 import type { Redis } from 'ioredis';
 import { ConfigError } from '../kernel/errors.js';
@@ -125,7 +125,7 @@ class RedisStore extends KeyvStore {
   private counter(k: string) {
     return `${this.prefix}:counters:${k}`;
   }
-  async claim(key: string, ttlMs: number, owner: string = randomUUID()): Promise<boolean> {
+  async claim(key: string, ttlMs: number, owner: string = newId()): Promise<boolean> {
     const r = await this.client.set(this.key(key), owner, 'PX', Math.max(1, Math.round(ttlMs)), 'NX');
     return r === 'OK';
   }
@@ -162,7 +162,7 @@ class RedisStore extends KeyvStore {
       String(now),
       String(Math.round(windowMs)),
       String(limit),
-      `${now}:${randomUUID()}`,
+      `${now}:${newId()}`,
     )) as number[];
     return { allowed: Number(r[0]) === 1, count: Number(r[1]), retryAfterMs: Math.max(0, Number(r[2])) };
   }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { newId } from '../../kernel/ids.js';
 import type { Writable } from 'node:stream';
 import type { Deliver, FinalReply, MessageRef, NativeStream, PlatformAdapter, ReplySurface } from '../../kernel/adapter.js';
 import { resolveContent } from '../../kernel/adapter.js';
@@ -36,7 +36,7 @@ export class ConsoleAdapter implements PlatformAdapter {
 
   /** Builds the normalized message for `text`, as typed by the local user. */
   message(text: string): IncomingMessage {
-    const id = randomUUID();
+    const id = newId();
     return {
       platform: 'console',
       workspace: 'local',

@@ -1,5 +1,5 @@
 import { BackgroundWork } from '../../kernel/background.js';
-import { randomUUID } from 'node:crypto';
+import { newId } from '../../kernel/ids.js';
 import type { IncomingMessage as HttpRequest, ServerResponse } from 'node:http';
 import type { ApiKeySettings, ApiSettings } from '../../config/env.js';
 import type { Settings } from '../../config/settings.js';
@@ -223,7 +223,7 @@ export class HttpApiAdapter implements PlatformAdapter {
   }
 
   private message(key: ApiKeySettings, body: AskRequest, conversationId: string): IncomingMessage {
-    const id = randomUUID();
+    const id = newId();
     return {
       platform: 'api',
       workspace: key.name,
