@@ -10,39 +10,41 @@ import { LocalClaims } from './keyv-store.js';
  */
 const SWEEP_EVERY_MS = 60_000;
 
-/** An entry's expiry (ms since epoch) and its JSON, as this store's Keyv codec writes it: `expires\nJSON`. */
+/**
+ * An entry as this store's Keyv codec writes it: one JSON array, `[expires]` or `[expires,value]`
+ * (expires: ms since epoch, or null). One JSON.stringify makes it one flat string: a prefix
+ * joined to the JSON would be a V8 rope, which a Map keeps with all its pieces (issue 19).
+ */
 function encode(d: { value?: unknown; expires?: number }): string {
-  return `${d.expires ?? ''}\n${d.value === undefined ? '' : JSON.stringify(d.value)}`;
+  return JSON.stringify(d.value === undefined ? [d.expires ?? null] : [d.expires ?? null, d.value]);
 }
 
 function decode<T>(s: string): { value?: T; expires?: number } {
-  const cut = s.indexOf('\n');
-  const expires = cut > 0 ? Number(s.slice(0, cut)) : undefined;
-  const json = s.slice(cut + 1);
-  return { value: json ? (JSON.parse(json) as T) : undefined, expires };
+  const [expires, value] = JSON.parse(s) as [number | null, T | undefined];
+  return { value, expires: expires ?? undefined };
 }
 
+/** The expiry alone, without parsing the value (the sweep reads every entry). */
 function expiresOf(s: unknown): number | undefined {
   if (typeof s !== 'string') return undefined;
-  const cut = s.indexOf('\n');
-  return cut > 0 ? Number(s.slice(0, cut)) : undefined;
+  const expires = Number.parseInt(s.slice(1, 17), 10);
+  return Number.isNaN(expires) ? undefined : expires;
 }
 
 /**
- * `s` as one flat string. Keys and values built by concatenation (`${ns}:${key}`, the expiry in
- * front of the JSON) are V8 ropes: a Map kept each piece and a 32-byte node per join, ~90 per
- * answer in flight and ~50 per stored answer (issue 19: heap snapshots with 1,000 streams open).
- * Strings shorter than V8's shortest rope (13 characters) are always flat. A JSON round trip
- * copies any string exactly, lone surrogates included.
+ * `s` as one flat string. Keys built by concatenation (`${namespace}:${key}`) are V8 ropes: a
+ * Map kept each piece and a 32-byte node per join, ~50 per stored answer (issue 19: heap
+ * snapshots after 2,000 replies). Strings shorter than V8's shortest rope (13 characters) are
+ * always flat. A JSON round trip copies any string exactly, lone surrogates included.
  */
 export function flat(s: string): string {
   return s.length < 13 ? s : (JSON.parse(JSON.stringify(s)) as string);
 }
 
-/** One namespace's entries, keys and values stored flat (see `flat`). */
+/** One namespace's entries, keys stored flat (see `flat`; values are one JSON.stringify each). */
 class FlatMap extends Map<string, unknown> {
   override set(key: string, value: unknown): this {
-    return super.set(flat(key), typeof value === 'string' ? flat(value) : value);
+    return super.set(flat(key), value);
   }
 }
 
@@ -66,7 +68,7 @@ export class MemoryStore extends LocalClaims {
    * Native JSON behind the expiry, as nothing written here is read by another version: Keyv's
    * default serializer builds each value by string concatenation, and a Map keeps those ropes as
    * they are (~10× the flat string's heap), and its reviver-based parse was a quarter of a
-   * reply's CPU (issue 19). The expiry in front lets the sweep read it without parsing.
+   * reply's CPU (issue 19). The expiry first lets the sweep read it without parsing.
    */
   protected override readonly codec: Pick<KeyvOptions, 'serialize' | 'deserialize'> = {
     serialize: encode,
