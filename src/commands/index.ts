@@ -30,13 +30,16 @@ export function commandsFeature(features: readonly Feature[]): Feature {
   return {
     name: 'commands',
     middleware: [
-      async (ctx, next) => {
+      // Not async: a turn that is no command hands next() on and holds no frame here while its
+      // answer streams (issue 19); a synchronous throw reaches the engine's error hook all the same.
+      (ctx, next) => {
         const cmd = parseParleyCommand(ctx.message);
         if (!cmd) return next();
         ctx.remember = false;
         const command = byName.get(cmd.name);
         if (command) return command.run(ctx, cmd.args);
         ctx.answer = { text: commandHelp(commands), source: 'command' };
+        return Promise.resolve();
       },
     ],
   };

@@ -1,9 +1,10 @@
 import type { IncomingMessage } from '../kernel/types.js';
+import { attempt } from '../kernel/promise.js';
 
-type Run = (batch: IncomingMessage[]) => Promise<void>;
+type Run<R> = (batch: IncomingMessage[]) => Promise<R>;
 
-interface Lane {
-  pending: { message: IncomingMessage; done: () => void }[];
+interface Lane<R> {
+  pending: { message: IncomingMessage; done: (result: R | undefined) => void }[];
   running: Promise<void>;
 }
 
@@ -12,42 +13,51 @@ interface Lane {
  * waits; when the reply ends, everything that arrived meanwhile is answered together as one
  * turn (several quick messages merged), so nothing is dropped and nothing overtakes.
  */
-export class ConversationQueue {
-  private readonly lanes = new Map<string, Lane>();
+export class ConversationQueue<R = void> {
+  private readonly lanes = new Map<string, Lane<R>>();
 
   constructor(
-    private readonly run: Run,
+    private readonly run: Run<R>,
     private readonly onError: (err: unknown, batch: IncomingMessage[]) => void,
   ) {}
 
-  /** Queues `message`; the promise resolves once the turn that answers it has ended. */
-  enqueue(key: string, message: IncomingMessage): Promise<void> {
-    return new Promise<void>((done) => {
+  /**
+   * Queues `message`; the promise resolves once the turn that answers it has ended, with what
+   * that turn returned (undefined when it failed; merged messages share one turn's result).
+   */
+  enqueue(key: string, message: IncomingMessage): Promise<R | undefined> {
+    return new Promise<R | undefined>((done) => {
       const lane = this.lanes.get(key);
       if (lane) {
         lane.pending.push({ message, done });
         return;
       }
-      const fresh: Lane = { pending: [{ message, done }], running: Promise.resolve() };
+      const fresh: Lane<R> = { pending: [{ message, done }], running: Promise.resolve() };
       this.lanes.set(key, fresh);
       fresh.running = this.drainLane(key, fresh);
     });
   }
 
-  private async drainLane(key: string, lane: Lane): Promise<void> {
-    while (lane.pending.length) {
-      const batch = lane.pending.splice(0);
-      try {
-        await this.run(batch.map((b) => b.message));
-      } catch (err) {
-        this.onError(
-          err,
-          batch.map((b) => b.message),
-        );
-      }
-      for (const b of batch) b.done();
+  /**
+   * Runs the lane's waiting messages as one turn, then whatever arrived meanwhile, until none is
+   * left. Chained, not an async loop: a lane whose reply is streaming holds no suspended frame
+   * (issue 19).
+   */
+  private drainLane(key: string, lane: Lane<R>): Promise<void> {
+    const batch = lane.pending.splice(0);
+    if (!batch.length) {
+      this.lanes.delete(key);
+      return Promise.resolve();
     }
-    this.lanes.delete(key);
+    const messages = batch.map((b) => b.message);
+    const after = (result: R | undefined): Promise<void> => {
+      for (const b of batch) b.done(result);
+      return this.drainLane(key, lane);
+    };
+    return attempt(() => this.run(messages)).then(after, (err) => {
+      this.onError(err, messages);
+      return after(undefined);
+    });
   }
 
   /** Conversations with a reply in progress or waiting. */

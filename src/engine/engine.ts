@@ -1,4 +1,5 @@
 import { BackgroundWork } from '../kernel/background.js';
+import { attempt } from '../kernel/promise.js';
 import type { Logger } from '../kernel/logger.js';
 import type { FinalReply, PlatformAdapter, ReplySurface } from '../kernel/adapter.js';
 import { HandlerError, describe } from '../kernel/errors.js';
@@ -49,15 +50,14 @@ export class Engine {
   /** Work turn listeners are still doing (ledger, analytics writes). */
   private readonly listenerWork: BackgroundWork;
   private errorHook: ErrorHook;
-  private readonly queue: ConversationQueue;
+  private readonly queue: ConversationQueue<TurnResult | undefined>;
   private readonly adapters = new WeakMap<IncomingMessage, PlatformAdapter>();
-  private readonly results = new WeakMap<IncomingMessage, TurnResult>();
 
   constructor(private readonly deps: EngineDeps) {
     this.listenerWork = new BackgroundWork((err) => deps.log.error({ err }, 'turn listener failed'));
     this.errorHook = (err, message) =>
       deps.log.error({ err: err.cause ?? err, code: err.code, platform: message.platform, conversation: err.conversation }, 'handling a message failed');
-    this.queue = new ConversationQueue(
+    this.queue = new ConversationQueue<TurnResult | undefined>(
       (batch) => this.turn(batch),
       (err, batch) => {
         const last = batch[batch.length - 1]!;
@@ -104,18 +104,20 @@ export class Engine {
   /**
    * Accepts a message from `adapter` (the `Deliver` every adapter is started with): queues it
    * and resolves with the result of the turn that answered it (merged messages share one).
+   * Not async: the queue's promise is handed on, so an answer streaming holds no frame here (issue 19).
    */
-  async deliver(adapter: PlatformAdapter, message: IncomingMessage): Promise<TurnResult | undefined> {
-    this.adapters.set(message, adapter);
-    for (const l of this.messageListeners) {
-      try {
-        l(message);
-      } catch (err) {
-        this.deps.log.error({ err }, 'message listener failed');
+  deliver(adapter: PlatformAdapter, message: IncomingMessage): Promise<TurnResult | undefined> {
+    return attempt(() => {
+      this.adapters.set(message, adapter);
+      for (const l of this.messageListeners) {
+        try {
+          l(message);
+        } catch (err) {
+          this.deps.log.error({ err }, 'message listener failed');
+        }
       }
-    }
-    await this.queue.enqueue(conversationKey(message), message);
-    return this.results.get(message);
+      return this.queue.enqueue(conversationKey(message), message);
+    });
   }
 
   /** The stored history of a conversation. */
@@ -157,7 +159,7 @@ export class Engine {
     return false;
   }
 
-  private async turn(batch: IncomingMessage[]): Promise<void> {
+  private async turn(batch: IncomingMessage[]): Promise<TurnResult | undefined> {
     const message = batch[batch.length - 1]!;
     const adapter = this.adapters.get(message)!;
     const conversation = conversationKey(message);
@@ -172,12 +174,12 @@ export class Engine {
           .acquire(conversation)
           .catch((err) => void log.error({ err: describe(err) }, 'conversation lock unavailable (store down); answering without it'))
       : undefined;
-    try {
-      await this.answerTurn(batch, adapter, conversation, log, startedAt, abort.signal);
-    } finally {
+    // Handed on with the release attached, not awaited in a try/finally: a turn whose answer is
+    // streaming holds no suspended frame here (issue 19).
+    return this.answerTurn(batch, adapter, conversation, log, startedAt, abort.signal).finally(() => {
       this.inflight.delete(abort);
-      await unlock?.().catch((err) => log.warn({ err: describe(err) }, 'releasing the conversation lock failed'));
-    }
+      return unlock?.().catch((err) => log.warn({ err: describe(err) }, 'releasing the conversation lock failed'));
+    });
   }
 
   private async answerTurn(
@@ -187,11 +189,11 @@ export class Engine {
     log: Logger,
     startedAt: number,
     signal: AbortSignal,
-  ): Promise<void> {
+  ): Promise<TurnResult | undefined> {
     const message = batch[batch.length - 1]!;
     if (await this.isQuiet(message, conversation)) {
       log.debug('quiet turn: the thread is handed to a human');
-      return;
+      return undefined;
     }
     const surface = await adapter.openReply(message);
     surface.showTyping?.().catch((err) => log.debug({ err: describe(err) }, 'typing indicator failed'));
@@ -233,14 +235,24 @@ export class Engine {
     // The terminal step gets this turn's machinery directly (composing is one closure per turn),
     // keeping it off the context middleware sees.
     const run = compose(this.middleware, (c) => answerWithModel(c, this.deps.llm, { renderer, outcome, signal }));
-    try {
-      await run(ctx);
-    } catch (err) {
-      // The asker still gets a reply; the error goes to the one hook, with its conversation.
-      this.errorHook(err instanceof HandlerError ? err : new HandlerError(conversation, err), message);
-      ctx.answer = { text: NOTES.internal, source: 'error' };
-    }
+    const open: OpenTurn = { conversation, log, startedAt, ctx, surface, renderer, tracker, outcome, history, loadedAt };
+    // The rest of the turn is chained on, not awaited: while the answer streams, the turn holds
+    // these values, not a suspended frame with every local of this function (issue 19).
+    return run(ctx).then(
+      () => this.finishTurn(open),
+      (err) => {
+        // The asker still gets a reply; the error goes to the one hook, with its conversation.
+        this.errorHook(err instanceof HandlerError ? err : new HandlerError(conversation, err), message);
+        ctx.answer = { text: NOTES.internal, source: 'error' };
+        return this.finishTurn(open);
+      },
+    );
+  }
 
+  /** After the middleware and the model: the final reply, history, the result and the listeners. */
+  private async finishTurn(t: OpenTurn): Promise<TurnResult> {
+    const { conversation, log, startedAt, ctx, surface, renderer, tracker, outcome, history, loadedAt } = t;
+    const message = ctx.message;
     // A middleware answered without the model, or the model step set the final answer.
     const final: FinalReply = ctx.answer ?? { text: NOTES.failed('no answer was produced'), source: 'error' };
     const text = final.silent ? '' : withNotices(final.text, ctx.notices);
@@ -295,7 +307,6 @@ export class Engine {
     // Set by the knowledge middleware on model answers with passages (src/quality/groundedness.ts).
     if (ctx.state.grounding) result.grounding = ctx.state.grounding;
     if (ctx.state.sideCalls?.length) result.sideCalls = ctx.state.sideCalls;
-    for (const m of batch) this.results.set(m, result);
     log.info(
       { source: result.source, model: result.model, usage: result.usage, error: result.error, ms: finishedAt - startedAt, updates: result.updates },
       'answered',
@@ -310,7 +321,22 @@ export class Engine {
         log.error({ err }, 'turn listener failed');
       }
     }
+    return result;
   }
+}
+
+/** A turn between its start and its end: what finishing it needs. */
+interface OpenTurn {
+  conversation: ConversationKey;
+  log: Logger;
+  startedAt: number;
+  ctx: TurnContext;
+  surface: ReplySurface;
+  renderer: ProgressiveRenderer;
+  tracker: ReturnType<InflightJournal['track']> | undefined;
+  outcome: Partial<TurnResult>;
+  history: Turn[];
+  loadedAt: number | undefined;
 }
 
 function withNotices(text: string, notices: string[]): string {

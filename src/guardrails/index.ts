@@ -100,11 +100,13 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
     return list;
   };
 
-  const access: Middleware = async (ctx, next) => {
+  // Access and redaction are not async: they hand next() on, so an answer streaming holds no
+  // frame in them (issue 19); the engine's compose turns a synchronous throw into a rejection.
+  const access: Middleware = (ctx, next) => {
     const decision = checkAccess(ctx.message, settingsOf(ctx).access);
     if (decision.allowed) return next();
     ctx.log.info({ reason: decision.reason, user: ctx.message.user.id }, 'access refused');
-    await declinePrivately(ctx, decision.reason === 'direct_messages_off' ? REPLIES.noDirectMessages : REPLIES.noAccess);
+    return declinePrivately(ctx, decision.reason === 'direct_messages_off' ? REPLIES.noDirectMessages : REPLIES.noAccess);
   };
 
   /**
@@ -152,7 +154,7 @@ export function createGuardrails(d: GuardrailDeps): Guardrails {
     if (await checkInput(ctx, settingsOf(ctx).input, isVision)) return next();
   };
 
-  const redaction: Middleware = async (ctx, next) => {
+  const redaction: Middleware = (ctx, next) => {
     const s = settingsOf(ctx);
     const list = detectors(s);
     const question = redact(ctx.question, list);

@@ -11,8 +11,9 @@ export { isResume } from './service.js';
  * pending on the platform). A store outage lets the bot answer (fail open).
  */
 export function quietAfterHandoff(handoff: HandoffService): Middleware {
-  return async (ctx, next) => {
-    if (handoff.answeringChecked(ctx.message)) return next();
+  // The usual case (the quiet gate already checked this turn) hands next() on without an async
+  // frame, which an answer streaming would hold (issue 19).
+  const check: Middleware = async (ctx, next) => {
     let handedOff = false;
     try {
       handedOff = (await handoff.stateOf(ctx.conversation)) !== undefined;
@@ -33,6 +34,7 @@ export function quietAfterHandoff(handoff: HandoffService): Middleware {
     }
     ctx.answer = { text: '', source: 'silent', silent: true };
   };
+  return (ctx, next) => (handoff.answeringChecked(ctx.message) ? next() : check(ctx, next));
 }
 
 export const LOW_CONFIDENCE_OFFER = 'Would you like a person from the team to help? Press **Talk to a human** below.';
@@ -43,13 +45,15 @@ export const LOW_CONFIDENCE_OFFER = 'Would you like a person from the team to he
  * the knowledge middleware, so it sees its answer.
  */
 export function offerHandoffWhenUnsure(handoff: HandoffService): Middleware {
-  return async (ctx, next) => {
-    await next();
-    const answer = ctx.answer;
-    if (!answer || answer.source !== 'declined' || ctx.profile.answerMode !== 'grounded') return;
-    if (ctx.state.knowledge?.relevant !== 0) return;
-    const settings = handoff.settingsFor(ctx.profile.name);
-    if (!settings?.lowConfidenceOffer || (!settings.destination && !settings.webhook)) return;
-    ctx.answer = { ...answer, text: `${answer.text}\n\n${LOW_CONFIDENCE_OFFER}`, offerHandoff: true };
-  };
+  // Chained on next(), not awaited in an async function: a callback waits for the answer, not a
+  // suspended frame (issue 19). A rejection passes through untouched, as with `await`.
+  return (ctx, next) =>
+    next().then(() => {
+      const answer = ctx.answer;
+      if (!answer || answer.source !== 'declined' || ctx.profile.answerMode !== 'grounded') return;
+      if (ctx.state.knowledge?.relevant !== 0) return;
+      const settings = handoff.settingsFor(ctx.profile.name);
+      if (!settings?.lowConfidenceOffer || (!settings.destination && !settings.webhook)) return;
+      ctx.answer = { ...answer, text: `${answer.text}\n\n${LOW_CONFIDENCE_OFFER}`, offerHandoff: true };
+    });
 }

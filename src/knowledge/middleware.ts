@@ -137,50 +137,64 @@ export function knowledgeMiddleware(deps: KnowledgeMiddlewareDeps): Middleware {
       ctx.context.push(promptSection(blocks, ctx.profile.answerMode ?? 'general'));
       ctx.citations.push(...uniqueCitations(blocks.map((b) => b.hits[0]!)));
     }
-    await next();
-
-    const answer = ctx.answer as FinalReply | undefined;
-    if (answer?.source === 'error' && relevant.length) {
-      // The model failed before writing anything (retries and fallbacks spent): quote instead.
-      ctx.log.warn({ passage: relevant[0]!.passage.key }, 'model unavailable; answering from the knowledge base');
-      ctx.answer = quoted(relevant, KNOWLEDGE_NOTES.modelDown, s, pageOf);
-      return;
-    }
-    let grounding: Grounding | undefined;
-    if (answer?.source === 'model' && relevant.length) {
-      // A cut-off or interrupted answer ends with the engine's note, which is not part of the answer.
-      const body = answer.incomplete ? answer.text.slice(0, answer.answerLength ?? 0) : answer.text;
-      ctx.answer = { ...answer, citations: citedOnly(body, blocks) };
-      const given = blocks.flatMap((b) => b.passages);
-      // Issue 12: how much of the answer the passages back; the engine carries it into TurnResult (analytics, review queue).
-      const g = groundedness(
-        body,
-        given.map((p) => p.text),
-      );
-      ctx.state.grounding = grounding = {
-        score: g.groundedness,
-        judged: g.judged,
-        passages: given.map((p) => ({
-          id: p.key,
-          source: p.source,
-          path: p.path,
-          title: p.citeTitle ?? p.title,
-          location: p.location,
-          hash: p.hash,
-          text: p.text,
-        })),
-        unsupported: g.unsupported.map((u) => ({ text: u.text, inventedNumbers: u.inventedNumbers })),
-      } satisfies Grounding;
-    }
-    // The lifetime as configured now (a config reload may have changed it since start-up); 0 turns the cache off.
-    const ttlSeconds = deps.settings().cacheTtlSeconds;
-    if (cacheKey && ttlSeconds > 0 && cacheableAnswer(ctx.answer, grounding, deps.cacheMinGroundedness?.() ?? 0)) {
-      await deps.cache!.set(cacheKey, ctx.answer!, ttlSeconds * 1000, {
-        person: `${ctx.message.platform}:${ctx.message.user.id}`,
-        conversation: ctx.conversation,
-      });
-    }
+    // Chained on next(), not awaited: while the answer streams, the turn holds what checking it
+    // needs, not this function's suspended frame with every local (issue 19).
+    return next().then(() => checkAnswer(ctx, deps, { relevant, blocks, settings: s, pageOf, cacheKey }));
   };
+}
+
+/** What the middleware gave the model, for checking its answer. */
+interface AnsweredWith {
+  relevant: Hit[];
+  blocks: PassageBlock[];
+  settings: KnowledgeSettings;
+  pageOf: KnowledgeBase['pageOf'];
+  cacheKey: string | undefined;
+}
+
+/** After the model: a failed model quoted from the passages, citations and groundedness of its answer, the answer cache. */
+async function checkAnswer(ctx: TurnContext, deps: KnowledgeMiddlewareDeps, { relevant, blocks, settings: s, pageOf, cacheKey }: AnsweredWith): Promise<void> {
+  const answer = ctx.answer as FinalReply | undefined;
+  if (answer?.source === 'error' && relevant.length) {
+    // The model failed before writing anything (retries and fallbacks spent): quote instead.
+    ctx.log.warn({ passage: relevant[0]!.passage.key }, 'model unavailable; answering from the knowledge base');
+    ctx.answer = quoted(relevant, KNOWLEDGE_NOTES.modelDown, s, pageOf);
+    return;
+  }
+  let grounding: Grounding | undefined;
+  if (answer?.source === 'model' && relevant.length) {
+    // A cut-off or interrupted answer ends with the engine's note, which is not part of the answer.
+    const body = answer.incomplete ? answer.text.slice(0, answer.answerLength ?? 0) : answer.text;
+    ctx.answer = { ...answer, citations: citedOnly(body, blocks) };
+    const given = blocks.flatMap((b) => b.passages);
+    // Issue 12: how much of the answer the passages back; the engine carries it into TurnResult (analytics, review queue).
+    const g = groundedness(
+      body,
+      given.map((p) => p.text),
+    );
+    ctx.state.grounding = grounding = {
+      score: g.groundedness,
+      judged: g.judged,
+      passages: given.map((p) => ({
+        id: p.key,
+        source: p.source,
+        path: p.path,
+        title: p.citeTitle ?? p.title,
+        location: p.location,
+        hash: p.hash,
+        text: p.text,
+      })),
+      unsupported: g.unsupported.map((u) => ({ text: u.text, inventedNumbers: u.inventedNumbers })),
+    } satisfies Grounding;
+  }
+  // The lifetime as configured now (a config reload may have changed it since start-up); 0 turns the cache off.
+  const ttlSeconds = deps.settings().cacheTtlSeconds;
+  if (cacheKey && ttlSeconds > 0 && cacheableAnswer(ctx.answer, grounding, deps.cacheMinGroundedness?.() ?? 0)) {
+    await deps.cache!.set(cacheKey, ctx.answer!, ttlSeconds * 1000, {
+      person: `${ctx.message.platform}:${ctx.message.user.id}`,
+      conversation: ctx.conversation,
+    });
+  }
 }
 
 /** The model that rewrites: `knowledge.rewrite.model` when it can be served, else the profile's model chain. */

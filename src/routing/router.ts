@@ -74,7 +74,8 @@ declare module '../engine/pipeline.js' {
 }
 
 export function routingMiddleware(settings: () => Settings): Middleware {
-  return async (ctx, next) => {
+  // Not async: it only hands next() on, so an answer streaming holds no frame here (issue 19).
+  return (ctx, next) => {
     const r = route(settings(), ctx.message, ctx.question);
     ctx.profile = r.profile;
     ctx.state.routing = { rule: r.rule?.name, profile: r.profile.name };

@@ -198,4 +198,19 @@ describe.each(stores)('engine on the $name store', (backend) => {
     expect(r!.source).toBe('error');
     expect(adapter.shown(m.id)).toMatch(/^⚠️ Something went wrong/);
   });
+
+  it('reports a plain (not async) middleware that throws synchronously to the error hook, behind one that hands next() on', async () => {
+    const seen: string[] = [];
+    const engine = engineWith()
+      .use((_ctx, next) => next())
+      .use(() => {
+        throw new Error('sync boom');
+      })
+      .catch((err) => seen.push(`${err.code}:${err.conversation}:${(err.cause as Error).message}`));
+    const m = adapter.message('hi');
+    const r = await engine.deliver(adapter, m);
+    expect(seen).toEqual(['handler_failed:memory:W1:C1:T1:sync boom']);
+    expect(r!.source).toBe('error');
+    expect(adapter.shown(m.id)).toMatch(/^⚠️ Something went wrong/);
+  });
 });

@@ -2,7 +2,6 @@ import type { IncomingMessage as HttpRequest, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import type { ApiKeySettings } from '../../config/env.js';
 import type { Logger } from '../../kernel/logger.js';
-import type { Middleware } from '../../server/compose.js';
 import { errorBodySchema } from '../../server/errors.js';
 import { HttpError, sendJson, type HttpServer, type RouteGroup } from '../../server/http.js';
 import { openApiDocument } from '../../server/openapi.js';
@@ -80,16 +79,20 @@ export function mountApiRoutes(http: HttpServer, h: ApiHandlers): RouteGroup {
   const auth = apiKeyAuth(h.keyring);
   const askBody = { schema: h.askSchema, maxBytes: h.maxBodyBytes, example: '{"question": "…"}' };
 
-  /** A requested profile must exist: 422, after validation (the schema cannot know the config). */
-  const knownProfile: Middleware<AskContext> = async (ctx, next) => {
+  /**
+   * The checks before an answer, in order: a requested profile must exist (422, after validation:
+   * the schema cannot know the config); the key's per-minute rate (counting only valid requests,
+   * so a client fixing a typo does not use up its quota); then the answer's tokens, reserved from
+   * the key's daily budget before the model is called and settled after (keys.ts). One step in
+   * the handler, not `use` middleware: the route's compose awaits each middleware in a frame of
+   * its own, which an answer streaming for seconds would hold (issue 19: four suspended frames
+   * per open stream).
+   */
+  const admit = async (ctx: AskContext): Promise<TokenHold | undefined> => {
     const profile = ctx.body.profile;
     if (profile !== undefined && !h.knownProfile(profile)) {
       throw new HttpError(422, 'unknown_profile', `profile: no profile named "${profile}" is configured`, { field: 'profile' });
     }
-    await next();
-  };
-  /** The key's per-minute rate. Counts only valid requests, so a client fixing a typo does not use up its quota. */
-  const rateLimit: Middleware<AskContext> = async (ctx, next) => {
     // A store outage costs the key's limits, not the answer (logged; like the guardrails' limits).
     const rate = await h.keyring.takeRequest(ctx.auth).catch((err) => storeDown(h, err, 'rate limit'));
     if (!rate.allowed) {
@@ -97,10 +100,6 @@ export function mountApiRoutes(http: HttpServer, h: ApiHandlers): RouteGroup {
         headers: { 'retry-after': seconds(rate.retryAfterMs) },
       });
     }
-    await next();
-  };
-  /** The answer's tokens, reserved from the key's daily budget before the model is called and settled after (keys.ts). */
-  const reserve = async (ctx: AskContext): Promise<TokenHold | undefined> => {
     const budget = await h.keyring.reserve(ctx.auth, h.estimateTokens(ctx.body)).catch((err) => storeDown(h, err, 'token budget'));
     if (!budget.allowed) {
       throw new HttpError(429, 'budget_exhausted', `this API key has used ${budget.used} of its ${budget.limit} tokens for today (UTC)`, {
@@ -120,8 +119,8 @@ export function mountApiRoutes(http: HttpServer, h: ApiHandlers): RouteGroup {
     path: '/ask',
     auth,
     body: askBody,
-    use: [knownProfile, rateLimit],
-    handler: async (ctx) => h.ask(ctx.auth, ctx.body, ctx.req, ctx.res, await reserve(ctx)),
+    // Handed on, not awaited: this handler holds no frame while the answer streams.
+    handler: async (ctx) => h.ask(ctx.auth, ctx.body, ctx.req, ctx.res, await admit(ctx)),
     docs: {
       operationId: 'ask',
       summary: 'Ask a question; the answer is streamed (SSE) or returned as one JSON body.',
@@ -148,8 +147,7 @@ export function mountApiRoutes(http: HttpServer, h: ApiHandlers): RouteGroup {
     path: '/tasks',
     auth,
     body: askBody,
-    use: [knownProfile, rateLimit],
-    handler: async (ctx) => h.submitTask(ctx.auth, ctx.body, ctx.res, await reserve(ctx)),
+    handler: async (ctx) => h.submitTask(ctx.auth, ctx.body, ctx.res, await admit(ctx)),
     docs: {
       operationId: 'submitTask',
       summary: 'Submit a question to answer in the background; poll the task for the answer.',
