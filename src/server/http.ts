@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import FindMyWay from 'find-my-way';
 import type { z } from 'zod';
 import type { Logger } from '../kernel/logger.js';
+import { attempt } from '../kernel/promise.js';
 import { clientStatus, codeOfStatus, HttpError, sendError, sendJson } from './errors.js';
 import { compileRoute, corsHeaders, type AnyRoute, type CompiledRoute, type GroupOptions, type RequestContext, type RouteSpec } from './routes.js';
 
@@ -124,7 +125,7 @@ export class HttpServer {
     });
   }
 
-  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
@@ -132,12 +133,12 @@ export class HttpServer {
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
     const found = this.find(method, path);
     const ctx: RequestContext = { req, res, path, params: found?.params ?? {}, query: undefined, body: undefined, auth: undefined };
-    try {
-      if (found) await found.route.run(ctx);
-      else this.unrouted(req, res, path);
-    } catch (err) {
-      this.fail(ctx, err);
-    }
+    // The route's promise is chained, not awaited: nothing stays suspended while it streams (issue 19).
+    return attempt(() => {
+      if (found) return found.route.run(ctx);
+      this.unrouted(req, res, path);
+      return Promise.resolve();
+    }).catch((err: unknown) => this.fail(ctx, err));
   }
 
   private find(method: string, path: string): { route: CompiledRoute; params: Record<string, string | undefined> } | undefined {

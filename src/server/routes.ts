@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
+import { attempt } from '../kernel/promise.js';
 import { readBody } from './body.js';
 import { compose, type Middleware } from './compose.js';
 import { HttpError } from './errors.js';
@@ -177,12 +178,17 @@ export function compileRoute(spec: AnyRoute, group?: GroupOptions): CompiledRout
     spec,
     group,
     path: (group?.prefix ?? '') + spec.path,
-    async run(ctx) {
-      for (const step of steps) {
-        const pending = step(ctx);
-        if (pending) await pending;
-      }
-      await rest(ctx);
+    // Steps that wait (reading the body) are chained, not awaited: no frame stays suspended
+    // while the handler streams its answer (issue 19).
+    run(ctx) {
+      const from = (i: number): Promise<void> => {
+        for (; i < steps.length; i++) {
+          const pending = steps[i]!(ctx);
+          if (pending) return pending.then(() => from(i + 1));
+        }
+        return rest(ctx);
+      };
+      return attempt(() => from(0));
     },
   };
 }

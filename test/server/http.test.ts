@@ -329,3 +329,36 @@ describe('SSE through the layer', () => {
     expect(text).toBe('event: delta\ndata: {"text":"a"}\n\n');
   });
 });
+
+describe('HttpServer middleware', () => {
+  it('answers a synchronous throw from a plain middleware or handler with the one error body, and runs the chain in order', async () => {
+    const seen: string[] = [];
+    const base = await serve((h) => {
+      h.route({
+        method: 'GET',
+        path: '/sync-throw',
+        auth: 'none',
+        // A plain (not async) middleware that only hands on, then one that throws before any await.
+        use: [
+          (_ctx, next) => (seen.push('first'), next()),
+          () => {
+            seen.push('second');
+            throw new HttpError(409, 'conflict', 'thrown synchronously');
+          },
+        ],
+        handler: ({ res }) => sendJson(res, 200, { reached: true }),
+      });
+      h.route({
+        method: 'GET',
+        path: '/sync-handler',
+        auth: 'none',
+        handler: () => {
+          throw new HttpError(418, 'teapot', 'the handler threw');
+        },
+      });
+    });
+    expect(await errorOf(await fetch(`${base}/sync-throw`))).toEqual({ status: 409, code: 'conflict', message: 'thrown synchronously' });
+    expect(seen).toEqual(['first', 'second']);
+    expect(await errorOf(await fetch(`${base}/sync-handler`))).toEqual({ status: 418, code: 'teapot', message: 'the handler threw' });
+  });
+});
