@@ -1,4 +1,4 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 
@@ -37,7 +37,7 @@ export async function modelFetch(url: string | URL | Request, init: RequestInit 
   const res = await new Promise<IncomingMessage>((resolve, reject) => {
     const req = (https ? httpsRequest : httpRequest)(
       target,
-      { method, headers: plain(headers), agent: https ? agents.https : agents.http, signal: signal ?? undefined },
+      { method, headers: rawHeaders(headers, target, body), agent: https ? agents.https : agents.http, signal: signal ?? undefined },
       resolve,
     );
     req.once('error', reject);
@@ -63,11 +63,23 @@ export async function modelFetch(url: string | URL | Request, init: RequestInit 
   return new Response(NULL_BODY_STATUS.has(status) ? null : whole, init2);
 }
 
-function plain(headers: RequestInit['headers']): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  if (!headers) return out;
-  const entries = headers instanceof Headers || Array.isArray(headers) ? headers : Object.entries(headers);
-  for (const [k, v] of entries) out[k] = v as string | string[];
+/**
+ * The request's header lines as a flat [name, value, …] list (the form of `rawHeaders`), with
+ * the `host` and `content-length` Node adds itself only to headers given as an object. Node
+ * writes a list as it is, where an object is also kept per request as a dictionary of every
+ * header (~1.6 KB per open model stream with the SDK's dozen headers; issue 19).
+ */
+function rawHeaders(headers: RequestInit['headers'], target: URL, body: string | null | undefined): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const entries = !headers ? [] : headers instanceof Headers || Array.isArray(headers) ? headers : Object.entries(headers);
+  for (const [k, v] of entries) {
+    seen.add(k.toLowerCase());
+    if (Array.isArray(v)) for (const one of v) out.push(k, String(one));
+    else out.push(k, String(v));
+  }
+  if (!seen.has('host')) out.push('host', target.host);
+  if (body != null && !seen.has('content-length') && !seen.has('transfer-encoding')) out.push('content-length', String(Buffer.byteLength(body)));
   return out;
 }
 
