@@ -5,7 +5,7 @@ import { httpApi } from './scenarios/http-api.js';
  * coalescing off. Writes bench/results/<timestamp>.json, bench/results/latest.json and
  * docs/benchmarks.md (each figure beside the previous latest.json's).
  *
- *   npm run bench                      full run (about 8 minutes on an idle 2-core machine)
+ *   npm run bench                      full run (about 8 minutes on an idle 2-core machine; the HTTP API phase runs 3 times, BENCH_HTTP_RUNS)
  *   npm run bench -- --quick           small counts (about 2 minutes), same scenarios
  *   npm run bench -- --only=single,crowd,throughput,memory,store,baseline,knowledge,http
  *                                      (scenarios left out keep their previous figures in the report, marked as carried)
@@ -47,6 +47,7 @@ const counts = {
   memory: num('BENCH_MEMORY', 1_000, 200),
   httpReplies: num('BENCH_HTTP_REPLIES', 2_000, 400),
   httpStreams: num('BENCH_HTTP_STREAMS', 1_000, 200),
+  httpRuns: num('BENCH_HTTP_RUNS', 3, 1),
   storedTurns: num('BENCH_STORED_TURNS', 300, 50),
   storeTurns: num('BENCH_STORE_TURNS', 200, 50),
   knowledgePages: num('BENCH_KNOWLEDGE_PAGES', 1_000, 1_000),
@@ -178,7 +179,9 @@ async function main(): Promise<void> {
   if (only.has('throughput')) results.throughput = await phase('throughput', () => throughput({ replies: counts.throughput, concurrency: counts.concurrency }));
   if (only.has('memory')) results.memory = await phase('memory', () => memory({ concurrent: counts.memory, turns: counts.storedTurns }));
   if (only.has('http'))
-    results.httpApi = await phase('http api', () => httpApi({ replies: counts.httpReplies, concurrency: counts.concurrency, streams: counts.httpStreams }));
+    results.httpApi = await phase('http api', () =>
+      httpApi({ replies: counts.httpReplies, concurrency: counts.concurrency, streams: counts.httpStreams, runs: counts.httpRuns }),
+    );
   if (only.has('store')) results.store = await phase('store', () => stores({ turns: counts.storeTurns, conversations: 20 }));
   if (only.has('knowledge'))
     results.knowledge = await phase('knowledge', () => knowledge({ pages: counts.knowledgePages, queries: counts.knowledgeQueries, root }));

@@ -253,4 +253,18 @@ function renderHttpApi(L: string[], h: HttpApiResult, p?: HttpApiResult): void {
   row('RSS with the streams open (MB)', 'rssAtStreamsMb');
   row('peak RSS (MB, VmHWM)', 'peakRssMb', 'peakRss');
   L.push('');
+  if (h.runs && h.runs.length > 1) {
+    const each = (side: 'parley' | 'relay', key: keyof HttpApiResult['parley']) => h.runs!.map((run) => run[side][key]).join(' / ');
+    L.push(
+      `Each figure above is the median of ${h.runs.length} runs (fresh processes, Parley and the relay alternating). The memory rows move between runs with when V8 collects (a mark-compact just before the streams open leaves them room in pages already committed), so here is every run:`,
+    );
+    L.push('');
+    L.push('| each run | bare relay | Parley |');
+    L.push('|---|---|---|');
+    L.push(`| KB per concurrently streaming reply | ${each('relay', 'kbPerStream')} | ${each('parley', 'kbPerStream')} |`);
+    L.push(`| peak RSS (MB) | ${each('relay', 'peakRssMb')} | ${each('parley', 'peakRssMb')} |`);
+    L.push(`| RSS after the replies (MB) | ${each('relay', 'rssAfterTrafficMb')} | ${each('parley', 'rssAfterTrafficMb')} |`);
+    L.push(`| replies/s | ${each('relay', 'repliesPerSecond')} | ${each('parley', 'repliesPerSecond')} |`);
+    L.push('');
+  }
 }

@@ -39,6 +39,8 @@ export interface HttpApiResult {
   parley: ServerFigures;
   relay: ServerFigures;
   ratios: { repliesPerSecond: number; cpuPerReply: number; idleRss: number; memoryPerStream: number; peakRss: number };
+  /** Each run's figures (`parley`, `relay` and `ratios` are from their medians); absent in results from before runs were repeated. */
+  runs?: { parley: ServerFigures; relay: ServerFigures }[];
 }
 
 interface Proc {
@@ -207,35 +209,57 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-export async function httpApi(o: { replies: number; concurrency: number; streams: number }): Promise<HttpApiResult> {
+/** Field by field, the median of several runs' figures (the middle run; the lower middle of an even count). */
+function medianFigures(runs: ServerFigures[]): ServerFigures {
+  const out = { ...runs[0]! };
+  for (const key of Object.keys(out) as (keyof ServerFigures)[]) {
+    const sorted = runs.map((f) => f[key]).sort((x, y) => x - y);
+    out[key] = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  }
+  return out;
+}
+
+/**
+ * `runs` times each server, fresh processes, alternating Parley and the relay. The memory rows
+ * depend on when V8 happens to collect (a mark-compact just before the streams open, or not),
+ * so one run is one draw: the report gives the median of every figure and each run's memory.
+ */
+export async function httpApi(o: { replies: number; concurrency: number; streams: number; runs?: number }): Promise<HttpApiResult> {
   const model = await startProcess(process.execPath, ['--import', 'tsx', 'bench/lib/model-process.ts'], {}, /^(http:\S+)\n/m, 'the model process');
   const modelEnv = { OPENAI_BASE_URL: model.match[1]!, OPENAI_API_KEY: 'k', OPENAI_MODEL: 'fake-model' };
+  const load = { replies: o.replies, concurrency: o.concurrency, streams: o.streams };
   try {
     const sha = createHash('sha256').update(API_KEY).digest('hex');
-    const parley = await startProcess(
-      process.execPath,
-      // BENCH_PARLEY_NODE_ARGS, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof, to profile the server under this load.
-      [...(process.env.BENCH_PARLEY_NODE_ARGS ?? '').split(' ').filter(Boolean), 'dist/cli/main.js', 'start'],
-      { ...modelEnv, STORE_URL: 'memory://', API_KEYS: `bench:${sha}`, PORT: '0', NODE_ENV: 'production' },
-      /"port":(\d+)[^\n]*serving HTTP only/,
-      'parley start',
-    );
-    let parleyFigures: ServerFigures;
-    try {
-      parleyFigures = await measure({ child: parley.child, port: Number(parley.match[1]) }, o);
-    } finally {
-      await stop(parley.child);
+    const runs: { parley: ServerFigures; relay: ServerFigures }[] = [];
+    for (let i = 0; i < Math.max(1, o.runs ?? 1); i++) {
+      const parley = await startProcess(
+        process.execPath,
+        // BENCH_PARLEY_NODE_ARGS, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof, to profile the server under this load.
+        [...(process.env.BENCH_PARLEY_NODE_ARGS ?? '').split(' ').filter(Boolean), 'dist/cli/main.js', 'start'],
+        { ...modelEnv, STORE_URL: 'memory://', API_KEYS: `bench:${sha}`, PORT: '0', NODE_ENV: 'production' },
+        /"port":(\d+)[^\n]*serving HTTP only/,
+        'parley start',
+      );
+      let parleyFigures: ServerFigures;
+      try {
+        parleyFigures = await measure({ child: parley.child, port: Number(parley.match[1]) }, load);
+      } finally {
+        await stop(parley.child);
+      }
+      const relay = await startProcess(process.execPath, ['bench/lib/bare-relay.mjs'], { ...modelEnv, PORT: '0' }, /listening (\d+)/, 'the bare relay');
+      let relayFigures: ServerFigures;
+      try {
+        relayFigures = await measure({ child: relay.child, port: Number(relay.match[1]) }, load);
+      } finally {
+        await stop(relay.child);
+      }
+      runs.push({ parley: parleyFigures, relay: relayFigures });
     }
-    const relay = await startProcess(process.execPath, ['bench/lib/bare-relay.mjs'], { ...modelEnv, PORT: '0' }, /listening (\d+)/, 'the bare relay');
-    let relayFigures: ServerFigures;
-    try {
-      relayFigures = await measure({ child: relay.child, port: Number(relay.match[1]) }, o);
-    } finally {
-      await stop(relay.child);
-    }
+    const parleyFigures = medianFigures(runs.map((r) => r.parley));
+    const relayFigures = medianFigures(runs.map((r) => r.relay));
     const r = (a: number, b: number) => round(a / Math.max(1e-9, b), 2);
     return {
-      ...o,
+      ...load,
       parley: parleyFigures,
       relay: relayFigures,
       ratios: {
@@ -245,6 +269,7 @@ export async function httpApi(o: { replies: number; concurrency: number; streams
         memoryPerStream: r(parleyFigures.kbPerStream, relayFigures.kbPerStream),
         peakRss: r(parleyFigures.peakRssMb, relayFigures.peakRssMb),
       },
+      runs,
     };
   } finally {
     await stop(model.child);
