@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { round, sleep, within } from '../lib/stats.js';
+import { percentile, round, sleep, within } from '../lib/stats.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const API_KEY = 'bench-key-0123456789';
@@ -209,12 +209,14 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Field by field, the median of several runs' figures (the middle run; the lower middle of an even count). */
+/** Field by field, the median of several runs' figures (nearest rank: the lower middle of an even count). */
 function medianFigures(runs: ServerFigures[]): ServerFigures {
   const out = { ...runs[0]! };
   for (const key of Object.keys(out) as (keyof ServerFigures)[]) {
-    const sorted = runs.map((f) => f[key]).sort((x, y) => x - y);
-    out[key] = sorted[Math.floor((sorted.length - 1) / 2)]!;
+    out[key] = percentile(
+      runs.map((f) => f[key]),
+      50,
+    )!;
   }
   return out;
 }

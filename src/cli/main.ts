@@ -59,6 +59,11 @@ async function main(): Promise<void> {
     process.stderr.write(`parley: Node ${MIN_NODE.join('.')} or later is required (this is ${process.version}); Node 24 LTS is recommended.\n`);
     process.exit(1);
   }
+  // A reader that stops early (`parley ask … | head`) closes the pipe: the command is done, not crashed.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(0);
+  });
   const [name, ...rest] = process.argv.slice(2);
   if (!name || name === 'help' || name === '--help' || name === '-h') {
     process.stdout.write(help());

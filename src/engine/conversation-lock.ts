@@ -1,4 +1,4 @@
-import { newId } from '../kernel/ids.js';
+import { newId } from '../kernel/strings.js';
 import type { Store } from '../store/store.js';
 
 /** How long a lock lives without renewal: a crashed holder frees the conversation after this. */

@@ -1,4 +1,4 @@
-import { newId } from '../kernel/ids.js';
+import { newId } from '../kernel/strings.js';
 import type Keyv from 'keyv';
 import type { Logger } from '../kernel/logger.js';
 import type { MessageRef, PlatformAdapter } from '../kernel/adapter.js';

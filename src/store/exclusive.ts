@@ -1,4 +1,4 @@
-import { newId } from '../kernel/ids.js';
+import { newId } from '../kernel/strings.js';
 import { ParleyError } from '../kernel/errors.js';
 import type { Store } from './store.js';
 

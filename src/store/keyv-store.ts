@@ -1,4 +1,4 @@
-import { newId } from '../kernel/ids.js';
+import { newId } from '../kernel/strings.js';
 import Keyv, { type KeyvOptions, type KeyvStoreAdapter } from 'keyv';
 import type { Reservation, Store, StoreKind, TimelineEntry, WindowHit } from './contract.js';
 

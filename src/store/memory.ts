@@ -1,5 +1,5 @@
 import type { KeyvOptions } from 'keyv';
-import { newId } from '../kernel/ids.js';
+import { flat, newId } from '../kernel/strings.js';
 import type { Reservation, WindowHit } from './contract.js';
 import { LocalClaims } from './keyv-store.js';
 
@@ -31,17 +31,7 @@ function expiresOf(s: unknown): number | undefined {
   return Number.isNaN(expires) ? undefined : expires;
 }
 
-/**
- * `s` as one flat string. Keys built by concatenation (`${namespace}:${key}`) are V8 ropes: a
- * Map kept each piece and a 32-byte node per join, ~50 per stored answer (issue 19: heap
- * snapshots after 2,000 replies). Strings shorter than V8's shortest rope (13 characters) are
- * always flat. A JSON round trip copies any string exactly, lone surrogates included.
- */
-export function flat(s: string): string {
-  return s.length < 13 ? s : (JSON.parse(JSON.stringify(s)) as string);
-}
-
-/** One namespace's entries, keys stored flat (see `flat`; values are one JSON.stringify each). */
+/** One namespace's entries, keys stored flat (Keyv joins namespace and key; values are one JSON.stringify each). */
 class FlatMap extends Map<string, unknown> {
   override set(key: string, value: unknown): this {
     return super.set(flat(key), value);

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { newId } from '../kernel/ids.js';
+import { newId } from '../kernel/strings.js';
 import type { KeyvStoreAdapter } from 'keyv';
 import type { Redis } from 'ioredis';
 import { ConfigError } from '../kernel/errors.js';

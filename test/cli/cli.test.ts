@@ -1,9 +1,10 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeOpenAI } from '../fakes/openai-server.js';
-import { runParley } from '../helpers/process.js';
+import { CLI, runParley } from '../helpers/process.js';
 
 /** Runs the built CLI in a child process, as an operator would. */
 const cwd = mkdtempSync(join(tmpdir(), 'parley-cli-'));
@@ -82,5 +83,20 @@ describe('parley CLI', () => {
     fake.script({ status: 401 });
     const badKey = await parley(['doctor'], { ...modelEnv(), STORE_URL: 'memory://' });
     expect(badKey.stdout).toMatch(/^✘ model fake-model — .*\(401\)[^\n]*\n {4}fix: check OPENAI_API_KEY$/m);
+  });
+
+  it('ask ends quietly with 0 when the reader closes the pipe early (`parley ask … | head`)', async () => {
+    fake.script({ text: 'A long answer. '.repeat(200), chunkDelayMs: 2 });
+    const child = spawn(process.execPath, [CLI, 'ask', '--thread', 'pipe', 'tell me everything'], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...modelEnv(), STORE_URL: 'memory://' },
+    });
+    // The reader goes away as soon as the first bytes arrive, as `head -1` does.
+    child.stdout.once('data', () => child.stdout.destroy());
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const code = await new Promise<number | null>((done) => child.on('close', done));
+    expect(stderr).not.toMatch(/EPIPE|Unhandled/);
+    expect(code).toBe(0);
   });
 });

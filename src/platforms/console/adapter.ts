@@ -1,4 +1,4 @@
-import { newId } from '../../kernel/ids.js';
+import { newId } from '../../kernel/strings.js';
 import type { Writable } from 'node:stream';
 import type { Deliver, FinalReply, MessageRef, NativeStream, PlatformAdapter, ReplySurface } from '../../kernel/adapter.js';
 import { resolveContent } from '../../kernel/adapter.js';

@@ -1,5 +1,5 @@
 import { BackgroundWork } from '../../kernel/background.js';
-import { newId } from '../../kernel/ids.js';
+import { newId } from '../../kernel/strings.js';
 import type { IncomingMessage as HttpRequest, ServerResponse } from 'node:http';
 import type { ApiKeySettings, ApiSettings } from '../../config/env.js';
 import type { Settings } from '../../config/settings.js';
