@@ -3,25 +3,25 @@
 # Pin the digest too when you build (docker buildx imagetools inspect node:24.22.3-bookworm-slim).
 ARG NODE_IMAGE=node:24.22.3-bookworm-slim
 
-# Build: compile TypeScript and sqlite3 (needs dev dependencies and a C++ toolchain).
+# Build: compile TypeScript and better-sqlite3 (needs dev dependencies and a C++ toolchain).
 FROM ${NODE_IMAGE} AS build
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 # bin/ is a file: dependency (it links the `parley` command); npm ci needs it present.
 COPY bin ./bin
-RUN npm ci --ignore-scripts && npm rebuild sqlite3
+RUN npm ci --ignore-scripts && npm rebuild better-sqlite3
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
-# Production dependencies only: no dev dependencies, no node-gyp (sqlite3's optional build tool and
-# its 70 dependencies), and of sqlite3's build tree only the compiled module it loads.
-RUN npm prune --omit=dev --omit=optional \
-  && cp node_modules/sqlite3/build/Release/node_sqlite3.node /tmp/ \
-  && rm -rf node_modules/sqlite3/build node_modules/sqlite3/deps node_modules/sqlite3/src \
-  && mkdir -p node_modules/sqlite3/build/Release \
-  && mv /tmp/node_sqlite3.node node_modules/sqlite3/build/Release/ \
-  && node -e "require('sqlite3')"
+# Production dependencies only: no dev dependencies, and of better-sqlite3's build tree only the
+# compiled module it loads (its sqlite sources and object files are most of its size).
+RUN npm prune --omit=dev \
+  && cp node_modules/better-sqlite3/build/Release/better_sqlite3.node /tmp/ \
+  && rm -rf node_modules/better-sqlite3/build node_modules/better-sqlite3/deps node_modules/better-sqlite3/src \
+  && mkdir -p node_modules/better-sqlite3/build/Release \
+  && mv /tmp/better_sqlite3.node node_modules/better-sqlite3/build/Release/ \
+  && node -e "new (require('better-sqlite3'))(':memory:').close()"
 
 # Run: the compiled code and production dependencies, as the non-root `node` user, under tini.
 FROM ${NODE_IMAGE}

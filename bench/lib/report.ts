@@ -234,14 +234,17 @@ function renderHttpApi(L: string[], h: HttpApiResult, p?: HttpApiResult): void {
   L.push('## HTTP API, out of process');
   L.push('');
   L.push(
-    `\`parley start\` (memory store, API_KEYS set) in its own process and the model in another (an instant streaming fake), driven over \`POST /api/v1/ask\` with SSE, ${h.concurrency} at a time for ${h.replies} short replies; then ${h.streams} streams open at once (each client has its first words, the model holds every stream). Beside it, in the same run, a bare relay (bench/lib/bare-relay.mjs: model stream → SSE, no store, no guardrails) against the same model. CPU is utime + stime of the server's pid; RSS from /proc/<pid>/status. "per stream" = (RSS with the streams open − RSS just before) / streams open. Targets (issue 19): replies/s ≥ 0.5× relay, CPU/reply ≤ 3× relay, idle RSS ≤ 120 MB, per stream ≤ 1.3× relay, peak ≤ 200 MB.`,
+    `\`parley start\` (API_KEYS set; the memory store, and in the last columns the default store, sqlite, on a fresh file) in its own process and the model in another (an instant streaming fake), driven over \`POST /api/v1/ask\` with SSE, ${h.concurrency} at a time for ${h.replies} short replies; then ${h.streams} streams open at once (each client has its first words, the model holds every stream). Beside it, in the same run, a bare relay (bench/lib/bare-relay.mjs: model stream → SSE, no store, no guardrails) against the same model. CPU is utime + stime of the server's pid; RSS from /proc/<pid>/status. "per stream" = (RSS with the streams open − RSS just before) / streams open. Targets (issue 19): replies/s ≥ 0.5× relay, CPU/reply ≤ 3× relay, idle RSS ≤ 120 MB, per stream ≤ 1.3× relay, peak ≤ 200 MB.`,
   );
   L.push('');
-  L.push('| | bare relay | Parley | ratio |');
-  L.push('|---|---|---|---|');
+  const sq = h.parleySqlite && h.sqliteRatios ? { f: h.parleySqlite, r: h.sqliteRatios } : undefined;
+  const psq = p?.parleySqlite && p.sqliteRatios ? { f: p.parleySqlite, r: p.sqliteRatios } : undefined;
+  L.push(`| | bare relay | Parley (memory store) | ratio |${sq ? ' Parley (sqlite, the default store) | ratio |' : ''}`);
+  L.push(`|---|---|---|---|${sq ? '---|---|' : ''}`);
   const row = (name: string, key: keyof HttpApiResult['parley'], ratio?: keyof HttpApiResult['ratios']) =>
     L.push(
-      `| ${name} | ${cell(h.relay[key], p?.relay[key])} | ${cell(h.parley[key], p?.parley[key])} | ${ratio ? cell(h.ratios[ratio], p?.ratios[ratio]) : ''} |`,
+      `| ${name} | ${cell(h.relay[key], p?.relay[key])} | ${cell(h.parley[key], p?.parley[key])} | ${ratio ? cell(h.ratios[ratio], p?.ratios[ratio]) : ''} |` +
+        (sq ? ` ${cell(sq.f[key], psq?.f[key])} | ${ratio ? cell(sq.r[ratio], psq?.r[ratio]) : ''} |` : ''),
     );
   row('replies/s', 'repliesPerSecond', 'repliesPerSecond');
   row('replies exact', 'completed');
@@ -254,17 +257,20 @@ function renderHttpApi(L: string[], h: HttpApiResult, p?: HttpApiResult): void {
   row('peak RSS (MB, VmHWM)', 'peakRssMb', 'peakRss');
   L.push('');
   if (h.runs && h.runs.length > 1) {
-    const each = (side: 'parley' | 'relay', key: keyof HttpApiResult['parley']) => h.runs!.map((run) => run[side][key]).join(' / ');
+    const each = (side: 'parley' | 'relay' | 'parleySqlite', key: keyof HttpApiResult['parley']) => h.runs!.map((run) => run[side]?.[key] ?? '–').join(' / ');
     L.push(
       `Each figure above is the median of ${h.runs.length} runs (fresh processes, Parley and the relay alternating). The memory rows move between runs with when V8 collects (a mark-compact just before the streams open leaves them room in pages already committed), so here is every run:`,
     );
     L.push('');
-    L.push('| each run | bare relay | Parley |');
-    L.push('|---|---|---|');
-    L.push(`| KB per concurrently streaming reply | ${each('relay', 'kbPerStream')} | ${each('parley', 'kbPerStream')} |`);
-    L.push(`| peak RSS (MB) | ${each('relay', 'peakRssMb')} | ${each('parley', 'peakRssMb')} |`);
-    L.push(`| RSS after the replies (MB) | ${each('relay', 'rssAfterTrafficMb')} | ${each('parley', 'rssAfterTrafficMb')} |`);
-    L.push(`| replies/s | ${each('relay', 'repliesPerSecond')} | ${each('parley', 'repliesPerSecond')} |`);
+    L.push('| each run | bare relay | Parley (memory store) | Parley (sqlite) |');
+    L.push('|---|---|---|---|');
+    const line = (name: string, key: keyof HttpApiResult['parley']) =>
+      L.push(`| ${name} | ${each('relay', key)} | ${each('parley', key)} | ${each('parleySqlite', key)} |`);
+    line('KB per concurrently streaming reply', 'kbPerStream');
+    line('peak RSS (MB)', 'peakRssMb');
+    line('RSS after the replies (MB)', 'rssAfterTrafficMb');
+    line('replies/s', 'repliesPerSecond');
+    line('server CPU ms per reply', 'cpuMsPerReply');
     L.push('');
   }
 }

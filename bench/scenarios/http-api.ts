@@ -1,13 +1,14 @@
 /**
- * HTTP API, measured the way a user would: `parley start` as its own process (memory store,
- * API_KEYS set), the model in another (bench/lib/model-process.ts), driven over
+ * HTTP API, measured the way a user would: `parley start` as its own process (API_KEYS set;
+ * the memory store, then the default sqlite store), the model in another (bench/lib/model-process.ts), driven over
  * `POST /api/v1/ask` with SSE — beside a bare relay (bench/lib/bare-relay.mjs) started in the
  * same run against the same model. CPU and RSS are read from /proc for the server's pid only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { Agent, request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,9 +39,20 @@ export interface HttpApiResult {
   streams: number;
   parley: ServerFigures;
   relay: ServerFigures;
-  ratios: { repliesPerSecond: number; cpuPerReply: number; idleRss: number; memoryPerStream: number; peakRss: number };
+  ratios: Ratios;
+  /** `parley start` on the default store (sqlite, a fresh file); absent in results from before it was measured. */
+  parleySqlite?: ServerFigures;
+  sqliteRatios?: Ratios;
   /** Each run's figures (`parley`, `relay` and `ratios` are from their medians); absent in results from before runs were repeated. */
-  runs?: { parley: ServerFigures; relay: ServerFigures }[];
+  runs?: { parley: ServerFigures; relay: ServerFigures; parleySqlite?: ServerFigures }[];
+}
+
+export interface Ratios {
+  repliesPerSecond: number;
+  cpuPerReply: number;
+  idleRss: number;
+  memoryPerStream: number;
+  peakRss: number;
 }
 
 interface Proc {
@@ -232,22 +244,24 @@ export async function httpApi(o: { replies: number; concurrency: number; streams
   const load = { replies: o.replies, concurrency: o.concurrency, streams: o.streams };
   try {
     const sha = createHash('sha256').update(API_KEY).digest('hex');
-    const runs: { parley: ServerFigures; relay: ServerFigures }[] = [];
-    for (let i = 0; i < Math.max(1, o.runs ?? 1); i++) {
+    const runs: { parley: ServerFigures; relay: ServerFigures; parleySqlite: ServerFigures }[] = [];
+    const measureParley = async (storeUrl: string): Promise<ServerFigures> => {
       const parley = await startProcess(
         process.execPath,
         // BENCH_PARLEY_NODE_ARGS, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof, to profile the server under this load.
         [...(process.env.BENCH_PARLEY_NODE_ARGS ?? '').split(' ').filter(Boolean), 'dist/cli/main.js', 'start'],
-        { ...modelEnv, STORE_URL: 'memory://', API_KEYS: `bench:${sha}`, PORT: '0', NODE_ENV: 'production' },
+        { ...modelEnv, STORE_URL: storeUrl, API_KEYS: `bench:${sha}`, PORT: '0', NODE_ENV: 'production' },
         /"port":(\d+)[^\n]*serving HTTP only/,
         'parley start',
       );
-      let parleyFigures: ServerFigures;
       try {
-        parleyFigures = await measure({ child: parley.child, port: Number(parley.match[1]) }, load);
+        return await measure({ child: parley.child, port: Number(parley.match[1]) }, load);
       } finally {
         await stop(parley.child);
       }
+    };
+    for (let i = 0; i < Math.max(1, o.runs ?? 1); i++) {
+      const parleyFigures = await measureParley('memory://');
       const relay = await startProcess(process.execPath, ['bench/lib/bare-relay.mjs'], { ...modelEnv, PORT: '0' }, /listening (\d+)/, 'the bare relay');
       let relayFigures: ServerFigures;
       try {
@@ -255,22 +269,34 @@ export async function httpApi(o: { replies: number; concurrency: number; streams
       } finally {
         await stop(relay.child);
       }
-      runs.push({ parley: parleyFigures, relay: relayFigures });
+      // The default store, as `parley start` runs with no STORE_URL: a fresh sqlite file.
+      const dir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
+      let sqliteFigures: ServerFigures;
+      try {
+        sqliteFigures = await measureParley(`sqlite://${join(dir, 'parley.sqlite')}`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      runs.push({ parley: parleyFigures, relay: relayFigures, parleySqlite: sqliteFigures });
     }
     const parleyFigures = medianFigures(runs.map((r) => r.parley));
     const relayFigures = medianFigures(runs.map((r) => r.relay));
+    const sqliteFigures = medianFigures(runs.map((r) => r.parleySqlite));
     const r = (a: number, b: number) => round(a / Math.max(1e-9, b), 2);
+    const ratios = (f: ServerFigures): Ratios => ({
+      repliesPerSecond: r(f.repliesPerSecond, relayFigures.repliesPerSecond),
+      cpuPerReply: r(f.cpuMsPerReply, relayFigures.cpuMsPerReply),
+      idleRss: r(f.idleRssMb, relayFigures.idleRssMb),
+      memoryPerStream: r(f.kbPerStream, relayFigures.kbPerStream),
+      peakRss: r(f.peakRssMb, relayFigures.peakRssMb),
+    });
     return {
       ...load,
       parley: parleyFigures,
       relay: relayFigures,
-      ratios: {
-        repliesPerSecond: r(parleyFigures.repliesPerSecond, relayFigures.repliesPerSecond),
-        cpuPerReply: r(parleyFigures.cpuMsPerReply, relayFigures.cpuMsPerReply),
-        idleRss: r(parleyFigures.idleRssMb, relayFigures.idleRssMb),
-        memoryPerStream: r(parleyFigures.kbPerStream, relayFigures.kbPerStream),
-        peakRss: r(parleyFigures.peakRssMb, relayFigures.peakRssMb),
-      },
+      ratios: ratios(parleyFigures),
+      parleySqlite: sqliteFigures,
+      sqliteRatios: ratios(sqliteFigures),
       runs,
     };
   } finally {

@@ -127,33 +127,35 @@ export abstract class LocalClaims extends KeyvStore {
     return ((await this.namespace<number[]>('windows').get(key)) ?? []).filter((t) => t > now - windowMs).length;
   }
   /**
-   * Timelines (analytics' open threads: one entry per conversation of the last day) are one
-   * value per key here. Parsing and re-serialising it on every turn grew with traffic and was
-   * the largest CPU cost of a reply (issue 19), so the one process owning the store keeps it
-   * parsed; sqlite still gets every write, memory needs none.
+   * Timelines (analytics' open threads: one entry per conversation of the last day; the review
+   * queue) are kept parsed by the one process owning the store: parsing them on every turn grew
+   * with traffic (issue 19). sqlite keeps one row per member, so a turn writes one small row; it
+   * wrote the whole timeline, O(open threads) per turn, which made most of a reply's CPU on the
+   * default store (issue 19). Memory needs no copy.
    */
   private readonly timelines = new Map<string, Timeline>();
   /** Whether timelines are written to the Keyv store too (to survive a restart). */
   protected readonly persistTimelines: boolean = true;
+  private members(): Keyv<number> {
+    return this.namespace<number>('timeline-members');
+  }
   private async loadTimeline(key: string): Promise<Timeline> {
     const cached = this.timelines.get(key);
     if (cached && cached.expiresAt > Date.now()) return cached;
-    const stored = this.persistTimelines ? await this.namespace<Record<string, number>>('timelines').get(key) : undefined;
-    const t: Timeline = {
-      entries: new Map(Object.entries(stored ?? {})),
-      expiresAt: Number.POSITIVE_INFINITY,
-      cutoff: Number.NEGATIVE_INFINITY,
-      addedSinceDrop: 0,
-    };
+    const t: Timeline = { entries: new Map(), expiresAt: Number.POSITIVE_INFINITY, cutoff: Number.NEGATIVE_INFINITY, addedSinceDrop: 0 };
+    if (this.persistTimelines) {
+      const prefix = memberKey(key, '');
+      for await (const [k, at] of this.entries<number>('timeline-members')) if (k.startsWith(prefix)) t.entries.set(k.slice(prefix.length), at);
+      // A timeline written whole, as versions before one row per member did: its members become rows.
+      const whole = await this.namespace<Record<string, number>>('timelines').get(key);
+      if (whole) {
+        for (const [member, at] of Object.entries(whole)) if (!t.entries.has(member)) t.entries.set(member, at);
+        await this.members().setMany(Object.entries(whole).map(([member, at]) => ({ key: memberKey(key, member), value: at })));
+        await this.namespace('timelines').delete(key);
+      }
+    }
     this.timelines.set(key, t);
     return t;
-  }
-  private async saveTimeline(key: string, t: Timeline, ttlMs?: number): Promise<void> {
-    if (ttlMs !== undefined) t.expiresAt = Date.now() + ttlMs;
-    if (!this.persistTimelines) return;
-    const live: Record<string, number> = {};
-    t.entries.forEach((at, member) => void (at >= t.cutoff && (live[member] = at)));
-    await this.namespace<Record<string, number>>('timelines').set(key, live, ttlMs);
   }
   addToTimeline(key: string, member: string, at: number, ttlMs: number): Promise<void> {
     return this.serial(async () => {
@@ -164,11 +166,15 @@ export abstract class LocalClaims extends KeyvStore {
       // one pass once a quarter of it has been added since the last (a pass on every add was
       // O(open threads) per turn, issue 19).
       t.cutoff = Math.max(t.cutoff, at - ttlMs);
+      t.expiresAt = Date.now() + ttlMs;
+      const dropped: string[] = [];
       if (++t.addedSinceDrop * 4 >= t.entries.size) {
         t.addedSinceDrop = 0;
-        t.entries.forEach((time, m) => void (time < t.cutoff && t.entries.delete(m)));
+        t.entries.forEach((time, m) => void (time < t.cutoff && (t.entries.delete(m), dropped.push(m))));
       }
-      await this.saveTimeline(key, t, ttlMs);
+      if (!this.persistTimelines) return;
+      await this.members().set(memberKey(key, member), at, ttlMs);
+      if (dropped.length) await this.members().deleteMany(dropped.map((m) => memberKey(key, m)));
     });
   }
   removeFromTimeline(key: string, ...members: string[]): Promise<void> {
@@ -177,7 +183,7 @@ export abstract class LocalClaims extends KeyvStore {
       const present = members.filter((m) => t.entries.has(m));
       if (!present.length) return;
       for (const m of present) t.entries.delete(m);
-      await this.saveTimeline(key, t);
+      if (this.persistTimelines) await this.members().deleteMany(present.map((m) => memberKey(key, m)));
     });
   }
   async timeline(key: string, since: number, until: number): Promise<TimelineEntry[]> {
@@ -187,6 +193,11 @@ export abstract class LocalClaims extends KeyvStore {
     t.entries.forEach((at, member) => void (at >= from && at <= until && out.push({ member, at })));
     return out.sort((a, b) => a.at - b.at);
   }
+}
+
+/** A timeline member's row: the timeline's key, a newline (in no key or id), the member. */
+function memberKey(key: string, member: string): string {
+  return `${key}\n${member}`;
 }
 
 /** One timeline held parsed by the process owning the store. */

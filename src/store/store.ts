@@ -10,7 +10,7 @@ import { MemoryStore } from './memory.js';
 // The backends' drivers load when a store of their kind opens: a memory or sqlite store never
 // needs the Redis client's modules (idle RSS, issue 19).
 import type { IORedisKeyvAdapter } from './redis.js';
-import type { ReopeningSqliteAdapter, StatementQueue } from './sqlite.js';
+import type { SqliteAdapter } from './sqlite.js';
 
 export type { Reservation, Store, StoreKind, TimelineEntry, WindowHit } from './contract.js';
 
@@ -40,8 +40,8 @@ export async function openStore(url: string, options: { keyPrefix?: string } = {
   if (kind === 'sqlite') {
     const file = location === ':memory:' ? location : resolve(location);
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    const { ReopeningSqliteAdapter } = await import('./sqlite.js');
-    return new SqliteStore(file, prefix, ReopeningSqliteAdapter);
+    const { SqliteAdapter } = await import('./sqlite.js');
+    return new SqliteStore(file, prefix, SqliteAdapter);
   }
   const { connectRedis, IORedisKeyvAdapter } = await import('./redis.js');
   return new RedisStore(await connectRedis(location), prefix, IORedisKeyvAdapter);
@@ -52,25 +52,22 @@ class SqliteStore extends LocalClaims {
   constructor(
     private readonly file: string,
     prefix: string,
-    private readonly Adapter: typeof ReopeningSqliteAdapter,
+    private readonly Adapter: typeof SqliteAdapter,
   ) {
     super(prefix);
   }
-  private readonly connections: ReopeningSqliteAdapter[] = [];
-  /** The queue every connection of this store takes turns in (made with the first). */
-  private statements?: StatementQueue;
+  private readonly connections: SqliteAdapter[] = [];
   protected adapter() {
     // One adapter per namespace: a Keyv sets its namespace on the adapter it owns. A connection
-    // that fails (a transient fault) is opened again on the next call. All of them take turns.
-    this.statements ??= this.Adapter.queue();
-    const adapter = new this.Adapter({ uri: `sqlite://${this.file}`, table: 'parley', busyTimeout: 5000 }, this.statements);
+    // that fails (a transient fault) is opened again on the next call.
+    const adapter = new this.Adapter(this.file);
     this.connections.push(adapter);
     return adapter as unknown as KeyvStoreAdapter;
   }
   override async purge(): Promise<void> {
-    // A write-ahead log (if a deployment turned WAL on) still holds the pages as they were before the deletion.
+    // The write-ahead log still holds the pages as they were before the deletion.
     const any = this.connections[0] ?? (this.namespace('health'), this.connections[0]);
-    await any?.query('PRAGMA wal_checkpoint(TRUNCATE)');
+    await any?.pragma('wal_checkpoint(TRUNCATE)');
   }
 }
 

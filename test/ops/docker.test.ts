@@ -96,7 +96,7 @@ describe('Dockerfile', () => {
     expect(JSON.parse(read('package.json')).dependencies['parley-bin']).toBe('file:bin');
   });
 
-  it('the final image takes only node_modules and dist from the build, without node-gyp or sqlite3 sources', () => {
+  it('the final image takes only node_modules and dist from the build, without better-sqlite3 sources', () => {
     const fromBuild = copies(final).filter((c) => c.from === 'build');
     expect(
       fromBuild
@@ -106,9 +106,10 @@ describe('Dockerfile', () => {
     ).toEqual(['/app/dist', '/app/node_modules']);
     const prune = steps(build, 'RUN').find((r) => r.includes('npm prune'))!;
     expect(prune).toContain('--omit=dev');
-    expect(prune).toContain('--omit=optional'); // node-gyp is sqlite3's only optional dependency tree
-    expect(prune).toMatch(/rm -rf node_modules\/sqlite3\/build node_modules\/sqlite3\/deps node_modules\/sqlite3\/src/);
-    expect(prune).toContain("require('sqlite3')"); // the stripped module still loads
+    expect(prune).toMatch(/rm -rf node_modules\/better-sqlite3\/build node_modules\/better-sqlite3\/deps node_modules\/better-sqlite3\/src/);
+    expect(prune).toContain("require('better-sqlite3')"); // the stripped module still loads
+    // The native module is built where a toolchain exists: the build stage, not the final image.
+    expect(steps(build, 'RUN').some((r) => r.includes('npm rebuild better-sqlite3'))).toBe(true);
     // The compiled entry point the image runs comes from the TypeScript build of src/cli/main.ts.
     expect(existsSync(join(root, 'src/cli/main.ts'))).toBe(true);
     expect(JSON.parse(read('tsconfig.build.json')).compilerOptions).toMatchObject({ rootDir: 'src', outDir: 'dist' });

@@ -213,6 +213,20 @@ describe.each(backends)('store contract: $name', (backend) => {
     const again = new HistoryStore(store, { maxTurns: 10 });
     expect((await again.load(key)).map((t) => t.content)).toEqual(['remember me', 'I will']);
   });
+
+  it('keeps a timeline across a restart, with its re-adds and removals (persistent backends)', async () => {
+    if (!reopen) return expect(backend.name).toBe('memory');
+    const t0 = Date.now();
+    for (let i = 0; i < 150; i++) await store.addToTimeline('open', `c${i}`, t0 + i, 86_400_000);
+    await store.addToTimeline('open', 'c0', t0 + 500, 86_400_000);
+    await store.removeFromTimeline('open', 'c1', 'c2');
+    await store.addToTimeline('other', 'x', t0, 86_400_000);
+    await store.close();
+    store = await reopen();
+    const members = (await store.timeline('open', 0, t0 + 1_000)).map((e) => e.member);
+    expect(members).toEqual([...Array.from({ length: 147 }, (_, i) => `c${i + 3}`), 'c0']);
+    expect(await store.timeline('other', 0, t0 + 1_000)).toEqual([{ member: 'x', at: t0 }]);
+  });
 });
 
 describe('store URLs', () => {

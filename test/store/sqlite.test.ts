@@ -1,0 +1,89 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/store.js';
+
+/**
+ * What the sqlite store does beyond the shared contract (test/store/store.contract.test.ts):
+ * its file layout, read back with a connection of the test's own.
+ */
+const dir = mkdtempSync(join(tmpdir(), 'parley-sqlite-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+const newFile = () => join(dir, `s${++n}.sqlite`);
+
+describe('sqlite store', () => {
+  it('writes a write-ahead log with normal syncing, and keeps the table layout of earlier versions', async () => {
+    const file = newFile();
+    const store = await openStore(`sqlite://${file}`);
+    await store.namespace<string>('history').set('k', 'v');
+    const raw = new Database(file, { readonly: true });
+    try {
+      expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(raw.prepare('SELECT key, value FROM parley').all()).toEqual([{ key: 'parley:history:k', value: JSON.stringify({ value: 'v' }) }]);
+    } finally {
+      raw.close();
+      await store.close();
+    }
+  });
+
+  it('keeps one small row per timeline member: an add writes one row, not the whole timeline', async () => {
+    const file = newFile();
+    const store = await openStore(`sqlite://${file}`);
+    const t0 = Date.now();
+    for (let i = 0; i < 300; i++) await store.addToTimeline('open-threads', `api:T1:C1:${i}`, t0 + i, 86_400_000);
+    await store.removeFromTimeline('open-threads', 'api:T1:C1:7');
+    const raw = new Database(file, { readonly: true });
+    try {
+      const rows = raw.prepare("SELECT key, length(value) AS size FROM parley WHERE key LIKE 'parley:timeline%'").all() as { key: string; size: number }[];
+      expect(rows).toHaveLength(299);
+      expect(Math.max(...rows.map((r) => r.size))).toBeLessThan(100);
+      expect(rows.some((r) => r.key.endsWith('api:T1:C1:7'))).toBe(false);
+    } finally {
+      raw.close();
+      await store.close();
+    }
+  });
+
+  it('reads a timeline an earlier version wrote whole, and keeps it as rows from then on', async () => {
+    const file = newFile();
+    const t0 = Date.now();
+    const first = await openStore(`sqlite://${file}`);
+    await first.namespace('timelines').set('review', { r1: t0, r2: t0 + 1 }, 86_400_000);
+    await first.close();
+    const store = await openStore(`sqlite://${file}`);
+    try {
+      await store.addToTimeline('review', 'r3', t0 + 2, 86_400_000);
+      expect((await store.timeline('review', 0, t0 + 10)).map((e) => e.member)).toEqual(['r1', 'r2', 'r3']);
+      expect(await store.namespace('timelines').get('review')).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+    const again = await openStore(`sqlite://${file}`);
+    try {
+      expect((await again.timeline('review', 0, t0 + 10)).map((e) => e.member)).toEqual(['r1', 'r2', 'r3']);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('clears a namespace by its exact name (no LIKE wildcards) and lists namespaces of more than a page', async () => {
+    const store = await openStore(`sqlite://${newFile()}`);
+    try {
+      const a = store.namespace<number>('a_b');
+      const b = store.namespace<number>('axb');
+      for (let i = 0; i < 250; i++) await a.set(`k${i}`, i);
+      await b.set('kept', 1);
+      const listed: string[] = [];
+      for await (const [k] of store.entries('a_b')) listed.push(k);
+      expect(listed.sort()).toEqual(Array.from({ length: 250 }, (_, i) => `k${i}`).sort());
+      await a.clear();
+      expect(await a.get('k1')).toBeUndefined();
+      expect(await b.get('kept')).toBe(1);
+    } finally {
+      await store.close();
+    }
+  });
+});
