@@ -1,4 +1,4 @@
-import { newId } from '../kernel/strings.js';
+import { flat, newId } from '../kernel/strings.js';
 import type Keyv from 'keyv';
 import type { Logger } from '../kernel/logger.js';
 import type { MessageRef, PlatformAdapter } from '../kernel/adapter.js';
@@ -96,7 +96,7 @@ export class InflightJournal {
   }
 
   track(key: string, platform: string, location: () => unknown): InflightTracker {
-    const id = `${this.instance}:${key}`;
+    const id = flat(`${this.instance}:${key}`); // held for the whole reply: one string, not a rope
     let lastWrite = 0;
     let pending: { refs: MessageRef[]; text: string } | undefined;
     let timer: NodeJS.Timeout | undefined;

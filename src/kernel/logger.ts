@@ -1,4 +1,5 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { flat } from './strings.js';
 
 export type { Logger };
 
@@ -59,14 +60,25 @@ export function createLogger(o: LoggerOptions): Logger {
   return withRedactedChildren(build(o, formatters), redact);
 }
 
-/** pino applies the bindings formatter to the root's bindings only: children's go through `redact` here (inherited by every descendant). */
+/**
+ * pino applies the bindings formatter to the root's bindings only: children's go through `redact`
+ * here (inherited by every descendant). A child's bindings are its parent's JSON text with its own
+ * appended by concatenation, which V8 keeps as a rope of dozens of nodes for as long as the child
+ * lives (a turn's logger: ~2 KB per reply in progress, issue 19); the child keeps one flat copy.
+ */
 function withRedactedChildren(root: Logger, redact: (obj: Record<string, unknown>) => Record<string, unknown>): Logger {
   const child = root.child;
   root.child = function (this: Logger, bindings, options) {
-    return child.call(this, redact(bindings), options);
+    const made = child.call(this, redact(bindings), options);
+    const held = made as unknown as Record<symbol, unknown>;
+    if (typeof held[CHINDINGS] === 'string') held[CHINDINGS] = flat(held[CHINDINGS]);
+    return made;
   } as Logger['child'];
   return root;
 }
+
+/** Where a pino logger keeps its bindings as JSON text. */
+const CHINDINGS = pino.symbols.chindingsSym;
 
 function build(
   o: LoggerOptions,

@@ -10,7 +10,7 @@ import { MemoryStore } from './memory.js';
 // The backends' drivers load when a store of their kind opens: a memory or sqlite store never
 // needs the Redis client's modules (idle RSS, issue 19).
 import type { IORedisKeyvAdapter } from './redis.js';
-import type { SqliteAdapter } from './sqlite.js';
+import type * as Sqlite from './sqlite.js';
 
 export type { Reservation, Store, StoreKind, TimelineEntry, WindowHit } from './contract.js';
 
@@ -40,8 +40,8 @@ export async function openStore(url: string, options: { keyPrefix?: string } = {
   if (kind === 'sqlite') {
     const file = location === ':memory:' ? location : resolve(location);
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    const { SqliteAdapter } = await import('./sqlite.js');
-    return new SqliteStore(file, prefix, SqliteAdapter);
+    const sqlite = await import('./sqlite.js');
+    return new SqliteStore(new sqlite.SqliteFile(file), prefix, sqlite.SqliteAdapter);
   }
   const { connectRedis, IORedisKeyvAdapter } = await import('./redis.js');
   return new RedisStore(await connectRedis(location), prefix, IORedisKeyvAdapter);
@@ -50,24 +50,23 @@ export async function openStore(url: string, options: { keyPrefix?: string } = {
 class SqliteStore extends LocalClaims {
   readonly kind = 'sqlite' as const;
   constructor(
-    private readonly file: string,
+    private readonly file: Sqlite.SqliteFile,
     prefix: string,
-    private readonly Adapter: typeof SqliteAdapter,
+    private readonly Adapter: typeof Sqlite.SqliteAdapter,
   ) {
     super(prefix);
   }
-  private readonly connections: SqliteAdapter[] = [];
   protected adapter() {
-    // One adapter per namespace: a Keyv sets its namespace on the adapter it owns. A connection
-    // that fails (a transient fault) is opened again on the next call.
-    const adapter = new this.Adapter(this.file);
-    this.connections.push(adapter);
-    return adapter as unknown as KeyvStoreAdapter;
+    // One adapter per namespace (a Keyv sets its namespace on the adapter it owns), all on the file's one connection.
+    return new this.Adapter(this.file) as unknown as KeyvStoreAdapter;
   }
   override async purge(): Promise<void> {
     // The write-ahead log still holds the pages as they were before the deletion.
-    const any = this.connections[0] ?? (this.namespace('health'), this.connections[0]);
-    await any?.pragma('wal_checkpoint(TRUNCATE)');
+    await this.file.pragma('wal_checkpoint(TRUNCATE)');
+  }
+  override async close(): Promise<void> {
+    await super.close();
+    this.file.close();
   }
 }
 

@@ -55,4 +55,15 @@ describe('logger redaction', () => {
     log.info({ source: 'model', ms: 12, usage: { promptTokens: 1 } }, 'answered');
     expect(lines[0]).toMatchObject({ source: 'model', ms: 12, usage: { promptTokens: 1 }, msg: 'answered' });
   });
+
+  it("a grandchild's lines carry every ancestor's bindings, redacted, and its own; a sibling's do not leak in", () => {
+    const { log, lines } = capture(false);
+    const turn = log.child({ conversation: 'api:k:api:c1', token: 'xoxb-secret' });
+    const step = turn.child({ step: 'model', question: 'hunter2' });
+    turn.child({ step: 'sibling' });
+    step.info({ ms: 3 }, 'done');
+    expect(lines[0]).toMatchObject({ conversation: 'api:k:api:c1', token: '[redacted]', step: 'model', question: '[redacted]', ms: 3, msg: 'done' });
+    expect(JSON.stringify(lines[0])).not.toMatch(/hunter2|xoxb-secret|sibling/);
+    expect(step.bindings()).toMatchObject({ conversation: 'api:k:api:c1', step: 'model' });
+  });
 });

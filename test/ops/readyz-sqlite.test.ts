@@ -6,13 +6,15 @@ import { startParley } from '../../src/app.js';
 import { loadConfig } from '../../src/config/env.js';
 import { silentLogger } from '../../src/kernel/logger.js';
 import { openStore } from '../../src/store/store.js';
+import { IDENTITY_CHECK_MS } from '../../src/store/sqlite.js';
 import { FakeOpenAI } from '../fakes/openai-server.js';
 import { until } from '../helpers/process.js';
 
 /**
  * A transient sqlite fault: the store's directory disappears for a moment (a remount, a restore),
- * so opening the file fails. Connections opened before keep working; one that failed to open
- * must be opened again once the file is back, not fail forever.
+ * so the path no longer names the file the connection has open, and opening it fails. Calls fail
+ * while it is away (within a second: the connection checks the path that often), and the
+ * connection is opened again once the file is back, not failing forever.
  */
 let fake: FakeOpenAI;
 const root = mkdtempSync(join(tmpdir(), 'parley-sqlite-fault-'));
@@ -25,7 +27,23 @@ afterAll(async () => {
 });
 
 describe('sqlite store after a transient fault', () => {
-  it('opens a namespace again on the next call after its connection could not be opened', async () => {
+  it('a first open that fails is tried again on the next call', async () => {
+    const dir = join(root, 'store-first');
+    mkdirSync(dir);
+    const store = await openStore(`sqlite://${join(dir, 'parley.sqlite')}`);
+    try {
+      renameSync(dir, `${dir}.away`);
+      await expect(store.namespace<number>('a').set('k', 1)).rejects.toThrow(/SQLITE_CANTOPEN/);
+      await expect(store.namespace<number>('a').get('k')).rejects.toThrow(/SQLITE_CANTOPEN/);
+      renameSync(`${dir}.away`, dir);
+      await store.namespace<number>('a').set('k', 1);
+      expect(await store.namespace<number>('a').get('k')).toBe(1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('notices the file moved away under an open connection, fails while it is away, and opens it again once it is back', async () => {
     const dir = join(root, 'store-a');
     mkdirSync(dir);
     const store = await openStore(`sqlite://${join(dir, 'parley.sqlite')}`);
@@ -33,7 +51,12 @@ describe('sqlite store after a transient fault', () => {
       await store.namespace<number>('first').set('k', 1);
       renameSync(dir, `${dir}.away`);
       const late = store.namespace<number>('late');
-      await expect(late.set('k', 2)).rejects.toThrow(/SQLITE_CANTOPEN/);
+      const failure = await until<Error>(
+        () => late.set('k', 2).then(() => false as const, (err: Error) => err),
+        5_000,
+        'a write to fail while the file is away',
+      );
+      expect(failure.message).toMatch(/SQLITE_CANTOPEN/);
       await expect(late.get('k')).rejects.toThrow(/SQLITE_CANTOPEN/);
       renameSync(`${dir}.away`, dir);
       await late.set('k', 2);
@@ -57,6 +80,8 @@ describe('sqlite store after a transient fault', () => {
     };
     try {
       renameSync(dir, `${dir}.away`);
+      // The connection checks the path at most this often; the first report after that is cached.
+      await new Promise((r) => setTimeout(r, IDENTITY_CHECK_MS + 100));
       const failed = await readyz();
       expect(failed.status).toBe(503);
       expect(failed.json.checks.store).toMatchObject({ ok: false });

@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/store.js';
+import { IDENTITY_CHECK_MS } from '../../src/store/sqlite.js';
 
 /**
  * What the sqlite store does beyond the shared contract (test/store/store.contract.test.ts):
@@ -82,6 +83,26 @@ describe('sqlite store', () => {
       await a.clear();
       expect(await a.get('k1')).toBeUndefined();
       expect(await b.get('kept')).toBe(1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('writes to the file at its path again once the open one was deleted, not to a file nobody will read', async () => {
+    const file = newFile();
+    const store = await openStore(`sqlite://${file}`);
+    try {
+      await store.namespace<number>('n').set('before', 1);
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+      await new Promise((r) => setTimeout(r, IDENTITY_CHECK_MS + 100));
+      await store.namespace<number>('n').set('after', 2);
+      expect(existsSync(file)).toBe(true);
+      const raw = new Database(file, { readonly: true });
+      try {
+        expect(raw.prepare('SELECT key FROM parley').pluck().all()).toEqual(['parley:n:after']);
+      } finally {
+        raw.close();
+      }
     } finally {
       await store.close();
     }
