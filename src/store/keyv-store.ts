@@ -56,41 +56,48 @@ export abstract class KeyvStore implements Store {
 }
 
 /**
- * Claims for single-process backends: one process owns the store, so an in-process map
- * serialises claims; the record is also written to the store so it survives a restart (sqlite).
+ * Claims for single-process backends: one process owns the store, so the read-modify-write of
+ * each key runs after the previous one on that key; the record is also written to the store so
+ * it survives a restart (sqlite). Keys do not wait for each other (one queue for every key made
+ * each turn's counters, claims and windows wait for every other turn's, issue 19).
  */
 export abstract class LocalClaims extends KeyvStore {
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly queues = new Map<string, Promise<unknown>>();
   private claims(): Keyv<string> {
     return this.namespace<string>('claims');
   }
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.chain.then(fn, fn);
-    this.chain = next.catch(() => undefined);
+  private serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const next = (this.queues.get(key) ?? Promise.resolve()).then(fn, fn);
+    const tail = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queues.set(key, tail);
+    void tail.then(() => this.queues.get(key) === tail && this.queues.delete(key));
     return next;
   }
   claim(key: string, ttlMs: number, owner: string = newId()): Promise<boolean> {
-    return this.serial(async () => {
+    return this.serial(`claims:${key}`, async () => {
       if ((await this.claims().get(key)) !== undefined) return false;
       await this.claims().set(key, owner, ttlMs);
       return true;
     });
   }
   renew(key: string, ttlMs: number, owner: string): Promise<boolean> {
-    return this.serial(async () => {
+    return this.serial(`claims:${key}`, async () => {
       if ((await this.claims().get(key)) !== owner) return false;
       await this.claims().set(key, owner, ttlMs);
       return true;
     });
   }
   release(key: string, owner: string): Promise<void> {
-    return this.serial(async () => {
+    return this.serial(`claims:${key}`, async () => {
       if ((await this.claims().get(key)) === owner) await this.claims().delete(key);
     });
   }
   increment(key: string, by: number, ttlMs: number): Promise<number> {
     const kv = this.namespace<{ n: number; expiresAt: number }>('counters');
-    return this.serial(async () => {
+    return this.serial(`counters:${key}`, async () => {
       const now = Date.now();
       const cur = await kv.get(key);
       const live = cur && cur.expiresAt > now ? cur : { n: 0, expiresAt: now + ttlMs };
@@ -101,7 +108,7 @@ export abstract class LocalClaims extends KeyvStore {
   }
   reserve(key: string, by: number, limit: number, ttlMs: number): Promise<Reservation> {
     const kv = this.namespace<{ n: number; expiresAt: number }>('counters');
-    return this.serial(async () => {
+    return this.serial(`counters:${key}`, async () => {
       const now = Date.now();
       const cur = await kv.get(key);
       const live = cur && cur.expiresAt > now ? cur : { n: 0, expiresAt: now + ttlMs };
@@ -113,7 +120,7 @@ export abstract class LocalClaims extends KeyvStore {
   }
   hitWindow(key: string, limit: number, windowMs: number, now: number = Date.now()): Promise<WindowHit> {
     const kv = this.namespace<number[]>('windows');
-    return this.serial(async () => {
+    return this.serial(`windows:${key}`, async () => {
       const hits = ((await kv.get(key)) ?? []).filter((t) => t > now - windowMs);
       if (hits.length >= limit) {
         return { allowed: false, count: hits.length, retryAfterMs: Math.max(1, hits[0]! + windowMs - now) };
@@ -158,7 +165,7 @@ export abstract class LocalClaims extends KeyvStore {
     return t;
   }
   addToTimeline(key: string, member: string, at: number, ttlMs: number): Promise<void> {
-    return this.serial(async () => {
+    return this.serial(`timelines:${key}`, async () => {
       const t = await this.loadTimeline(key);
       t.entries.delete(member); // a member added again moves to the end of the insertion order
       t.entries.set(member, at);
@@ -178,7 +185,7 @@ export abstract class LocalClaims extends KeyvStore {
     });
   }
   removeFromTimeline(key: string, ...members: string[]): Promise<void> {
-    return this.serial(async () => {
+    return this.serial(`timelines:${key}`, async () => {
       const t = await this.loadTimeline(key);
       const present = members.filter((m) => t.entries.has(m));
       if (!present.length) return;
@@ -187,7 +194,7 @@ export abstract class LocalClaims extends KeyvStore {
     });
   }
   async timeline(key: string, since: number, until: number): Promise<TimelineEntry[]> {
-    const t = await this.serial(() => this.loadTimeline(key));
+    const t = await this.serial(`timelines:${key}`, () => this.loadTimeline(key));
     const from = Math.max(since, t.cutoff);
     const out: TimelineEntry[] = [];
     t.entries.forEach((at, member) => void (at >= from && at <= until && out.push({ member, at })));

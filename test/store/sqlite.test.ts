@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/store.js';
-import { IDENTITY_CHECK_MS } from '../../src/store/sqlite.js';
+import { IDENTITY_CHECK_MS, SqliteAdapter, SqliteFile } from '../../src/store/sqlite.js';
 
 /**
  * What the sqlite store does beyond the shared contract (test/store/store.contract.test.ts):
@@ -105,6 +105,49 @@ describe('sqlite store', () => {
       }
     } finally {
       await store.close();
+    }
+  });
+
+  it('commits the writes issued together in one transaction, each resolving once another connection can read it', async () => {
+    const file = newFile();
+    const store = await openStore(`sqlite://${file}`);
+    await store.namespace<number>('other').set('created', 1); // the file exists once something was written
+    const raw = new Database(file, { readonly: true });
+    try {
+      const kv = store.namespace<number>('batch');
+      const writes = Array.from({ length: 50 }, (_, i) => kv.set(`k${i}`, i));
+      // Not committed yet: another connection sees none of them.
+      expect(raw.prepare("SELECT count(*) FROM parley WHERE key LIKE 'parley:batch:%'").pluck().get()).toBe(0);
+      await Promise.all(writes);
+      expect(raw.prepare("SELECT count(*) FROM parley WHERE key LIKE 'parley:batch:%'").pluck().get()).toBe(50);
+    } finally {
+      raw.close();
+      await store.close();
+    }
+  });
+
+  it('commits a write after its turn of the event loop; rejects one that cannot take the write lock, and writes again once it is free', async () => {
+    const path = newFile();
+    const file = new SqliteFile(path, 50);
+    const adapter = new SqliteAdapter(file);
+    await adapter.set('warm', '1');
+    const other = new Database(path);
+    const read = (key: string) => other.prepare('SELECT value FROM parley WHERE key = ?').pluck().get(key);
+    // A write is committed with the others of its turn of the event loop: until then only its own connection reads it.
+    const pending = adapter.set('late', '7');
+    expect(read('late')).toBeUndefined();
+    expect(await adapter.get('late')).toBe('7');
+    await pending;
+    expect(read('late')).toBe('7');
+    try {
+      other.exec('BEGIN IMMEDIATE');
+      await expect(adapter.set('k', 'v')).rejects.toThrow(/SQLITE_BUSY/);
+      other.exec('COMMIT');
+      await adapter.set('k', 'v');
+      expect(read('k')).toBe('v');
+    } finally {
+      other.close();
+      file.close();
     }
   });
 });
