@@ -52,7 +52,11 @@ describe('sqlite store after a transient fault', () => {
       renameSync(dir, `${dir}.away`);
       const late = store.namespace<number>('late');
       const failure = await until<Error>(
-        () => late.set('k', 2).then(() => false as const, (err: Error) => err),
+        () =>
+          late.set('k', 2).then(
+            () => false as const,
+            (err: Error) => err,
+          ),
         5_000,
         'a write to fail while the file is away',
       );
