@@ -61,8 +61,6 @@ function cantOpen(detail: string, cause?: unknown): Error {
  */
 export class SqliteFile {
   private connection?: { db: Database.Database; statements: Statements; identity?: string; checkedAt: number };
-  /** The writers of the transaction open in this turn of the event loop. */
-  private batch?: { done: () => void; fail: (err: unknown) => void }[];
 
   constructor(
     readonly path: string,
@@ -108,7 +106,6 @@ export class SqliteFile {
   private drop(): void {
     const c = this.connection;
     this.connection = undefined;
-    this.failBatch(new Error('SQLITE_ABORT: the connection closed before these writes were committed'));
     try {
       c?.db.close();
     } catch {
@@ -147,65 +144,12 @@ export class SqliteFile {
     }
   }
 
-  /**
-   * A write, committed in one transaction with every other write issued in this turn of the event
-   * loop: a commit per write appended to the log each time and made most of a reply's store time
-   * (issue 19). Resolves once that transaction has committed, rejects if the statement or the
-   * commit fails. Reads on the connection see the writes not yet committed.
-   */
-  write<T>(fn: (s: Statements) => T): Promise<T> {
-    try {
-      const statements = this.statements();
-      const db = this.connection!.db;
-      // sqlite rolls a transaction back by itself after some faults (a full disk): its writers hear of it.
-      if (this.batch && !db.inTransaction) this.failBatch(new Error('SQLITE_ABORT: the transaction was rolled back'));
-      if (!this.batch) {
-        db.exec('BEGIN IMMEDIATE');
-        this.batch = [];
-        setImmediate(() => this.commit());
-      }
-      const result = fn(statements);
-      return new Promise<T>((resolve, reject) => this.batch!.push({ done: () => resolve(result), fail: reject }));
-    } catch (err) {
-      return Promise.reject(this.fault(err));
-    }
-  }
-
-  /** Commits the writes of this turn of the event loop, if any. */
-  private commit(): void {
-    const batch = this.batch;
-    const db = this.connection?.db;
-    if (!batch || !db) return;
-    this.batch = undefined;
-    try {
-      db.exec('COMMIT');
-    } catch (err) {
-      try {
-        if (db.inTransaction) db.exec('ROLLBACK');
-      } catch {
-        // A rollback after a failed commit: the commit's error is what every writer hears.
-      }
-      const reported = this.fault(err);
-      for (const w of batch) w.fail(reported);
-      return;
-    }
-    for (const w of batch) w.done();
-  }
-
-  private failBatch(err: Error): void {
-    const batch = this.batch;
-    this.batch = undefined;
-    for (const w of batch ?? []) w.fail(err);
-  }
-
   /** A pragma on the connection (the store's purge checkpoints the write-ahead log with it). */
   pragma(statement: string): Promise<unknown> {
-    this.commit();
     return this.run(() => this.connection!.db.pragma(statement));
   }
 
   close(): void {
-    this.commit();
     this.drop();
   }
 }
@@ -236,19 +180,19 @@ export class SqliteAdapter extends EventEmitter {
     });
   }
   set(key: string, value: string): Promise<void> {
-    return this.file.write((s) => void s.set.run(key, value));
+    return this.file.run((s) => void s.set.run(key, value));
   }
   delete(key: string): Promise<boolean> {
-    return this.file.write((s) => s.delete.run(key).changes > 0);
+    return this.file.run((s) => s.delete.run(key).changes > 0);
   }
   deleteMany(keys: string[]): Promise<boolean> {
-    return this.file.write((s) => s.deleteMany.run(JSON.stringify(keys)).changes > 0);
+    return this.file.run((s) => s.deleteMany.run(JSON.stringify(keys)).changes > 0);
   }
   has(key: string): Promise<boolean> {
     return this.file.run((s) => s.has.get(key) !== undefined);
   }
   clear(): Promise<void> {
-    return this.file.write((s) => void (this.namespace ? s.clearRange.run(...range(this.namespace)) : s.clearAll.run()));
+    return this.file.run((s) => void (this.namespace ? s.clearRange.run(...range(this.namespace)) : s.clearAll.run()));
   }
   /** Pages through the namespace by key, so rows deleted while iterating skip nothing. */
   async *iterator(namespace?: string): AsyncGenerator<[string, string], void, unknown> {
