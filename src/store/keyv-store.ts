@@ -143,21 +143,23 @@ export abstract class LocalClaims extends KeyvStore {
   private readonly timelines = new Map<string, Timeline>();
   /** Whether timelines are written to the Keyv store too (to survive a restart). */
   protected readonly persistTimelines: boolean = true;
-  private members(): Keyv<number> {
-    return this.namespace<number>('timeline-members');
+  /** A timeline's members, one row each, in a namespace of its own (so loading one reads only its rows). */
+  private members(key: string): Keyv<number> {
+    return this.namespace<number>(`timeline:${key}`);
   }
   private async loadTimeline(key: string): Promise<Timeline> {
     const cached = this.timelines.get(key);
     if (cached && cached.expiresAt > Date.now()) return cached;
     const t: Timeline = { entries: new Map(), expiresAt: Number.POSITIVE_INFINITY, cutoff: Number.NEGATIVE_INFINITY, addedSinceDrop: 0 };
     if (this.persistTimelines) {
-      const prefix = memberKey(key, '');
-      for await (const [k, at] of this.entries<number>('timeline-members')) if (k.startsWith(prefix)) t.entries.set(k.slice(prefix.length), at);
+      for await (const [member, at] of this.entries<number>(`timeline:${key}`)) t.entries.set(member, at);
       // A timeline written whole, as versions before one row per member did: its members become rows.
       const whole = await this.namespace<Record<string, number>>('timelines').get(key);
       if (whole) {
-        for (const [member, at] of Object.entries(whole)) if (!t.entries.has(member)) t.entries.set(member, at);
-        await this.members().setMany(Object.entries(whole).map(([member, at]) => ({ key: memberKey(key, member), value: at })));
+        // A member with a row of its own was added since: its row is newer.
+        const missing = Object.entries(whole).filter(([member]) => !t.entries.has(member));
+        for (const [member, at] of missing) t.entries.set(member, at);
+        await this.members(key).setMany(missing.map(([member, at]) => ({ key: member, value: at })));
         await this.namespace('timelines').delete(key);
       }
     }
@@ -180,8 +182,8 @@ export abstract class LocalClaims extends KeyvStore {
         t.entries.forEach((time, m) => void (time < t.cutoff && (t.entries.delete(m), dropped.push(m))));
       }
       if (!this.persistTimelines) return;
-      await this.members().set(memberKey(key, member), at, ttlMs);
-      if (dropped.length) await this.members().deleteMany(dropped.map((m) => memberKey(key, m)));
+      await this.members(key).set(member, at, ttlMs);
+      if (dropped.length) await this.members(key).deleteMany(dropped);
     });
   }
   removeFromTimeline(key: string, ...members: string[]): Promise<void> {
@@ -190,7 +192,7 @@ export abstract class LocalClaims extends KeyvStore {
       const present = members.filter((m) => t.entries.has(m));
       if (!present.length) return;
       for (const m of present) t.entries.delete(m);
-      if (this.persistTimelines) await this.members().deleteMany(present.map((m) => memberKey(key, m)));
+      if (this.persistTimelines) await this.members(key).deleteMany(present);
     });
   }
   async timeline(key: string, since: number, until: number): Promise<TimelineEntry[]> {
@@ -200,11 +202,6 @@ export abstract class LocalClaims extends KeyvStore {
     t.entries.forEach((at, member) => void (at >= from && at <= until && out.push({ member, at })));
     return out.sort((a, b) => a.at - b.at);
   }
-}
-
-/** A timeline member's row: the timeline's key, a newline (in no key or id), the member. */
-function memberKey(key: string, member: string): string {
-  return `${key}\n${member}`;
 }
 
 /** One timeline held parsed by the process owning the store. */

@@ -52,19 +52,21 @@ describe('sqlite store', () => {
     const file = newFile();
     const t0 = Date.now();
     const first = await openStore(`sqlite://${file}`);
-    await first.namespace('timelines').set('review', { r1: t0, r2: t0 + 1 }, 86_400_000);
+    await first.namespace('timelines').set('review', { r0: t0 - 5, r1: t0, r2: t0 + 1 }, 86_400_000);
+    // r0 also has a row of its own, written since: the row is newer and wins.
+    await first.namespace<number>('timeline:review').set('r0', t0 + 5);
     await first.close();
     const store = await openStore(`sqlite://${file}`);
     try {
       await store.addToTimeline('review', 'r3', t0 + 2, 86_400_000);
-      expect((await store.timeline('review', 0, t0 + 10)).map((e) => e.member)).toEqual(['r1', 'r2', 'r3']);
+      expect((await store.timeline('review', 0, t0 + 10)).map((e) => e.member)).toEqual(['r1', 'r2', 'r3', 'r0']);
       expect(await store.namespace('timelines').get('review')).toBeUndefined();
     } finally {
       await store.close();
     }
     const again = await openStore(`sqlite://${file}`);
     try {
-      expect((await again.timeline('review', 0, t0 + 10)).map((e) => e.member)).toEqual(['r1', 'r2', 'r3']);
+      expect((await again.timeline('review', 0, t0 + 10)).map((e) => e.member)).toEqual(['r1', 'r2', 'r3', 'r0']);
     } finally {
       await again.close();
     }
