@@ -174,9 +174,11 @@ async function measure(p: Proc, o: { replies: number; concurrency: number; strea
     'HTTP API throughput',
   );
   const wallMs = performance.now() - t0;
-  const cpu = cpuMs(pid) - cpu0;
   agent.destroy();
   await sleep(1_000);
+  // CPU counted until a second after the last reply: work a server defers past its answers
+  // (writes queued behind each other, collections) is part of what a reply costs.
+  const cpu = cpuMs(pid) - cpu0;
   const rssAfterTrafficMb = status(pid, 'VmRSS');
 
   // Concurrent streams: every client has its first words, the model holds every stream open.

@@ -55,17 +55,81 @@ export abstract class KeyvStore implements Store {
   }
 }
 
+/** A claim, counter or rate window held by a local store: its value and when it expires (ms since epoch). */
+export interface Held<T> {
+  value: T;
+  expiresAt: number;
+}
+
+export type HeldKind = 'claims' | 'counters' | 'windows';
+
 /**
- * Claims for single-process backends: one process owns the store, so the read-modify-write of
- * each key runs after the previous one on that key; the record is also written to the store so
- * it survives a restart (sqlite). Keys do not wait for each other (one queue for every key made
- * each turn's counters, claims and windows wait for every other turn's, issue 19).
+ * The atomic operations for stores owned by one process (memory, sqlite), written once over
+ * three synchronous primitives: each operation is a plain read-modify-write that nothing can
+ * interleave, so no key waits for another operation (a queue per key, then one for every key,
+ * made hot keys such as the day's ledger counters back up behind each other, issue 19).
  */
-export abstract class LocalClaims extends KeyvStore {
-  private readonly queues = new Map<string, Promise<unknown>>();
-  private claims(): Keyv<string> {
-    return this.namespace<string>('claims');
+export abstract class LocalStore extends KeyvStore {
+  /** The live record `key` of `kind` (absent or expired: undefined). */
+  protected abstract held<T>(kind: HeldKind, key: string): Held<T> | undefined;
+  /** Writes the record `key` of `kind`; undefined deletes it. */
+  protected abstract hold<T>(kind: HeldKind, key: string, h: Held<T> | undefined): void;
+  /** Runs `fn` (`held` and `hold` calls) as one step no other operation interleaves; resolves once it is stored. */
+  protected abstract atomically<T>(fn: () => T): Promise<T>;
+
+  claim(key: string, ttlMs: number, owner: string = newId()): Promise<boolean> {
+    return this.atomically(() => {
+      if (this.held('claims', key)) return false;
+      this.hold('claims', key, { value: owner, expiresAt: Date.now() + ttlMs });
+      return true;
+    });
   }
+  renew(key: string, ttlMs: number, owner: string): Promise<boolean> {
+    return this.atomically(() => {
+      if (this.held<string>('claims', key)?.value !== owner) return false;
+      this.hold('claims', key, { value: owner, expiresAt: Date.now() + ttlMs });
+      return true;
+    });
+  }
+  release(key: string, owner: string): Promise<void> {
+    return this.atomically(() => {
+      if (this.held<string>('claims', key)?.value === owner) this.hold('claims', key, undefined);
+    });
+  }
+  increment(key: string, by: number, ttlMs: number): Promise<number> {
+    return this.atomically(() => this.count(key, by, Number.POSITIVE_INFINITY, ttlMs).value);
+  }
+  reserve(key: string, by: number, limit: number, ttlMs: number): Promise<Reservation> {
+    return this.atomically(() => this.count(key, by, limit, ttlMs));
+  }
+  /** Adds `by` to the counter while it is below `limit`; a new counter starts at 0 and expires `ttlMs` after it was created. */
+  private count(key: string, by: number, limit: number, ttlMs: number): Reservation {
+    const cur = this.held<number>('counters', key);
+    const c = cur ?? { value: 0, expiresAt: Date.now() + Math.max(1, ttlMs) };
+    if (c.value >= limit) return { granted: false, value: c.value };
+    const n = Math.trunc(by);
+    // Reading (by 0) writes only to create the counter, whose expiry starts there (Redis INCRBY 0 does).
+    if (n !== 0 || !cur) this.hold('counters', key, { value: c.value + n, expiresAt: c.expiresAt });
+    return { granted: true, value: c.value + n };
+  }
+  hitWindow(key: string, limit: number, windowMs: number, now: number = Date.now()): Promise<WindowHit> {
+    return this.atomically(() => {
+      const hits = this.hits(key, windowMs, now);
+      if (hits.length >= limit) return { allowed: false, count: hits.length, retryAfterMs: Math.max(1, hits[0]! + windowMs - now) };
+      hits.push(now);
+      this.hold('windows', key, { value: hits, expiresAt: Date.now() + windowMs });
+      return { allowed: true, count: hits.length, retryAfterMs: 0 };
+    });
+  }
+  async windowCount(key: string, windowMs: number, now: number = Date.now()): Promise<number> {
+    return this.hits(key, windowMs, now).length;
+  }
+  private hits(key: string, windowMs: number, now: number): number[] {
+    return (this.held<number[]>('windows', key)?.value ?? []).filter((t) => t > now - windowMs);
+  }
+
+  /** Timeline reads and writes wait only for earlier ones on the same timeline (its first read loads it). */
+  private readonly queues = new Map<string, Promise<unknown>>();
   private serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const next = (this.queues.get(key) ?? Promise.resolve()).then(fn, fn);
     const tail = next.then(
@@ -76,63 +140,6 @@ export abstract class LocalClaims extends KeyvStore {
     void tail.then(() => this.queues.get(key) === tail && this.queues.delete(key));
     return next;
   }
-  claim(key: string, ttlMs: number, owner: string = newId()): Promise<boolean> {
-    return this.serial(`claims:${key}`, async () => {
-      if ((await this.claims().get(key)) !== undefined) return false;
-      await this.claims().set(key, owner, ttlMs);
-      return true;
-    });
-  }
-  renew(key: string, ttlMs: number, owner: string): Promise<boolean> {
-    return this.serial(`claims:${key}`, async () => {
-      if ((await this.claims().get(key)) !== owner) return false;
-      await this.claims().set(key, owner, ttlMs);
-      return true;
-    });
-  }
-  release(key: string, owner: string): Promise<void> {
-    return this.serial(`claims:${key}`, async () => {
-      if ((await this.claims().get(key)) === owner) await this.claims().delete(key);
-    });
-  }
-  increment(key: string, by: number, ttlMs: number): Promise<number> {
-    const kv = this.namespace<{ n: number; expiresAt: number }>('counters');
-    return this.serial(`counters:${key}`, async () => {
-      const now = Date.now();
-      const cur = await kv.get(key);
-      const live = cur && cur.expiresAt > now ? cur : { n: 0, expiresAt: now + ttlMs };
-      const next = { n: live.n + Math.trunc(by), expiresAt: live.expiresAt };
-      await kv.set(key, next, Math.max(1, next.expiresAt - now));
-      return next.n;
-    });
-  }
-  reserve(key: string, by: number, limit: number, ttlMs: number): Promise<Reservation> {
-    const kv = this.namespace<{ n: number; expiresAt: number }>('counters');
-    return this.serial(`counters:${key}`, async () => {
-      const now = Date.now();
-      const cur = await kv.get(key);
-      const live = cur && cur.expiresAt > now ? cur : { n: 0, expiresAt: now + ttlMs };
-      if (live.n >= limit) return { granted: false, value: live.n };
-      const next = { n: live.n + Math.trunc(by), expiresAt: live.expiresAt };
-      await kv.set(key, next, Math.max(1, next.expiresAt - now));
-      return { granted: true, value: next.n };
-    });
-  }
-  hitWindow(key: string, limit: number, windowMs: number, now: number = Date.now()): Promise<WindowHit> {
-    const kv = this.namespace<number[]>('windows');
-    return this.serial(`windows:${key}`, async () => {
-      const hits = ((await kv.get(key)) ?? []).filter((t) => t > now - windowMs);
-      if (hits.length >= limit) {
-        return { allowed: false, count: hits.length, retryAfterMs: Math.max(1, hits[0]! + windowMs - now) };
-      }
-      hits.push(now);
-      await kv.set(key, hits, windowMs);
-      return { allowed: true, count: hits.length, retryAfterMs: 0 };
-    });
-  }
-  async windowCount(key: string, windowMs: number, now: number = Date.now()): Promise<number> {
-    return ((await this.namespace<number[]>('windows').get(key)) ?? []).filter((t) => t > now - windowMs).length;
-  }
   /**
    * Timelines (analytics' open threads: one entry per conversation of the last day; the review
    * queue) are kept parsed by the one process owning the store: parsing them on every turn grew
@@ -141,32 +148,25 @@ export abstract class LocalClaims extends KeyvStore {
    * default store (issue 19). Memory needs no copy.
    */
   private readonly timelines = new Map<string, Timeline>();
-  /** Whether timelines are written to the Keyv store too (to survive a restart). */
-  protected readonly persistTimelines: boolean = true;
-  /** A timeline's members, one row each, in a namespace of its own (so loading one reads only its rows). */
-  private members(key: string): Keyv<number> {
-    return this.namespace<number>(`timeline:${key}`);
+  /** The stored members of a timeline, read when this process first uses it (memory stores none). */
+  protected async storedTimeline(_key: string): Promise<Map<string, number>> {
+    return new Map();
   }
+  /**
+   * Stores a change to a timeline (memory keeps no copy): applied when called, so changes are
+   * stored in the order they were made; resolves once stored.
+   */
+  protected async storeTimelineChange(_key: string, _added: (TimelineEntry & { ttlMs: number }) | undefined, _removed: string[]): Promise<void> {}
   private async loadTimeline(key: string): Promise<Timeline> {
     const cached = this.timelines.get(key);
     if (cached && cached.expiresAt > Date.now()) return cached;
-    const t: Timeline = { entries: new Map(), expiresAt: Number.POSITIVE_INFINITY, cutoff: Number.NEGATIVE_INFINITY, addedSinceDrop: 0 };
-    if (this.persistTimelines) {
-      for await (const [member, at] of this.entries<number>(`timeline:${key}`)) t.entries.set(member, at);
-      // A timeline written whole, as versions before one row per member did: its members become rows.
-      const whole = await this.namespace<Record<string, number>>('timelines').get(key);
-      if (whole) {
-        // A member with a row of its own was added since: its row is newer.
-        const missing = Object.entries(whole).filter(([member]) => !t.entries.has(member));
-        for (const [member, at] of missing) t.entries.set(member, at);
-        await this.members(key).setMany(missing.map(([member, at]) => ({ key: member, value: at })));
-        await this.namespace('timelines').delete(key);
-      }
-    }
+    const t: Timeline = { entries: await this.storedTimeline(key), expiresAt: Number.POSITIVE_INFINITY, cutoff: Number.NEGATIVE_INFINITY, addedSinceDrop: 0 };
     this.timelines.set(key, t);
     return t;
   }
   addToTimeline(key: string, member: string, at: number, ttlMs: number): Promise<void> {
+    let stored: Promise<void> | undefined;
+    // The timeline's queue moves on once the change is made; the caller waits until it is stored.
     return this.serial(`timelines:${key}`, async () => {
       const t = await this.loadTimeline(key);
       t.entries.delete(member); // a member added again moves to the end of the insertion order
@@ -181,19 +181,18 @@ export abstract class LocalClaims extends KeyvStore {
         t.addedSinceDrop = 0;
         t.entries.forEach((time, m) => void (time < t.cutoff && (t.entries.delete(m), dropped.push(m))));
       }
-      if (!this.persistTimelines) return;
-      await this.members(key).set(member, at, ttlMs);
-      if (dropped.length) await this.members(key).deleteMany(dropped);
-    });
+      stored = this.storeTimelineChange(key, { member, at, ttlMs }, dropped);
+    }).then(() => stored);
   }
   removeFromTimeline(key: string, ...members: string[]): Promise<void> {
+    let stored: Promise<void> | undefined;
     return this.serial(`timelines:${key}`, async () => {
       const t = await this.loadTimeline(key);
       const present = members.filter((m) => t.entries.has(m));
       if (!present.length) return;
       for (const m of present) t.entries.delete(m);
-      if (this.persistTimelines) await this.members(key).deleteMany(present);
-    });
+      stored = this.storeTimelineChange(key, undefined, present);
+    }).then(() => stored);
   }
   async timeline(key: string, since: number, until: number): Promise<TimelineEntry[]> {
     const t = await this.serial(`timelines:${key}`, () => this.loadTimeline(key));

@@ -1,7 +1,6 @@
 import type { KeyvOptions } from 'keyv';
-import { flat, newId } from '../kernel/strings.js';
-import type { Reservation, WindowHit } from './contract.js';
-import { LocalClaims } from './keyv-store.js';
+import { flat } from '../kernel/strings.js';
+import { type Held, type HeldKind, LocalStore } from './keyv-store.js';
 
 /**
  * How often expired entries leave a memory store. Keyv drops an expired entry only when it is
@@ -38,22 +37,14 @@ class FlatMap extends Map<string, unknown> {
   }
 }
 
-/** A claim, counter or rate window held here: its value and when it expires. */
-interface Held<T> {
-  value: T;
-  expiresAt: number;
-}
-
 /**
  * The store in this process's memory (tests, a single instance without a file). Nothing here is
  * read by another process or version, so the atomic operations are plain synchronous map
  * updates: no queue behind every other store operation, no JSON round trip (per reply that was
  * 17 claims, counters and windows through Keyv; issue 19). Expired entries are swept.
  */
-export class MemoryStore extends LocalClaims {
+export class MemoryStore extends LocalStore {
   readonly kind = 'memory' as const;
-  // Nothing outlives the process: the parsed timelines are the only copy.
-  protected override readonly persistTimelines = false;
   /**
    * Native JSON behind the expiry, as nothing written here is read by another version: Keyv's
    * default serializer builds each value by string concatenation, and a Map keeps those ropes as
@@ -65,9 +56,9 @@ export class MemoryStore extends LocalClaims {
     deserialize: decode,
   };
   private readonly maps: Map<string, unknown>[] = [];
-  private readonly claimed = new Map<string, Held<string>>();
-  private readonly counted = new Map<string, Held<number>>();
-  private readonly windows = new Map<string, Held<number[]>>();
+  private readonly claimed = new Map<string, Held<unknown>>();
+  private readonly counted = new Map<string, Held<unknown>>();
+  private readonly windows = new Map<string, Held<unknown>>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(prefix: string) {
@@ -97,68 +88,31 @@ export class MemoryStore extends LocalClaims {
     }
   }
 
-  private live<T>(held: Map<string, Held<T>>, key: string, now: number): Held<T> | undefined {
-    const h = held.get(key);
-    if (h && h.expiresAt <= now) {
-      held.delete(key);
+  private heldOf(kind: HeldKind): Map<string, Held<unknown>> {
+    return kind === 'claims' ? this.claimed : kind === 'counters' ? this.counted : this.windows;
+  }
+
+  protected held<T>(kind: HeldKind, key: string): Held<T> | undefined {
+    const map = this.heldOf(kind);
+    const h = map.get(key);
+    if (h && h.expiresAt <= Date.now()) {
+      map.delete(key);
       return undefined;
     }
-    return h;
+    return h as Held<T> | undefined;
   }
 
-  override async claim(key: string, ttlMs: number, owner: string = newId()): Promise<boolean> {
-    const now = Date.now();
-    if (this.live(this.claimed, key, now)) return false;
-    this.claimed.set(flat(key), { value: owner, expiresAt: now + ttlMs });
-    return true;
+  protected hold<T>(kind: HeldKind, key: string, h: Held<T> | undefined): void {
+    if (h) this.heldOf(kind).set(flat(key), h);
+    else this.heldOf(kind).delete(key);
   }
 
-  override async renew(key: string, ttlMs: number, owner: string): Promise<boolean> {
-    const now = Date.now();
-    const h = this.live(this.claimed, key, now);
-    if (h?.value !== owner) return false;
-    h.expiresAt = now + ttlMs;
-    return true;
-  }
-
-  override async release(key: string, owner: string): Promise<void> {
-    if (this.live(this.claimed, key, Date.now())?.value === owner) this.claimed.delete(key);
-  }
-
-  override async increment(key: string, by: number, ttlMs: number): Promise<number> {
-    return (this.counter(key, ttlMs).value += Math.trunc(by));
-  }
-
-  override async reserve(key: string, by: number, limit: number, ttlMs: number): Promise<Reservation> {
-    const c = this.counter(key, ttlMs);
-    if (c.value >= limit) return { granted: false, value: c.value };
-    c.value += Math.trunc(by);
-    return { granted: true, value: c.value };
-  }
-
-  /** The live counter `key`; a new one starts at 0 and expires `ttlMs` after it was created. */
-  private counter(key: string, ttlMs: number): Held<number> {
-    const now = Date.now();
-    let c = this.live(this.counted, key, now);
-    if (!c) this.counted.set(flat(key), (c = { value: 0, expiresAt: now + Math.max(1, ttlMs) }));
-    return c;
-  }
-
-  override async hitWindow(key: string, limit: number, windowMs: number, now: number = Date.now()): Promise<WindowHit> {
-    const hits = this.hitsIn(key, windowMs, now);
-    if (hits.length >= limit) return { allowed: false, count: hits.length, retryAfterMs: Math.max(1, hits[0]! + windowMs - now) };
-    hits.push(now);
-    this.windows.set(flat(key), { value: hits, expiresAt: now + windowMs });
-    return { allowed: true, count: hits.length, retryAfterMs: 0 };
-  }
-
-  override async windowCount(key: string, windowMs: number, now: number = Date.now()): Promise<number> {
-    return this.hitsIn(key, windowMs, now).length;
-  }
-
-  private hitsIn(key: string, windowMs: number, now: number): number[] {
-    const w = this.windows.get(key);
-    return w ? w.value.filter((t) => t > now - windowMs) : [];
+  protected atomically<T>(fn: () => T): Promise<T> {
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   override async close(): Promise<void> {

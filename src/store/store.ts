@@ -5,12 +5,11 @@ import type { KeyvStoreAdapter } from 'keyv';
 import type { Redis } from 'ioredis';
 import { ConfigError } from '../kernel/errors.js';
 import type { Reservation, Store, StoreKind, TimelineEntry, WindowHit } from './contract.js';
-import { KeyvStore, LocalClaims } from './keyv-store.js';
+import { KeyvStore } from './keyv-store.js';
 import { MemoryStore } from './memory.js';
 // The backends' drivers load when a store of their kind opens: a memory or sqlite store never
 // needs the Redis client's modules (idle RSS, issue 19).
 import type { IORedisKeyvAdapter } from './redis.js';
-import type * as Sqlite from './sqlite.js';
 
 export type { Reservation, Store, StoreKind, TimelineEntry, WindowHit } from './contract.js';
 
@@ -40,34 +39,11 @@ export async function openStore(url: string, options: { keyPrefix?: string } = {
   if (kind === 'sqlite') {
     const file = location === ':memory:' ? location : resolve(location);
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    const sqlite = await import('./sqlite.js');
-    return new SqliteStore(new sqlite.SqliteFile(file), prefix, sqlite.SqliteAdapter);
+    const [{ SqliteFile }, { SqliteStore }] = await Promise.all([import('./sqlite.js'), import('./sqlite-store.js')]);
+    return new SqliteStore(new SqliteFile(file), prefix);
   }
   const { connectRedis, IORedisKeyvAdapter } = await import('./redis.js');
   return new RedisStore(await connectRedis(location), prefix, IORedisKeyvAdapter);
-}
-
-class SqliteStore extends LocalClaims {
-  readonly kind = 'sqlite' as const;
-  constructor(
-    private readonly file: Sqlite.SqliteFile,
-    prefix: string,
-    private readonly Adapter: typeof Sqlite.SqliteAdapter,
-  ) {
-    super(prefix);
-  }
-  protected adapter() {
-    // One adapter per namespace (a Keyv sets its namespace on the adapter it owns), all on the file's one connection.
-    return new this.Adapter(this.file) as unknown as KeyvStoreAdapter;
-  }
-  override async purge(): Promise<void> {
-    // The write-ahead log still holds the pages as they were before the deletion.
-    await this.file.pragma('wal_checkpoint(TRUNCATE)');
-  }
-  override async close(): Promise<void> {
-    await super.close();
-    this.file.close();
-  }
 }
 
 const RELEASE_IF_OWNER = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";

@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/store.js';
@@ -72,6 +74,25 @@ describe('sqlite store', () => {
     }
   });
 
+  it('reads the claims and counters an earlier version wrote through Keyv, and writes them as it did', async () => {
+    const file = newFile();
+    const first = await openStore(`sqlite://${file}`);
+    // As versions before issue 19 wrote them: through Keyv namespaces (an owner starting with ':' escaped by Keyv).
+    await first.namespace('counters').set('day', { n: 5, expiresAt: Date.now() + 60_000 }, 60_000);
+    await first.namespace('claims').set('lock', ':owner-1', 60_000);
+    await first.close();
+    const store = await openStore(`sqlite://${file}`);
+    try {
+      expect(await store.increment('day', 1, 60_000)).toBe(6);
+      expect(await store.claim('lock', 60_000, 'someone else')).toBe(false);
+      expect(await store.renew('lock', 60_000, ':owner-1')).toBe(true);
+      expect(await store.namespace<{ n: number }>('counters').get('day')).toMatchObject({ n: 6 });
+      expect(await store.namespace('claims').get('lock')).toBe(':owner-1');
+    } finally {
+      await store.close();
+    }
+  });
+
   it('clears a namespace by its exact name (no LIKE wildcards) and lists namespaces of more than a page', async () => {
     const store = await openStore(`sqlite://${newFile()}`);
     try {
@@ -126,7 +147,62 @@ describe('sqlite store', () => {
       expect(read('k')).toBe('v');
     } finally {
       other.close();
-      file.close();
+      await file.close();
+    }
+  });
+
+  it("commits a turn's writes together: another connection sees none of them before the turn ends, and all once they resolve", async () => {
+    const path = newFile();
+    const store = await openStore(`sqlite://${path}`);
+    const kv = store.namespace<number>('n');
+    await kv.set('warm', 0);
+    const other = new Database(path, { readonly: true });
+    try {
+      const count = () => other.prepare("SELECT count(*) FROM parley WHERE key LIKE 'parley:n:k%' OR key LIKE 'parley:counters:%'").pluck().get();
+      // Keyv calls the adapter a few microtasks after `set`: the writes are applied once the current microtasks have run.
+      const writes = [...Array.from({ length: 20 }, (_, i) => kv.set(`k${i}`, i)), store.increment('c', 1, 60_000), store.increment('c', 1, 60_000)];
+      await new Promise<void>((r) => queueMicrotask(r));
+      for (let i = 0; i < 10; i++) await Promise.resolve();
+      expect(count()).toBe(0);
+      // A read-modify-write reads the turn's own writes before they are committed.
+      expect(await store.increment('c', 0, 60_000)).toBe(2);
+      await Promise.all(writes);
+      expect(count()).toBe(21);
+    } finally {
+      other.close();
+      await store.close();
+    }
+  });
+
+  it('claims a key once across processes sharing the file (the read and the write hold the write lock)', async () => {
+    const path = newFile();
+    const store = await openStore(`sqlite://${path}`);
+    await store.claim('warm', 60_000, 'parent'); // the file exists before the child opens it
+    const keys = Array.from({ length: 2_000 }, (_, i) => `k${i}`);
+    const storeModule = pathToFileURL(resolve('dist/store/store.js')).href;
+    const script = `const { openStore } = await import(${JSON.stringify(storeModule)});
+      const s = await openStore(${JSON.stringify(`sqlite://${path}`)});
+      await s.claim('child-warm', 60000, 'child');
+      process.stderr.write('ready');
+      await new Promise((r) => process.stdin.once('data', r));
+      const won = [];
+      for (const k of ${JSON.stringify(keys)}) if (await s.claim(k, 60000, 'child')) won.push(k);
+      await s.close();
+      process.stdout.write(JSON.stringify(won));`;
+    try {
+      const child = execFile(process.execPath, ['--input-type=module', '-e', script]);
+      let out = '';
+      child.stdout!.on('data', (d) => (out += d));
+      const exited = new Promise<number | null>((r) => child.on('exit', r));
+      await new Promise((r) => child.stderr!.once('data', r));
+      child.stdin!.end('go\n'); // both start claiming the same keys, in the same order, at once
+      const parentWon: string[] = [];
+      for (const k of keys) if (await store.claim(k, 60_000, 'parent')) parentWon.push(k);
+      expect(await exited).toBe(0);
+      const childWon = JSON.parse(out) as string[];
+      expect([...parentWon, ...childWon].sort()).toEqual([...keys].sort());
+    } finally {
+      await store.close();
     }
   });
 });
