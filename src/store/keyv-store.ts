@@ -164,11 +164,19 @@ export abstract class LocalStore extends KeyvStore {
     this.timelines.set(key, t);
     return t;
   }
-  addToTimeline(key: string, member: string, at: number, ttlMs: number): Promise<void> {
+  /**
+   * Changes a timeline after the earlier changes to it; `change` returns what to store. The
+   * timeline's queue moves on once the change is made, the caller waits until it is stored.
+   */
+  private changeTimeline(key: string, change: (t: Timeline) => { added?: TimelineEntry & { ttlMs: number }; removed: string[] } | undefined): Promise<void> {
     let stored: Promise<void> | undefined;
-    // The timeline's queue moves on once the change is made; the caller waits until it is stored.
     return this.serial(`timelines:${key}`, async () => {
-      const t = await this.loadTimeline(key);
+      const c = change(await this.loadTimeline(key));
+      if (c) stored = this.storeTimelineChange(key, c.added, c.removed);
+    }).then(() => stored);
+  }
+  addToTimeline(key: string, member: string, at: number, ttlMs: number): Promise<void> {
+    return this.changeTimeline(key, (t) => {
       t.entries.delete(member); // a member added again moves to the end of the insertion order
       t.entries.set(member, at);
       // Members older than the cutoff are gone for every reader at once; they leave the map in
@@ -176,23 +184,20 @@ export abstract class LocalStore extends KeyvStore {
       // O(open threads) per turn, issue 19).
       t.cutoff = Math.max(t.cutoff, at - ttlMs);
       t.expiresAt = Date.now() + ttlMs;
-      const dropped: string[] = [];
+      const removed: string[] = [];
       if (++t.addedSinceDrop * 4 >= t.entries.size) {
         t.addedSinceDrop = 0;
-        t.entries.forEach((time, m) => void (time < t.cutoff && (t.entries.delete(m), dropped.push(m))));
+        t.entries.forEach((time, m) => void (time < t.cutoff && (t.entries.delete(m), removed.push(m))));
       }
-      stored = this.storeTimelineChange(key, { member, at, ttlMs }, dropped);
-    }).then(() => stored);
+      return { added: { member, at, ttlMs }, removed };
+    });
   }
   removeFromTimeline(key: string, ...members: string[]): Promise<void> {
-    let stored: Promise<void> | undefined;
-    return this.serial(`timelines:${key}`, async () => {
-      const t = await this.loadTimeline(key);
-      const present = members.filter((m) => t.entries.has(m));
-      if (!present.length) return;
-      for (const m of present) t.entries.delete(m);
-      stored = this.storeTimelineChange(key, undefined, present);
-    }).then(() => stored);
+    return this.changeTimeline(key, (t) => {
+      const removed = members.filter((m) => t.entries.has(m));
+      for (const m of removed) t.entries.delete(m);
+      return removed.length ? { removed } : undefined;
+    });
   }
   async timeline(key: string, since: number, until: number): Promise<TimelineEntry[]> {
     const t = await this.serial(`timelines:${key}`, () => this.loadTimeline(key));

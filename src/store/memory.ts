@@ -108,11 +108,7 @@ export class MemoryStore extends LocalStore {
   }
 
   protected atomically<T>(fn: () => T): Promise<T> {
-    try {
-      return Promise.resolve(fn());
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    return new Promise((resolve) => resolve(fn())); // runs `fn` now; what it throws rejects
   }
 
   override async close(): Promise<void> {

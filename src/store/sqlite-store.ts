@@ -51,7 +51,7 @@ export class SqliteStore extends LocalStore {
     if (!h || kind !== 'counters') return h as Held<T> | undefined;
     // Counters are stored as `{ n, expiresAt }`, as earlier versions wrote them through Keyv.
     const c = h.value as { n: number; expiresAt: number };
-    return c.expiresAt > Date.now() ? ({ value: c.n, expiresAt: c.expiresAt } as Held<T>) : undefined;
+    return { value: c.n, expiresAt: c.expiresAt } as Held<T>;
   }
 
   protected hold<T>(kind: HeldKind, key: string, h: Held<T> | undefined): void {

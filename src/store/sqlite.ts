@@ -181,12 +181,11 @@ export class SqliteFile {
    */
   write<T>(fn: (s: Statements) => T): Promise<T> {
     try {
-      const s = this.statements();
-      const batch = this.batch ?? this.begin(s);
+      const batch = this.batch ?? this.now((s) => this.begin(s));
       const result = this.now(fn);
       return batch.committed.then(() => result);
     } catch (err) {
-      return Promise.reject(this.fault(err));
+      return Promise.reject(err); // `now` has dealt with the fault
     }
   }
 

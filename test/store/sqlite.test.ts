@@ -17,17 +17,27 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 const newFile = () => join(dir, `s${++n}.sqlite`);
 
+/** `read` on a read-only connection of the test's own to `file`, closed afterwards. */
+function readFile<T>(file: string, read: (db: Database.Database) => T): T {
+  const db = new Database(file, { readonly: true });
+  try {
+    return read(db);
+  } finally {
+    db.close();
+  }
+}
+
 describe('sqlite store', () => {
   it('writes a write-ahead log with normal syncing, and keeps the table layout of earlier versions', async () => {
     const file = newFile();
     const store = await openStore(`sqlite://${file}`);
     await store.namespace<string>('history').set('k', 'v');
-    const raw = new Database(file, { readonly: true });
     try {
-      expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
-      expect(raw.prepare('SELECT key, value FROM parley').all()).toEqual([{ key: 'parley:history:k', value: JSON.stringify({ value: 'v' }) }]);
+      expect(readFile(file, (raw) => raw.pragma('journal_mode', { simple: true }))).toBe('wal');
+      expect(readFile(file, (raw) => raw.prepare('SELECT key, value FROM parley').all())).toEqual([
+        { key: 'parley:history:k', value: JSON.stringify({ value: 'v' }) },
+      ]);
     } finally {
-      raw.close();
       await store.close();
     }
   });
@@ -38,14 +48,15 @@ describe('sqlite store', () => {
     const t0 = Date.now();
     for (let i = 0; i < 300; i++) await store.addToTimeline('open-threads', `api:T1:C1:${i}`, t0 + i, 86_400_000);
     await store.removeFromTimeline('open-threads', 'api:T1:C1:7');
-    const raw = new Database(file, { readonly: true });
     try {
-      const rows = raw.prepare("SELECT key, length(value) AS size FROM parley WHERE key LIKE 'parley:timeline%'").all() as { key: string; size: number }[];
+      const rows = readFile(file, (raw) => raw.prepare("SELECT key, length(value) AS size FROM parley WHERE key LIKE 'parley:timeline%'").all()) as {
+        key: string;
+        size: number;
+      }[];
       expect(rows).toHaveLength(299);
       expect(Math.max(...rows.map((r) => r.size))).toBeLessThan(100);
       expect(rows.some((r) => r.key.endsWith('api:T1:C1:7'))).toBe(false);
     } finally {
-      raw.close();
       await store.close();
     }
   });
@@ -120,12 +131,7 @@ describe('sqlite store', () => {
       await new Promise((r) => setTimeout(r, IDENTITY_CHECK_MS + 100));
       await store.namespace<number>('n').set('after', 2);
       expect(existsSync(file)).toBe(true);
-      const raw = new Database(file, { readonly: true });
-      try {
-        expect(raw.prepare('SELECT key FROM parley').pluck().all()).toEqual(['parley:n:after']);
-      } finally {
-        raw.close();
-      }
+      expect(readFile(file, (raw) => raw.prepare('SELECT key FROM parley').pluck().all())).toEqual(['parley:n:after']);
     } finally {
       await store.close();
     }
